@@ -1,0 +1,175 @@
+"""The job request: what a workflow asks twoway to set up, validated to the field."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from cryptography import x509
+from pydantic import Field, field_validator, model_validator
+
+from ._base import Message
+
+__all__ = [
+    "CaChoice",
+    "JobRequest",
+    "KeySpec",
+    "KeystoreSpec",
+    "KeyType",
+    "ProtocolProfileSpec",
+    "ServerCertificate",
+    "SubjectName",
+    "Target",
+    "TargetKind",
+]
+
+_DNS_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+_DNS_NAME = re.compile(rf"^(\*\.)?({_DNS_LABEL}\.)*{_DNS_LABEL}\.?$")
+_PROTOCOL = re.compile(r"^[a-z0-9]+$")
+_RESERVED_PROTOCOLS = frozenset({"http", "https", "ftp", "ftps", "ldap", "ldaps", "mailto", "file"})
+_ALIAS = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+Name64 = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class KeyType(StrEnum):
+    """Key algorithms on offer. JKS in every ServiceNow release reads all of them."""
+
+    RSA2048 = "rsa2048"
+    RSA3072 = "rsa3072"
+    RSA4096 = "rsa4096"
+    EC256 = "ec256"
+    EC384 = "ec384"
+
+
+class TargetKind(StrEnum):
+    REST = "rest"
+    SOAP = "soap"
+
+
+class SubjectName(Message):
+    """The certificate's subject DN. Only CN is required; C is a two-letter ISO code."""
+
+    cn: Name64
+    o: Name64 | None = None
+    ou: Name64 | None = None
+    l: Name64 | None = None  # noqa: E741 - the X.500 attribute is called L
+    st: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    c: str | None = None
+
+    @field_validator("c")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError("must be a two-letter upper-case ISO 3166 country code, like 'DE'")
+        return value
+
+
+class KeySpec(Message):
+    type: KeyType = KeyType.RSA2048
+
+
+class Target(Message):
+    """The outbound message to switch to mutual TLS, by its name on the instance."""
+
+    kind: TargetKind = TargetKind.REST
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class CaChoice(Message):
+    """Which CA profile of pipeline.toml signs; ``adapter`` may be named to check it."""
+
+    profile: Annotated[str, Field(min_length=1, max_length=64)]
+    adapter: Literal["local", "manual", "cfssl"] | None = None
+
+
+class KeystoreSpec(Message):
+    """The Java Key Store record to create, and the alias of the key pair inside it."""
+
+    record_name: Annotated[str, Field(min_length=1, max_length=100)]
+    alias: str = "twoway"
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, value: str) -> str:
+        if not _ALIAS.fullmatch(value):
+            raise ValueError(
+                "must be lower case (JKS lower-cases aliases): letters, digits, '.', '_' or '-',"
+                " starting with a letter or digit, at most 64 characters"
+            )
+        return value
+
+
+class ServerCertificate(Message):
+    """The third party's server certificate, as PEM or as base64 DER; exactly one of them."""
+
+    pem: str | None = None
+    der_b64: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_and_parseable(self) -> Self:
+        if (self.pem is None) == (self.der_b64 is None):
+            raise ValueError("give exactly one of 'pem' or 'der_b64'")
+        try:
+            if self.pem is not None:
+                x509.load_pem_x509_certificate(self.pem.encode("ascii"))
+            else:
+                x509.load_der_x509_certificate(self.der_bytes())
+        except (ValueError, UnicodeEncodeError, binascii.Error) as exc:
+            kind = "pem" if self.pem is not None else "der_b64"
+            raise ValueError(
+                f"'{kind}' is not an X.509 certificate; give the server's certificate as PEM"
+                " ('-----BEGIN CERTIFICATE-----' ...) or its DER bytes in base64"
+            ) from exc
+        return self
+
+    def der_bytes(self) -> bytes:
+        """The DER bytes when given as ``der_b64`` (base64, strictly decoded)."""
+        if self.der_b64 is None:
+            raise ValueError("this certificate was given as PEM")
+        return base64.b64decode(self.der_b64, validate=True)
+
+
+class ProtocolProfileSpec(Message):
+    """The Protocol Profile: its name becomes a URL scheme, so ServiceNow's rules apply."""
+
+    name: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 443
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _PROTOCOL.fullmatch(value) or len(value) > 40:
+            raise ValueError(
+                "must be lower-case letters and digits only (it becomes a URL scheme),"
+                " 1 to 40 characters, like 'mauthpayments'"
+            )
+        if value in _RESERVED_PROTOCOLS:
+            raise ValueError(f"'{value}' is an existing protocol; choose another, like 'mauth'")
+        return value
+
+
+class JobRequest(Message):
+    """Give a REST or SOAP message on an instance a client certificate from a CA."""
+
+    instance: Annotated[str, Field(min_length=1, max_length=64)]
+    target: Target
+    subject: SubjectName
+    dns_sans: Annotated[list[str], Field(max_length=100)] = []
+    key: KeySpec = KeySpec()
+    ca: CaChoice
+    keystore: KeystoreSpec
+    server_certificate: ServerCertificate
+    protocol_profile: ProtocolProfileSpec
+    rotate: bool = False
+
+    @field_validator("dns_sans")
+    @classmethod
+    def _dns_sans(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if len(value) > 253 or not _DNS_NAME.fullmatch(value):
+                raise ValueError(f"{value!r} is not a DNS name (letters, digits, '-', dots)")
+        return values

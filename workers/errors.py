@@ -1,0 +1,165 @@
+"""Every error twoway raises, in one tree.
+
+    TwowayError
+    +-- ConfigError                 a bad pipeline.toml, environment or key file (at start-up)
+    +-- JobNotFound                 no job with that id
+    +-- StateConflict               a compare-and-set on a job's state lost (someone else moved it)
+    +-- PermanentError              never retried: fails the job at its stage
+    |   +-- RequestInvalid          a job request, callback or resume that does not validate
+    |   +-- CertificateRejected     an issued certificate or chain that fails a check
+    |   +-- CaRejected              the CA refused the CSR            (.request_id)
+    |   +-- ServiceNowRejected      400/401/403/404 from the instance (.status_code, .sn_message, .sn_detail)
+    |   +-- ServiceNowConflict      the instance holds something that contradicts the job
+    |   +-- VerificationFailed      a verify check failed             (.check)
+    +-- TransientError              retried with bounded backoff
+        +-- CaUnavailable           the CA did not answer, or answered 5xx
+        +-- ServiceNowUnavailable   5xx, timeout, reset                (.status_code)
+            +-- RateLimited         429                                (.retry_after seconds)
+
+Integrations translate their low-level failures into this tree once, at their boundary,
+with ``raise ... from exc``. Every message is written for the person who must act on it
+and never contains key material, passwords or credentials; ``hint`` says what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CaRejected",
+    "CaUnavailable",
+    "CertificateRejected",
+    "ConfigError",
+    "JobNotFound",
+    "PermanentError",
+    "RateLimited",
+    "RequestInvalid",
+    "ServiceNowConflict",
+    "ServiceNowRejected",
+    "ServiceNowUnavailable",
+    "StateConflict",
+    "TransientError",
+    "TwowayError",
+    "VerificationFailed",
+]
+
+
+class TwowayError(Exception):
+    """Root of every twoway error. ``hint`` tells a person what to do about it."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def as_dict(self) -> dict[str, object]:
+        """What a job's history and an API answer show of this error."""
+        out: dict[str, object] = {"error": type(self).__name__, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+class ConfigError(TwowayError):
+    """pipeline.toml, the environment or a key file is wrong; raised at start-up."""
+
+
+class JobNotFound(TwowayError):
+    """No job with the given id exists in the store."""
+
+
+class StateConflict(TwowayError):
+    """A job was not in the state a transition expected; someone else moved it first."""
+
+
+class PermanentError(TwowayError):
+    """Retrying cannot help: the job fails at its stage with this message."""
+
+
+class RequestInvalid(PermanentError):
+    """A job request, callback or operator command that does not validate."""
+
+
+class CertificateRejected(PermanentError):
+    """An issued certificate or chain failed a check (key, chain, validity, EKU, subject)."""
+
+
+class CaRejected(PermanentError):
+    """The CA refused the signing request."""
+
+    def __init__(self, message: str, *, hint: str = "", request_id: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.request_id = request_id
+
+    def as_dict(self) -> dict[str, object]:
+        out = super().as_dict()
+        if self.request_id:
+            out["request_id"] = self.request_id
+        return out
+
+
+class ServiceNowRejected(PermanentError):
+    """The instance answered 400, 401, 403 or 404: the request itself must change."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        sn_message: str = "",
+        sn_detail: str = "",
+        hint: str = "",
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status_code = status_code
+        self.sn_message = sn_message
+        self.sn_detail = sn_detail
+
+    def as_dict(self) -> dict[str, object]:
+        out = super().as_dict()
+        out.update(
+            status_code=self.status_code, sn_message=self.sn_message, sn_detail=self.sn_detail
+        )
+        return out
+
+
+class ServiceNowConflict(PermanentError):
+    """The instance holds a record that contradicts the job (a profile bound elsewhere)."""
+
+
+class VerificationFailed(PermanentError):
+    """A ``verify`` check failed; ``check`` names which one."""
+
+    def __init__(self, message: str, *, check: str, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.check = check
+
+    def as_dict(self) -> dict[str, object]:
+        out = super().as_dict()
+        out["check"] = self.check
+        return out
+
+
+class TransientError(TwowayError):
+    """Worth retrying with bounded backoff: a connection, timeout or overload."""
+
+
+class CaUnavailable(TransientError):
+    """The CA could not be reached or answered with a server error."""
+
+
+class ServiceNowUnavailable(TransientError):
+    """The instance could not be reached, timed out, reset, or answered 5xx."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.status_code = status_code
+
+
+class RateLimited(ServiceNowUnavailable):
+    """The instance answered 429; ``retry_after`` is the wait it asked for, in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float, hint: str = "") -> None:
+        super().__init__(message, status_code=429, hint=hint)
+        self.retry_after = retry_after
