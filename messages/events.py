@@ -8,7 +8,7 @@ from typing import Any
 
 from ._base import Message
 
-__all__ = ["JobEvent", "JobState", "Stage", "TERMINAL_STATES"]
+__all__ = ["TERMINAL_STATES", "JobEvent", "JobState", "Stage"]
 
 
 class JobState(StrEnum):

@@ -4,11 +4,13 @@
     +-- ConfigError                 a bad pipeline.toml, environment or key file (at start-up)
     +-- JobNotFound                 no job with that id
     +-- StateConflict               a compare-and-set on a job's state lost (someone else moved it)
+    +-- IdempotencyConflict         an Idempotency-Key reused with a different request
     +-- PermanentError              never retried: fails the job at its stage
     |   +-- RequestInvalid          a job request, callback or resume that does not validate
     |   +-- CertificateRejected     an issued certificate or chain that fails a check
     |   +-- CaRejected              the CA refused the CSR            (.request_id)
-    |   +-- ServiceNowRejected      400/401/403/404 from the instance (.status_code, .sn_message, .sn_detail)
+    |   +-- ServiceNowRejected      400/401/403/404 from the instance
+    |                               (.status_code, .sn_message, .sn_detail)
     |   +-- ServiceNowConflict      the instance holds something that contradicts the job
     |   +-- VerificationFailed      a verify check failed             (.check)
     +-- TransientError              retried with bounded backoff
@@ -28,6 +30,7 @@ __all__ = [
     "CaUnavailable",
     "CertificateRejected",
     "ConfigError",
+    "IdempotencyConflict",
     "JobNotFound",
     "PermanentError",
     "RateLimited",
@@ -71,6 +74,10 @@ class JobNotFound(TwowayError):
 
 class StateConflict(TwowayError):
     """A job was not in the state a transition expected; someone else moved it first."""
+
+
+class IdempotencyConflict(TwowayError):
+    """An Idempotency-Key that was already used for a different job request."""
 
 
 class PermanentError(TwowayError):

@@ -40,7 +40,7 @@ class Sealer:
         fernets = []
         for index, key in enumerate(keys):
             try:
-                fernets.append(Fernet(key.strip() if isinstance(key, bytes) else key.strip()))
+                fernets.append(Fernet(key.strip()))
             except (ValueError, TypeError) as exc:
                 raise ConfigError(
                     f"master key #{index + 1} is not a Fernet key (32 url-safe base64 bytes)",

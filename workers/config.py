@@ -1,0 +1,235 @@
+"""pipeline.toml and the environment, read once at start-up into frozen, strict models.
+
+Nothing here runs at import time. Unknown keys are refused; every error names the key and
+says what is allowed. Secrets never live in pipeline.toml: a profile names the environment
+variables that hold them, and they are read as ``SecretStr``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from messages import Stage
+
+from .errors import ConfigError
+
+__all__ = [
+    "BrokerSettings",
+    "CaProfile",
+    "Credentials",
+    "InstanceProfile",
+    "LocalCaProfile",
+    "ManualCaProfile",
+    "PipelineConfig",
+    "Settings",
+    "StageSettings",
+    "format_validation_error",
+    "load_config",
+]
+
+ENV_CONFIG = "TWOWAY_CONFIG"
+_PREFIX = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$"
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BrokerSettings(_Frozen):
+    queue_prefix: Annotated[str, Field(pattern=_PREFIX)] = "twoway"
+    min_backoff_ms: Annotated[int, Field(ge=10, le=600_000)] = 500
+    max_backoff_ms: Annotated[int, Field(ge=100, le=3_600_000)] = 60_000
+
+
+class StageSettings(_Frozen):
+    name: Stage
+    consumes: str
+    produces: str
+    max_retries: Annotated[int, Field(ge=0, le=100)] = 10
+    time_limit_s: Annotated[float, Field(gt=0, le=3600)] = 300
+
+
+class Credentials(_Frozen):
+    username: str
+    password: SecretStr
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+
+
+class InstanceProfile(_Frozen):
+    """A ServiceNow instance: where it is and which environment variables hold its login."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
+    auth: Literal["basic", "oauth"] = "basic"
+    username_env: Annotated[str, Field(pattern=_ENV_NAME)]
+    password_env: Annotated[str, Field(pattern=_ENV_NAME)]
+    client_id_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+    client_secret_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+    api_version: Literal["v1", "v2"] = "v2"
+    connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+    @model_validator(mode="after")
+    def _oauth_needs_client(self) -> InstanceProfile:
+        if self.auth == "oauth" and not (self.client_id_env and self.client_secret_env):
+            raise ValueError("auth = 'oauth' needs client_id_env and client_secret_env")
+        return self
+
+    def credentials(self, environ: Mapping[str, str] | None = None) -> Credentials:
+        env = os.environ if environ is None else environ
+
+        def need(name: str) -> str:
+            value = env.get(name, "")
+            if not value:
+                raise ConfigError(
+                    f"environment variable {name} is not set",
+                    hint=f"the instance profile for {self.url} reads its login from it",
+                )
+            return value
+
+        return Credentials(
+            username=need(self.username_env),
+            password=SecretStr(need(self.password_env)),
+            client_id=need(self.client_id_env) if self.client_id_env else None,
+            client_secret=SecretStr(need(self.client_secret_env))
+            if self.client_secret_env
+            else None,
+        )
+
+
+class _CaBase(_Frozen):
+    min_remaining_days: Annotated[float, Field(ge=0, le=3650)] = 1
+
+
+class LocalCaProfile(_CaBase):
+    """The embedded CA (a root and intermediates), for demos and tests."""
+
+    adapter: Literal["local"]
+    validity_days: Annotated[float, Field(gt=0, le=3650)] = 365
+    intermediates: Annotated[int, Field(ge=1, le=4)] = 1
+
+
+class ManualCaProfile(_CaBase):
+    """Pause until the CA calls back or an operator resumes the job."""
+
+    adapter: Literal["manual"]
+    max_wait_days: Annotated[float, Field(gt=0, le=365)] = 14
+    callback_secret_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+
+
+CaProfile = Annotated[LocalCaProfile | ManualCaProfile, Field(discriminator="adapter")]
+
+
+class PipelineConfig(_Frozen):
+    broker: BrokerSettings = BrokerSettings()
+    stages: list[StageSettings]
+    instances: dict[str, InstanceProfile] = {}
+    ca: dict[str, CaProfile] = {}
+
+    @model_validator(mode="after")
+    def _stages_once_each(self) -> PipelineConfig:
+        names = [stage.name for stage in self.stages]
+        missing = [s.value for s in Stage if s not in names]
+        doubled = sorted({n.value for n in names if names.count(n) > 1})
+        if missing or doubled:
+            raise ValueError(
+                f"[[stages]] must name each of the nine stages once; missing {missing},"
+                f" repeated {doubled}"
+            )
+        return self
+
+    def stage(self, name: Stage | str) -> StageSettings:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise ConfigError(f"no stage named {name!r} in pipeline.toml")
+
+    def instance(self, name: str) -> InstanceProfile:
+        try:
+            return self.instances[name]
+        except KeyError:
+            raise ConfigError(
+                f"no instance profile {name!r}", hint=f"known: {sorted(self.instances)}"
+            ) from None
+
+    def ca_profile(self, name: str) -> LocalCaProfile | ManualCaProfile:
+        try:
+            return self.ca[name]
+        except KeyError:
+            raise ConfigError(f"no CA profile {name!r}", hint=f"known: {sorted(self.ca)}") from None
+
+    def with_queue_prefix(self, prefix: str) -> PipelineConfig:
+        broker = self.broker.model_copy(update={"queue_prefix": prefix})
+        return PipelineConfig.model_validate({**self.model_dump(), "broker": broker.model_dump()})
+
+    def with_instance(self, name: str, profile: InstanceProfile) -> PipelineConfig:
+        instances = {**self.instances, name: profile}
+        return self.model_copy(update={"instances": instances})
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``field.path: what is wrong``."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"{where}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def load_config(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> PipelineConfig:
+    """Read pipeline.toml: ``path``, else $TWOWAY_CONFIG, else the one shipped with twoway."""
+    env = os.environ if environ is None else environ
+    chosen = path or (Path(env[ENV_CONFIG]) if env.get(ENV_CONFIG) else None)
+    try:
+        if chosen is None:
+            text = resources.files("workers").joinpath("pipeline.toml").read_text("utf-8")
+            where = "the built-in pipeline.toml"
+        else:
+            text = chosen.read_text("utf-8")
+            where = str(chosen)
+        raw = tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {chosen}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{chosen} is not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where} is not valid TOML: {exc}") from exc
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {format_validation_error(exc)}") from exc
+    prefix = env.get("TWOWAY_QUEUE_PREFIX")
+    return config.with_queue_prefix(prefix) if prefix else config
+
+
+class Settings(_Frozen):
+    """Where the parts are, from the environment (never from pipeline.toml)."""
+
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672"
+    database_url: str | None = None
+    state_dir: Path = Path(".twoway")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if env.get("TWOWAY_BROKER_URL"):
+            values["broker_url"] = env["TWOWAY_BROKER_URL"]
+        if env.get("TWOWAY_DATABASE_URL"):
+            values["database_url"] = env["TWOWAY_DATABASE_URL"]
+        if env.get("TWOWAY_STATE_DIR"):
+            values["state_dir"] = Path(env["TWOWAY_STATE_DIR"])
+        return cls.model_validate(values)
+
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'twoway.sqlite3'}"

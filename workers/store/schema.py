@@ -1,0 +1,84 @@
+"""The store's tables: one row per job, its append-only history, and its artifacts."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["SCHEMA_VERSION", "artifacts", "events", "jobs", "metadata", "outputs", "schema_meta"]
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+schema_meta = Table(
+    "twoway_schema",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+jobs = Table(
+    "twoway_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("stage", String(20), nullable=True),
+    Column("instance", String(64), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("request", Text, nullable=False),
+    Column("attempts", Text, nullable=False, default="{}"),
+    Column("error", Text, nullable=True),
+    Column("ca_request_id", String(200), nullable=True),
+    Column("idempotency_key", String(200), nullable=True, unique=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_twoway_jobs_state_stage", "state", "stage"),
+    Index("ix_twoway_jobs_instance", "instance"),
+)
+
+events = Table(
+    "twoway_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(32), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("stage", String(20), nullable=True),
+    Column("detail", Text, nullable=False, default="{}"),
+    UniqueConstraint("job_id", "seq", name="uq_twoway_events_job_seq"),
+)
+
+artifacts = Table(
+    "twoway_artifacts",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("name", String(60), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("sealed", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+outputs = Table(
+    "twoway_outputs",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("stage", String(20), primary_key=True),
+    Column("message", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
