@@ -1,0 +1,136 @@
+"""Logging, configured in one place: structlog JSON lines (readable on a terminal).
+
+Every line passes through ``redact`` last, which removes key material, passwords, Basic
+credentials and bearer tokens, whether they arrive as a field, inside a message or inside
+an exception's text. Secrets that the process handles (keystore passwords, for example)
+can be registered so that their exact values are masked wherever they turn up.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+__all__ = ["MASK", "configure_logging", "get_logger", "redact", "redact_text", "register_secret"]
+
+MASK = "[redacted]"
+_SECRET_KEYS = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|authori[sz]ation|private_?key|key_pem|cookie|"
+    r"credential|api_?key|storepass|keypass)",
+    re.IGNORECASE,
+)
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",
+            re.S,
+        ),
+        MASK,
+    ),
+    (re.compile(r"\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]{6,}", re.I), rf"\1 {MASK}"),
+    (re.compile(r"(://[^:/\s@]+:)[^@\s/]+@"), rf"\1{MASK}@"),  # user:password@ in URLs
+    (
+        re.compile(
+            r"\b(password|passwd|secret|token|storepass|keypass)(\s*[=:]\s*)[^\s,;&\"']+", re.I
+        ),
+        rf"\1\2{MASK}",
+    ),
+]
+_known: OrderedDict[str, None] = OrderedDict()
+_known_lock = threading.Lock()
+_MAX_KNOWN = 10_000
+
+
+def register_secret(value: str) -> None:
+    """Mask this exact value in every log line from now on (bounded, oldest forgotten)."""
+    if len(value) < 6:
+        return
+    with _known_lock:
+        _known[value] = None
+        _known.move_to_end(value)
+        while len(_known) > _MAX_KNOWN:
+            _known.popitem(last=False)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every recognisable secret replaced by ``[redacted]``."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    with _known_lock:
+        known = list(_known)
+    for value in known:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+def _clean(key: str, value: Any) -> Any:
+    if isinstance(key, str) and _SECRET_KEYS.search(key) and value not in (None, "", False):
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, bytes):
+        return redact_text(value.decode("utf-8", "replace"))
+    if isinstance(value, dict):
+        return {k: _clean(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean("", v) for v in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """structlog processor: the last step before rendering."""
+    return {key: _clean(key, value) for key, value in event_dict.items()}
+
+
+def configure_logging(
+    *, json: bool | None = None, level: str = "INFO", stream: TextIO | None = None
+) -> None:
+    """JSON lines (default when not on a terminal) or a readable console format."""
+    out = stream or sys.stderr
+    as_json = (not out.isatty()) if json is None else json
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared[:-1]],
+            processors=[
+                redact,
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("pika", "urllib3", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)
