@@ -1,0 +1,286 @@
+"""One mutual-TLS request with exactly a given client identity, as ServiceNow would make it.
+
+The client key goes to OpenSSL through an anonymous memory file (``memfd_create``), never
+through the file system; only where that is unavailable does it touch a 0600 file in a
+0700 directory that is removed at once. The server is checked against ``trust`` only.
+
+Failures are translated once, here: ``VerificationFailed`` with ``check`` =
+``server_certificate`` (not trusted, wrong host name), ``client_certificate`` (the server
+refused ours: an alert, or an HTTP 400 "No required SSL certificate was sent"; with TLS
+1.3 this arrives on the first read after the handshake), ``tls_handshake`` or
+``http_response``; and ``TransientError`` for refused, reset and timed-out connections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import ssl
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography import x509
+
+from workers.errors import RequestInvalid, TransientError, VerificationFailed
+
+from .certs import cert_to_pem
+
+__all__ = ["HandshakeResult", "mtls_request"]
+
+_CLIENT_REJECTED = frozenset(
+    {
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "TLSV1_ALERT_ACCESS_DENIED",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "TLSV1_ALERT_DECRYPT_ERROR",
+    }
+)
+_NO_CERT_ANSWERS = (b"no required ssl certificate", b"ssl certificate error", b"client certificate")
+_CLIENT_HINT = (
+    "the third party has not installed client-cert.pem / our CA yet; replay verify when they have"
+)
+_SERVER_HINT = (
+    "the registered trust certificate differs from what the endpoint presents; compare"
+    " fingerprints and register the endpoint's certificate (or its CA)"
+)
+_MAX_HEAD = 16384
+
+
+@dataclass(frozen=True)
+class HandshakeResult:
+    """What a completed exchange showed: TLS version, cipher, server cert, HTTP status."""
+
+    protocol: str
+    cipher: str
+    server_sha256: str
+    status_code: int
+
+
+@dataclass(frozen=True)
+class _Target:
+    host: str
+    port: int
+    path: str
+    host_header: str
+
+
+def mtls_request(
+    url: str,
+    *,
+    private_key_pem: bytes,
+    chain: Sequence[x509.Certificate],
+    trust: Sequence[x509.Certificate],
+    timeout: float = 10.0,
+    method: str = "GET",
+) -> HandshakeResult:
+    """Connect to ``url`` presenting ``chain``, verify the server, read the status line."""
+    target = _parse_url(url)
+    context = _client_context(private_key_pem, chain, trust)
+    try:
+        raw = socket.create_connection((target.host, target.port), timeout=timeout)
+    except OSError as exc:
+        raise _transient(target, "cannot connect", exc) from exc
+    with raw:
+        tls = _handshake(context, raw, target)
+        with tls:
+            protocol, cipher = tls.version() or "", (tls.cipher() or ("",))[0]
+            server_der = tls.getpeercert(binary_form=True) or b""
+            status, head = _exchange(tls, target, method, protocol)
+    if status == 400 and any(marker in head.lower() for marker in _NO_CERT_ANSWERS):
+        raise VerificationFailed(
+            f"{target.host_header} answered HTTP 400: no required SSL certificate was sent"
+            " (the server did not accept our client certificate)",
+            check="client_certificate",
+            hint=_CLIENT_HINT,
+        )
+    return HandshakeResult(protocol, cipher, hashlib.sha256(server_der).hexdigest(), status)
+
+
+def _parse_url(url: str) -> _Target:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise RequestInvalid(f"endpoint {url!r} is not an https:// URL with a host")
+    try:
+        port = parts.port or 443
+    except ValueError as exc:
+        raise RequestInvalid(f"endpoint {url!r} has an invalid port") from exc
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host_header = parts.hostname if port == 443 else f"{parts.hostname}:{port}"
+    if ":" in parts.hostname:
+        host_header = f"[{parts.hostname}]" + ("" if port == 443 else f":{port}")
+    return _Target(parts.hostname, port, path, host_header)
+
+
+def _client_context(
+    private_key_pem: bytes, chain: Sequence[x509.Certificate], trust: Sequence[x509.Certificate]
+) -> ssl.SSLContext:
+    if not trust:
+        raise RequestInvalid("no trust certificate given: the server cannot be verified")
+    if not chain:
+        raise RequestInvalid("no client certificate given")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    context.load_verify_locations(cadata="".join(cert_to_pem(c).decode() for c in trust))
+    identity = b"".join(cert_to_pem(cert) for cert in chain) + private_key_pem
+    try:
+        with _private_path(identity) as path:
+            context.load_cert_chain(path)
+    except ssl.SSLError as exc:
+        raise RequestInvalid(
+            "the client key does not match the client certificate, or cannot be loaded",
+            hint="use the key and chain from the same keystore",
+        ) from exc
+    return context
+
+
+@contextmanager
+def _private_path(content: bytes) -> Iterator[str]:
+    """A path to ``content`` that lives in memory (memfd), else in a private temp dir."""
+    fd = _memfd()
+    if fd is not None:
+        try:
+            _write_all(fd, content)
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    with tempfile.TemporaryDirectory(prefix="twoway-tls-") as directory:  # mode 0700
+        path = Path(directory) / "identity.pem"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            _write_all(fd, content)
+        finally:
+            os.close(fd)
+        yield str(path)
+
+
+def _memfd() -> int | None:
+    if not hasattr(os, "memfd_create") or not Path("/proc/self/fd").is_dir():
+        return None
+    try:
+        return os.memfd_create("twoway-client-identity", os.MFD_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _write_all(fd: int, content: bytes) -> None:
+    view = memoryview(content)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _handshake(context: ssl.SSLContext, raw: socket.socket, target: _Target) -> ssl.SSLSocket:
+    try:
+        return context.wrap_socket(raw, server_hostname=target.host)
+    except ssl.SSLCertVerificationError as exc:
+        raise VerificationFailed(
+            f"the server certificate of {target.host_header} is not accepted: {exc.verify_message}",
+            check="server_certificate",
+            hint=_SERVER_HINT,
+        ) from exc
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+        raise _transient(target, "the endpoint closed the TLS handshake", exc) from exc
+    except ssl.SSLError as exc:
+        raise _tls_error(target, exc) from exc
+    except OSError as exc:
+        raise _transient(target, "the TLS handshake failed", exc) from exc
+
+
+def _exchange(tls: ssl.SSLSocket, target: _Target, method: str, protocol: str) -> tuple[int, bytes]:
+    request = (
+        f"{method} {target.path} HTTP/1.1\r\nHost: {target.host_header}\r\n"
+        "User-Agent: twoway-verify\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )
+    try:
+        tls.sendall(request.encode("ascii"))
+        head = _read_head(tls)
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError) as exc:
+        if protocol == "TLSv1.3":
+            raise _closed_after_handshake(target) from exc
+        raise _transient(target, "the endpoint closed the connection", exc) from exc
+    except ssl.SSLError as exc:
+        raise _tls_error(target, exc) from exc
+    except OSError as exc:
+        raise _transient(target, "the request failed", exc) from exc
+    if not head and protocol == "TLSv1.3":
+        raise _closed_after_handshake(target)
+    return _status(head, target), head
+
+
+def _read_head(tls: ssl.SSLSocket) -> bytes:
+    """The status line and headers; for a 400 also its body (the reason is there)."""
+    data = b""
+    while len(data) < _MAX_HEAD:
+        head, separator, body = data.partition(b"\r\n\r\n")
+        if separator and (head.split(b" ", 2)[1:2] != [b"400"] or len(body) >= _length(head)):
+            break
+        chunk = tls.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value.strip())
+    return _MAX_HEAD
+
+
+def _status(head: bytes, target: _Target) -> int:
+    line = head.split(b"\r\n", 1)[0].split()
+    if len(line) < 2 or not line[0].startswith(b"HTTP/1.") or not line[1].isdigit():
+        raise VerificationFailed(
+            f"{target.host_header} completed the TLS handshake but did not answer HTTP/1.x",
+            check="http_response",
+            hint="check the endpoint URL: host, port and path of the third party's API",
+        )
+    return int(line[1])
+
+
+def _tls_error(target: _Target, exc: ssl.SSLError) -> VerificationFailed:
+    reason = str(getattr(exc, "reason", "") or "")
+    if reason in _CLIENT_REJECTED:
+        return VerificationFailed(
+            f"{target.host_header} refused our client certificate (TLS alert {reason})",
+            check="client_certificate",
+            hint=_CLIENT_HINT,
+        )
+    return VerificationFailed(
+        f"the TLS handshake with {target.host_header} failed ({reason or type(exc).__name__})",
+        check="tls_handshake",
+        hint="compare TLS versions and ciphers with the third party; with TLS 1.2 a"
+        " handshake_failure can also mean that it refused our client certificate",
+    )
+
+
+def _closed_after_handshake(target: _Target) -> VerificationFailed:
+    return VerificationFailed(
+        f"{target.host_header} closed the connection right after the TLS 1.3 handshake"
+        " without answering: it most likely refused our client certificate",
+        check="client_certificate",
+        hint=_CLIENT_HINT,
+    )
+
+
+def _transient(target: _Target, what: str, exc: OSError) -> TransientError:
+    detail = type(exc).__name__
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        detail = exc.reason
+    return TransientError(
+        f"{what} with {target.host}:{target.port} ({detail})",
+        hint="check that the endpoint is up and reachable from the workers; retried",
+    )
