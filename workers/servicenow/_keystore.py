@@ -1,0 +1,133 @@
+"""The Java Key Store record (servicenow-api.md 1.5, 6.7, 7 steps 2-4).
+
+Created inactive; the keystore attached and its hash checked; the password set; only
+then activated. An active record is deactivated before anything on it changes, because
+one broken active keystore breaks unrelated features of the instance (KB1217702).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.errors import ServiceNowConflict, VerificationFailed
+
+from ._common import (
+    CERTIFICATE,
+    create_once,
+    delete_with_attachments,
+    reconcile_attachments,
+    sha256_hex,
+    text,
+    upload_checked,
+)
+from .client import ServiceNowClient
+from .facts import InstanceFacts
+from .models import KeystoreRecord
+
+__all__ = ["ensure_keystore_record"]
+
+_FIELDS = ("sys_id", "name", "type", "active", "short_description", "sys_created_on")
+_KEYSTORE_MIME = "application/octet-stream"
+
+
+def ensure_keystore_record(
+    client: ServiceNowClient,
+    facts: InstanceFacts,
+    *,
+    name: str,
+    marker: str,
+    keystore: bytes,
+    password: str,
+    file_name: str = "client.jks",
+    description: str = "",
+) -> KeystoreRecord:
+    """Exactly one active keystore record named ``name``, holding exactly ``keystore``."""
+    if not marker.strip():
+        raise ValueError("marker must be a non-empty job marker")
+    if not facts.extension_allowed(file_name):
+        raise ServiceNowConflict(
+            f"the instance does not allow attachments named {file_name!r}"
+            f" (glide.attachment.extensions: {', '.join(facts.attachment_extensions)})",
+            hint="add the keystore's extension (jks or p12) to glide.attachment.extensions",
+        )
+    sha256 = sha256_hex(keystore)
+    record = _find(client, name, marker)
+    created = record is None
+    if record is None:
+        values = {
+            "name": name,
+            "type": facts.keystore_type,
+            "active": "false",  # the column defaults to true on many instances
+            "short_description": _description(description, marker),
+        }
+        record = create_once(client, CERTIFICATE, values, lambda: _find(client, name, marker))
+    sys_id = text(record["sys_id"])
+    deactivate = _Deactivator(client, sys_id, active=text(record.get("active")) == "true")
+    if text(record.get("type")) != facts.keystore_type:
+        deactivate()
+        client.update(CERTIFICATE, sys_id, {"type": facts.keystore_type})
+    attachment = reconcile_attachments(client, CERTIFICATE, sys_id, sha256, deactivate)
+    if attachment is None:
+        deactivate()
+        attachment = upload_checked(
+            client, CERTIFICATE, sys_id, file_name, keystore, _KEYSTORE_MIME
+        )
+    client.update(
+        CERTIFICATE,
+        sys_id,
+        {"key_store_password": password},
+        input_display_value=facts.password_encrypted,
+    )
+    client.update(CERTIFICATE, sys_id, {"active": "true"})
+    _check_stored(client, facts, sys_id)
+    return KeystoreRecord(
+        sys_id=sys_id, attachment_sys_id=attachment, sha256=sha256, created=created
+    )
+
+
+class _Deactivator:
+    """Deactivates the record once, the first time something on it is about to change."""
+
+    def __init__(self, client: ServiceNowClient, sys_id: str, *, active: bool) -> None:
+        self._client = client
+        self._sys_id = sys_id
+        self._active = active
+
+    def __call__(self) -> None:
+        if self._active:
+            self._client.update(CERTIFICATE, self._sys_id, {"active": "false"})
+            self._active = False
+
+
+def _description(description: str, marker: str) -> str:
+    return description if marker in description else f"{description} {marker}".strip()
+
+
+def _find(client: ServiceNowClient, name: str, marker: str) -> dict[str, Any] | None:
+    """Our record named ``name``; a foreign record of that name is a conflict."""
+    rows = client.query(CERTIFICATE, {"name": name}, fields=_FIELDS)
+    ours = [r for r in rows if marker in text(r.get("short_description"))]
+    foreign = [text(r.get("sys_id")) for r in rows if r not in ours]
+    if foreign:
+        raise ServiceNowConflict(
+            f"a certificate record named {name!r} exists that this job did not create"
+            f" (sys_id {', '.join(foreign)})",
+            hint="choose another keystore record name for the job",
+        )
+    if not ours:
+        return None
+    ours.sort(key=lambda r: (text(r.get("sys_created_on")), text(r.get("sys_id"))))
+    for extra in ours[1:]:  # two workers raced: keep the oldest, remove the rest
+        delete_with_attachments(client, CERTIFICATE, text(extra["sys_id"]))
+    return ours[0]
+
+
+def _check_stored(client: ServiceNowClient, facts: InstanceFacts, sys_id: str) -> None:
+    stored = client.get(CERTIFICATE, sys_id, fields=_FIELDS) or {}
+    if text(stored.get("active")) != "true" or text(stored.get("type")) != facts.keystore_type:
+        raise VerificationFailed(
+            f"keystore record {sys_id} reads back as active={text(stored.get('active'))!r}"
+            f" type={text(stored.get('type'))!r} after it was set up",
+            check="keystore_record",
+            hint="a business rule or ACL on sys_certificate may have refused the change",
+        )

@@ -1,0 +1,86 @@
+"""The protocol profile (servicenow-api.md 3, 7 step 6)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from workers.errors import RequestInvalid, ServiceNowConflict
+
+from ._common import CERTIFICATE, PROFILE, create_once, text
+from .client import ServiceNowClient
+from .facts import InstanceFacts
+from .models import ProfileRecord
+
+__all__ = ["ensure_protocol_profile", "validate_protocol"]
+
+_PROTOCOL = re.compile(r"^[a-z0-9]+$")
+_RESERVED = frozenset({"http", "https"})
+_FIELDS = ("sys_id", "protocol", "default_port", "keystore", "sys_created_on")
+
+
+def validate_protocol(protocol: str, port: int) -> None:
+    """ServiceNow's documented rules, checked before any call (the instance may not)."""
+    if not _PROTOCOL.fullmatch(protocol):
+        raise RequestInvalid(
+            f"protocol name {protocol!r} must be lower-case letters and digits only:"
+            " it becomes a URL scheme"
+        )
+    if protocol in _RESERVED:
+        raise RequestInvalid(f"protocol name {protocol!r} is an existing protocol; choose another")
+    if not 1 <= port <= 65535:
+        raise RequestInvalid(f"port {port} is not between 1 and 65535")
+
+
+def ensure_protocol_profile(
+    client: ServiceNowClient,
+    facts: InstanceFacts,
+    *,
+    protocol: str,
+    port: int,
+    keystore_sys_id: str,
+    rotate: bool = False,
+) -> ProfileRecord:
+    """Exactly one profile named ``protocol`` pointing at the keystore record."""
+    validate_protocol(protocol, port)
+    _check_keystore(client, facts, keystore_sys_id)
+    found = _find(client, protocol)
+    if found is None:
+        values = {"protocol": protocol, "default_port": str(port), "keystore": keystore_sys_id}
+        created = create_once(client, PROFILE, values, lambda: _find(client, protocol))
+        return ProfileRecord(sys_id=text(created["sys_id"]), created=True)
+    sys_id, current = text(found["sys_id"]), text(found.get("keystore"))
+    changes: dict[str, str] = {}
+    if text(found.get("default_port")) != str(port):
+        changes["default_port"] = str(port)
+    if current != keystore_sys_id:
+        if not rotate:
+            raise ServiceNowConflict(
+                f"protocol profile {protocol!r} uses another keystore record ({current or 'none'})",
+                hint="choose another protocol name, or submit the job with rotate to move the"
+                " profile (and every message using it) to the new keystore",
+            )
+        changes["keystore"] = keystore_sys_id
+    if changes:
+        client.update(PROFILE, sys_id, changes)
+    previous = current if current != keystore_sys_id else None
+    return ProfileRecord(sys_id=sys_id, created=False, previous_keystore=previous)
+
+
+def _find(client: ServiceNowClient, protocol: str) -> dict[str, Any] | None:
+    rows = client.query(PROFILE, {"protocol": protocol}, fields=_FIELDS)
+    if len(rows) > 1:
+        raise ServiceNowConflict(
+            f"{len(rows)} protocol profiles are named {protocol!r}; the name must be unique",
+            hint="delete the duplicates in System Security > Protocol Profiles",
+        )
+    return rows[0] if rows else None
+
+
+def _check_keystore(client: ServiceNowClient, facts: InstanceFacts, sys_id: str) -> None:
+    row = client.get(CERTIFICATE, sys_id, fields=("sys_id", "type", "active"))
+    if row is None or text(row.get("type")) not in facts.keystore_types:
+        raise ServiceNowConflict(
+            f"certificate record {sys_id} is missing or not a Java/PKCS12 Key Store",
+            hint="a protocol profile's keystore must be a keystore record (run upload-keystore)",
+        )

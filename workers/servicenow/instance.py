@@ -1,0 +1,146 @@
+"""The runbook's steps as idempotent operations on one instance: what stage cores call.
+
+Every ``ensure_*`` leaves exactly one of each thing however often it runs, including
+after a lost answer: it finds by exact match first, creates only if absent, and after a
+failed POST looks again before the pipeline tries again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from ._common import delete_with_attachments, ignore_missing
+from ._keystore import ensure_keystore_record
+from ._profile import ensure_protocol_profile
+from ._targets import enable_mutual_auth, find_target, read_mutual_auth, restore_mutual_auth
+from ._trust import ensure_trust_record
+from ._verify import check_configuration, configuration_warnings, read_configuration
+from .client import ServiceNowClient
+from .facts import InstanceFacts
+from .models import (
+    ConfigurationSnapshot,
+    KeystoreRecord,
+    ProfileRecord,
+    TargetRef,
+    TrustRecord,
+)
+
+__all__ = ["Instance"]
+
+
+class Instance:
+    """One instance, as the stages see it: records, not HTTP."""
+
+    def __init__(self, client: ServiceNowClient, facts: InstanceFacts) -> None:
+        self.client = client
+        self.facts = facts
+
+    def __repr__(self) -> str:
+        return f"Instance({self.client.base_url!r})"
+
+    def find_target(self, kind: Literal["rest", "soap"], name: str) -> TargetRef | None:
+        """The REST message (and its HTTP methods) or SOAP message named ``name``."""
+        return find_target(self.client, self.facts, kind, name)
+
+    def ensure_keystore_record(
+        self,
+        *,
+        name: str,
+        marker: str,
+        keystore: bytes,
+        password: str,
+        file_name: str = "client.jks",
+        description: str = "",
+    ) -> KeystoreRecord:
+        """Runbook steps 2-4: inactive record, keystore attached and checked, password, active."""
+        return ensure_keystore_record(
+            self.client,
+            self.facts,
+            name=name,
+            marker=marker,
+            keystore=keystore,
+            password=password,
+            file_name=file_name,
+            description=description,
+        )
+
+    def ensure_trust_record(
+        self, *, name: str, certificate_der: bytes, as_der_attachment: bool = False
+    ) -> TrustRecord:
+        """Runbook step 5: the third party's server certificate as a Trust Store Cert."""
+        return ensure_trust_record(
+            self.client,
+            self.facts,
+            name=name,
+            certificate_der=certificate_der,
+            as_der_attachment=as_der_attachment,
+        )
+
+    def ensure_protocol_profile(
+        self, *, protocol: str, port: int, keystore_sys_id: str, rotate: bool = False
+    ) -> ProfileRecord:
+        """Runbook step 6: the protocol profile pointing at the keystore record."""
+        return ensure_protocol_profile(
+            self.client,
+            self.facts,
+            protocol=protocol,
+            port=port,
+            keystore_sys_id=keystore_sys_id,
+            rotate=rotate,
+        )
+
+    def read_mutual_auth(self, target: TargetRef) -> dict[str, dict[str, str]]:
+        """What to keep before ``enable_mutual_auth``, to give to ``restore_mutual_auth``."""
+        return read_mutual_auth(self.client, self.facts, target)
+
+    def enable_mutual_auth(self, target: TargetRef, profile_sys_id: str) -> None:
+        """Runbook step 7: mutual auth with the profile on the message and every method."""
+        enable_mutual_auth(self.client, self.facts, target, profile_sys_id)
+
+    def restore_mutual_auth(
+        self, target: TargetRef, previous: Mapping[str, Mapping[str, str]]
+    ) -> None:
+        restore_mutual_auth(self.client, self.facts, target, previous)
+
+    def read_configuration(
+        self,
+        keystore_sys_id: str,
+        trust_sys_id: str,
+        profile_sys_id: str,
+        target: TargetRef,
+    ) -> ConfigurationSnapshot:
+        return read_configuration(
+            self.client, self.facts, keystore_sys_id, trust_sys_id, profile_sys_id, target
+        )
+
+    def check_configuration(
+        self,
+        snapshot: ConfigurationSnapshot,
+        *,
+        keystore_sha256: str,
+        trust_sha256: str | None = None,
+        protocol: str | None = None,
+    ) -> list[str]:
+        """Inconsistencies of a snapshot; ``configuration_warnings`` has the advisories."""
+        return check_configuration(
+            self.facts,
+            snapshot,
+            keystore_sha256=keystore_sha256,
+            trust_sha256=trust_sha256,
+            protocol=protocol,
+        )
+
+    def configuration_warnings(self, snapshot: ConfigurationSnapshot) -> list[str]:
+        return configuration_warnings(snapshot)
+
+    def download_attachment(self, sys_id: str) -> bytes:
+        return self.client.download_attachment(sys_id)
+
+    def deactivate_record(self, table: str, sys_id: str) -> None:
+        """Rollback: ``active`` false; a record that is gone needs nothing."""
+        ignore_missing(lambda s: self.client.update(table, s, {"active": "false"}), sys_id)
+
+    def delete_record(self, table: str, sys_id: str) -> None:
+        """Rollback: delete the record and its attachments; a record that is gone is done."""
+        delete_with_attachments(self.client, table, sys_id)

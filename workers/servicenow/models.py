@@ -1,0 +1,85 @@
+"""What the instance operations return: references to records, never secrets."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "ConfigurationSnapshot",
+    "KeystoreRecord",
+    "ProfileRecord",
+    "TargetRef",
+    "TrustRecord",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TargetRef(_Frozen):
+    """A REST message (with its HTTP methods) or a SOAP message (with its functions)."""
+
+    kind: Literal["rest", "soap"]
+    table: str
+    sys_id: str
+    name: str
+    endpoint: str
+    method_table: str | None
+    method_sys_ids: tuple[str, ...] = ()
+
+    def table_of(self, sys_id: str) -> str:
+        """The table holding ``sys_id``: the message's, or its methods'."""
+        if sys_id == self.sys_id:
+            return self.table
+        if self.method_table is not None and sys_id in self.method_sys_ids:
+            return self.method_table
+        raise KeyError(f"{sys_id} is neither {self.name!r} nor one of its methods")
+
+
+class KeystoreRecord(_Frozen):
+    """The Java Key Store record, active, with exactly one attachment of this SHA-256."""
+
+    sys_id: str
+    attachment_sys_id: str
+    sha256: str
+    created: bool
+
+
+class TrustRecord(_Frozen):
+    """The Trust Store Cert record of the server certificate with this SHA-256."""
+
+    sys_id: str
+    sha256: str
+    created: bool
+
+
+class ProfileRecord(_Frozen):
+    """The protocol profile; ``previous_keystore`` is set when a rotation moved it."""
+
+    sys_id: str
+    created: bool
+    previous_keystore: str | None = None
+
+
+class ConfigurationSnapshot(_Frozen):
+    """The records of one configuration as the instance stores them (None: not found).
+
+    ``keystore_attachments`` carry each attachment's ``hash``; ``mutual_auth`` maps the
+    message's and each method's sys_id to its mutual-auth columns; ``load_errors`` are the
+    syslog messages saying the keystore could not be loaded since it was last changed.
+    """
+
+    keystore_sys_id: str
+    trust_sys_id: str
+    profile_sys_id: str
+    keystore: dict[str, Any] | None
+    keystore_attachments: tuple[dict[str, Any], ...] = ()
+    trust: dict[str, Any] | None
+    profile: dict[str, Any] | None
+    target: TargetRef
+    mutual_auth: dict[str, dict[str, str]]
+    legacy_properties: tuple[str, ...] = ()
+    load_errors: tuple[str, ...] = ()
