@@ -30,7 +30,7 @@ from workers.errors import RequestInvalid, TransientError, VerificationFailed
 
 from .certs import cert_to_pem
 
-__all__ = ["HandshakeResult", "mtls_request"]
+__all__ = ["HandshakeResult", "load_identity", "mtls_request"]
 
 _CLIENT_REJECTED = frozenset(
     {
@@ -132,16 +132,23 @@ def _client_context(
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     context.load_verify_locations(cadata="".join(cert_to_pem(c).decode() for c in trust))
+    load_identity(context, private_key_pem, chain)
+    return context
+
+
+def load_identity(
+    context: ssl.SSLContext, private_key_pem: bytes, chain: Sequence[x509.Certificate]
+) -> None:
+    """Give ``context`` a key and certificate chain without writing the key to disk."""
     identity = b"".join(cert_to_pem(cert) for cert in chain) + private_key_pem
     try:
         with _private_path(identity) as path:
             context.load_cert_chain(path)
     except ssl.SSLError as exc:
         raise RequestInvalid(
-            "the client key does not match the client certificate, or cannot be loaded",
+            "the private key does not match the certificate, or cannot be loaded",
             hint="use the key and chain from the same keystore",
         ) from exc
-    return context
 
 
 @contextmanager
