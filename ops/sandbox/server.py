@@ -1,0 +1,162 @@
+"""``SandboxServer``: one emulated ServiceNow instance on a local port.
+
+srv = SandboxServer().start()
+requests.get(f"{srv.url}/api/now/table/sys_certificate",
+             auth=(srv.username, srv.password), headers={"Accept": "application/json"})
+srv.stop()
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Self
+
+from . import rules, seed
+from .app import App
+from .auth import Auth
+from .control import Control
+from .facts import SandboxFacts
+from .faults import FaultInjector
+from .http import HttpServer
+from .schema import build_schema
+from .store import Store
+
+__all__ = ["SandboxServer"]
+
+_OPERATIONS = {
+    "read": ("read",),
+    "create": ("create",),
+    "insert": ("create",),
+    "update": ("update",),
+    "delete": ("delete",),
+    "write": ("create", "update", "delete"),
+}
+
+
+class SandboxServer:
+    """A faithful ServiceNow instance for tests, demos and dry runs (see the package doc)."""
+
+    def __init__(
+        self,
+        facts: SandboxFacts | None = None,
+        *,
+        seed_endpoint: str = "https://localhost:8443/api",
+    ) -> None:
+        self.facts = facts or SandboxFacts()
+        self.store = Store(build_schema(self.facts), self.facts)
+        rules.install(self.store)
+        self._auth = Auth()
+        self.faults = FaultInjector(self.facts.retry_after_header)
+        self._app = App(
+            self.store, self._auth, self.faults, Control(self.store, self._auth, self.faults)
+        )
+        seed.seed(self.store, seed_endpoint)
+        self._httpd: HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> Self:
+        """Serve in background threads; returns self."""
+        if self._httpd is not None:
+            raise RuntimeError("sandbox already started")
+        self._httpd = HttpServer((host, port), self._app)
+        self._app.base_url = f"http://{host}:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="twoway-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection."""
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.close_connections()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd, self._thread = None, None
+
+    def __enter__(self) -> Self:
+        return self if self._httpd is not None else self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- who and where ---------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL of the instance, e.g. ``http://127.0.0.1:PORT``."""
+        if not self._app.base_url:
+            raise RuntimeError("sandbox not started")
+        return self._app.base_url
+
+    @property
+    def username(self) -> str:
+        return self._auth.admin.username
+
+    @property
+    def password(self) -> str:
+        return self._auth.admin.password
+
+    @property
+    def readonly_username(self) -> str:
+        return self._auth.readonly.username
+
+    @property
+    def readonly_password(self) -> str:
+        return self._auth.readonly.password
+
+    @property
+    def oauth_client_id(self) -> str:
+        return self._auth.client_id
+
+    @property
+    def oauth_client_secret(self) -> str:
+        return self._auth.client_secret
+
+    # -- for tests -------------------------------------------------------------------
+
+    @property
+    def request_log(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every call, oldest first; status 0 = reset."""
+        return self._app.request_log
+
+    def dump(self) -> dict[str, list[dict[str, str]]]:
+        """A deep copy of every table's stored rows (passwords as their opaque tokens)."""
+        return self.store.dump()
+
+    def broken_keystores(self) -> list[str]:
+        """sys_ids of active keystore records whose attachment does not load (KB1217702)."""
+        return rules.broken_keystores(self.store)
+
+    def add_rest_message(
+        self, name: str, endpoint: str, methods: Iterable[str] = ("get", "post", "delete")
+    ) -> str:
+        return seed.add_rest_message(self.store, name, endpoint, methods)
+
+    def add_soap_message(self, name: str, endpoint: str) -> str:
+        return seed.add_soap_message(self.store, name, endpoint)
+
+    def set_property(self, name: str, value: str) -> str:
+        return seed.set_property(self.store, name, value)
+
+    def forbid(self, table: str, operation: str) -> None:
+        """Make ``operation`` (read/create/update/delete/write) on ``table`` answer 403."""
+        with self.store.lock:
+            self.store.forbidden.update((table, op) for op in _OPERATIONS[operation])
+
+    def allow(self, table: str, operation: str) -> None:
+        """Undo :meth:`forbid`."""
+        with self.store.lock:
+            self.store.forbidden.difference_update((table, op) for op in _OPERATIONS[operation])
