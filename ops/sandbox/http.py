@@ -21,6 +21,7 @@ __all__ = ["HttpServer"]
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server: HttpServer
 
     def version_string(self) -> str:
