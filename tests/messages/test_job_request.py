@@ -1,0 +1,92 @@
+"""A job request validates each field and names it when it refuses."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from pydantic import ValidationError
+
+from messages import JobRequest, KeyType
+from tests.factories import CERT, PEM, good
+
+
+def refusal(changes: dict[str, Any], drop: tuple[str, ...] = ()) -> str:
+    raw = {**good(), **changes}
+    for path in drop:
+        head, _, tail = path.partition(".")
+        if tail:
+            raw[head] = {k: v for k, v in raw[head].items() if k != tail}
+        else:
+            raw.pop(head)
+    with pytest.raises(ValidationError) as info:
+        JobRequest.model_validate(raw)
+    return str(info.value)
+
+
+def test_a_good_request_validates() -> None:
+    request = JobRequest.model_validate(good())
+    assert request.key.type is KeyType.EC256
+    assert request.schema_version == 1
+
+
+def test_missing_cn_names_subject_cn() -> None:
+    assert "subject.cn" in refusal({}, drop=("subject.cn",))
+
+
+def test_key_size_not_offered_lists_what_is() -> None:
+    text = refusal({"key": {"type": "rsa1024"}})
+    assert "key.type" in text and "rsa2048" in text and "ec384" in text
+
+
+@pytest.mark.parametrize("name", ["https", "http"])
+def test_existing_protocol_names_are_refused(name: str) -> None:
+    text = refusal({"protocol_profile": {"name": name}})
+    assert "protocol_profile.name" in text and "existing protocol" in text
+
+
+@pytest.mark.parametrize("name", ["MAuth", "m-auth", "m auth", ""])
+def test_protocol_name_must_be_lower_case_letters_and_digits(name: str) -> None:
+    text = refusal({"protocol_profile": {"name": name}})
+    assert "protocol_profile.name" in text and "lower-case letters and digits" in text
+
+
+def test_malformed_server_certificate_names_the_field() -> None:
+    text = refusal({"server_certificate": {"pem": "-----BEGIN CERTIFICATE-----\nnope\n"}})
+    assert "server_certificate" in text and "not an X.509 certificate" in text
+
+
+def test_server_certificate_as_der_base64_is_accepted() -> None:
+    der = base64.b64encode(CERT.public_bytes(serialization.Encoding.DER)).decode()
+    request = JobRequest.model_validate({**good(), "server_certificate": {"der_b64": der}})
+    assert request.server_certificate.der_bytes() == CERT.public_bytes(serialization.Encoding.DER)
+
+
+def test_server_certificate_needs_exactly_one_form() -> None:
+    der = base64.b64encode(b"x").decode()
+    text = refusal({"server_certificate": {"pem": PEM, "der_b64": der}})
+    assert "exactly one" in text
+
+
+def test_unknown_keys_are_refused() -> None:
+    assert "extra" in refusal({"colour": "blue"}).lower()
+
+
+def test_country_must_be_two_letters() -> None:
+    assert "subject.c" in refusal({"subject": {"cn": "x", "c": "Germany"}})
+
+
+def test_dns_sans_must_be_dns_names() -> None:
+    assert "dns_sans" in refusal({"dns_sans": ["not a name!"]})
+
+
+def test_alias_must_be_lower_case() -> None:
+    assert "keystore.alias" in refusal({"keystore": {"record_name": "r", "alias": "Payments"}})
+
+
+def test_messages_are_frozen() -> None:
+    request = JobRequest.model_validate(good())
+    with pytest.raises(ValidationError):
+        request.instance = "other"  # type: ignore[misc]

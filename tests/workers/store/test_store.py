@@ -1,0 +1,150 @@
+"""The store on SQLite and on the PostgreSQL server: jobs, histories, artifacts."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from messages import JobRequest, JobState, Stage
+from tests.factories import good
+from workers.errors import IdempotencyConflict, JobNotFound, StateConflict
+from workers.sealing import Sealer
+from workers.store import Store
+from workers.store.engine import normalise_url
+
+
+@pytest.fixture
+def store(store_url: str, sealer: Sealer) -> Store:
+    return Store(store_url, sealer)
+
+
+def request(**changes: Any) -> JobRequest:
+    return JobRequest.model_validate({**good(), **changes})
+
+
+def test_a_new_job_is_accepted_with_one_event(store: Store) -> None:
+    job, created = store.create_job(request())
+    assert created and job.state is JobState.ACCEPTED and job.stage is None
+    history = store.history(job.id)
+    assert [e.kind for e in history] == ["job_accepted"]
+    assert store.get_job(job.id).request == request()
+
+
+def test_transition_is_compare_and_set(store: Store) -> None:
+    job, _ = store.create_job(request())
+    moved = store.transition(
+        job.id, kind="stage_started", expect={JobState.ACCEPTED}, state=JobState.RUNNING,
+        stage=Stage.GENERATE, bump_attempt=True,
+    )
+    assert moved.state is JobState.RUNNING and moved.attempts == {"generate": 1}
+    with pytest.raises(StateConflict):
+        store.transition(job.id, kind="x", expect={JobState.ACCEPTED}, state=JobState.RUNNING)
+    assert [e.seq for e in store.history(job.id)] == [1, 2]
+
+
+def test_concurrent_transitions_let_exactly_one_win(store: Store) -> None:
+    job, _ = store.create_job(request())
+    wins: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            store.transition(job.id, kind="won", expect={JobState.ACCEPTED}, state=JobState.RUNNING)
+            wins.append(True)
+        except StateConflict:
+            wins.append(False)
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 7 + [True]
+    assert [e.kind for e in store.history(job.id)].count("won") == 1
+
+
+def test_outputs_are_recorded_with_the_transition(store: Store) -> None:
+    job, _ = store.create_job(request())
+    store.transition(job.id, kind="stage_completed", output=(Stage.GENERATE, '{"a": 1}'))
+    assert store.get_output(job.id, Stage.GENERATE) == '{"a": 1}'
+    store.clear_outputs(job.id, [Stage.GENERATE])
+    assert store.get_output(job.id, Stage.GENERATE) is None
+
+
+def test_artifacts_are_write_once_and_the_first_writer_wins(store: Store) -> None:
+    job, _ = store.create_job(request())
+    assert store.artifacts.put(job.id, "csr", b"first") == b"first"
+    assert store.artifacts.put(job.id, "csr", b"second") == b"first"
+    assert store.artifacts.put(job.id, "csr", b"third", replace=True) == b"third"
+    assert store.artifacts.get(job.id, "nothing") is None
+
+
+def test_secret_artifacts_are_sealed_at_rest(store: Store, store_url: str) -> None:
+    job, _ = store.create_job(request())
+    secret = b"-----BEGIN PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n"
+    assert store.artifacts.put(job.id, "private_key", secret, secret=True) == secret
+    engine = create_engine(normalise_url(store_url))
+    with engine.connect() as conn:
+        raw = conn.execute(text("SELECT data FROM twoway_artifacts")).scalar_one()
+    engine.dispose()
+    assert b"TOP-SECRET" not in bytes(raw) and b"PRIVATE KEY" not in bytes(raw)
+
+
+def test_idempotency_key_returns_the_same_job_and_refuses_another_body(store: Store) -> None:
+    first, created = store.create_job(request(), idempotency_key="k-1")
+    again, created_again = store.create_job(request(), idempotency_key="k-1")
+    assert created and not created_again and again.id == first.id
+    with pytest.raises(IdempotencyConflict, match="different request"):
+        store.create_job(request(instance="other"), idempotency_key="k-1")
+
+
+def test_concurrent_posts_with_one_key_make_one_job(store: Store) -> None:
+    ids: list[str] = []
+
+    def post() -> None:
+        job, _ = store.create_job(request(), idempotency_key="same")
+        ids.append(job.id)
+
+    threads = [threading.Thread(target=post) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(ids) == 10 and len(set(ids)) == 1
+
+
+def test_listing_filters_by_state_stage_and_instance(store: Store) -> None:
+    a, _ = store.create_job(request())
+    b, _ = store.create_job(request(instance="other"))
+    store.transition(b.id, kind="failed", state=JobState.FAILED, stage=Stage.ENABLE)
+    assert {j.id for j in store.list_jobs()} == {a.id, b.id}
+    assert [j.id for j in store.list_jobs(states=[JobState.FAILED])] == [b.id]
+    assert [j.id for j in store.list_jobs(stage=Stage.ENABLE)] == [b.id]
+    assert [j.id for j in store.list_jobs(instance="prod")] == [a.id]
+    assert store.count_jobs() == {"accepted": 1, "failed": 1}
+
+
+def test_unknown_job_is_job_not_found(store: Store) -> None:
+    with pytest.raises(JobNotFound):
+        store.get_job("0" * 32)
+
+
+def test_listeners_see_committed_events(store: Store) -> None:
+    seen: list[str] = []
+    store.add_listener(lambda event: seen.append(event.kind))
+    job, _ = store.create_job(request())
+    store.note(job.id, "servicenow_retry", {"status": 503})
+    assert seen == ["job_accepted", "servicenow_retry"]
+
+
+def test_master_key_rotation_reseals_everything(store_url: str) -> None:
+    old, new = Sealer.generate_key(), Sealer.generate_key()
+    store = Store(store_url, Sealer([old]))
+    job, _ = store.create_job(request())
+    store.artifacts.put(job.id, "keystore_password", b"pw-abcdef", secret=True)
+    assert store.artifacts.reseal_all(Sealer([new, old])) == 1
+    assert Store(store_url, Sealer([new])).artifacts.get(job.id, "keystore_password") == (
+        b"pw-abcdef"
+    )

@@ -1,0 +1,44 @@
+"""Redaction runs on every log line: fields, messages, exceptions, stdlib records."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import structlog
+
+from workers.logs import MASK, configure_logging, redact_text, register_secret
+
+KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----"
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def test_secret_fields_messages_and_exceptions_are_masked() -> None:
+    out = io.StringIO()
+    configure_logging(json=True, stream=out)
+    log = structlog.get_logger("t")
+    log.info("login", password="hunter2-secret", authorization="Basic YWRtaW46cHc=")
+    log.info(f"uploading {KEY}")
+    try:
+        raise ValueError("bad Bearer abcdef.ghijkl.mnop token")
+    except ValueError:
+        log.exception("failed")
+    logging.getLogger("pika").warning("url amqp://guest:guest-secret@h:5672/ failed")
+    text = out.getvalue()
+    for secret in ("hunter2-secret", "YWRtaW46cHc=", "MIGHAgEAMBMG", "abcdef.ghijkl", "guest-secret"):
+        assert secret not in text
+    assert lines(out)[0]["password"] == MASK
+
+
+def test_registered_values_are_masked_anywhere() -> None:
+    register_secret("Zq81kspLw0aB")
+    assert redact_text("pw is Zq81kspLw0aB.") == f"pw is {MASK}."
+
+
+def test_ordinary_text_is_left_alone() -> None:
+    text = "stage_completed upload-keystore sys_id=0123456789abcdef0123456789abcdef"
+    assert redact_text(text) == text

@@ -1,0 +1,70 @@
+"""Assembly: from configuration and settings to a running pipeline in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+
+from messages import JobAccepted, JobRequest
+
+from .admission import admit, parse_request
+from .broker import BrokerKind, make_broker
+from .config import PipelineConfig, Settings
+from .context import record_call
+from .deps import CaRegistry, Deps, InstanceRegistry
+from .runtime import Runtime
+from .sealing import Sealer
+from .stages import CORES
+from .store import JobRecord, Store
+
+__all__ = ["App", "build_app"]
+
+
+@dataclass
+class App:
+    config: PipelineConfig
+    settings: Settings
+    store: Store
+    deps: Deps
+    broker: dramatiq.Broker
+    runtime: Runtime
+
+    def submit(
+        self, raw: JobRequest | Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> tuple[JobRecord, bool]:
+        """Validate, admit, store and start a job; the same key returns the same job."""
+        request = raw if isinstance(raw, JobRequest) else parse_request(raw)
+        admit(request, self.config, self.deps.instances)
+        job, created = self.store.create_job(request, idempotency_key=idempotency_key)
+        if created:
+            self.runtime.send(self.runtime.routes.first.stage, JobAccepted(job_id=job.id))
+        return job, created
+
+    def close(self) -> None:
+        self.broker.close()
+        self.store.close()
+
+
+def build_app(
+    config: PipelineConfig,
+    settings: Settings,
+    *,
+    broker: BrokerKind = "rabbitmq",
+    sealer: Sealer | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> App:
+    sealer = sealer or Sealer.from_environment(environ)
+    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = Store(settings.store_url(), sealer)
+    deps = Deps(
+        config=config,
+        store=store,
+        cas=CaRegistry(config, settings.state_dir, sealer),
+        instances=InstanceRegistry(config, environ=environ, observer=record_call),
+    )
+    the_broker = make_broker(broker, settings.broker_url)
+    runtime = Runtime(deps, the_broker, CORES)
+    return App(config, settings, store, deps, the_broker, runtime)

@@ -1,0 +1,131 @@
+"""What a stage core sees: its job, its artifacts, its integrations, and a way to note.
+
+A ``StageContext`` is made per message. While a core runs, the context is also the
+current one for this thread, so that integrations deep below (the ServiceNow client's
+retries and waits) land in the right job's history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import structlog
+
+from messages import JobRequest, Stage, StageMessage
+
+from .ca import CaAdapter
+from .config import LocalCaProfile, ManualCaProfile
+from .deps import Deps
+from .errors import PermanentError
+from .logs import register_secret
+from .servicenow import CallRecord, Instance
+from .store import JobRecord
+
+__all__ = ["StageContext", "current_context", "record_call", "sha256_hex"]
+
+M = TypeVar("M", bound=StageMessage)
+_current: ContextVar[StageContext | None] = ContextVar("twoway_stage_context", default=None)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def current_context() -> StageContext | None:
+    return _current.get()
+
+
+def record_call(record: CallRecord) -> None:
+    """ServiceNow client observer: retries and waits go into the current job's history."""
+    ctx = _current.get()
+    if ctx is not None and record.outcome in ("retry", "wait"):
+        ctx.note(
+            f"servicenow_{record.outcome}",
+            method=record.method,
+            path=record.path_template,
+            status=record.status,
+            attempt=record.attempt,
+        )
+
+
+class StageContext:
+    def __init__(self, deps: Deps, job: JobRecord, stage: Stage) -> None:
+        self.deps = deps
+        self.job = job
+        self.stage = stage
+        self.log = structlog.get_logger("twoway.stage").bind(job_id=job.id, stage=stage.value)
+
+    @property
+    def request(self) -> JobRequest:
+        return self.job.request
+
+    @contextmanager
+    def active(self) -> Iterator[StageContext]:
+        token = _current.set(self)
+        try:
+            yield self
+        finally:
+            _current.reset(token)
+
+    # -- artifacts ------------------------------------------------------------------------
+
+    def artifact(self, name: str) -> bytes | None:
+        return self.deps.store.artifacts.get(self.job.id, name)
+
+    def require(self, name: str, *, made_by: Stage) -> bytes:
+        data = self.artifact(name)
+        if data is None:
+            raise PermanentError(
+                f"the job has no {name.replace('_', ' ')}",
+                hint=f"replay stage '{made_by.value}' to make it again",
+            )
+        return data
+
+    def secret(self, name: str, *, made_by: Stage) -> bytes:
+        """A sealed artifact, unsealed; its text is registered for log redaction."""
+        data = self.require(name, made_by=made_by)
+        if name.endswith("password"):
+            register_secret(data.decode("utf-8", "replace"))
+        return data
+
+    def keep(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
+        """Store once; a second run gets back what the first stored."""
+        return self.deps.store.artifacts.put(self.job.id, name, data, secret=secret)
+
+    def replace(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
+        return self.deps.store.artifacts.put(self.job.id, name, data, secret=secret, replace=True)
+
+    def output(self, stage: Stage, kind: type[M]) -> M:
+        """What an earlier stage of this job recorded as its result."""
+        recorded = self.deps.store.get_output(self.job.id, stage)
+        if recorded is None:
+            raise PermanentError(
+                f"stage {stage.value} has no recorded result for this job",
+                hint=f"replay stage '{stage.value}'",
+            )
+        return kind.model_validate_json(recorded)
+
+    # -- history --------------------------------------------------------------------------
+
+    def note(self, kind: str, **detail: Any) -> None:
+        self.deps.store.note(self.job.id, kind, detail)
+        self.log.info(kind, **detail)
+
+    # -- integrations ---------------------------------------------------------------------
+
+    def instance(self) -> Instance:
+        return self.deps.instances.get(self.request.instance)
+
+    def ca(self) -> CaAdapter:
+        return self.deps.cas.get(self.request.ca.profile)
+
+    def ca_profile(self) -> LocalCaProfile | ManualCaProfile:
+        return self.deps.config.ca_profile(self.request.ca.profile)
+
+    def min_remaining(self) -> timedelta:
+        return timedelta(days=self.ca_profile().min_remaining_days)

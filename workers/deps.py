@@ -1,0 +1,117 @@
+"""What stages reach through: the store, the CA adapters and the ServiceNow instances.
+
+Built once per process from the configuration; adapters and clients are made on first use
+and kept (one HTTP session per instance profile, one CA object per CA profile).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from .ca import CaAdapter, LocalCa
+from .config import PipelineConfig
+from .errors import ConfigError
+from .sealing import Sealer
+from .servicenow import (
+    BasicAuth,
+    CallRecord,
+    FactsCache,
+    Instance,
+    OAuthPassword,
+    ServiceNowClient,
+)
+from .store import Store
+
+__all__ = ["CaRegistry", "Deps", "InstanceRegistry"]
+
+
+class CaRegistry:
+    """One adapter per CA profile of pipeline.toml."""
+
+    def __init__(self, config: PipelineConfig, state_dir: Path, sealer: Sealer) -> None:
+        self._config = config
+        self._state_dir = state_dir
+        self._sealer = sealer
+        self._made: dict[str, CaAdapter] = {}
+        self._lock = threading.Lock()
+
+    def get(self, profile_name: str) -> CaAdapter:
+        with self._lock:
+            if profile_name not in self._made:
+                self._made[profile_name] = self._make(profile_name)
+            return self._made[profile_name]
+
+    def _make(self, profile_name: str) -> CaAdapter:
+        profile = self._config.ca_profile(profile_name)
+        if profile.adapter == "local":
+            return LocalCa(
+                self._state_dir / "ca" / profile_name,
+                self._sealer,
+                name=f"twoway {profile_name}",
+                validity=timedelta(days=profile.validity_days),
+                intermediates=profile.intermediates,
+            )
+        raise ConfigError(f"CA adapter {profile.adapter!r} is not available in this build")
+
+
+class InstanceRegistry:
+    """One ServiceNow client and discovered facts per instance profile."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        *,
+        environ: Mapping[str, str] | None = None,
+        observer: Callable[[CallRecord], None] | None = None,
+    ) -> None:
+        self._config = config
+        self._environ = environ
+        self._observer = observer
+        self._facts = FactsCache()
+        self._clients: dict[str, ServiceNowClient] = {}
+        self._lock = threading.Lock()
+
+    def client(self, name: str) -> ServiceNowClient:
+        with self._lock:
+            if name not in self._clients:
+                self._clients[name] = self._make_client(name)
+            return self._clients[name]
+
+    def get(self, name: str) -> Instance:
+        client = self.client(name)
+        return Instance(client, self._facts.get(client))
+
+    def _make_client(self, name: str) -> ServiceNowClient:
+        profile = self._config.instance(name)
+        creds = profile.credentials(self._environ)
+        auth: BasicAuth | OAuthPassword
+        if profile.auth == "oauth":
+            assert creds.client_id is not None and creds.client_secret is not None
+            auth = OAuthPassword(
+                username=creds.username,
+                password=creds.password,
+                client_id=creds.client_id,
+                client_secret=creds.client_secret,
+            )
+        else:
+            auth = BasicAuth(username=creds.username, password=creds.password)
+        return ServiceNowClient(
+            profile.url,
+            auth,
+            api_version=profile.api_version,
+            timeout=(profile.connect_timeout_s, profile.read_timeout_s),
+            observer=self._observer,
+        )
+
+
+@dataclass
+class Deps:
+    config: PipelineConfig
+    store: Store
+    cas: CaRegistry
+    instances: InstanceRegistry
+    extra: dict[str, object] = field(default_factory=dict)

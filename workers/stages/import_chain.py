@@ -1,0 +1,76 @@
+"""Runbook step 4: check the signed certificate and import root, intermediates and it.
+
+The checks (key, chain, validity, clientAuth, subject) run before anything is built. The
+keystore holds one PrivateKeyEntry under the job's alias with the full chain, the CA
+certificates as trusted entries, and the third party's server certificate; the key
+password is the store password, which is random and sealed. The client certificate is
+exported as PEM and DER for the third party (runbook step C).
+"""
+
+from __future__ import annotations
+
+from messages import CertificateIssued, ChainImported, Stage
+
+from .. import pki
+from ..context import StageContext, sha256_hex
+from ..errors import PermanentError
+
+__all__ = ["import_chain", "server_certificate_der"]
+
+
+def server_certificate_der(ctx: StageContext) -> bytes:
+    given = ctx.request.server_certificate
+    if given.der_b64 is not None:
+        return given.der_bytes()
+    assert given.pem is not None
+    return pki.cert_to_der(pki.parse_certificates(given.pem, what="server_certificate")[0])
+
+
+def import_chain(msg: CertificateIssued, ctx: StageContext) -> ChainImported:
+    certificate = ctx.require("certificate", made_by=Stage.WAIT_FOR_CA)
+    if sha256_hex(certificate) != msg.certificate_sha256:
+        raise PermanentError(
+            "the stored certificate is not the one the CA stage announced",
+            hint="replay stage 'wait-for-ca'",
+        )
+    request = ctx.request
+    chain = pki.check_issued(
+        certificate_pem=certificate,
+        chain_pem=ctx.require("issued_chain", made_by=Stage.WAIT_FOR_CA),
+        csr_pem=ctx.require("csr", made_by=Stage.CSR),
+        subject=request.subject,
+        dns_sans=request.dns_sans,
+        min_remaining=ctx.min_remaining(),
+    )
+    keystore = _keystore_for(ctx, msg.certificate_sha256, chain)
+    ctx.keep("client_cert_pem", chain.leaf_pem)
+    ctx.keep("client_cert_der", chain.leaf_der)
+    ctx.keep("ca_chain_pem", chain.ca_chain_pem)
+    return ChainImported(
+        job_id=msg.job_id,
+        certificate_sha256=msg.certificate_sha256,
+        keystore_sha256=sha256_hex(keystore),
+    )
+
+
+def _keystore_for(ctx: StageContext, certificate_sha256: str, chain: pki.IssuedChain) -> bytes:
+    built_for = ctx.artifact("keystore_certificate")
+    existing = ctx.artifact("keystore")
+    if existing is not None and built_for == certificate_sha256.encode():
+        return existing
+    password = ctx.keep("keystore_password", pki.new_keystore_password().encode(), secret=True)
+    server = pki.parse_certificates(server_certificate_der(ctx), what="server_certificate")
+    jks = pki.build_jks(
+        private_key_pem=ctx.secret("private_key", made_by=Stage.GENERATE),
+        chain=chain,
+        alias=ctx.request.keystore.alias,
+        password=password.decode(),
+        extra_trusted=server,
+    )
+    stored = (
+        ctx.replace("keystore", jks, secret=True)
+        if existing
+        else ctx.keep("keystore", jks, secret=True)
+    )
+    ctx.replace("keystore_certificate", certificate_sha256.encode())
+    return stored

@@ -1,0 +1,38 @@
+"""Runbook step 6: the third party's server certificate as a "Trust Store Cert" record.
+
+Found by fingerprint, so a certificate already registered (by this job or another) is
+reused; given as PEM it goes into ``pem_certificate``, given as DER it is attached.
+"""
+
+from __future__ import annotations
+
+from messages import KeystoreUploaded, TrustRegistered
+
+from .. import pki
+from ..context import StageContext
+from .import_chain import server_certificate_der
+
+__all__ = ["register_trust"]
+
+
+def register_trust(msg: KeystoreUploaded, ctx: StageContext) -> TrustRegistered:
+    der = server_certificate_der(ctx)
+    fingerprint = pki.sha256_fingerprint(pki.parse_certificates(der)[0])
+    record = ctx.instance().ensure_trust_record(
+        name=f"twoway trust {ctx.request.protocol_profile.name} {fingerprint[:12]}",
+        certificate_der=der,
+        as_der_attachment=ctx.request.server_certificate.der_b64 is not None,
+    )
+    ctx.note(
+        "instance_record",
+        table="sys_certificate",
+        sys_id=record.sys_id,
+        created=record.created,
+        what="trust",
+    )
+    return TrustRegistered(
+        job_id=msg.job_id,
+        keystore_sys_id=msg.keystore_sys_id,
+        trust_sys_id=record.sys_id,
+        trust_sha256=record.sha256,
+    )

@@ -1,0 +1,50 @@
+"""Runbook step 5: the "Java Key Store" record, keystore attached, password set.
+
+Created inactive; active only once the attachment (checked by SHA-256) and the password
+are in place: one broken active keystore breaks unrelated features on an instance.
+"""
+
+from __future__ import annotations
+
+from messages import ChainImported, KeystoreUploaded, Stage
+
+from ..context import StageContext, sha256_hex
+from ..errors import PermanentError
+
+__all__ = ["job_marker", "upload_keystore"]
+
+
+def job_marker(job_id: str) -> str:
+    return f"twoway job {job_id}"
+
+
+def upload_keystore(msg: ChainImported, ctx: StageContext) -> KeystoreUploaded:
+    keystore = ctx.secret("keystore", made_by=Stage.IMPORT_CHAIN)
+    if sha256_hex(keystore) != msg.keystore_sha256:
+        raise PermanentError(
+            "the stored keystore is not the one 'import-chain' announced",
+            hint="replay stage 'import-chain'",
+        )
+    password = ctx.secret("keystore_password", made_by=Stage.IMPORT_CHAIN).decode()
+    spec = ctx.request.keystore
+    record = ctx.instance().ensure_keystore_record(
+        name=spec.record_name,
+        marker=job_marker(msg.job_id),
+        keystore=keystore,
+        password=password,
+        file_name=f"{spec.alias}.jks",
+        description=f"client certificate for {ctx.request.target.name}",
+    )
+    ctx.note(
+        "instance_record",
+        table="sys_certificate",
+        sys_id=record.sys_id,
+        created=record.created,
+        what="keystore",
+    )
+    return KeystoreUploaded(
+        job_id=msg.job_id,
+        keystore_sys_id=record.sys_id,
+        attachment_sys_id=record.attachment_sys_id,
+        keystore_sha256=record.sha256,
+    )

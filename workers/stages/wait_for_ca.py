@@ -1,0 +1,33 @@
+"""Runbook step 3: have the CA sign. Synchronous CAs answer now; others pause the job.
+
+A pause is an ack: the CA's request id is stored with the job, no message waits in the
+broker, and the CA's callback, an operator, or the poller resumes the job later.
+"""
+
+from __future__ import annotations
+
+from messages import CertificateIssued, CsrCreated, Stage
+
+from ..ca import Issued
+from ..context import StageContext, sha256_hex
+from ..runtime import Paused
+
+__all__ = ["wait_for_ca"]
+
+
+def wait_for_ca(msg: CsrCreated, ctx: StageContext) -> CertificateIssued | Paused:
+    certificate = ctx.artifact("certificate")
+    if certificate is not None:  # already issued (a redelivery, or a resume raced us)
+        return CertificateIssued(job_id=msg.job_id, certificate_sha256=sha256_hex(certificate))
+    csr_pem = ctx.require("csr", made_by=Stage.CSR)
+    ca = ctx.ca()
+    if ctx.job.ca_request_id:
+        result = ca.poll(ctx.job.ca_request_id)
+    else:
+        result = ca.submit(csr_pem, request_key=msg.job_id)
+    if not isinstance(result, Issued):
+        return Paused(request_id=result.request_id, reason=f"waiting for CA {ca.name}")
+    certificate = ctx.keep("certificate", result.certificate_pem)
+    ctx.keep("issued_chain", result.chain_pem)
+    ctx.note("certificate_issued", ca=ca.name, request_id=result.request_id)
+    return CertificateIssued(job_id=msg.job_id, certificate_sha256=sha256_hex(certificate))
