@@ -1,0 +1,5 @@
+"""``python -m ops`` is ``twoway``."""
+
+from .cli import main
+
+raise SystemExit(main())

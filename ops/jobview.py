@@ -1,0 +1,128 @@
+"""How a job looks to people: its summary, its progress lines, its exported files."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from messages import JobEvent
+from workers.store import JobRecord, Store
+
+__all__ = ["export_artifacts", "follow", "progress_line", "summarise"]
+
+_MARK = {
+    "stage_completed": "ok",
+    "stage_retry": "retry",
+    "stage_failed": "FAILED",
+    "waiting_for_ca": "paused",
+    "job_succeeded": "done",
+    "servicenow_retry": "retry",
+    "servicenow_wait": "wait",
+}
+
+
+def progress_line(event: JobEvent) -> str | None:
+    """One readable line for the events worth showing while a job runs, else None."""
+    mark = _MARK.get(event.kind)
+    if mark is None:
+        return None
+    stage = event.stage.value if event.stage else "-"
+    detail = event.detail
+    if event.kind == "stage_completed":
+        return f"  [{mark:>6}] {stage:<16} {detail.get('duration_ms', 0):>8.1f} ms"
+    if event.kind in ("stage_failed", "stage_retry"):
+        hint = f" ({detail['hint']})" if detail.get("hint") else ""
+        return f"  [{mark:>6}] {stage:<16} {detail.get('message', '')}{hint}"
+    if event.kind.startswith("servicenow_"):
+        status = detail.get("status") or "no answer"
+        return f"  [{mark:>6}] {stage:<16} {detail.get('method')} {detail.get('path')}: {status}"
+    if event.kind == "waiting_for_ca":
+        return f"  [{mark:>6}] {stage:<16} {detail.get('reason', '')}"
+    return f"  [{mark:>6}] job {event.job_id} succeeded"
+
+
+def summarise(store: Store, job: JobRecord) -> dict[str, Any]:
+    history = store.history(job.id)
+    durations: dict[str, float] = {}
+    created: list[dict[str, Any]] = []
+    for event in history:
+        if event.kind == "stage_completed" and event.stage:
+            durations[event.stage.value] = float(event.detail.get("duration_ms", 0.0))
+        if event.kind == "instance_record":
+            created.append(
+                {
+                    "what": event.detail.get("what"),
+                    "table": event.detail.get("table"),
+                    "sys_id": event.detail.get("sys_id"),
+                    "created": event.detail.get("created"),
+                }
+            )
+    return {
+        **job.summary(),
+        "stage_durations_ms": durations,
+        "instance_records": created,
+        "events": len(history),
+    }
+
+
+def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    path.chmod(mode)
+
+
+def export_artifacts(store: Store, job: JobRecord, out: Path, summary: dict[str, Any]) -> list[str]:
+    """Write the keystore, its password (0600), the client certificate and the CA chain.
+
+    This is the audited way a private key leaves twoway besides the upload: the export is
+    recorded in the job's history.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, tuple[str, int]] = {
+        "keystore": ("keystore.jks", 0o600),
+        "keystore_password": ("keystore.password", 0o600),
+        "client_cert_pem": ("client-cert.pem", 0o644),
+        "client_cert_der": ("client-cert.der", 0o644),
+        "ca_chain_pem": ("ca-chain.pem", 0o644),
+        "csr": ("csr.pem", 0o644),
+    }
+    written = []
+    for artifact, (name, mode) in files.items():
+        data = store.artifacts.get(job.id, artifact)
+        if data is not None:
+            _write(out / name, data, mode)
+            written.append(name)
+    _write(out / "summary.json", json.dumps(summary, indent=2).encode() + b"\n")
+    written.append("summary.json")
+    store.note(job.id, "artifacts_exported", {"directory": str(out.resolve()), "files": written})
+    return written
+
+
+def follow(
+    store: Store,
+    job_id: str,
+    show: Callable[[str], None],
+    *,
+    timeout: float,
+    poll: float = 0.1,
+    until: Callable[[JobRecord], bool] = lambda job: job.terminal,
+) -> JobRecord:
+    """Print progress lines until ``until(job)`` holds or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while True:
+        history = store.history(job_id)
+        for event in history[seen:]:
+            line = progress_line(event)
+            if line:
+                show(line)
+        seen = len(history)
+        job = store.get_job(job_id)
+        if until(job) or time.monotonic() > deadline:
+            return job
+        time.sleep(poll)

@@ -1,0 +1,190 @@
+"""``twoway up``: the whole stack on one machine, for development, demos and tests.
+
+A sandbox instance, a third-party TLS endpoint that requires client certificates from
+the job's CA, a store in a temporary folder with a throwaway master key, and workers:
+in-process on dramatiq's stub broker, or worker processes on RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import tomli_w
+
+from messages import KeyType
+from workers.app import App, build_app
+from workers.broker import BrokerKind
+from workers.ca import LocalCa
+from workers.config import InstanceProfile, PipelineConfig, Settings, load_config
+from workers.deps import CaRegistry
+from workers.sealing import Sealer
+
+from .rabbit import delete_queues, stage_queue_names
+from .sandbox import SandboxServer
+from .thirdparty import ThirdPartyServer
+
+__all__ = ["Stack", "StackOptions"]
+
+DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672"
+USER_ENV = "TWOWAY_SANDBOX_USERNAME"
+PASSWORD_ENV = "TWOWAY_SANDBOX_PASSWORD"  # noqa: S105 - the variable's name, not a secret
+
+
+@dataclass
+class StackOptions:
+    broker: BrokerKind = "stub"
+    broker_url: str = field(
+        default_factory=lambda: os.environ.get("TWOWAY_BROKER_URL", DEFAULT_BROKER_URL)
+    )
+    worker_processes: int = 2
+    worker_threads: int = 4
+    config: PipelineConfig | None = None
+    state_dir: Path | None = None
+    keep_state: bool = False
+
+
+class Stack:
+    """Start with ``start()`` (or as a context manager); ``stop()`` tears it all down."""
+
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self._owns_dir = self.options.state_dir is None
+        self.state_dir = self.options.state_dir or Path(tempfile.mkdtemp(prefix="twoway-"))
+        self.master_key = Sealer.generate_key()
+        self.sealer = Sealer([self.master_key])
+        self.queue_prefix = f"twoway-{secrets.token_hex(4)}"
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._worker: dramatiq.Worker | None = None
+        self.app: App | None = None
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> Stack:
+        base = self.options.config or load_config()
+        local_ca = CaRegistry(base, self.state_dir, self.sealer).get("local")
+        assert isinstance(local_ca, LocalCa), "pipeline.toml's 'local' CA profile must be local"
+        ca_root = local_ca.root_pem
+        self.third_party = ThirdPartyServer([ca_root]).start()
+        self.sandbox = SandboxServer(seed_endpoint=self.third_party.url).start()
+        self.config = base.with_instance(
+            "sandbox",
+            InstanceProfile(url=self.sandbox.url, username_env=USER_ENV, password_env=PASSWORD_ENV),
+        ).with_queue_prefix(self.queue_prefix)
+        self.environ = {
+            **os.environ,
+            USER_ENV: self.sandbox.username,
+            PASSWORD_ENV: self.sandbox.password,
+        }
+        self.settings = Settings(broker_url=self.options.broker_url, state_dir=self.state_dir)
+        self.app = build_app(
+            self.config,
+            self.settings,
+            broker=self.options.broker,
+            sealer=self.sealer,
+            environ=self.environ,
+        )
+        if self.options.broker == "stub":
+            self._worker = dramatiq.Worker(
+                self.app.broker, worker_threads=self.options.worker_threads, worker_timeout=100
+            )
+            self._worker.start()
+        else:
+            self._spawn_workers()
+        return self
+
+    def worker_environment(self) -> dict[str, str]:
+        """What a ``twoway worker`` process needs to join this stack."""
+        config_path = self.state_dir / "pipeline.toml"
+        if not config_path.exists():
+            config_path.write_text(tomli_w.dumps(self.config.model_dump(mode="json")))
+        return {
+            **self.environ,
+            "TWOWAY_CONFIG": str(config_path),
+            "TWOWAY_MASTER_KEY": self.master_key,
+            "TWOWAY_STATE_DIR": str(self.state_dir),
+            "TWOWAY_BROKER_URL": self.options.broker_url,
+            "TWOWAY_QUEUE_PREFIX": self.queue_prefix,
+            "TWOWAY_LOG_FILE": str(self.state_dir / "worker.log"),
+        }
+
+    def _spawn_workers(self) -> None:
+        env = self.worker_environment()
+        for _ in range(self.options.worker_processes):
+            command = [sys.executable, "-m", "ops", "worker"]
+            command += ["--threads", str(self.options.worker_threads)]
+            self._processes.append(subprocess.Popen(command, env=env))
+
+    def spawn_worker(self, *extra: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "ops", "worker", *extra]
+        process = subprocess.Popen(command, env=self.worker_environment())
+        self._processes.append(process)
+        return process
+
+    @property
+    def queues(self) -> list[str]:
+        assert self.app is not None
+        return [route.queue for route in self.app.runtime.routes]
+
+    def example_job(self, key: KeyType = KeyType.RSA2048, **changes: Any) -> dict[str, Any]:
+        """A job request that succeeds on this stack as it is."""
+        job: dict[str, Any] = {
+            "instance": "sandbox",
+            "target": {"kind": "rest", "name": "Payments API"},
+            "subject": {"cn": "servicenow-payments-client", "o": "twoway demo", "c": "DE"},
+            "dns_sans": ["payments-client.example.internal"],
+            "key": {"type": key.value},
+            "ca": {"profile": "local", "adapter": "local"},
+            "keystore": {"record_name": "twoway payments client", "alias": "twoway"},
+            "server_certificate": {"pem": self.third_party.server_certificate_pem.decode()},
+            "protocol_profile": {"name": "mauthpayments", "port": self.third_party.port},
+        }
+        job.update(changes)
+        return job
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "instance": {
+                "url": self.sandbox.url,
+                "username": self.sandbox.username,
+                "password": self.sandbox.password,
+            },
+            "third_party": {"url": self.third_party.url},
+            "broker": self.options.broker,
+            "queue_prefix": self.queue_prefix,
+            "state_dir": str(self.state_dir),
+            "store": self.settings.store_url(),
+            "example_job": self.example_job(),
+        }
+
+    def stop(self) -> None:
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self._worker is not None:
+            self._worker.stop()
+        if self.app is not None:
+            if self.options.broker == "rabbitmq":
+                delete_queues(self.options.broker_url, stage_queue_names(self.queues))
+            self.app.close()
+        for server in (getattr(self, "sandbox", None), getattr(self, "third_party", None)):
+            if server is not None:
+                server.stop()
+        if self._owns_dir and not self.options.keep_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)

@@ -1,0 +1,51 @@
+"""``twoway worker``: a worker process on RabbitMQ for some or all stages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import dramatiq
+import structlog
+
+from messages import Stage
+from workers.app import build_app
+from workers.config import Settings, load_config
+from workers.errors import ConfigError
+from workers.logs import configure_logging
+
+__all__ = ["run_worker"]
+
+
+def _log_stream() -> TextIO | None:
+    path = os.environ.get("TWOWAY_LOG_FILE")
+    return Path(path).open("a", buffering=1, encoding="utf-8") if path else None
+
+
+def run_worker(stages: Sequence[str] = (), threads: int = 4) -> int:
+    configure_logging(
+        stream=_log_stream(), json=True if os.environ.get("TWOWAY_LOG_FILE") else None
+    )
+    log = structlog.get_logger("twoway.worker")
+    unknown = [s for s in stages if s not in {stage.value for stage in Stage}]
+    if unknown:
+        raise ConfigError(
+            f"--stages: unknown stage(s) {unknown}", hint=f"stages: {[s.value for s in Stage]}"
+        )
+    app = build_app(load_config(), Settings.from_environment(), broker="rabbitmq")
+    queues = {r.queue for r in app.runtime.routes if not stages or r.stage.value in stages}
+    worker = dramatiq.Worker(app.broker, queues=queues, worker_threads=threads)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    worker.start()
+    log.info("worker_started", queues=sorted(queues), threads=threads, pid=os.getpid())
+    stopping.wait()
+    log.info("worker_stopping")
+    worker.stop(timeout=10_000)
+    app.close()
+    return 0
