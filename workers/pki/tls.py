@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from workers.errors import RequestInvalid, TransientError, VerificationFailed
+from workers.errors import RequestInvalid, TransientError, TwowayError, VerificationFailed
 
 from .certs import cert_to_pem
 
@@ -211,18 +211,49 @@ def _exchange(tls: ssl.SSLSocket, target: _Target, method: str, protocol: str) -
     )
     try:
         tls.sendall(request.encode("ascii"))
-        head = _read_head(tls)
-    except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError) as exc:
-        if protocol == "TLSv1.3":
-            raise _closed_after_handshake(target) from exc
-        raise _transient(target, "the endpoint closed the connection", exc) from exc
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError) as exc:
+        _raise_pending_alert(tls, target)  # the reason may wait in the receive buffer
+        raise _closed(target, protocol, exc) from exc
     except ssl.SSLError as exc:
         raise _tls_error(target, exc) from exc
     except OSError as exc:
-        raise _transient(target, "the request failed", exc) from exc
-    if not head and protocol == "TLSv1.3":
-        raise _closed_after_handshake(target)
+        raise _transient(target, "sending the request failed", exc) from exc
+    try:
+        head = _read_head(tls)
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError) as exc:
+        raise _closed(target, protocol, exc) from exc
+    except ssl.SSLError as exc:
+        raise _tls_error(target, exc) from exc
+    except OSError as exc:
+        raise _transient(target, "reading the answer failed", exc) from exc
+    if not head:
+        raise _closed(target, protocol, None)
     return _status(head, target), head
+
+
+def _raise_pending_alert(tls: ssl.SSLSocket, target: _Target) -> None:
+    try:
+        tls.recv(1)
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+        return
+    except ssl.SSLError as exc:
+        raise _tls_error(target, exc) from exc
+    except OSError:
+        return
+
+
+def _closed(target: _Target, protocol: str, exc: OSError | None) -> TwowayError:
+    """The server hung up before answering. After a TLS 1.3 handshake (where the server
+    checks our certificate only after we finished) that means it refused our certificate."""
+    if protocol == "TLSv1.3":
+        return VerificationFailed(
+            f"{target.host_header} closed the connection right after the TLS 1.3 handshake"
+            " without answering: it most likely refused our client certificate",
+            check="client_certificate",
+            hint=_CLIENT_HINT,
+        )
+    cause = exc if exc is not None else ConnectionError("closed")
+    return _transient(target, "the endpoint closed the connection without answering", cause)
 
 
 def _read_head(tls: ssl.SSLSocket) -> bytes:
@@ -271,15 +302,6 @@ def _tls_error(target: _Target, exc: ssl.SSLError) -> VerificationFailed:
         check="tls_handshake",
         hint="compare TLS versions and ciphers with the third party; with TLS 1.2 a"
         " handshake_failure can also mean that it refused our client certificate",
-    )
-
-
-def _closed_after_handshake(target: _Target) -> VerificationFailed:
-    return VerificationFailed(
-        f"{target.host_header} closed the connection right after the TLS 1.3 handshake"
-        " without answering: it most likely refused our client certificate",
-        check="client_certificate",
-        hint=_CLIENT_HINT,
     )
 
 
