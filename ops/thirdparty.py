@@ -22,7 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from messages.job import KeyType
 from workers.pki import Authority, cert_to_pem, general_names, generate_private_key
 from workers.pki.authority import random_suffix
-from workers.pki.tls import load_identity
+from workers.pki.identity import load_identity
 
 __all__ = ["ThirdPartyServer"]
 

@@ -21,7 +21,7 @@ from workers.pki import (
     mtls_request,
     parse_certificates,
 )
-from workers.pki.tls import load_identity
+from workers.pki.identity import load_identity
 
 
 class Client:

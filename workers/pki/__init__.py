@@ -11,6 +11,7 @@ from .authority import Authority, general_names
 from .certs import cert_to_der, cert_to_pem, describe, parse_certificates, sha256_fingerprint
 from .chain import IssuedChain, check_issued
 from .csr import build_csr, subject_name
+from .identity import load_identity
 from .keys import generate_private_key, public_key_sha256
 from .keystore import KeystoreContents, build_jks, new_keystore_password, open_jks
 from .tls import HandshakeResult, mtls_request
@@ -28,6 +29,7 @@ __all__ = [
     "describe",
     "general_names",
     "generate_private_key",
+    "load_identity",
     "mtls_request",
     "new_keystore_password",
     "open_jks",

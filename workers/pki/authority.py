@@ -135,8 +135,9 @@ class Authority:
         leaves the extension out. The validity never reaches past this CA's own.
         """
         public_key = serialization.load_der_public_key(spki_der(public_key_pem))
-        start = not_before or (now or datetime.now(UTC)) - BACKDATE
-        end = not_after or min(start + BACKDATE + validity, self.certificate.not_valid_after_utc)
+        moment = now or datetime.now(UTC)
+        start = not_before or moment - BACKDATE
+        end = not_after or min(moment + validity, self.certificate.not_valid_after_utc)
         builder = (
             _base_builder(subject, self.certificate.subject, start, end)
             .public_key(public_key)  # type: ignore[arg-type]

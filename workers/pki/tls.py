@@ -1,8 +1,7 @@
 """One mutual-TLS request with exactly a given client identity, as ServiceNow would make it.
 
-The client key goes to OpenSSL through an anonymous memory file (``memfd_create``), never
-through the file system; only where that is unavailable does it touch a 0600 file in a
-0700 directory that is removed at once. The server is checked against ``trust`` only.
+The client key reaches OpenSSL without touching the file system (see :mod:`.identity`).
+The server is checked against ``trust`` only.
 
 Failures are translated once, here: ``VerificationFailed`` with ``check`` =
 ``server_certificate`` (not trusted, wrong host name), ``client_certificate`` (the server
@@ -14,14 +13,10 @@ refused ours: an alert, or an HTTP 400 "No required SSL certificate was sent"; w
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 import ssl
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -29,8 +24,9 @@ from cryptography import x509
 from workers.errors import RequestInvalid, TransientError, TwowayError, VerificationFailed
 
 from .certs import cert_to_pem
+from .identity import load_identity
 
-__all__ = ["HandshakeResult", "load_identity", "mtls_request"]
+__all__ = ["HandshakeResult", "mtls_request"]
 
 _CLIENT_REJECTED = frozenset(
     {
@@ -134,57 +130,6 @@ def _client_context(
     context.load_verify_locations(cadata="".join(cert_to_pem(c).decode() for c in trust))
     load_identity(context, private_key_pem, chain)
     return context
-
-
-def load_identity(
-    context: ssl.SSLContext, private_key_pem: bytes, chain: Sequence[x509.Certificate]
-) -> None:
-    """Give ``context`` a key and certificate chain without writing the key to disk."""
-    identity = b"".join(cert_to_pem(cert) for cert in chain) + private_key_pem
-    try:
-        with _private_path(identity) as path:
-            context.load_cert_chain(path)
-    except ssl.SSLError as exc:
-        raise RequestInvalid(
-            "the private key does not match the certificate, or cannot be loaded",
-            hint="use the key and chain from the same keystore",
-        ) from exc
-
-
-@contextmanager
-def _private_path(content: bytes) -> Iterator[str]:
-    """A path to ``content`` that lives in memory (memfd), else in a private temp dir."""
-    fd = _memfd()
-    if fd is not None:
-        try:
-            _write_all(fd, content)
-            yield f"/proc/self/fd/{fd}"
-        finally:
-            os.close(fd)
-        return
-    with tempfile.TemporaryDirectory(prefix="twoway-tls-") as directory:  # mode 0700
-        path = Path(directory) / "identity.pem"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            _write_all(fd, content)
-        finally:
-            os.close(fd)
-        yield str(path)
-
-
-def _memfd() -> int | None:
-    if not hasattr(os, "memfd_create") or not Path("/proc/self/fd").is_dir():
-        return None
-    try:
-        return os.memfd_create("twoway-client-identity", os.MFD_CLOEXEC)
-    except OSError:
-        return None
-
-
-def _write_all(fd: int, content: bytes) -> None:
-    view = memoryview(content)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _handshake(context: ssl.SSLContext, raw: socket.socket, target: _Target) -> ssl.SSLSocket:
