@@ -11,9 +11,9 @@ A choice is a ``(stored value, label)`` pair.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["Choice", "SandboxFacts"]
 
@@ -66,7 +66,10 @@ class SandboxFacts(BaseModel):
     # 3: whether protocol-name rules are enforced on insert, UNCERTAIN.
     enforce_protocol_rules: bool = False
     # 5.6: spelling of the retry header on a 429, UNCERTAIN.
-    retry_after_header: str = "Retry-After"
+    # (The docs write "Retry After", which is not a legal header name on the wire.)
+    retry_after_header: Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")] = (
+        "Retry-After"
+    )
 
     # Not in the document: sys_dictionary.internal_type and .reference are references
     # keyed by name (to sys_glide_object / sys_db_object), so without

@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import struct
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,6 +19,8 @@ from .app import App
 from .wire import Request, Response, parse_query
 
 __all__ = ["HttpServer"]
+
+log = logging.getLogger(__name__)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -106,6 +110,12 @@ class HttpServer(ThreadingHTTPServer):
         with self._open_lock:
             self._open.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (timeout, reset) is normal; anything else is logged."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        log.exception("sandbox connection from %s failed", client_address)
 
     def close_connections(self) -> None:
         """Wake every handler blocked on an idle keep-alive connection."""

@@ -66,7 +66,7 @@ class SandboxServer:
         self._app.base_url = f"http://{host}:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="twoway-sandbox",
             daemon=True,
         )
