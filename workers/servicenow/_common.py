@@ -12,11 +12,13 @@ from .client import ServiceNowClient
 
 __all__ = [
     "CERTIFICATE",
+    "LOAD_ERROR",
     "PROFILE",
     "attachment_sha256",
     "create_once",
     "delete_with_attachments",
     "ignore_missing",
+    "keystore_load_errors",
     "reconcile_attachments",
     "sha256_hex",
     "text",
@@ -25,6 +27,7 @@ __all__ = [
 
 CERTIFICATE = "sys_certificate"
 PROFILE = "sys_protocol_profile"
+LOAD_ERROR = "Unable to load certificate"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -50,11 +53,14 @@ def create_once(
 
     The caller has already looked and found nothing. A transient failure may have hidden
     a write that happened: when ``find`` now sees the record, that is the answer; else
-    the failure is raised and the pipeline's retry looks (and creates) again.
+    the failure is raised and the pipeline's retry looks (and creates) again. A 403 may
+    be a uniqueness rule refusing our own earlier write that landed late: look again too.
     """
     try:
         return client.create(table, values)
-    except TransientError:
+    except (TransientError, ServiceNowRejected) as exc:
+        if isinstance(exc, ServiceNowRejected) and exc.status_code != 403:
+            raise
         found = find()
         if found is not None:
             return found
@@ -68,6 +74,17 @@ def ignore_missing(action: Callable[[str], object], sys_id: str) -> None:
     except ServiceNowRejected as exc:
         if exc.status_code != 404:
             raise
+
+
+def keystore_load_errors(client: ServiceNowClient, sys_id: str) -> dict[str, dict[str, Any]]:
+    """syslog rows "Unable to load certificate : <name> - <sys_id> ..." (KB1217702), by id."""
+    rows = client.query(
+        "syslog",
+        encoded=f"messageLIKE{sys_id}^ORDERBYDESCsys_created_on",
+        fields=("sys_id", "message", "sys_created_on"),
+        limit=50,
+    )
+    return {text(r.get("sys_id")): r for r in rows if LOAD_ERROR in text(r.get("message"))}
 
 
 def delete_with_attachments(client: ServiceNowClient, table: str, sys_id: str) -> None:

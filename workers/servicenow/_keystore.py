@@ -15,6 +15,7 @@ from ._common import (
     CERTIFICATE,
     create_once,
     delete_with_attachments,
+    keystore_load_errors,
     reconcile_attachments,
     sha256_hex,
     text,
@@ -51,16 +52,7 @@ def ensure_keystore_record(
             hint="add the keystore's extension (jks or p12) to glide.attachment.extensions",
         )
     sha256 = sha256_hex(keystore)
-    record = _find(client, name, marker)
-    created = record is None
-    if record is None:
-        values = {
-            "name": name,
-            "type": facts.keystore_type,
-            "active": "false",  # the column defaults to true on many instances
-            "short_description": _description(description, marker),
-        }
-        record = create_once(client, CERTIFICATE, values, lambda: _find(client, name, marker))
+    record, created = _find_or_create(client, facts, name, marker, description)
     sys_id = text(record["sys_id"])
     deactivate = _Deactivator(client, sys_id, active=text(record.get("active")) == "true")
     if text(record.get("type")) != facts.keystore_type:
@@ -72,6 +64,32 @@ def ensure_keystore_record(
         attachment = upload_checked(
             client, CERTIFICATE, sys_id, file_name, keystore, _KEYSTORE_MIME
         )
+    _set_password_and_activate(client, facts, sys_id, password)
+    return KeystoreRecord(
+        sys_id=sys_id, attachment_sys_id=attachment, sha256=sha256, created=created
+    )
+
+
+def _find_or_create(
+    client: ServiceNowClient, facts: InstanceFacts, name: str, marker: str, description: str
+) -> tuple[dict[str, Any], bool]:
+    found = _find(client, name, marker)
+    if found is not None:
+        return found, False
+    values = {
+        "name": name,
+        "type": facts.keystore_type,
+        "active": "false",  # the column defaults to true on many instances
+        "short_description": _description(description, marker),
+    }
+    return create_once(client, CERTIFICATE, values, lambda: _find(client, name, marker)), True
+
+
+def _set_password_and_activate(
+    client: ServiceNowClient, facts: InstanceFacts, sys_id: str, password: str
+) -> None:
+    """Password (write-only), then ``active``; then check it reads back and loads."""
+    known_errors = keystore_load_errors(client, sys_id)
     client.update(
         CERTIFICATE,
         sys_id,
@@ -80,9 +98,7 @@ def ensure_keystore_record(
     )
     client.update(CERTIFICATE, sys_id, {"active": "true"})
     _check_stored(client, facts, sys_id)
-    return KeystoreRecord(
-        sys_id=sys_id, attachment_sys_id=attachment, sha256=sha256, created=created
-    )
+    _check_loads(client, sys_id, known_errors)
 
 
 class _Deactivator:
@@ -130,4 +146,18 @@ def _check_stored(client: ServiceNowClient, facts: InstanceFacts, sys_id: str) -
             f" type={text(stored.get('type'))!r} after it was set up",
             check="keystore_record",
             hint="a business rule or ACL on sys_certificate may have refused the change",
+        )
+
+
+def _check_loads(client: ServiceNowClient, sys_id: str, known: dict[str, Any]) -> None:
+    """KB1217702: an active keystore the instance cannot load breaks unrelated features."""
+    new = [r for key, r in keystore_load_errors(client, sys_id).items() if key not in known]
+    if new:
+        client.update(CERTIFICATE, sys_id, {"active": "false"})
+        raise VerificationFailed(
+            f"the instance cannot load keystore record {sys_id}, so it was deactivated again:"
+            f" {text(new[0].get('message'))}",
+            check="keystore_load",
+            hint="the keystore and its password do not match (KB0824494: the key password"
+            " must equal the store password); rebuild the keystore",
         )

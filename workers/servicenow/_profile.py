@@ -7,7 +7,7 @@ from typing import Any
 
 from workers.errors import RequestInvalid, ServiceNowConflict
 
-from ._common import CERTIFICATE, PROFILE, create_once, text
+from ._common import CERTIFICATE, PROFILE, create_once, ignore_missing, text
 from .client import ServiceNowClient
 from .facts import InstanceFacts
 from .models import ProfileRecord
@@ -44,10 +44,10 @@ def ensure_protocol_profile(
     """Exactly one profile named ``protocol`` pointing at the keystore record."""
     validate_protocol(protocol, port)
     _check_keystore(client, facts, keystore_sys_id)
-    found = _find(client, protocol)
+    found = _find(client, facts, protocol)
     if found is None:
         values = {"protocol": protocol, "default_port": str(port), "keystore": keystore_sys_id}
-        created = create_once(client, PROFILE, values, lambda: _find(client, protocol))
+        created = create_once(client, PROFILE, values, lambda: _find(client, facts, protocol))
         return ProfileRecord(sys_id=text(created["sys_id"]), created=True)
     sys_id, current = text(found["sys_id"]), text(found.get("keystore"))
     changes: dict[str, str] = {}
@@ -67,14 +67,33 @@ def ensure_protocol_profile(
     return ProfileRecord(sys_id=sys_id, created=False, previous_keystore=previous)
 
 
-def _find(client: ServiceNowClient, protocol: str) -> dict[str, Any] | None:
+def _find(client: ServiceNowClient, facts: InstanceFacts, protocol: str) -> dict[str, Any] | None:
     rows = client.query(PROFILE, {"protocol": protocol}, fields=_FIELDS)
-    if len(rows) > 1:
+    if len(rows) <= 1:
+        return rows[0] if rows else None
+    # A create that timed out may land after the retry created it again. Keep the one in
+    # use (else the oldest); identical unused duplicates go, anything else is a conflict.
+    used = {text(r["sys_id"]) for r in rows if _referenced(client, facts, text(r["sys_id"]))}
+    rows.sort(key=lambda r: (text(r["sys_id"]) not in used, text(r.get("sys_created_on"))))
+    keep, extras = rows[0], rows[1:]
+    same = all(text(r.get("keystore")) == text(keep.get("keystore")) for r in extras)
+    if not same or any(text(r["sys_id"]) in used for r in extras):
         raise ServiceNowConflict(
             f"{len(rows)} protocol profiles are named {protocol!r}; the name must be unique",
             hint="delete the duplicates in System Security > Protocol Profiles",
         )
-    return rows[0] if rows else None
+    for extra in extras:
+        ignore_missing(lambda s: client.delete(PROFILE, s), text(extra["sys_id"]))
+    return keep
+
+
+def _referenced(client: ServiceNowClient, facts: InstanceFacts, sys_id: str) -> bool:
+    users = [("sys_rest_message", "protocol_name"), ("sys_rest_message_fn", "protocol_name")]
+    if facts.soap_profile_column:
+        users.append(("sys_soap_message", facts.soap_profile_column))
+    if facts.soap_function_table and len(facts.soap_function_columns) == 2:
+        users.append((facts.soap_function_table, facts.soap_function_columns[1]))
+    return any(client.query(table, {column: sys_id}, fields=("sys_id",)) for table, column in users)
 
 
 def _check_keystore(client: ServiceNowClient, facts: InstanceFacts, sys_id: str) -> None:

@@ -17,6 +17,7 @@ from ._common import (
     CERTIFICATE,
     attachment_sha256,
     create_once,
+    delete_with_attachments,
     reconcile_attachments,
     sha256_hex,
     text,
@@ -105,16 +106,27 @@ def _find(
         fields=_FIELDS,
     )
     rows.sort(key=lambda r: (text(r.get("sys_created_on")), text(r.get("sys_id"))))
-    half_made = None
-    for row in rows:
-        if pem_sha256(text(row.get("pem_certificate"))) == sha256:
-            return row, True
-        if text(row.get("format")) == facts.format_der and _der_attached(client, row, sha256):
-            return row, True
-        ours = text(row.get("short_description")) == trust_description(sha256)
-        if ours and text(row.get("format")) == facts.format_der and half_made is None:
-            half_made = row
-    return half_made, False
+    complete = [r for r in rows if _holds(client, facts, r, sha256)]
+    if complete:
+        for extra in complete[1:]:  # a create whose answer was lost landed late: ours twice
+            if text(extra.get("short_description")) == trust_description(sha256):
+                delete_with_attachments(client, CERTIFICATE, text(extra["sys_id"]))
+        return complete[0], True
+    half_made = (
+        r
+        for r in rows
+        if text(r.get("short_description")) == trust_description(sha256)
+        and text(r.get("format")) == facts.format_der
+    )
+    return next(half_made, None), False
+
+
+def _holds(
+    client: ServiceNowClient, facts: InstanceFacts, row: dict[str, Any], sha256: str
+) -> bool:
+    if pem_sha256(text(row.get("pem_certificate"))) == sha256:
+        return True
+    return text(row.get("format")) == facts.format_der and _der_attached(client, row, sha256)
 
 
 def _der_attached(client: ServiceNowClient, row: dict[str, Any], sha256: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import CERTIFICATE, PROFILE, attachment_sha256, text
+from ._common import CERTIFICATE, PROFILE, attachment_sha256, keystore_load_errors, text
 from ._targets import mutual_columns, read_mutual_auth
 from ._trust import pem_sha256
 from .client import ServiceNowClient
@@ -27,7 +27,6 @@ _CERT_FIELDS = (
     "expires",
     "sys_updated_on",
 )
-_LOAD_ERROR = "Unable to load certificate"
 
 
 def read_configuration(
@@ -64,21 +63,12 @@ def read_configuration(
 
 
 def _load_errors(client: ServiceNowClient, keystore: dict[str, Any] | None) -> tuple[str, ...]:
-    """syslog's "Unable to load certificate : <name> - <sys_id>" since the last change."""
+    """The keystore's load errors in syslog since it was last changed (activated)."""
     if keystore is None:
         return ()
-    sys_id, since = text(keystore.get("sys_id")), text(keystore.get("sys_updated_on"))
-    rows = client.query(
-        "syslog",
-        encoded=f"messageLIKE{sys_id}^ORDERBYDESCsys_created_on",
-        fields=("message", "sys_created_on"),
-        limit=50,
-    )
-    return tuple(
-        text(r.get("message"))
-        for r in rows
-        if _LOAD_ERROR in text(r.get("message")) and text(r.get("sys_created_on")) >= since
-    )
+    since = text(keystore.get("sys_updated_on"))
+    errors = keystore_load_errors(client, text(keystore.get("sys_id"))).values()
+    return tuple(text(r.get("message")) for r in errors if text(r.get("sys_created_on")) >= since)
 
 
 def check_configuration(
