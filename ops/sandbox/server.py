@@ -20,8 +20,8 @@ from .control import Control
 from .facts import SandboxFacts
 from .faults import FaultInjector
 from .http import HttpServer
-from .schema import build_schema
 from .store import Store
+from .tables import build_schema
 
 __all__ = ["SandboxServer"]
 
