@@ -18,6 +18,7 @@ __all__ = [
     "encoded_query",
     "int_or_none",
     "matches",
+    "ordered",
     "record",
     "result_list",
     "secret_values",
@@ -75,6 +76,13 @@ def encoded_query(conditions: Mapping[str, str], encoded: str) -> str:
     if encoded:
         parts.append(encoded)
     return "^".join(parts)
+
+
+def ordered(query: str) -> str:
+    """``query`` with a stable order (by sys_id) unless it has one, so pages do not shift."""
+    if "ORDERBY" in query:
+        return query
+    return f"{query}^ORDERBYsys_id" if query else "ORDERBYsys_id"
 
 
 def _as_text(value: Any) -> str:

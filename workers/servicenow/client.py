@@ -95,7 +95,7 @@ class ServiceNowClient:
         """
         wanted = dict(conditions or {})
         params = {
-            "sysparm_query": wire.encoded_query(wanted, encoded),
+            "sysparm_query": wire.ordered(wire.encoded_query(wanted, encoded)),
             "sysparm_exclude_reference_link": "true",
             "sysparm_display_value": "all" if display_value else "false",
         }
@@ -196,7 +196,7 @@ class ServiceNowClient:
     def list_attachments(self, table: str, sys_id: str) -> list[dict[str, Any]]:
         """Metadata of every attachment of the record."""
         wanted = {"table_name": table, "table_sys_id": sys_id}
-        params = {"sysparm_query": wire.encoded_query(wanted, "")}
+        params = {"sysparm_query": wire.ordered(wire.encoded_query(wanted, ""))}
         rows = self._collect(_ATTACHMENT, _ATTACHMENT, params, None, table_api=False)
         return [row for row in rows if wire.matches(row, wanted)]
 

@@ -28,7 +28,7 @@ from workers.servicenow import (
 from workers.servicenow._profile import validate_protocol
 from workers.servicenow._targets import mutual_columns
 from workers.servicenow._translate import error_from_response, retry_after_seconds, scrub
-from workers.servicenow._wire import encoded_query, matches
+from workers.servicenow._wire import encoded_query, matches, ordered
 from workers.servicenow.facts import _require
 from workers.servicenow.models import ConfigurationSnapshot
 
@@ -136,6 +136,12 @@ def test_encoded_query_joins_conditions_and_refuses_separators() -> None:
         encoded_query({"name": "a^ORname=b"}, "")
     with pytest.raises(RequestInvalid):
         encoded_query({"na me": "x"}, "")
+
+
+def test_queries_get_a_stable_order_unless_they_have_one() -> None:
+    assert ordered("") == "ORDERBYsys_id"
+    assert ordered("name=x") == "name=x^ORDERBYsys_id"
+    assert ordered("name=x^ORDERBYDESCsys_created_on") == "name=x^ORDERBYDESCsys_created_on"
 
 
 def test_matches_is_exact_and_understands_display_all_and_booleans() -> None:
