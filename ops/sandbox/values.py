@@ -74,6 +74,8 @@ def coerce(column: Column, raw: object, *, display_input: bool, lookup: DisplayL
 def _display(column: Column, stored: str, display_of: DisplayOf) -> str:
     if column.choices:
         return next((label for value, label in column.choices if value == stored), stored)
+    if column.is_reference and column.reference_key != "sys_id":
+        return stored  # keyed by name (sys_dictionary.internal_type): the name shows
     if column.is_reference:
         return display_of(column.reference, stored) if stored else ""
     if column.internal_type == "integer" and stored.lstrip("-").isdigit():

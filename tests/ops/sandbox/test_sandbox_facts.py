@@ -82,6 +82,14 @@ def test_dictionary_types_come_back_as_name_keyed_references(api: Api) -> None:
         "link": f"{api.srv.url}/api/now/table/sys_glide_object/name=password2",
         "value": "password2",
     }
+    shown = api.rows(
+        "sys_dictionary",
+        "name=sys_certificate^element=key_store_password",
+        sysparm_fields="internal_type",
+        sysparm_display_value="all",
+        sysparm_exclude_reference_link="true",
+    )[0]
+    assert shown["internal_type"] == {"display_value": "password2", "value": "password2"}
 
 
 def test_default_properties(api: Api) -> None:

@@ -216,3 +216,19 @@ def test_dump_is_a_deep_copy(srv: SandboxServer) -> None:
     dump["sys_rest_message"][0]["name"] = "changed"
     assert srv.dump()["sys_rest_message"][0]["name"] == "Payments API"
     assert set(dump) >= {"sys_certificate", "sys_attachment", "sys_choice", "syslog"}
+
+
+def test_concurrent_inserts_keep_names_unique(srv: SandboxServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def insert(_: int) -> int:
+        client = Api(srv, srv.username, srv.password)
+        try:
+            return client.post("/api/now/table/sys_certificate", json={"name": "race"}).status_code
+        finally:
+            client.session.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(insert, range(8)))
+    assert statuses == [201] + [403] * 7
+    assert [r["name"] for r in srv.dump()["sys_certificate"]] == ["race"]
