@@ -215,14 +215,21 @@ def test_a_retried_delete_that_already_worked_is_done(
     assert [e[2] for e in sandbox.request_log if e[0] == "DELETE"] == [500, 404]
 
 
-def test_connection_refused_is_transient() -> None:
+def test_a_post_that_never_connected_is_retried() -> None:
     auth = BasicAuth(username="u", password="p")
+    records: list[CallRecord] = []
     with (
-        ServiceNowClient("http://127.0.0.1:9", auth, retries=1, backoff=0.01) as client,
+        ServiceNowClient(
+            "http://127.0.0.1:9", auth, retries=1, backoff=0.01, observer=records.append
+        ) as client,
         pytest.raises(ServiceNowUnavailable) as caught,
     ):
         client.create("sys_certificate", {"name": "x"})
     assert "connection failed" in str(caught.value)
+    assert [(r.method, r.status, r.outcome) for r in records] == [
+        ("POST", None, "retry"),
+        ("POST", None, "error"),
+    ]
 
 
 # ---- OAuth -------------------------------------------------------------------------------
