@@ -15,7 +15,12 @@ TAMPERED = "java.io.IOException: Keystore was tampered with, or password was inc
 
 
 def keystore_record(api: Api, name: str = "client", **values: object) -> str:
-    body = {"name": name, "type": "key_store", "active": "false", "key_store_password": PASSWORD}
+    body: dict[str, object] = {
+        "name": name,
+        "type": "key_store",
+        "active": "false",
+        "key_store_password": PASSWORD,
+    }
     body.update(values)
     return str(api.insert("sys_certificate", body)["sys_id"])
 

@@ -16,7 +16,7 @@ URL = "/api/now/table/sys_rest_message"
 
 @pytest.mark.parametrize("kind", ["500", "503"])
 def test_server_errors_use_the_error_envelope(api: Api, srv: SandboxServer, kind: str) -> None:
-    srv.faults.set(FaultPlan(rate=1.0, kinds=(kind,)))  # type: ignore[arg-type]
+    srv.faults.set(FaultPlan(rate=1.0, kinds=(kind,)))
     response = api.get(URL)
     assert response.status_code == int(kind)
     assert response.json()["status"] == "failure"

@@ -15,7 +15,7 @@ from .conftest import Api
 @pytest.fixture
 def certs(api: Api) -> dict[str, str]:
     """Five certificates; name -> sys_id."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": "alpha", "type": "trust_store", "short_description": "first", "active": True},
         {"name": "beta", "type": "key_store", "short_description": "", "active": False},
         {"name": "gamma", "type": "trust_store", "short_description": "third", "active": True},
