@@ -67,12 +67,14 @@ class Stack:
         self.app: App | None = None
 
     def __enter__(self) -> Stack:
-        return self.start()
+        return self if self.app is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def start(self) -> Stack:
+        if self.app is not None:
+            raise RuntimeError("this stack is already running")
         base = self.options.config or load_config()
         local_ca = CaRegistry(base, self.state_dir, self.sealer).get("local")
         assert isinstance(local_ca, LocalCa), "pipeline.toml's 'local' CA profile must be local"
@@ -109,7 +111,7 @@ class Stack:
         """What a ``twoway worker`` process needs to join this stack."""
         config_path = self.state_dir / "pipeline.toml"
         if not config_path.exists():
-            config_path.write_text(tomli_w.dumps(self.config.model_dump(mode="json")))
+            config_path.write_text(tomli_w.dumps(self.config.model_dump(mode="json", exclude_none=True)))
         return {
             **self.environ,
             "TWOWAY_CONFIG": str(config_path),

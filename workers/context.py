@@ -102,13 +102,13 @@ class StageContext:
 
     def output(self, stage: Stage, kind: type[M]) -> M:
         """What an earlier stage of this job recorded as its result."""
-        recorded = self.deps.store.get_output(self.job.id, stage)
+        recorded = self.deps.store.progress.get_output(self.job.id, stage)
         if recorded is None:
             raise PermanentError(
                 f"stage {stage.value} has no recorded result for this job",
                 hint=f"replay stage '{stage.value}'",
             )
-        return kind.model_validate_json(recorded)
+        return kind.model_validate_json(recorded.message)
 
     # -- history --------------------------------------------------------------------------
 

@@ -16,9 +16,12 @@ makes delivery at-least-once safe:
 from __future__ import annotations
 
 import contextlib
+import random
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -34,7 +37,7 @@ from .deps import Deps
 from .errors import JobNotFound, PermanentError, RateLimited, StateConflict, TwowayError
 from .logs import redact_text
 from .pipeline import Route, Routes, build_routes
-from .store import JobRecord
+from .store import JobRecord, LeaseHeld
 
 __all__ = ["Paused", "Runtime", "StageCore"]
 
@@ -111,18 +114,40 @@ class Runtime:
             structlog.contextvars.unbind_contextvars("job_id", "stage", "message_id")
 
     def _handle(self, route: Route, message: StageMessage) -> None:
+        store = self.deps.store
         try:
-            job = self.deps.store.get_job(message.job_id)
+            job = store.get_job(message.job_id)
         except JobNotFound:
             _log.error("message_for_unknown_job")
             return
-        decision = self._decide(job, route)
-        if decision == "skip":
-            _log.info("stage_skipped", state=job.state.value, at_stage=_v(job.stage))
+        if self._stale(job, route):
             return
-        if decision == "resend":
-            self._resend(job, route)
+        owner = uuid.uuid4().hex
+        lease = timedelta(seconds=route.settings.time_limit_s + 5)
+        held = store.progress.acquire(job.id, route.stage, owner, lease)
+        if held is not None:
+            self._come_back_later(route, message, held)
             return
+        try:
+            onward = self._handle_leased(store.get_job(job.id), route, message)
+        finally:
+            store.progress.release(job.id, owner)
+        if onward is not None:  # sent after the lease is free, so the next stage can start
+            self._forward(job.id, route, onward)
+
+    def _handle_leased(
+        self, job: JobRecord, route: Route, message: StageMessage
+    ) -> StageMessage | None:
+        """Run the stage (or find it done); return the result to send on, if any."""
+        if self._stale(job, route):
+            return None
+        recorded = self.deps.store.progress.get_output(job.id, route.stage)
+        if recorded is not None and job.stage == route.stage:
+            if recorded.forwarded:
+                _log.info("stage_skipped", reason="duplicate of a completed stage")
+                return None
+            _log.info("stage_output_resent")  # the worker died after recording, before sending
+            return route.produces.model_validate_json(recorded.message)
         try:
             job = self.deps.store.transition(
                 job.id,
@@ -136,19 +161,29 @@ class Runtime:
             )
         except StateConflict:
             _log.info("stage_skipped", reason="job moved on before the stage started")
-            return
-        self._run(job, route, message)
+            return None
+        return self._run(job, route, message)
 
-    def _decide(self, job: JobRecord, route: Route) -> str:
-        if job.state not in _ACTIVE:
-            return "skip"
-        if job.stage is not None and self.routes.index(job.stage) > self.routes.index(route.stage):
-            return "skip"
-        if job.stage == route.stage and self.deps.store.get_output(job.id, route.stage):
-            return "resend"
-        return "run"
+    def _stale(self, job: JobRecord, route: Route) -> bool:
+        """A delivery for a job that is not running, or is already past this stage."""
+        past = job.stage is not None and self.routes.index(job.stage) > self.routes.index(
+            route.stage
+        )
+        if job.state in _ACTIVE and not past:
+            return False
+        _log.info("stage_skipped", state=job.state.value, at_stage=_v(job.stage))
+        return True
 
-    def _run(self, job: JobRecord, route: Route, message: StageMessage) -> None:
+    def _come_back_later(self, route: Route, message: StageMessage, held: LeaseHeld) -> None:
+        """Another run has this job: look again in a second (or when its lease ends)."""
+        wait_s = (held.until - datetime.now(UTC)).total_seconds()
+        delay_ms = int(max(0.1, min(wait_s, 1.0)) * 1000) + random.randint(0, 250)  # noqa: S311
+        _log.info("stage_deferred", held_by_stage=held.stage, delay_ms=delay_ms)
+        self.actors[route.stage].send_with_options(
+            args=(message.model_dump(mode="json"),), delay=delay_ms
+        )
+
+    def _run(self, job: JobRecord, route: Route, message: StageMessage) -> StageMessage | None:
         ctx = StageContext(self.deps, job, route.stage)
         started = time.monotonic()
         try:
@@ -156,17 +191,17 @@ class Runtime:
                 result = self.cores[route.stage](message, ctx)
         except PermanentError as exc:
             self._fail(job, route, exc, started)
-            return
+            return None
         except (Exception, TimeLimitExceeded) as exc:
             self._retry_or_fail(job, route, exc, started)
             if isinstance(exc, RateLimited):  # wait as long as the instance asked
                 raise dramatiq.Retry(delay=int(exc.retry_after * 1000)) from exc
             raise
-        self._record(job, route, result, started)
+        return self._record(job, route, result, started)
 
     def _record(
         self, job: JobRecord, route: Route, result: StageMessage | Paused, started: float
-    ) -> None:
+    ) -> StageMessage | None:
         duration_ms = round((time.monotonic() - started) * 1000, 1)
         store = self.deps.store
         try:
@@ -180,7 +215,7 @@ class Runtime:
                     detail={"request_id": result.request_id, "reason": result.reason},
                 )
                 _log.info("stage_paused", duration_ms=duration_ms)
-                return
+                return None
             store.transition(
                 job.id,
                 kind="stage_completed",
@@ -190,9 +225,9 @@ class Runtime:
             )
         except StateConflict:
             _log.info("stage_result_dropped", reason="job was cancelled or moved meanwhile")
-            return
+            return None
         _log.info("stage_completed", duration_ms=duration_ms)
-        self._forward(job.id, route, result)
+        return result
 
     def _forward(self, job_id: str, route: Route, result: StageMessage) -> None:
         if route.next_stage is None:
@@ -206,14 +241,9 @@ class Runtime:
             except StateConflict:
                 return
             _log.info("job_succeeded")
-            return
-        self.send(route.next_stage, result)
-
-    def _resend(self, job: JobRecord, route: Route) -> None:
-        recorded = self.deps.store.get_output(job.id, route.stage)
-        assert recorded is not None
-        _log.info("stage_output_resent")
-        self._forward(job.id, route, route.produces.model_validate_json(recorded))
+        else:
+            self.send(route.next_stage, result)
+        self.deps.store.progress.mark_forwarded(job_id, route.stage)
 
     def _fail(self, job: JobRecord, route: Route, exc: BaseException, started: float) -> None:
         detail = _error_detail(exc)

@@ -7,6 +7,7 @@ stage, retrying transient ones and failing the job when retries run out, pausing
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -130,12 +131,45 @@ def test_a_recorded_output_is_resent_not_rerun(h: Harness) -> None:
     # Put the job back as if enable had completed and recorded, but never sent.
     output = fake_output(messages.MutualAuthEnabled, job_id)
     h.store.transition(
-        job_id, kind="stage_completed", state=JobState.RUNNING,
+        job_id, kind="stage_completed", state=JobState.RUNNING, stage=Stage.ENABLE,
         output=(Stage.ENABLE, output.model_dump_json()),
     )
     h.runtime.send(Stage.ENABLE, fake_output(messages.ProfileCreated, job_id))
     h.wait(job_id, JobState.SUCCEEDED)
     assert h.runs[Stage.ENABLE] == 1 and h.runs[Stage.VERIFY] == 1
+
+
+def test_a_duplicate_of_a_forwarded_stage_does_nothing(h: Harness) -> None:
+    job_id = h.start_job()
+    h.wait(job_id, JobState.SUCCEEDED)
+    h.store.transition(job_id, kind="reopened", state=JobState.RUNNING, stage=Stage.VERIFY)
+    h.runtime.send(Stage.VERIFY, fake_output(messages.MutualAuthEnabled, job_id))
+    h.broker.join(h.runtime.routes[Stage.VERIFY].queue)
+    h.worker.join()
+    assert h.runs[Stage.VERIFY] == 1
+    assert h.kinds(job_id).count("job_succeeded") == 1
+
+
+def test_concurrent_duplicates_run_a_stage_once(h: Harness) -> None:
+    """Both copies arrive together; the second waits for the lease, then finds it done."""
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow(ctx: StageContext) -> None:
+        started.set()
+        release.wait(5)
+
+    h.behaviour[Stage.UPLOAD_KEYSTORE] = slow
+    job_id = h.start_job()
+    assert started.wait(10)
+    h.runtime.send(Stage.UPLOAD_KEYSTORE, fake_output(messages.ChainImported, job_id))
+    time.sleep(0.3)  # let the duplicate find the lease held
+    release.set()
+    h.wait(job_id, JobState.SUCCEEDED)
+    time.sleep(1.0)  # the deferred duplicate comes back and is skipped
+    h.broker.join(h.runtime.routes[Stage.UPLOAD_KEYSTORE].queue)
+    h.worker.join()
+    assert h.runs[Stage.UPLOAD_KEYSTORE] == 1 and h.runs[Stage.VERIFY] == 1
 
 
 def test_a_permanent_error_fails_the_job_at_its_stage_without_retrying(h: Harness) -> None:

@@ -1,6 +1,14 @@
 """The job store: SQLite by default, PostgreSQL for several hosts."""
 
+from .progress import LeaseHeld, RecordedOutput
 from .records import JobRecord
 from .store import EventListener, Store, request_sha256
 
-__all__ = ["EventListener", "JobRecord", "Store", "request_sha256"]
+__all__ = [
+    "EventListener",
+    "JobRecord",
+    "LeaseHeld",
+    "RecordedOutput",
+    "Store",
+    "request_sha256",
+]

@@ -16,7 +16,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["SCHEMA_VERSION", "artifacts", "events", "jobs", "metadata", "outputs", "schema_meta"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "artifacts",
+    "events",
+    "jobs",
+    "leases",
+    "metadata",
+    "outputs",
+    "schema_meta",
+]
 
 SCHEMA_VERSION = 1
 
@@ -81,4 +90,16 @@ outputs = Table(
     Column("stage", String(20), primary_key=True),
     Column("message", Text, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("forwarded", Boolean, nullable=False, default=False),
+)
+
+# Who is running a stage of a job right now: duplicates of a message wait for the lease,
+# so that "find, else create" on the instance never runs twice at once for one job.
+leases = Table(
+    "twoway_leases",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("stage", String(20), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
 )

@@ -25,6 +25,7 @@ from ..errors import IdempotencyConflict, JobNotFound, StateConflict
 from ..sealing import Sealer
 from . import schema as t
 from .artifacts import Artifacts
+from .progress import Progress, put_output
 from .engine import make_engines
 from .records import JobRecord
 
@@ -54,8 +55,9 @@ class Store:
         self.url = url
         self._reader, self._writer = make_engines(url)
         self._listeners: list[EventListener] = []
-        self.artifacts = Artifacts(self._reader, self._writer, sealer)
         self._postgres = self._writer.dialect.name == "postgresql"
+        self.artifacts = Artifacts(self._reader, self._writer, sealer)
+        self.progress = Progress(self._reader, self._writer, postgres=self._postgres)
         self._create_schema()
 
     # -- plumbing -----------------------------------------------------------------------
@@ -287,7 +289,7 @@ class Store:
                 values["ca_request_id"] = ca_request_id
             conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(**values))
             if output is not None:
-                self._put_output(conn, job_id, *output)
+                put_output(conn, job_id, *output)
             emitted.append(self._add_event(conn, job_id, kind, new_state, new_stage, detail or {}))
         return self.get_job(job_id)
 
@@ -316,31 +318,3 @@ class Store:
             )
             for row in rows
         ]
-
-    # -- stage outputs --------------------------------------------------------------------
-
-    def _put_output(self, conn: Connection, job_id: str, stage: Stage, message: str) -> None:
-        conn.execute(
-            t.outputs.delete().where(t.outputs.c.job_id == job_id, t.outputs.c.stage == stage)
-        )
-        conn.execute(
-            insert(t.outputs).values(
-                job_id=job_id, stage=stage.value, message=message, recorded_at=_now()
-            )
-        )
-
-    def get_output(self, job_id: str, stage: Stage) -> str | None:
-        query = select(t.outputs.c.message).where(
-            t.outputs.c.job_id == job_id, t.outputs.c.stage == stage.value
-        )
-        with self._reader.connect() as conn:
-            return conn.execute(query).scalar_one_or_none()
-
-    def clear_outputs(self, job_id: str, stages: Collection[Stage]) -> None:
-        with self._writer.begin() as conn:
-            conn.execute(
-                t.outputs.delete().where(
-                    t.outputs.c.job_id == job_id,
-                    t.outputs.c.stage.in_([s.value for s in stages]),
-                )
-            )

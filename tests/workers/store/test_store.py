@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -68,9 +69,29 @@ def test_concurrent_transitions_let_exactly_one_win(store: Store) -> None:
 def test_outputs_are_recorded_with_the_transition(store: Store) -> None:
     job, _ = store.create_job(request())
     store.transition(job.id, kind="stage_completed", output=(Stage.GENERATE, '{"a": 1}'))
-    assert store.get_output(job.id, Stage.GENERATE) == '{"a": 1}'
-    store.clear_outputs(job.id, [Stage.GENERATE])
-    assert store.get_output(job.id, Stage.GENERATE) is None
+    recorded = store.progress.get_output(job.id, Stage.GENERATE)
+    assert recorded is not None and recorded.message == '{"a": 1}' and not recorded.forwarded
+    store.progress.mark_forwarded(job.id, Stage.GENERATE)
+    assert store.progress.get_output(job.id, Stage.GENERATE).forwarded  # type: ignore[union-attr]
+    store.progress.clear_outputs(job.id, [Stage.GENERATE])
+    assert store.progress.get_output(job.id, Stage.GENERATE) is None
+
+
+def test_a_lease_admits_one_run_at_a_time(store: Store) -> None:
+    job, _ = store.create_job(request())
+    minute = timedelta(minutes=1)
+    assert store.progress.acquire(job.id, Stage.ENABLE, "run-a", minute) is None
+    held = store.progress.acquire(job.id, Stage.ENABLE, "run-b", minute)
+    assert held is not None and held.owner == "run-a" and held.stage == "enable"
+    assert store.progress.acquire(job.id, Stage.ENABLE, "run-a", minute) is None  # re-entrant
+    store.progress.release(job.id, "run-a")
+    assert store.progress.acquire(job.id, Stage.ENABLE, "run-b", minute) is None
+
+
+def test_an_expired_lease_can_be_taken_over(store: Store) -> None:
+    job, _ = store.create_job(request())
+    assert store.progress.acquire(job.id, Stage.ENABLE, "dead", timedelta(seconds=-1)) is None
+    assert store.progress.acquire(job.id, Stage.ENABLE, "alive", timedelta(minutes=1)) is None
 
 
 def test_artifacts_are_write_once_and_the_first_writer_wins(store: Store) -> None:
