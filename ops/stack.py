@@ -111,7 +111,9 @@ class Stack:
         """What a ``twoway worker`` process needs to join this stack."""
         config_path = self.state_dir / "pipeline.toml"
         if not config_path.exists():
-            config_path.write_text(tomli_w.dumps(self.config.model_dump(mode="json", exclude_none=True)))
+            config_path.write_text(
+                tomli_w.dumps(self.config.model_dump(mode="json", exclude_none=True))
+            )
         return {
             **self.environ,
             "TWOWAY_CONFIG": str(config_path),

@@ -10,7 +10,11 @@ import structlog
 
 from workers.logs import MASK, configure_logging, redact_text, register_secret
 
-KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----"
+KEY = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n"
+    "-----END PRIVATE KEY-----"
+)
 
 
 def lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -29,7 +33,13 @@ def test_secret_fields_messages_and_exceptions_are_masked() -> None:
         log.exception("failed")
     logging.getLogger("pika").warning("url amqp://guest:guest-secret@h:5672/ failed")
     text = out.getvalue()
-    for secret in ("hunter2-secret", "YWRtaW46cHc=", "MIGHAgEAMBMG", "abcdef.ghijkl", "guest-secret"):
+    for secret in (
+        "hunter2-secret",
+        "YWRtaW46cHc=",
+        "MIGHAgEAMBMG",
+        "abcdef.ghijkl",
+        "guest-secret",
+    ):
         assert secret not in text
     assert lines(out)[0]["password"] == MASK
 

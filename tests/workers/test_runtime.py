@@ -131,7 +131,10 @@ def test_a_recorded_output_is_resent_not_rerun(h: Harness) -> None:
     # Put the job back as if enable had completed and recorded, but never sent.
     output = fake_output(messages.MutualAuthEnabled, job_id)
     h.store.transition(
-        job_id, kind="stage_completed", state=JobState.RUNNING, stage=Stage.ENABLE,
+        job_id,
+        kind="stage_completed",
+        state=JobState.RUNNING,
+        stage=Stage.ENABLE,
         output=(Stage.ENABLE, output.model_dump_json()),
     )
     h.runtime.send(Stage.ENABLE, fake_output(messages.ProfileCreated, job_id))

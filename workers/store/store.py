@@ -25,8 +25,8 @@ from ..errors import IdempotencyConflict, JobNotFound, StateConflict
 from ..sealing import Sealer
 from . import schema as t
 from .artifacts import Artifacts
-from .progress import Progress, put_output
 from .engine import make_engines
+from .progress import Progress, put_output
 from .records import JobRecord
 
 __all__ = ["EventListener", "Store"]

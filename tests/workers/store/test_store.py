@@ -37,8 +37,12 @@ def test_a_new_job_is_accepted_with_one_event(store: Store) -> None:
 def test_transition_is_compare_and_set(store: Store) -> None:
     job, _ = store.create_job(request())
     moved = store.transition(
-        job.id, kind="stage_started", expect={JobState.ACCEPTED}, state=JobState.RUNNING,
-        stage=Stage.GENERATE, bump_attempt=True,
+        job.id,
+        kind="stage_started",
+        expect={JobState.ACCEPTED},
+        state=JobState.RUNNING,
+        stage=Stage.GENERATE,
+        bump_attempt=True,
     )
     assert moved.state is JobState.RUNNING and moved.attempts == {"generate": 1}
     with pytest.raises(StateConflict):
