@@ -50,6 +50,7 @@ class StackOptions:
     config: PipelineConfig | None = None
     state_dir: Path | None = None
     keep_state: bool = False
+    chaos: tuple[str, ...] = ()
 
 
 class Stack:
@@ -90,7 +91,9 @@ class Stack:
             USER_ENV: self.sandbox.username,
             PASSWORD_ENV: self.sandbox.password,
         }
-        self.settings = Settings(broker_url=self.options.broker_url, state_dir=self.state_dir)
+        self.settings = Settings(
+            broker_url=self.options.broker_url, state_dir=self.state_dir, chaos=self.options.chaos
+        )
         self.app = build_app(
             self.config,
             self.settings,
@@ -122,6 +125,7 @@ class Stack:
             "TWOWAY_BROKER_URL": self.options.broker_url,
             "TWOWAY_QUEUE_PREFIX": self.queue_prefix,
             "TWOWAY_LOG_FILE": str(self.state_dir / "worker.log"),
+            "TWOWAY_CHAOS": ",".join(self.options.chaos),
         }
 
     def _spawn_workers(self) -> None:

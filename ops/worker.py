@@ -44,6 +44,8 @@ def run_worker(stages: Sequence[str] = (), threads: int = 4) -> int:
         signal.signal(sig, lambda *_: stopping.set())
     worker.start()
     log.info("worker_started", queues=sorted(queues), threads=threads, pid=os.getpid())
+    if app.settings.chaos:
+        log.warning("chaos_enabled", chaos=list(app.settings.chaos))
     stopping.wait()
     log.info("worker_stopping")
     worker.stop(timeout=10_000)

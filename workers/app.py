@@ -65,6 +65,6 @@ def build_app(
         cas=CaRegistry(config, settings.state_dir, sealer),
         instances=InstanceRegistry(config, environ=environ, observer=record_call),
     )
-    the_broker = make_broker(broker, settings.broker_url)
+    the_broker = make_broker(broker, settings.broker_url, chaos=settings.chaos)
     runtime = Runtime(deps, the_broker, CORES)
     return App(config, settings, store, deps, the_broker, runtime)

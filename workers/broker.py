@@ -12,6 +12,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
+from .chaos import chaos_middleware
 from .errors import ConfigError
 
 __all__ = ["BrokerKind", "make_broker"]
@@ -19,7 +20,9 @@ __all__ = ["BrokerKind", "make_broker"]
 BrokerKind = Literal["rabbitmq", "stub"]
 
 
-def make_broker(kind: BrokerKind, url: str | None = None) -> dramatiq.Broker:
+def make_broker(
+    kind: BrokerKind, url: str | None = None, *, chaos: tuple[str, ...] = ()
+) -> dramatiq.Broker:
     """Build the broker, add the middleware twoway relies on, and make it the global one."""
     broker: dramatiq.Broker
     if kind == "rabbitmq":
@@ -35,5 +38,7 @@ def make_broker(kind: BrokerKind, url: str | None = None) -> dramatiq.Broker:
     else:
         raise ConfigError(f"unknown broker {kind!r}", hint="use 'rabbitmq' or 'stub'")
     broker.add_middleware(CurrentMessage())
+    for middleware in chaos_middleware(chaos):
+        broker.add_middleware(middleware)
     dramatiq.set_broker(broker)
     return broker

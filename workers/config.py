@@ -209,7 +209,23 @@ def load_config(
     except ValidationError as exc:
         raise ConfigError(f"{where}: {format_validation_error(exc)}") from exc
     prefix = env.get("TWOWAY_QUEUE_PREFIX")
-    return config.with_queue_prefix(prefix) if prefix else config
+    config = config.with_queue_prefix(prefix) if prefix else config
+    return _instance_urls_from(env, config)
+
+
+def _instance_urls_from(env: Mapping[str, str], config: PipelineConfig) -> PipelineConfig:
+    """TWOWAY_INSTANCE_<NAME>_URL overrides an instance profile's url (for deployments)."""
+    for name, profile in config.instances.items():
+        variable = f"TWOWAY_INSTANCE_{name.upper().replace('-', '_')}_URL"
+        if env.get(variable):
+            try:
+                changed = InstanceProfile.model_validate(
+                    {**profile.model_dump(), "url": env[variable]}
+                )
+            except ValidationError as exc:
+                raise ConfigError(f"{variable}: {format_validation_error(exc)}") from exc
+            config = config.with_instance(name, changed)
+    return config
 
 
 class Settings(_Frozen):
@@ -218,6 +234,7 @@ class Settings(_Frozen):
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672"
     database_url: str | None = None
     state_dir: Path = Path(".twoway")
+    chaos: tuple[str, ...] = ()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -229,6 +246,8 @@ class Settings(_Frozen):
             values["database_url"] = env["TWOWAY_DATABASE_URL"]
         if env.get("TWOWAY_STATE_DIR"):
             values["state_dir"] = Path(env["TWOWAY_STATE_DIR"])
+        if env.get("TWOWAY_CHAOS"):
+            values["chaos"] = tuple(c.strip() for c in env["TWOWAY_CHAOS"].split(",") if c.strip())
         return cls.model_validate(values)
 
     def store_url(self) -> str:

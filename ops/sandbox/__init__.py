@@ -31,7 +31,7 @@ from .server import SandboxServer
 __all__ = ["Choice", "FaultPlan", "SandboxFacts", "SandboxServer", "serve"]
 
 
-def serve(port: int = 0, host: str = "127.0.0.1") -> None:
+def serve(port: int = 0, host: str = "127.0.0.1", admin_password: str | None = None) -> None:
     """Run a sandbox until SIGINT/SIGTERM; first print one JSON line with url and login."""
     stopping = threading.Event()
 
@@ -40,7 +40,7 @@ def serve(port: int = 0, host: str = "127.0.0.1") -> None:
         stopping.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    server = SandboxServer().start(host=host, port=port)
+    server = SandboxServer(admin_password=admin_password).start(host=host, port=port)
     try:
         line = {"url": server.url, "username": server.username, "password": server.password}
         sys.stdout.write(json.dumps(line) + "\n")

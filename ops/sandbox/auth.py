@@ -36,8 +36,9 @@ def _new_password() -> str:
 class Auth:
     """Who may call, and the bearer tokens handed out by ``/oauth_token.do``."""
 
-    def __init__(self) -> None:
-        self.admin = User("twoway.integration", _new_password(), "Twoway Integration", True)
+    def __init__(self, admin_password: str | None = None) -> None:
+        password = admin_password or _new_password()
+        self.admin = User("twoway.integration", password, "Twoway Integration", True)
         self.readonly = User("twoway.readonly", _new_password(), "Twoway Read Only", False)
         self.client_id = secrets.token_hex(16)
         self.client_secret = _new_password()

@@ -43,11 +43,12 @@ class SandboxServer:
         facts: SandboxFacts | None = None,
         *,
         seed_endpoint: str = "https://localhost:8443/api",
+        admin_password: str | None = None,
     ) -> None:
         self.facts = facts or SandboxFacts()
         self.store = Store(build_schema(self.facts), self.facts)
         rules.install(self.store)
-        self._auth = Auth()
+        self._auth = Auth(admin_password)
         self.faults = FaultInjector(self.facts.retry_after_header)
         self._app = App(
             self.store, self._auth, self.faults, Control(self.store, self._auth, self.faults)

@@ -119,3 +119,12 @@ def test_unknown_instance_and_ca_profiles_name_the_known_ones() -> None:
         config.instance("prod")
     with pytest.raises(ConfigError, match="known: \\['local', 'manual'\\]"):
         config.ca_profile("corp")
+
+
+def test_an_instance_url_can_come_from_the_environment() -> None:
+    env = {"TWOWAY_INSTANCE_SANDBOX_URL": "http://sandbox:8080"}
+    assert load_config(ROOT / "pipeline.toml", environ=env).instance("sandbox").url == (
+        "http://sandbox:8080"
+    )
+    with pytest.raises(ConfigError, match="TWOWAY_INSTANCE_SANDBOX_URL"):
+        load_config(ROOT / "pipeline.toml", environ={"TWOWAY_INSTANCE_SANDBOX_URL": "ftp://x"})

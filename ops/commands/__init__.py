@@ -1,0 +1,14 @@
+"""The ``twoway`` subcommands, one module per group.
+
+Each module has ``register(subparsers)``, which adds its commands and sets ``run`` (a
+function of the parsed arguments returning the exit status) as each one's default.
+Add a module here to add commands; the parser is assembled in ops/cli.py.
+"""
+
+from __future__ import annotations
+
+from . import jobs, local, master_key
+
+__all__ = ["MODULES"]
+
+MODULES = [local, jobs, master_key]

@@ -1,0 +1,83 @@
+"""Commands that run parts of twoway here: demo, up, worker, sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from messages import KeyType
+
+__all__ = ["register", "wait_for_signal"]
+
+KEYS = [k.value for k in KeyType]
+
+
+def register(sub: Any) -> None:
+    demo = sub.add_parser("demo", help="run one job end to end on a throwaway stack")
+    demo.add_argument("--out", type=Path, help="write keystore, password, certificates here")
+    demo.add_argument("--broker", choices=["stub", "rabbitmq"], default="stub")
+    demo.add_argument("--key", choices=KEYS, default="rsa2048")
+    demo.add_argument("--timeout", type=float, default=300.0)
+    demo.set_defaults(run=_demo)
+
+    up = sub.add_parser("up", help="the whole stack in the foreground, for development")
+    up.add_argument("--broker", choices=["stub", "rabbitmq"], default="stub")
+    up.add_argument("--workers", type=int, default=2, help="worker processes (rabbitmq)")
+    up.set_defaults(run=_up)
+
+    worker = sub.add_parser("worker", help="a worker process on RabbitMQ")
+    worker.add_argument("--stages", default="", help="comma-separated stages (default: all)")
+    worker.add_argument("--threads", type=int, default=4)
+    worker.set_defaults(run=_worker)
+
+    sandbox = sub.add_parser("sandbox", help="the sandbox ServiceNow instance alone")
+    sandbox.add_argument("--port", type=int, default=0)
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sandbox.set_defaults(run=_sandbox)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ..demo import run_demo
+
+    return run_demo(key=KeyType(args.key), out=args.out, broker=args.broker, timeout=args.timeout)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from workers.logs import configure_logging
+
+    from ..stack import Stack, StackOptions
+
+    stack = Stack(StackOptions(broker=args.broker, worker_processes=args.workers))
+    configure_logging(stream=sys.stderr)
+    with stack.start():
+        print(json.dumps(stack.info()), flush=True)
+        wait_for_signal()
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from ..worker import run_worker
+
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    return run_worker(stages, threads=args.threads)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from ..sandbox import serve
+
+    # A fixed admin password (for compose) may come from the environment; else random.
+    serve(port=args.port, host=args.host, admin_password=os.environ.get("TWOWAY_SANDBOX_PASSWORD"))
+    return 0
+
+
+def wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()

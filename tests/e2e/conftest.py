@@ -1,0 +1,100 @@
+"""End-to-end fixtures: real RabbitMQ, real worker processes, the sandbox instance.
+
+RabbitMQ must be up (``.ci/run`` starts it); a test that needs it fails loudly rather
+than skipping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pytest
+
+from messages import JobState, KeyType
+from ops.stack import Stack, StackOptions
+from ops.thirdparty import ThirdPartyServer
+from tests.conftest import AMQP_URL
+from workers.ca import LocalCa
+
+
+@pytest.fixture(scope="session", autouse=True)
+def rabbitmq_is_up() -> None:
+    try:
+        pika.BlockingConnection(pika.URLParameters(AMQP_URL)).close()
+    except pika.exceptions.AMQPConnectionError as exc:
+        pytest.fail(
+            f"RabbitMQ is not reachable at {AMQP_URL}: start it with"
+            f" 'rabbitmq-server -detached' ({exc})"
+        )
+
+
+@dataclass
+class Partner:
+    """One third party: its own TLS endpoint and its own REST message on the instance."""
+
+    index: int
+    server: ThirdPartyServer
+    message: str
+    message_sys_id: str
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def local_ca(stack: Stack) -> LocalCa:
+    ca = stack.app.deps.cas.get("local") if stack.app else None
+    assert isinstance(ca, LocalCa)
+    return ca
+
+
+def add_partners(stack: Stack, count: int, *, start: int = 0) -> list[Partner]:
+    root = local_ca(stack).root_pem
+    partners = []
+    for index in range(start, start + count):
+        server = ThirdPartyServer([root]).start()
+        name = f"Partner {index} API"
+        sys_id = stack.sandbox.add_rest_message(name, server.url, methods=("get", "post", "delete"))
+        partners.append(Partner(index, server, name, sys_id))
+    return partners
+
+
+def job_for(stack: Stack, partner: Partner, key: str = "ec256") -> dict[str, Any]:
+    return stack.example_job(
+        KeyType(key),
+        target={"kind": "rest", "name": partner.message},
+        subject={"cn": f"partner-{partner.index}-client", "o": "twoway e2e", "c": "DE"},
+        keystore={"record_name": f"twoway partner {partner.index}", "alias": "twoway"},
+        server_certificate={"pem": partner.server.server_certificate_pem.decode()},
+        protocol_profile={"name": f"mauthpartner{partner.index}", "port": partner.server.port},
+    )
+
+
+def wait_all(stack: Stack, job_ids: list[str], timeout: float = 240) -> dict[str, JobState]:
+    assert stack.app is not None
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {job_id: stack.app.store.get_job(job_id).state for job_id in job_ids}
+        if all(
+            state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+            for state in states.values()
+        ):
+            return states
+        if time.monotonic() > deadline:
+            return states
+        time.sleep(0.25)
+
+
+@pytest.fixture
+def rabbit_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    chaos = getattr(request, "param", ())
+    stack = Stack(
+        StackOptions(broker="rabbitmq", worker_processes=2, worker_threads=4, chaos=chaos)
+    )
+    with stack.start():
+        yield stack

@@ -1,0 +1,57 @@
+"""Bad job requests are refused before anything is created, naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ops.stack import Stack, StackOptions
+from workers.errors import RequestInvalid
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with Stack(StackOptions(broker="stub")) as running:
+        yield running
+
+
+def without(job: dict[str, Any], section: str, key: str) -> dict[str, Any]:
+    return {**job, section: {k: v for k, v in job[section].items() if k != key}}
+
+
+CASES = {
+    "missing CN": (lambda j: without(j, "subject", "cn"), "subject.cn"),
+    "key size not offered": (lambda j: {**j, "key": {"type": "rsa1024"}}, "key.type"),
+    "protocol https": (
+        lambda j: {**j, "protocol_profile": {"name": "https", "port": 443}},
+        "protocol_profile.name",
+    ),
+    "protocol with capitals": (
+        lambda j: {**j, "protocol_profile": {"name": "MAuth", "port": 443}},
+        "protocol_profile.name",
+    ),
+    "malformed server certificate": (
+        lambda j: {**j, "server_certificate": {"pem": "-----BEGIN CERTIFICATE-----\nAAAA\n"}},
+        "server_certificate",
+    ),
+    "unknown instance profile": (lambda j: {**j, "instance": "production"}, "instance"),
+    "unknown target message": (
+        lambda j: {**j, "target": {"kind": "rest", "name": "No Such API"}},
+        "target.name",
+    ),
+    "unknown CA profile": (lambda j: {**j, "ca": {"profile": "corp"}}, "ca.profile"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_request_is_refused_before_anything_is_created(stack: Stack, case: str) -> None:
+    assert stack.app is not None
+    change, field = CASES[case]
+    before = stack.sandbox.dump()
+    with pytest.raises(RequestInvalid) as refused:
+        stack.app.submit(change(stack.example_job()))
+    assert field in refused.value.message, refused.value.message
+    assert stack.app.store.list_jobs() == []
+    assert stack.sandbox.dump() == before
