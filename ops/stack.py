@@ -28,6 +28,7 @@ from workers.config import InstanceProfile, PipelineConfig, Settings, load_confi
 from workers.deps import CaRegistry
 from workers.sealing import Sealer
 
+from .gateway.server import GatewayServer
 from .rabbit import delete_queues, stage_queue_names
 from .sandbox import SandboxServer
 from .thirdparty import ThirdPartyServer
@@ -101,6 +102,7 @@ class Stack:
             sealer=self.sealer,
             environ=self.environ,
         )
+        self.gateway = GatewayServer(self.app).start()
         if self.options.broker == "stub":
             self._worker = dramatiq.Worker(
                 self.app.broker, worker_threads=self.options.worker_threads, worker_timeout=100
@@ -169,6 +171,7 @@ class Stack:
                 "username": self.sandbox.username,
                 "password": self.sandbox.password,
             },
+            "gateway": self.gateway.url,
             "third_party": {"url": self.third_party.url},
             "broker": self.options.broker,
             "queue_prefix": self.queue_prefix,
@@ -185,6 +188,8 @@ class Stack:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if getattr(self, "gateway", None) is not None:
+            self.gateway.stop()
         if self._worker is not None:
             self._worker.stop()
         if self.app is not None:

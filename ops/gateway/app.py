@@ -1,0 +1,28 @@
+"""Assembling the gateway from its routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from workers.app import App
+
+from . import health, jobs_read
+from .errors import install_error_handlers
+from .state import GatewayState
+
+__all__ = ["ROUTERS", "create_gateway"]
+
+ROUTERS = [health.router, jobs_read.router]
+
+
+def create_gateway(app: App, *, state: GatewayState | None = None) -> FastAPI:
+    api = FastAPI(
+        title="twoway",
+        version="1",
+        description="Outbound mutual TLS for ServiceNow: jobs, CA callbacks, operations.",
+    )
+    api.state.twoway = state or GatewayState(app=app)
+    install_error_handlers(api)
+    for router in ROUTERS:
+        api.include_router(router)
+    return api

@@ -1,0 +1,62 @@
+"""One mapping from twoway's error tree to HTTP answers: status, and a body that says
+what is wrong and what to do (never a secret, never a traceback)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from workers.errors import (
+    CertificateRejected,
+    ConfigError,
+    IdempotencyConflict,
+    JobNotFound,
+    PermanentError,
+    RequestInvalid,
+    StateConflict,
+    TransientError,
+    TwowayError,
+)
+from workers.logs import redact_text
+
+__all__ = ["install_error_handlers", "status_for"]
+
+_STATUS: list[tuple[type[TwowayError], int]] = [
+    (JobNotFound, 404),
+    (IdempotencyConflict, 409),
+    (StateConflict, 409),
+    (CertificateRejected, 422),
+    (RequestInvalid, 400),
+    (PermanentError, 422),
+    (TransientError, 503),
+    (ConfigError, 500),
+]
+
+
+def status_for(exc: TwowayError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def _body(exc: TwowayError) -> dict[str, object]:
+    return {k: redact_text(v) if isinstance(v, str) else v for k, v in exc.as_dict().items()}
+
+
+def install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(TwowayError)
+    async def _twoway(_request: Request, exc: TwowayError) -> JSONResponse:
+        return JSONResponse(_body(exc), status_code=status_for(exc))
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or '(body)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        return JSONResponse(
+            {"error": "RequestInvalid", "message": problems, "hint": "fix the fields named"},
+            status_code=422,
+        )
