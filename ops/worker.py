@@ -17,6 +17,7 @@ from workers.app import build_app
 from workers.config import Settings, load_config
 from workers.errors import ConfigError
 from workers.logs import configure_logging
+from workers.sweeper import Sweeper
 
 __all__ = ["run_worker"]
 
@@ -43,11 +44,14 @@ def run_worker(stages: Sequence[str] = (), threads: int = 4) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     worker.start()
+    sweeper = Sweeper(app.runtime)
+    sweeper.start()
     log.info("worker_started", queues=sorted(queues), threads=threads, pid=os.getpid())
     if app.settings.chaos:
         log.warning("chaos_enabled", chaos=list(app.settings.chaos))
     stopping.wait()
     log.info("worker_stopping")
+    sweeper.stop()
     worker.stop(timeout=10_000)
     app.close()
     return 0

@@ -12,6 +12,7 @@ from messages import JobAccepted, JobRequest
 
 from .admission import admit, parse_request
 from .broker import BrokerKind, make_broker
+from .chaos import wrap_cores
 from .config import PipelineConfig, Settings
 from .context import record_call
 from .deps import CaRegistry, Deps, InstanceRegistry
@@ -66,5 +67,5 @@ def build_app(
         instances=InstanceRegistry(config, environ=environ, observer=record_call),
     )
     the_broker = make_broker(broker, settings.broker_url, chaos=settings.chaos)
-    runtime = Runtime(deps, the_broker, CORES)
+    runtime = Runtime(deps, the_broker, wrap_cores(CORES, settings.chaos))
     return App(config, settings, store, deps, the_broker, runtime)

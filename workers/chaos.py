@@ -3,22 +3,36 @@
 - ``duplicate-deliveries``: every stage message is enqueued twice, as RabbitMQ may
   deliver it twice (a publisher retry after a lost confirm, a consumer that died before
   its ack). The pipeline must leave exactly one of everything regardless.
+- ``slow-stage:<stage>:<seconds>``: the stage's core sleeps first, so that a drill can
+  kill a worker while that stage is in progress.
+- ``crash-before-record:<stage>``: the worker process kills itself (SIGKILL) right after
+  the stage's core finished (its ServiceNow calls answered) and before the result is
+  recorded; once per job, so the redelivery can finish it.
 
 Never enable these in production; the worker logs a warning when one is on.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+from collections.abc import Mapping
 from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from .errors import ConfigError
+from messages import Stage, StageMessage
 
-__all__ = ["CHAOS", "DuplicateDeliveries", "chaos_middleware"]
+from .context import StageContext
+from .errors import ConfigError
+from .runtime import Paused, StageCore
+
+__all__ = ["DuplicateDeliveries", "chaos_middleware", "wrap_cores"]
 
 _MARK = "twoway_duplicate"
+KNOWN = ("duplicate-deliveries", "slow-stage:<stage>:<seconds>", "crash-before-record:<stage>")
 
 
 class DuplicateDeliveries(Middleware):
@@ -28,11 +42,47 @@ class DuplicateDeliveries(Middleware):
         broker.enqueue(message.copy(options={_MARK: True}))
 
 
-CHAOS: dict[str, type[Middleware]] = {"duplicate-deliveries": DuplicateDeliveries}
+def _parse(name: str) -> tuple[str, list[str]]:
+    kind, *params = name.split(":")
+    shapes = {"duplicate-deliveries": 0, "slow-stage": 2, "crash-before-record": 1}
+    if kind not in shapes or len(params) != shapes[kind]:
+        raise ConfigError(f"TWOWAY_CHAOS: cannot use {name!r}", hint=f"known: {list(KNOWN)}")
+    if params and params[0] not in {s.value for s in Stage}:
+        raise ConfigError(f"TWOWAY_CHAOS: {params[0]!r} is not a stage")
+    return kind, params
 
 
 def chaos_middleware(names: tuple[str, ...]) -> list[Middleware]:
-    unknown = [name for name in names if name not in CHAOS]
-    if unknown:
-        raise ConfigError(f"TWOWAY_CHAOS: unknown {unknown}", hint=f"known: {sorted(CHAOS)}")
-    return [CHAOS[name]() for name in names]
+    parsed = [_parse(name) for name in names]
+    return [DuplicateDeliveries() for kind, _ in parsed if kind == "duplicate-deliveries"]
+
+
+def _slow(core: StageCore, seconds: float) -> StageCore:
+    def slow(msg: StageMessage, ctx: StageContext) -> StageMessage | Paused:
+        time.sleep(seconds)
+        return core(msg, ctx)
+
+    return slow
+
+
+def _crash_once(core: StageCore, stage: str) -> StageCore:
+    def crash(msg: StageMessage, ctx: StageContext) -> StageMessage | Paused:
+        result = core(msg, ctx)
+        marker = f"chaos:crashed:{stage}"
+        if ctx.keep(marker, str(os.getpid()).encode()) == str(os.getpid()).encode():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    return crash
+
+
+def wrap_cores(cores: Mapping[Stage, StageCore], names: tuple[str, ...]) -> dict[Stage, StageCore]:
+    wrapped = dict(cores)
+    for kind, params in (_parse(name) for name in names):
+        if kind == "slow-stage":
+            stage = Stage(params[0])
+            wrapped[stage] = _slow(wrapped[stage], float(params[1]))
+        elif kind == "crash-before-record":
+            stage = Stage(params[0])
+            wrapped[stage] = _crash_once(wrapped[stage], stage.value)
+    return wrapped

@@ -47,6 +47,9 @@ class BrokerSettings(_Frozen):
     queue_prefix: Annotated[str, Field(pattern=_PREFIX)] = "twoway"
     min_backoff_ms: Annotated[int, Field(ge=10, le=600_000)] = 500
     max_backoff_ms: Annotated[int, Field(ge=100, le=3_600_000)] = 60_000
+    # A run's hold on its job; renewed every third of it while the run lives, so a killed
+    # worker's job is taken over within this many seconds.
+    lease_s: Annotated[float, Field(ge=1, le=600)] = 15
 
 
 class StageSettings(_Frozen):

@@ -16,7 +16,9 @@ makes delivery at-least-once safe:
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -26,6 +28,7 @@ from typing import Any
 
 import dramatiq
 import structlog
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import CurrentMessage
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 from pydantic import ValidationError
@@ -35,6 +38,7 @@ from messages import JobState, Stage, StageMessage
 from .context import StageContext
 from .deps import Deps
 from .errors import JobNotFound, PermanentError, RateLimited, StateConflict, TwowayError
+from .leases import LeaseKeeper
 from .logs import redact_text
 from .pipeline import Route, Routes, build_routes
 from .store import JobRecord, LeaseHeld
@@ -43,6 +47,7 @@ __all__ = ["Paused", "Runtime", "StageCore"]
 
 _log = structlog.get_logger("twoway.runtime")
 _ACTIVE = frozenset({JobState.ACCEPTED, JobState.RUNNING})
+_HOST = socket.gethostname()[:24]
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ class Runtime:
         self.broker = broker
         self.routes: Routes = build_routes(deps.config)
         self.cores = dict(cores)
+        lease_s = deps.config.broker.lease_s
+        self.leases = LeaseKeeper(
+            deps.store.progress, duration=timedelta(seconds=lease_s), renew_every=lease_s / 3
+        )
         self.actors = {route.stage: self._declare(route) for route in self.routes}
 
     def _declare(self, route: Route) -> dramatiq.Actor[Any, Any]:
@@ -93,8 +102,20 @@ class Runtime:
 
     # -- sending --------------------------------------------------------------------------
 
-    def send(self, stage: Stage, message: StageMessage) -> None:
-        self.actors[stage].send(message.model_dump(mode="json"))
+    def send(self, stage: Stage, message: StageMessage, *, patience_s: float = 120.0) -> None:
+        """Publish (confirmed), riding out a broker restart for up to ``patience_s``."""
+        payload = message.model_dump(mode="json")
+        pause, deadline = 0.5, time.monotonic() + patience_s
+        while True:
+            try:
+                self.actors[stage].send(payload)
+                return
+            except BrokerConnectionError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                _log.warning("broker_unreachable", stage=stage.value, retry_in_s=pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     # -- handling -------------------------------------------------------------------------
 
@@ -122,16 +143,15 @@ class Runtime:
             return
         if self._stale(job, route):
             return
-        owner = uuid.uuid4().hex
-        lease = timedelta(seconds=route.settings.time_limit_s + 5)
-        held = store.progress.acquire(job.id, route.stage, owner, lease)
+        owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        held = self.leases.acquire(job.id, route.stage, owner)
         if held is not None:
             self._come_back_later(route, message, held)
             return
         try:
             onward = self._handle_leased(store.get_job(job.id), route, message)
         finally:
-            store.progress.release(job.id, owner)
+            self.leases.release(job.id, owner)
         if onward is not None:  # sent after the lease is free, so the next stage can start
             self._forward(job.id, route, onward)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from messages import Stage
 
@@ -86,23 +88,46 @@ class Progress:
             )
 
     def acquire(
-        self, job_id: str, stage: Stage, owner: str, duration: timedelta
+        self, job_id: str, stage: Stage | str, owner: str, duration: timedelta
     ) -> LeaseHeld | None:
-        """Take the job's lease (free, expired or ours); else say who holds it."""
+        """Take the lease on ``job_id`` (free, expired or ours); else say who holds it.
+
+        ``job_id`` may also name a singleton task (the sweeper), ``stage`` what holds it.
+        """
         now = _now()
-        with self._writer.begin() as conn:
-            query = select(t.leases).where(t.leases.c.job_id == job_id)
-            if self._postgres:
-                query = query.with_for_update()
-            row = conn.execute(query).first()
-            if row is not None and row.owner != owner and _aware(row.until) > now:
-                return LeaseHeld(row.owner, row.stage, _aware(row.until))
-            values = {"owner": owner, "stage": stage.value, "until": now + duration}
+        what = stage.value if isinstance(stage, Stage) else stage
+        values = {"owner": owner, "stage": what, "until": now + duration}
+        try:
+            with self._writer.begin() as conn:
+                row = self._lease_row(conn, job_id)
+                if row is not None and row.owner != owner and _aware(row.until) > now:
+                    return LeaseHeld(row.owner, row.stage, _aware(row.until))
+                if row is None:
+                    conn.execute(insert(t.leases).values(job_id=job_id, **values))
+                else:
+                    where = t.leases.c.job_id == job_id
+                    conn.execute(update(t.leases).where(where).values(**values))
+        except IntegrityError:  # another run inserted the first lease row at the same time
+            with self._reader.connect() as conn:
+                row = self._lease_row(conn, job_id, lock=False)
             if row is None:
-                conn.execute(insert(t.leases).values(job_id=job_id, **values))
-            else:
-                conn.execute(update(t.leases).where(t.leases.c.job_id == job_id).values(**values))
+                raise
+            return LeaseHeld(row.owner, row.stage, _aware(row.until))
         return None
+
+    def _lease_row(self, conn: Connection, job_id: str, *, lock: bool = True) -> Any:
+        query = select(t.leases).where(t.leases.c.job_id == job_id)
+        if self._postgres and lock:
+            query = query.with_for_update()
+        return conn.execute(query).first()
+
+    def lease_of(self, job_id: str) -> LeaseHeld | None:
+        """Who holds ``job_id`` now, if anyone (an expired lease is nobody's)."""
+        with self._reader.connect() as conn:
+            row = self._lease_row(conn, job_id, lock=False)
+        if row is None or _aware(row.until) <= _now():
+            return None
+        return LeaseHeld(row.owner, row.stage, _aware(row.until))
 
     def release(self, job_id: str, owner: str) -> None:
         with self._writer.begin() as conn:

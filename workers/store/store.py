@@ -28,6 +28,7 @@ from .artifacts import Artifacts
 from .engine import make_engines
 from .progress import Progress, put_output
 from .records import JobRecord
+from .tokens import Tokens
 
 __all__ = ["EventListener", "Store"]
 
@@ -58,6 +59,7 @@ class Store:
         self._postgres = self._writer.dialect.name == "postgresql"
         self.artifacts = Artifacts(self._reader, self._writer, sealer)
         self.progress = Progress(self._reader, self._writer, postgres=self._postgres)
+        self.tokens = Tokens(self._reader, self._writer)
         self._create_schema()
 
     # -- plumbing -----------------------------------------------------------------------
@@ -205,10 +207,21 @@ class Store:
         states: Collection[JobState] = (),
         stage: Stage | None = None,
         instance: str | None = None,
+        updated_before: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
+        after: tuple[datetime, str] | None = None,
     ) -> list[JobRecord]:
+        """Newest first; ``after`` = (created_at, id) of the last job of the previous page."""
         query = select(t.jobs).order_by(t.jobs.c.created_at.desc(), t.jobs.c.id)
+        if after is not None:
+            created, job_id = after
+            query = query.where(
+                (t.jobs.c.created_at < created)
+                | ((t.jobs.c.created_at == created) & (t.jobs.c.id > job_id))
+            )
+        if updated_before is not None:
+            query = query.where(t.jobs.c.updated_at < updated_before)
         if states:
             query = query.where(t.jobs.c.state.in_([s.value for s in states]))
         if stage:
@@ -253,10 +266,12 @@ class Store:
         bump_attempt: bool = False,
         output: tuple[Stage, str] | None = None,
         ca_request_id: str | None = None,
+        within: Callable[[Connection], None] | None = None,
     ) -> JobRecord:
         """Compare-and-set a job's state/stage and append one event, atomically.
 
         Raises StateConflict when the job is not in one of ``expect`` (or ``expect_stage``).
+        ``within`` runs in the same transaction, after the compare-and-set succeeded.
         """
         with self._write() as (conn, emitted):
             row = self._lock_job(conn, job_id)
@@ -290,6 +305,8 @@ class Store:
             conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(**values))
             if output is not None:
                 put_output(conn, job_id, *output)
+            if within is not None:
+                within(conn)
             emitted.append(self._add_event(conn, job_id, kind, new_state, new_stage, detail or {}))
         return self.get_job(job_id)
 
