@@ -25,6 +25,7 @@ __all__ = [
     "metadata",
     "outputs",
     "schema_meta",
+    "tokens",
 ]
 
 SCHEMA_VERSION = 1
@@ -102,4 +103,16 @@ leases = Table(
     Column("owner", String(64), nullable=False),
     Column("stage", String(20), nullable=False),
     Column("until", DateTime(timezone=True), nullable=False),
+)
+
+# Bearer tokens of the gateway's clients: only the SHA-256 of each token is kept.
+tokens = Table(
+    "twoway_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
