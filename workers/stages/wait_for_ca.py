@@ -12,7 +12,11 @@ from ..ca import Issued
 from ..context import StageContext, sha256_hex
 from ..runtime import Paused
 
-__all__ = ["wait_for_ca"]
+__all__ = ["CA_REQUEST_KEY", "wait_for_ca"]
+
+# The CA's request key: the job id, until a forced replay asks for a new certificate under
+# a new key (a CA that dedupes by request key would otherwise refuse the new CSR).
+CA_REQUEST_KEY = "ca_request_key"
 
 
 def wait_for_ca(msg: CsrCreated, ctx: StageContext) -> CertificateIssued | Paused:
@@ -24,7 +28,8 @@ def wait_for_ca(msg: CsrCreated, ctx: StageContext) -> CertificateIssued | Pause
     if ctx.job.ca_request_id:
         result = ca.poll(ctx.job.ca_request_id)
     else:
-        result = ca.submit(csr_pem, request_key=msg.job_id)
+        request_key = ctx.artifact(CA_REQUEST_KEY) or msg.job_id.encode()
+        result = ca.submit(csr_pem, request_key=request_key.decode())
     if not isinstance(result, Issued):
         return Paused(request_id=result.request_id, reason=f"waiting for CA {ca.name}")
     certificate = ctx.keep("certificate", result.certificate_pem)

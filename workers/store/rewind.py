@@ -7,9 +7,10 @@ that moves the job, so no delivery can see the job moved but its old results sti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, insert, update
 
 from messages import Stage
 
@@ -24,8 +25,14 @@ def rewind(
     outputs: Collection[Stage],
     artifacts: Collection[str] = (),
     forget_ca_request: bool = False,
+    write: Mapping[str, bytes] | None = None,
 ) -> Callable[[Connection], None]:
-    """What ``Store.transition(within=...)`` runs to forget results from a stage on."""
+    """What ``Store.transition(within=...)`` runs to forget results from a stage on.
+
+    ``artifacts`` are deleted, then ``write`` (plain, never secret artifacts) is stored.
+    """
+    written = dict(write or {})
+    dropped = sorted({*artifacts, *written})
 
     def run(conn: Connection) -> None:
         if outputs:
@@ -34,10 +41,16 @@ def rewind(
                     t.outputs.c.job_id == job_id, t.outputs.c.stage.in_([s.value for s in outputs])
                 )
             )
-        if artifacts:
+        if dropped:
             conn.execute(
                 t.artifacts.delete().where(
-                    t.artifacts.c.job_id == job_id, t.artifacts.c.name.in_(list(artifacts))
+                    t.artifacts.c.job_id == job_id, t.artifacts.c.name.in_(dropped)
+                )
+            )
+        for name, data in written.items():
+            conn.execute(
+                insert(t.artifacts).values(
+                    job_id=job_id, name=name, data=data, sealed=False, created_at=datetime.now(UTC)
                 )
             )
         if forget_ca_request:
