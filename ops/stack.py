@@ -102,6 +102,8 @@ class Stack:
             sealer=self.sealer,
             environ=self.environ,
         )
+        # An operator token for whoever started the stack (printed once by ``twoway up``).
+        _, self.token = self.app.store.tokens.create("twoway up", "operator")
         self.gateway = GatewayServer(self.app).start()
         if self.options.broker == "stub":
             self._worker = dramatiq.Worker(
@@ -172,6 +174,7 @@ class Stack:
                 "password": self.sandbox.password,
             },
             "gateway": self.gateway.url,
+            "token": self.token,
             "third_party": {"url": self.third_party.url},
             "broker": self.options.broker,
             "queue_prefix": self.queue_prefix,

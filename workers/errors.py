@@ -5,6 +5,8 @@
     +-- JobNotFound                 no job with that id
     +-- StateConflict               a compare-and-set on a job's state lost (someone else moved it)
     +-- IdempotencyConflict         an Idempotency-Key reused with a different request
+    +-- AuthenticationFailed        no bearer token, or one that is unknown or revoked
+    +-- PermissionDenied            a valid token whose role does not allow the operation
     +-- PermanentError              never retried: fails the job at its stage
     |   +-- RequestInvalid          a job request, callback or resume that does not validate
     |   +-- CertificateRejected     an issued certificate or chain that fails a check
@@ -26,6 +28,7 @@ and never contains key material, passwords or credentials; ``hint`` says what to
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationFailed",
     "CaRejected",
     "CaUnavailable",
     "CertificateRejected",
@@ -33,6 +36,7 @@ __all__ = [
     "IdempotencyConflict",
     "JobNotFound",
     "PermanentError",
+    "PermissionDenied",
     "RateLimited",
     "RequestInvalid",
     "ServiceNowConflict",
@@ -78,6 +82,14 @@ class StateConflict(TwowayError):
 
 class IdempotencyConflict(TwowayError):
     """An Idempotency-Key that was already used for a different job request."""
+
+
+class AuthenticationFailed(TwowayError):
+    """No bearer token, or one that is malformed, unknown or revoked (HTTP 401)."""
+
+
+class PermissionDenied(TwowayError):
+    """The token is valid but its role does not allow the operation (HTTP 403)."""
 
 
 class PermanentError(TwowayError):

@@ -6,13 +6,14 @@ from fastapi import FastAPI
 
 from workers.app import App
 
-from . import health, jobs_read
+from . import health, jobs_list, jobs_read, jobs_write
 from .errors import install_error_handlers
+from .limits import BodyLimit
 from .state import GatewayState
 
 __all__ = ["ROUTERS", "create_gateway"]
 
-ROUTERS = [health.router, jobs_read.router]
+ROUTERS = [health.router, jobs_list.router, jobs_read.router, jobs_write.router]
 
 
 def create_gateway(app: App, *, state: GatewayState | None = None) -> FastAPI:
@@ -23,6 +24,7 @@ def create_gateway(app: App, *, state: GatewayState | None = None) -> FastAPI:
     )
     api.state.twoway = state or GatewayState(app=app)
     install_error_handlers(api)
+    api.add_middleware(BodyLimit, state=api.state.twoway)
     for router in ROUTERS:
         api.include_router(router)
     return api

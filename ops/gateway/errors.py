@@ -8,11 +8,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from workers.errors import (
+    AuthenticationFailed,
     CertificateRejected,
     ConfigError,
     IdempotencyConflict,
     JobNotFound,
     PermanentError,
+    PermissionDenied,
     RequestInvalid,
     StateConflict,
     TransientError,
@@ -24,6 +26,8 @@ __all__ = ["install_error_handlers", "status_for"]
 
 _STATUS: list[tuple[type[TwowayError], int]] = [
     (JobNotFound, 404),
+    (AuthenticationFailed, 401),
+    (PermissionDenied, 403),
     (IdempotencyConflict, 409),
     (StateConflict, 409),
     (CertificateRejected, 422),
@@ -48,7 +52,8 @@ def _body(exc: TwowayError) -> dict[str, object]:
 def install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(TwowayError)
     async def _twoway(_request: Request, exc: TwowayError) -> JSONResponse:
-        return JSONResponse(_body(exc), status_code=status_for(exc))
+        challenge = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationFailed) else {}
+        return JSONResponse(_body(exc), status_code=status_for(exc), headers=challenge)
 
     @api.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

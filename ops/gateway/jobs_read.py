@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Request
 
+from .auth import require
 from .state import state_of
 
 __all__ = ["JOB_ID", "router"]
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[require("read")])
 JOB_ID = Path(pattern=r"^[0-9a-f]{32}$", description="the job id (32 hex digits)")
 
 

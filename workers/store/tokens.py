@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from sqlalchemy import Engine, insert, select, update
 
@@ -70,7 +70,7 @@ class TokenRecord:
 def check_role(role: str) -> Role:
     if role not in ROLES:
         raise RequestInvalid(f"role: {role!r} is not a role", hint=f"use one of {list(ROLES)}")
-    return cast(Role, role)
+    return role
 
 
 class Tokens:
@@ -111,7 +111,7 @@ class Tokens:
         record = self._record(row)
         return record if record.revoked_at is None else None
 
-    def list(self, *, include_revoked: bool = False) -> list[TokenRecord]:
+    def all(self, *, include_revoked: bool = False) -> list[TokenRecord]:
         query = select(t.tokens).order_by(t.tokens.c.created_at, t.tokens.c.id)
         if not include_revoked:
             query = query.where(t.tokens.c.revoked_at.is_(None))

@@ -23,11 +23,15 @@ def test_healthz_answers(stack: Stack) -> None:
     assert answer.status_code == 200 and answer.json()["status"] == "ok"
 
 
+def auth(stack: Stack) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.token}"}
+
+
 def test_a_job_reads_back_with_its_history(stack: Stack) -> None:
     assert stack.app is not None
     job, _ = stack.app.submit(stack.example_job())
     follow(stack.app.store, job.id, lambda line: None, timeout=120)
-    answer = httpx.get(f"{stack.gateway.url}/v1/jobs/{job.id}")
+    answer = httpx.get(f"{stack.gateway.url}/v1/jobs/{job.id}", headers=auth(stack))
     assert answer.status_code == 200
     body = answer.json()
     assert body["state"] == JobState.SUCCEEDED.value and body["stage"] == "verify"
@@ -37,13 +41,13 @@ def test_a_job_reads_back_with_its_history(stack: Stack) -> None:
 
 
 def test_an_unknown_job_is_404_with_a_reason(stack: Stack) -> None:
-    answer = httpx.get(f"{stack.gateway.url}/v1/jobs/{'0' * 32}")
+    answer = httpx.get(f"{stack.gateway.url}/v1/jobs/{'0' * 32}", headers=auth(stack))
     assert answer.status_code == 404
     assert answer.json()["error"] == "JobNotFound"
 
 
 def test_a_malformed_job_id_is_422(stack: Stack) -> None:
-    answer = httpx.get(f"{stack.gateway.url}/v1/jobs/not-an-id")
+    answer = httpx.get(f"{stack.gateway.url}/v1/jobs/not-an-id", headers=auth(stack))
     assert answer.status_code == 422 and "job_id" in answer.json()["message"]
 
 

@@ -1,0 +1,89 @@
+"""Bearer tokens on the gateway: ``require(role)`` guards a route.
+
+Roles: ``read`` (jobs, their histories, CSRs and client certificates) and ``operator``
+(``read``, plus submitting, replaying and cancelling jobs). Tokens are made with
+``twoway tokens create``; the store keeps only their digests. A request without a token,
+or with a malformed, unknown or revoked one, is answered 401; a token whose role does
+not allow the route, 403. The token never reaches a log: a refusal logs the token's id
+(its public part) at most. ``/healthz``, the OpenAPI document and the CA callback (which
+has its own HMAC signature) are not guarded.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from workers.errors import AuthenticationFailed, PermissionDenied
+from workers.store.tokens import Role, TokenRecord
+
+from .state import state_of
+
+__all__ = ["OperatorToken", "ReadToken", "actor_of", "require"]
+
+_log = structlog.get_logger("twoway.gateway")
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="a token made with 'twoway tokens create --role read|operator'",
+)
+
+
+def _token_id(token: str) -> str | None:
+    parts = token.split("_")
+    return parts[1][:12] if len(parts) >= 3 and parts[0] == "twoway" else None
+
+
+def require(role: Role) -> Any:
+    """A dependency that admits requests bearing a valid token of ``role`` or above."""
+
+    def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> TokenRecord:
+        if credentials is None:
+            _refuse(request, "no bearer token")
+            raise AuthenticationFailed(
+                "this needs a bearer token (Authorization: Bearer <token>)",
+                hint="ask an operator for one: twoway tokens create --role read",
+            )
+        token = credentials.credentials
+        record = state_of(request).app.store.tokens.verify(token)
+        if record is None:
+            _refuse(request, "unknown or revoked token", token_id=_token_id(token))
+            raise AuthenticationFailed(
+                "the bearer token is not valid (malformed, unknown or revoked)",
+                hint="check the token, or ask an operator for a new one",
+            )
+        if not record.allows(role):
+            _refuse(request, "role too low", token_id=record.id, role=record.role)
+            raise PermissionDenied(
+                f"token {record.name!r} has the role {record.role!r}; this needs {role!r}",
+                hint=f"use a token made with --role {role}",
+            )
+        request.state.token = record
+        return record
+
+    return Depends(check)
+
+
+ReadToken = Annotated[TokenRecord, require("read")]
+OperatorToken = Annotated[TokenRecord, require("operator")]
+
+
+def actor_of(token: TokenRecord) -> str:
+    """Who a history records as having asked: the token's name and id."""
+    return f"token:{token.name} ({token.id})"
+
+
+def _refuse(request: Request, reason: str, **detail: Any) -> None:
+    _log.warning(
+        "auth_refused",
+        reason=reason,
+        method=request.method,
+        path=request.url.path,
+        **{k: v for k, v in detail.items() if v is not None},
+    )
