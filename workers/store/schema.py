@@ -17,27 +17,18 @@ from sqlalchemy import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION",
     "artifacts",
     "events",
     "jobs",
     "leases",
     "metadata",
     "outputs",
-    "schema_meta",
+    "relay",
     "tokens",
 ]
 
-SCHEMA_VERSION = 1
-
+# Changes to these tables need a revision in migrations/versions ('twoway db revision').
 metadata = MetaData()
-
-schema_meta = Table(
-    "twoway_schema",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("version", Integer, nullable=False),
-)
 
 jobs = Table(
     "twoway_jobs",
@@ -72,6 +63,19 @@ events = Table(
     Column("stage", String(20), nullable=True),
     Column("detail", Text, nullable=False, default="{}"),
     UniqueConstraint("job_id", "seq", name="uq_twoway_events_job_seq"),
+    Index("ix_twoway_events_kind", "kind"),
+)
+
+# The events relay's cursor: the history is the outbox, and ``last_event_id`` is how far
+# it has been published. One relay at a time holds the lease (several may run).
+relay = Table(
+    "twoway_relay",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("last_event_id", Integer, nullable=False),
+    Column("owner", String(64), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 artifacts = Table(

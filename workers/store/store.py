@@ -26,6 +26,7 @@ from ..sealing import Sealer
 from . import schema as t
 from .artifacts import Artifacts
 from .engine import make_engines
+from .migrate import upgrade as upgrade_schema
 from .progress import Progress, put_output
 from .records import JobRecord
 from .tokens import Tokens
@@ -33,6 +34,12 @@ from .tokens import Tokens
 __all__ = ["EventListener", "Store"]
 
 EventListener = Callable[[JobEvent], None]
+# PostgreSQL hands out event ids when rows are inserted, not when they commit; a reader
+# could see id 11 committed while id 10 is still in flight, and pass it for good. Events
+# are therefore inserted under one transaction-level lock, taken last in each write (so
+# that it cannot deadlock) and held only for the commit: ids commit in order, and the
+# events relay (a cursor over ids) never skips one. SQLite serialises all writes anyway.
+_EVENT_ORDER = 7302672
 _log = logging.getLogger(__name__)
 
 
@@ -65,12 +72,8 @@ class Store:
     # -- plumbing -----------------------------------------------------------------------
 
     def _create_schema(self) -> None:
-        with self._writer.begin() as conn:
-            if self._postgres:  # several hosts may start at once
-                conn.execute(text("SELECT pg_advisory_xact_lock(7302671)"))
-            t.metadata.create_all(conn)
-            if conn.execute(select(t.schema_meta.c.version)).first() is None:
-                conn.execute(insert(t.schema_meta).values(id=1, version=t.SCHEMA_VERSION))
+        """Migrate to the newest revision (Alembic, under a lock: see migrate.py)."""
+        self.revision = upgrade_schema(self._writer)
 
     def close(self) -> None:
         self._reader.dispose()
@@ -125,6 +128,8 @@ class Store:
             stage=stage,
             detail=dict(detail),
         )
+        if self._postgres:  # see _EVENT_ORDER
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_ORDER})
         conn.execute(
             insert(t.events).values(
                 job_id=job_id,

@@ -1,0 +1,1 @@
+"""The store's schema migrations (Alembic). ``workers.store.migrate`` runs them."""
