@@ -63,7 +63,7 @@ def build_app(
     deps = Deps(
         config=config,
         store=store,
-        cas=CaRegistry(config, settings.state_dir, sealer),
+        cas=CaRegistry(config, settings.state_dir, sealer, environ=environ),
         instances=InstanceRegistry(config, environ=environ, observer=record_call),
     )
     the_broker = make_broker(broker, settings.broker_url, chaos=settings.chaos)

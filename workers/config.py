@@ -21,8 +21,10 @@ from messages import Stage
 from .errors import ConfigError
 
 __all__ = [
+    "AnyCaProfile",
     "BrokerSettings",
     "CaProfile",
+    "CfsslCaProfile",
     "Credentials",
     "InstanceProfile",
     "LocalCaProfile",
@@ -110,6 +112,21 @@ class InstanceProfile(_Frozen):
 
 class _CaBase(_Frozen):
     min_remaining_days: Annotated[float, Field(ge=0, le=3650)] = 1
+    # PEM file of the roots this CA's certificates must chain to; without it, the chain
+    # supplied with a certificate must end in a self-signed root.
+    trusted_roots_file: Path | None = None
+    # A job that waits longer than this for the CA fails (the poller enforces it).
+    max_wait_days: Annotated[float, Field(gt=0, le=365)] | None = None
+
+    def trusted_roots(self) -> tuple[bytes, ...]:
+        if self.trusted_roots_file is None:
+            return ()
+        try:
+            return (self.trusted_roots_file.read_bytes(),)
+        except OSError as exc:
+            raise ConfigError(
+                f"trusted_roots_file {self.trusted_roots_file}: {exc.strerror or exc}"
+            ) from exc
 
 
 class LocalCaProfile(_CaBase):
@@ -124,11 +141,29 @@ class ManualCaProfile(_CaBase):
     """Pause until the CA calls back or an operator resumes the job."""
 
     adapter: Literal["manual"]
-    max_wait_days: Annotated[float, Field(gt=0, le=365)] = 14
+    max_wait_days: Annotated[float, Field(gt=0, le=365)] | None = 14
     callback_secret_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
 
 
-CaProfile = Annotated[LocalCaProfile | ManualCaProfile, Field(discriminator="adapter")]
+class CfsslCaProfile(_CaBase):
+    """A CFSSL server: ``sign``, or ``authsign`` when ``auth_key_env`` names its HMAC key.
+
+    CFSSL signs at once. The CA chain handed on with each certificate is ``chain_file``
+    (intermediates and root, PEM), else the signer's certificate from CFSSL's ``info``.
+    """
+
+    adapter: Literal["cfssl"]
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
+    profile: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    label: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    auth_key_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+    chain_file: Path | None = None
+    connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+
+AnyCaProfile = LocalCaProfile | ManualCaProfile | CfsslCaProfile
+CaProfile = Annotated[AnyCaProfile, Field(discriminator="adapter")]
 
 
 class PipelineConfig(_Frozen):
@@ -163,7 +198,7 @@ class PipelineConfig(_Frozen):
                 f"no instance profile {name!r}", hint=f"known: {sorted(self.instances)}"
             ) from None
 
-    def ca_profile(self, name: str) -> LocalCaProfile | ManualCaProfile:
+    def ca_profile(self, name: str) -> AnyCaProfile:
         try:
             return self.ca[name]
         except KeyError:

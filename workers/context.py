@@ -19,7 +19,7 @@ import structlog
 from messages import JobRequest, Stage, StageMessage
 
 from .ca import CaAdapter
-from .config import LocalCaProfile, ManualCaProfile
+from .config import AnyCaProfile
 from .deps import Deps
 from .errors import PermanentError
 from .logs import register_secret
@@ -124,7 +124,7 @@ class StageContext:
     def ca(self) -> CaAdapter:
         return self.deps.cas.get(self.request.ca.profile)
 
-    def ca_profile(self) -> LocalCaProfile | ManualCaProfile:
+    def ca_profile(self) -> AnyCaProfile:
         return self.deps.config.ca_profile(self.request.ca.profile)
 
     def min_remaining(self) -> timedelta:

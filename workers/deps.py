@@ -6,15 +6,16 @@ and kept (one HTTP session per instance profile, one CA object per CA profile).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from .ca import CaAdapter, LocalCa
-from .config import PipelineConfig
-from .errors import ConfigError
+from .ca import CaAdapter, CfsslCa, LocalCa, ManualCa
+from .config import CfsslCaProfile, ManualCaProfile, PipelineConfig
+from .errors import ConfigError, PermissionDenied
 from .sealing import Sealer
 from .servicenow import (
     BasicAuth,
@@ -30,14 +31,46 @@ __all__ = ["CaRegistry", "Deps", "InstanceRegistry"]
 
 
 class CaRegistry:
-    """One adapter per CA profile of pipeline.toml."""
+    """One adapter per CA profile of pipeline.toml, and the profiles' secrets."""
 
-    def __init__(self, config: PipelineConfig, state_dir: Path, sealer: Sealer) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        state_dir: Path,
+        sealer: Sealer,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self._config = config
         self._state_dir = state_dir
         self._sealer = sealer
+        self._environ = environ
         self._made: dict[str, CaAdapter] = {}
         self._lock = threading.Lock()
+
+    def install(self, profile_name: str, adapter: CaAdapter) -> None:
+        """Use ``adapter`` for a profile (an adapter built elsewhere: a plug-in, a test)."""
+        with self._lock:
+            self._made[profile_name] = adapter
+
+    def callback_secret(self, profile_name: str) -> bytes:
+        """The shared secret that authenticates the profile's CA callbacks."""
+        profile = self._config.ca_profile(profile_name)
+        if not isinstance(profile, ManualCaProfile) or not profile.callback_secret_env:
+            raise PermissionDenied(
+                f"CA profile {profile_name!r} takes no callbacks",
+                hint="callbacks resume jobs of a manual CA profile with callback_secret_env",
+            )
+        secret = self._env(profile.callback_secret_env)
+        if not secret:
+            raise ConfigError(
+                f"environment variable {profile.callback_secret_env} is not set",
+                hint=f"CA profile {profile_name!r} reads its callback secret from it",
+            )
+        return secret.encode()
+
+    def _env(self, name: str) -> str:
+        return (os.environ if self._environ is None else self._environ).get(name, "")
 
     def get(self, profile_name: str) -> CaAdapter:
         with self._lock:
@@ -55,7 +88,37 @@ class CaRegistry:
                 validity=timedelta(days=profile.validity_days),
                 intermediates=profile.intermediates,
             )
+        if profile.adapter == "manual":
+            return ManualCa(profile_name)
+        if isinstance(profile, CfsslCaProfile):
+            return self._cfssl(profile_name, profile)
         raise ConfigError(f"CA adapter {profile.adapter!r} is not available in this build")
+
+    def _cfssl(self, profile_name: str, profile: CfsslCaProfile) -> CfsslCa:
+        auth_key = None
+        if profile.auth_key_env:
+            auth_key = self._env(profile.auth_key_env)
+            if not auth_key:
+                raise ConfigError(
+                    f"environment variable {profile.auth_key_env} is not set",
+                    hint=f"CA profile {profile_name!r} reads its CFSSL auth key from it",
+                )
+        chain = None
+        if profile.chain_file is not None:
+            try:
+                chain = profile.chain_file.read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"chain_file {profile.chain_file}: {exc.strerror}") from exc
+        return CfsslCa(
+            profile_name,
+            profile.url,
+            profile=profile.profile,
+            label=profile.label,
+            auth_key_hex=auth_key,
+            chain_pem=chain,
+            extra_roots=profile.trusted_roots(),
+            timeout=(profile.connect_timeout_s, profile.read_timeout_s),
+        )
 
 
 class InstanceRegistry:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from .base import CaAdapter, Issued, Pending
+from .cfssl import CfsslCa
 from .local import LocalCa
+from .manual import ManualCa
 
-__all__ = ["CaAdapter", "Issued", "LocalCa", "Pending"]
+__all__ = ["CaAdapter", "CfsslCa", "Issued", "LocalCa", "ManualCa", "Pending"]

@@ -31,12 +31,14 @@ class CaAdapter(Protocol):
     ``submit`` must be idempotent per ``request_key`` (the job's id): a second call with
     the same key never makes a second request at the CA. A ``synchronous`` adapter always
     answers ``Issued``; an asynchronous one answers ``Pending`` and is resumed by a
-    callback, an operator, or ``poll``. Failures are ``CaRejected`` (permanent) or
-    ``CaUnavailable`` (transient), from :mod:`workers.errors`.
+    callback, an operator, or, when it is ``pollable``, by the poller calling ``poll``.
+    Failures are ``CaRejected`` (permanent) or ``CaUnavailable`` (transient), from
+    :mod:`workers.errors`.
     """
 
     name: str
     synchronous: bool
+    pollable: bool
 
     def submit(self, csr_pem: bytes, *, request_key: str) -> Issued | Pending: ...
 

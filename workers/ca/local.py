@@ -43,6 +43,7 @@ class LocalCa:
     """A root and ``intermediates`` intermediate CAs that sign client certificates at once."""
 
     synchronous = True
+    pollable = False
 
     def __init__(
         self,
