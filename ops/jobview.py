@@ -22,6 +22,8 @@ _MARK = {
     "job_succeeded": "done",
     "servicenow_retry": "retry",
     "servicenow_wait": "wait",
+    "replay_requested": "replay",
+    "job_cancelled": "cancel",
 }
 
 
@@ -42,6 +44,9 @@ def progress_line(event: JobEvent) -> str | None:
         return f"  [{mark:>6}] {stage:<16} {detail.get('method')} {detail.get('path')}: {status}"
     if event.kind == "waiting_for_ca":
         return f"  [{mark:>6}] {stage:<16} {detail.get('reason', '')}"
+    if event.kind in ("replay_requested", "job_cancelled"):
+        forced = " (forced)" if detail.get("force") else ""
+        return f"  [{mark:>6}] {stage:<16} by {detail.get('actor')}{forced}: {detail.get('reason')}"
     return f"  [{mark:>6}] job {event.job_id} succeeded"
 
 
@@ -111,10 +116,14 @@ def follow(
     timeout: float,
     poll: float = 0.1,
     until: Callable[[JobRecord], bool] = lambda job: job.terminal,
+    since: int = 0,
 ) -> JobRecord:
-    """Print progress lines until ``until(job)`` holds or ``timeout`` passes."""
+    """Print progress lines until ``until(job)`` holds or ``timeout`` passes.
+
+    ``since``: how many events of the history to pass over (those shown before).
+    """
     deadline = time.monotonic() + timeout
-    seen = 0
+    seen = since
     while True:
         history = store.history(job_id)
         for event in history[seen:]:

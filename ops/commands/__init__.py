@@ -7,8 +7,8 @@ Add a module here to add commands; the parser is assembled in ops/cli.py.
 
 from __future__ import annotations
 
-from . import db, gateway, jobs, local, master_key
+from . import db, gateway, jobs, local, master_key, operate, tokens
 
 __all__ = ["MODULES"]
 
-MODULES = [local, gateway, jobs, master_key, db]
+MODULES = [local, gateway, jobs, master_key, db, operate, tokens]

@@ -10,16 +10,21 @@ from typing import Any
 
 from messages import JobState, Stage
 from workers.errors import RequestInvalid
+from workers.store import Store
 
 from ..output import emit, table
 
-__all__ = ["register"]
+__all__ = ["register", "wait_and_report"]
+
+_EXIT = {JobState.SUCCEEDED: 0, JobState.FAILED: 1, JobState.CANCELLED: 1}
 
 
 def register(sub: Any) -> None:
     submit = sub.add_parser("submit", help="submit a job request (JSON file, - for stdin)")
     submit.add_argument("file")
     submit.add_argument("--idempotency-key")
+    submit.add_argument("--wait", action="store_true", help="show progress until the job ends")
+    submit.add_argument("--timeout", type=float, default=600.0, help="seconds to wait")
     submit.add_argument("--json", action="store_true")
     submit.set_defaults(run=_submit)
 
@@ -48,13 +53,50 @@ def _submit(args: argparse.Namespace) -> int:
     app = open_app()
     try:
         job, created = app.submit(raw, idempotency_key=args.idempotency_key)
+        if not args.json or not args.wait:
+            _submitted(job.id, job.state.value, created, as_json=args.json)
+        if args.wait:
+            return wait_and_report(app.store, job.id, timeout=args.timeout, as_json=args.json)
     finally:
         app.close()
-    if args.json:
-        emit({"job_id": job.id, "created": created, "state": job.state.value}, as_json=True)
-    else:
-        print(f"job {job.id} {'accepted' if created else 'already exists'}")
     return 0
+
+
+def _submitted(job_id: str, state: str, created: bool, *, as_json: bool) -> None:
+    if as_json:
+        emit({"job_id": job_id, "created": created, "state": state}, as_json=True)
+    else:
+        print(f"job {job_id} {'accepted' if created else 'already exists'}")
+
+
+def wait_and_report(
+    store: Store, job_id: str, *, timeout: float, as_json: bool, since: int = 0
+) -> int:
+    """Show progress (from event ``since`` on) until the job ends or waits for its CA.
+
+    Returns the exit status: 0 succeeded, 1 failed or cancelled, 3 still unfinished. With
+    ``as_json`` progress goes to stderr and the job's summary to stdout.
+    """
+    from ..jobview import follow, summarise
+
+    def show(line: str) -> None:
+        print(line, file=sys.stderr if as_json else sys.stdout, flush=True)
+
+    job = follow(
+        store,
+        job_id,
+        show,
+        timeout=timeout,
+        since=since,
+        until=lambda j: j.terminal or j.state is JobState.WAITING_FOR_CA,
+    )
+    if as_json:
+        emit(summarise(store, job), as_json=True)
+    else:
+        print(f"job {job.id}: {job.state.value} at {job.stage.value if job.stage else '-'}")
+        if job.error:
+            print(f"error: {job.error.get('message')} ({job.error.get('hint', '')})")
+    return _EXIT.get(job.state, 3)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -4,9 +4,9 @@ Roles: ``read`` (jobs, their histories, CSRs and client certificates) and ``oper
 (``read``, plus submitting, replaying and cancelling jobs). Tokens are made with
 ``twoway tokens create``; the store keeps only their digests. A request without a token,
 or with a malformed, unknown or revoked one, is answered 401; a token whose role does
-not allow the route, 403. The token never reaches a log: a refusal logs the token's id
-(its public part) at most. ``/healthz``, the OpenAPI document and the CA callback (which
-has its own HMAC signature) are not guarded.
+not allow the route, 403. The token never reaches a log: a refusal logs at most the
+token's id (its public part) as ``bearer_id``. ``/healthz``, the OpenAPI document and the
+CA callback (which has its own HMAC signature) are not guarded.
 """
 
 from __future__ import annotations
@@ -53,13 +53,13 @@ def require(role: Role) -> Any:
         token = credentials.credentials
         record = state_of(request).app.store.tokens.verify(token)
         if record is None:
-            _refuse(request, "unknown or revoked token", token_id=_token_id(token))
+            _refuse(request, "unknown or revoked token", bearer_id=_token_id(token))
             raise AuthenticationFailed(
                 "the bearer token is not valid (malformed, unknown or revoked)",
                 hint="check the token, or ask an operator for a new one",
             )
         if not record.allows(role):
-            _refuse(request, "role too low", token_id=record.id, role=record.role)
+            _refuse(request, "role too low", bearer_id=record.id, role=record.role)
             raise PermissionDenied(
                 f"token {record.name!r} has the role {record.role!r}; this needs {role!r}",
                 hint=f"use a token made with --role {role}",
