@@ -24,8 +24,15 @@ from messages import KeyType
 from workers.app import App, build_app
 from workers.broker import BrokerKind
 from workers.ca import LocalCa
-from workers.config import InstanceProfile, PipelineConfig, Settings, load_config
+from workers.config import (
+    InstanceProfile,
+    ManualCaProfile,
+    PipelineConfig,
+    Settings,
+    load_config,
+)
 from workers.deps import CaRegistry
+from workers.poller import Poller
 from workers.sealing import Sealer
 
 from .gateway.server import GatewayServer
@@ -52,6 +59,8 @@ class StackOptions:
     state_dir: Path | None = None
     keep_state: bool = False
     chaos: tuple[str, ...] = ()
+    # How often the poller looks at jobs waiting for their CA (max_wait, pollable CAs).
+    poll_every_s: float = 30.0
 
 
 class Stack:
@@ -91,6 +100,7 @@ class Stack:
             **os.environ,
             USER_ENV: self.sandbox.username,
             PASSWORD_ENV: self.sandbox.password,
+            **self._callback_secrets(base),
         }
         self.settings = Settings(
             broker_url=self.options.broker_url, state_dir=self.state_dir, chaos=self.options.chaos
@@ -105,6 +115,8 @@ class Stack:
         # An operator token for whoever started the stack (printed once by ``twoway up``).
         _, self.token = self.app.store.tokens.create("twoway up", "operator")
         self.gateway = GatewayServer(self.app).start()
+        self.poller = Poller(self.app)
+        self.poller.start(every_s=self.options.poll_every_s)
         if self.options.broker == "stub":
             self._worker = dramatiq.Worker(
                 self.app.broker, worker_threads=self.options.worker_threads, worker_timeout=100
@@ -113,6 +125,20 @@ class Stack:
         else:
             self._spawn_workers()
         return self
+
+    @staticmethod
+    def _callback_secrets(config: PipelineConfig) -> dict[str, str]:
+        """A fresh callback secret for each manual CA profile, in the variable it names."""
+        return {
+            profile.callback_secret_env: secrets.token_urlsafe(32)
+            for profile in config.ca.values()
+            if isinstance(profile, ManualCaProfile) and profile.callback_secret_env
+        }
+
+    def callback_secret(self, profile: str = "manual") -> bytes:
+        """The secret that signs callbacks for a manual CA profile of this stack."""
+        assert self.app is not None
+        return self.app.deps.cas.callback_secret(profile)
 
     def worker_environment(self) -> dict[str, str]:
         """What a ``twoway worker`` process needs to join this stack."""
@@ -181,7 +207,15 @@ class Stack:
             "state_dir": str(self.state_dir),
             "store": self.settings.store_url(),
             "example_job": self.example_job(),
+            "callback_secret": self._manual_callback_secret(),
         }
+
+    def _manual_callback_secret(self) -> str | None:
+        """What signs callbacks for jobs of the ``manual`` CA profile (None without one)."""
+        profile = self.config.ca.get("manual")
+        if isinstance(profile, ManualCaProfile) and profile.callback_secret_env:
+            return self.environ.get(profile.callback_secret_env)
+        return None
 
     def stop(self) -> None:
         for process in self._processes:
@@ -193,6 +227,8 @@ class Stack:
                 process.kill()
         if getattr(self, "gateway", None) is not None:
             self.gateway.stop()
+        if getattr(self, "poller", None) is not None:
+            self.poller.stop()
         if self._worker is not None:
             self._worker.stop()
         if self.app is not None:

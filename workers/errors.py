@@ -7,6 +7,7 @@
     +-- IdempotencyConflict         an Idempotency-Key reused with a different request
     +-- AuthenticationFailed        no bearer token, or one that is unknown or revoked
     +-- PermissionDenied            a valid token whose role does not allow the operation
+    +-- ReplayRefused               a signed request that was already used once (a CA callback)
     +-- PermanentError              never retried: fails the job at its stage
     |   +-- RequestInvalid          a job request, callback or resume that does not validate
     |   +-- CertificateRejected     an issued certificate or chain that fails a check
@@ -38,6 +39,7 @@ __all__ = [
     "PermanentError",
     "PermissionDenied",
     "RateLimited",
+    "ReplayRefused",
     "RequestInvalid",
     "ServiceNowConflict",
     "ServiceNowRejected",
@@ -90,6 +92,10 @@ class AuthenticationFailed(TwowayError):
 
 class PermissionDenied(TwowayError):
     """The token is valid but its role does not allow the operation (HTTP 403)."""
+
+
+class ReplayRefused(TwowayError):
+    """A signed request that was already accepted once (a replayed CA callback)."""
 
 
 class PermanentError(TwowayError):

@@ -18,6 +18,7 @@ from sqlalchemy import (
 
 __all__ = [
     "artifacts",
+    "callback_signatures",
     "events",
     "jobs",
     "leases",
@@ -119,4 +120,15 @@ tokens = Table(
     Column("sha256", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# CA callback signatures already accepted (their SHA-256), so that a replayed callback is
+# refused by every gateway process; rows older than the timestamp window are purged.
+callback_signatures = Table(
+    "twoway_callback_signatures",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("job_id", String(32), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=False),
+    Index("ix_twoway_callback_signatures_used_at", "used_at"),
 )

@@ -28,6 +28,7 @@ from .artifacts import Artifacts
 from .engine import make_engines
 from .migrate import upgrade as upgrade_schema
 from .progress import Progress, put_output
+from .signatures import CallbackSignatures
 from .records import JobRecord
 from .tokens import Tokens
 
@@ -67,6 +68,7 @@ class Store:
         self.artifacts = Artifacts(self._reader, self._writer, sealer)
         self.progress = Progress(self._reader, self._writer, postgres=self._postgres)
         self.tokens = Tokens(self._reader, self._writer)
+        self.signatures = CallbackSignatures(self._writer)
         self._create_schema()
 
     # -- plumbing -----------------------------------------------------------------------

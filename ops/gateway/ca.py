@@ -1,0 +1,168 @@
+"""The CA's side of a paused job: its CSR, and the callback that resumes it.
+
+``GET /v1/jobs/{id}/csr`` needs a ``read`` token. ``POST /v1/jobs/{id}/ca-callback`` is
+authenticated by the CA profile's shared secret instead (see :mod:`ops.callback`); every
+refusal is written into the job's history, without the signature, and leaves the job
+waiting. An accepted certificate resumes the job at ``import-chain``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from workers.app import App
+from workers.config import format_validation_error
+from workers.errors import (
+    AuthenticationFailed,
+    PermissionDenied,
+    ReplayRefused,
+    RequestInvalid,
+    StateConflict,
+    TwowayError,
+)
+from workers.resume import resume_with_certificate
+
+from ..callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S, check_signature
+from .auth import require
+from .errors import status_for
+from .jobs_read import JOB_ID
+from .state import state_of
+
+__all__ = ["CaCallback", "router"]
+
+router = APIRouter(prefix="/v1/jobs", tags=["ca"])
+_ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
+
+
+class CaCallback(BaseModel):
+    """What the CA sends when it has signed the job's CSR."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    certificate: str = Field(min_length=1, max_length=100_000, description="the leaf, PEM")
+    chain: str = Field(
+        default="", max_length=200_000, description="intermediates and root, PEM, concatenated"
+    )
+
+
+class CallbackAccepted(BaseModel):
+    job_id: str
+    state: str
+    stage: str | None
+
+
+@router.get(
+    "/{job_id}/csr",
+    summary="The job's CSR (PKCS#10, PEM), for the CA",
+    dependencies=[require("read")],
+    response_class=Response,
+    responses={200: {"content": {"application/x-pem-file": {}}}, 404: _ERROR, 409: _ERROR},
+)
+def get_csr(request: Request, job_id: str = JOB_ID) -> Response:
+    store = state_of(request).app.store
+    job = store.get_job(job_id)
+    csr = store.artifacts.get(job.id, "csr")
+    if csr is None:
+        raise StateConflict(
+            f"job {job.id} has no CSR yet (it is {job.state.value})",
+            hint="the CSR is made by stage 'csr'; ask again when the job waits for its CA",
+        )
+    return Response(csr, media_type="application/x-pem-file")
+
+
+@router.post(
+    "/{job_id}/ca-callback",
+    status_code=202,
+    summary="The CA's signed certificate: resumes the job at import-chain",
+    response_model=CallbackAccepted,
+    responses=dict.fromkeys((400, 401, 403, 404, 409, 413, 422), _ERROR),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CaCallback.model_json_schema()}},
+        }
+    },
+)
+async def ca_callback(
+    request: Request,
+    job_id: str = JOB_ID,
+    timestamp: str | None = Header(None, alias=TIMESTAMP_HEADER, description="Unix seconds"),
+    signature: str | None = Header(
+        None,
+        alias=SIGNATURE_HEADER,
+        description="sha256=<hex HMAC-SHA256(secret, timestamp + '.' + raw body)>",
+    ),
+) -> dict[str, Any]:
+    body = await request.body()  # at most the gateway's body limit (ops/gateway/limits.py)
+    remote = request.client.host if request.client else None
+    app = state_of(request).app
+    return await run_in_threadpool(_accept, app, job_id, timestamp, signature, body, remote)
+
+
+def _accept(
+    app: App,
+    job_id: str,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    remote: str | None,
+) -> dict[str, Any]:
+    job = app.store.get_job(job_id)
+    profile = job.request.ca.profile
+    try:
+        secret = app.deps.cas.callback_secret(profile)
+        used = check_signature(secret, timestamp, signature, body)
+        if not app.store.signatures.claim(used, job.id, keep=timedelta(seconds=2 * WINDOW_S)):
+            raise ReplayRefused(
+                "this callback's signature was already used",
+                hint="send a new callback with the current timestamp, signed anew",
+            )
+        callback = _parse(body)
+    except (AuthenticationFailed, PermissionDenied, ReplayRefused, RequestInvalid) as exc:
+        _refused(app, job.id, exc, remote)
+        raise
+    try:  # a certificate that fails a check is written into the history by resume
+        resumed = resume_with_certificate(
+            app,
+            job.id,
+            callback.certificate.encode(),
+            callback.chain.encode(),
+            source="ca-callback",
+            actor=f"ca:{profile}",
+        )
+    except StateConflict as exc:
+        _refused(app, job.id, exc, remote)
+        raise
+    return {
+        "job_id": resumed.id,
+        "state": resumed.state.value,
+        "stage": resumed.stage.value if resumed.stage else None,
+    }
+
+
+def _parse(body: bytes) -> CaCallback:
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestInvalid(
+            'body: not JSON; send {"certificate": PEM, "chain": PEM}',
+            hint="Content-Type application/json, UTF-8",
+        ) from exc
+    try:
+        return CaCallback.model_validate(raw)
+    except ValidationError as exc:
+        raise RequestInvalid(
+            f"body: {format_validation_error(exc)}",
+            hint='send {"certificate": PEM, "chain": PEM}; no other fields',
+        ) from exc
+
+
+def _refused(app: App, job_id: str, exc: TwowayError, remote: str | None) -> None:
+    detail = {"status": status_for(exc), **exc.as_dict(), "remote": remote}
+    app.store.note(job_id, "callback_refused", detail)

@@ -1,0 +1,159 @@
+"""The poller: resumes jobs whose CA can be asked, and ends waits that last too long.
+
+For each job in ``waiting_for_ca``:
+
+- past its CA profile's ``max_wait_days``, it fails with a reason that says how long it
+  waited and what to do;
+- if its CA adapter is ``pollable``, the CA is asked for the request id stored with the
+  job; a certificate goes through :func:`workers.resume.resume_with_certificate`, as a
+  callback would. A certificate the CA issued that fails the checks fails the job: it is
+  the CA's final answer to that request.
+
+Several pollers may run at once: every change is a compare-and-set, and a lost one is
+skipped. A failed resume after the certificate was stored is not left behind: the
+sweeper (:mod:`workers.sweeper`) re-sends an output that was recorded but not forwarded.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from messages import JobState, Stage
+
+from .app import App
+from .ca import Issued
+from .errors import (
+    CaRejected,
+    CaUnavailable,
+    CertificateRejected,
+    PermanentError,
+    RequestInvalid,
+    StateConflict,
+    TwowayError,
+)
+from .resume import resume_with_certificate
+from .waiting import WaitingJob, waiting_jobs
+
+__all__ = ["PollReport", "Poller"]
+
+_log = structlog.get_logger("twoway.poller")
+
+
+@dataclass
+class PollReport:
+    waiting: int = 0
+    polled: int = 0
+    resumed: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    unavailable: int = 0
+
+
+class Poller:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._stop = threading.Event()
+
+    def run_once(self, now: datetime | None = None) -> PollReport:
+        report = PollReport()
+        moment = now or datetime.now(UTC)
+        for waiting in waiting_jobs(self.app.store, self.app.config):
+            report.waiting += 1
+            try:
+                self._visit(waiting, moment, report)
+            except Exception:  # noqa: BLE001 - one job's trouble must not stop the round
+                _log.exception("poll_failed", job_id=waiting.job.id)
+        return report
+
+    def _visit(self, waiting: WaitingJob, now: datetime, report: PollReport) -> None:
+        if waiting.deadline is not None and now >= waiting.deadline:
+            if self._expire(waiting, now):
+                report.expired.append(waiting.job.id)
+            return
+        adapter = self.app.deps.cas.get(waiting.profile)
+        if not adapter.pollable or not waiting.request_id:
+            return
+        report.polled += 1
+        try:
+            result = adapter.poll(waiting.request_id)
+        except CaUnavailable as exc:
+            report.unavailable += 1
+            _log.warning("ca_unavailable", job_id=waiting.job.id, reason=exc.message)
+            return
+        except CaRejected as exc:
+            if self._fail(waiting, exc, kind="ca_rejected"):
+                report.failed.append(waiting.job.id)
+            return
+        if isinstance(result, Issued):
+            self._resume(waiting, result, report)
+
+    def _resume(self, waiting: WaitingJob, result: Issued, report: PollReport) -> None:
+        try:
+            resume_with_certificate(
+                self.app,
+                waiting.job.id,
+                result.certificate_pem,
+                result.chain_pem,
+                source="poller",
+                actor=f"ca:{waiting.profile}",
+            )
+        except (CertificateRejected, RequestInvalid) as exc:
+            if self._fail(waiting, exc, kind="certificate_rejected"):
+                report.failed.append(waiting.job.id)
+            return
+        except StateConflict:
+            return  # a callback or another poller got there first
+        report.resumed.append(waiting.job.id)
+
+    def _expire(self, waiting: WaitingJob, now: datetime) -> bool:
+        profile = self.app.config.ca_profile(waiting.profile)
+        error = PermanentError(
+            f"the CA '{waiting.profile}' did not sign within max_wait_days ="
+            f" {profile.max_wait_days:g}: the job waited from {_at(waiting.since)} to"
+            f" {_at(now)} (request {waiting.request_id})",
+            hint="ask the CA about the request; then replay stage 'wait-for-ca', or submit"
+            " the job again",
+        )
+        return self._fail(waiting, error, kind="ca_wait_expired")
+
+    def _fail(self, waiting: WaitingJob, exc: TwowayError, *, kind: str) -> bool:
+        detail: dict[str, Any] = {**exc.as_dict(), "request_id": waiting.request_id}
+        try:
+            self.app.store.transition(
+                waiting.job.id,
+                kind=kind,
+                expect={JobState.WAITING_FOR_CA},
+                state=JobState.FAILED,
+                error={**detail, "stage": Stage.WAIT_FOR_CA.value},
+                detail=detail,
+            )
+        except StateConflict:
+            return False
+        _log.warning(kind, job_id=waiting.job.id, reason=exc.message)
+        return True
+
+    def run_forever(self, every_s: float = 30.0) -> None:
+        while not self._stop.wait(every_s):
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - the next round tries again
+                _log.exception("poll_round_failed")
+
+    def start(self, every_s: float = 30.0) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.run_forever, args=(every_s,), daemon=True, name="twoway-poller"
+        )
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _at(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,101 @@
+"""Resuming a job that waits for its CA: the one way in, for callbacks, operators and the
+poller alike.
+
+The certificate and chain are checked against the job's CSR and request first (public
+key, chain to a root, validity and the CA profile's minimum, clientAuth, subject and
+DNS names). A rejection is written into the job's history and raised; the job keeps
+waiting and nothing else changes. An accepted certificate is stored together with the
+compare-and-set that moves the job on, in one transaction: of two concurrent resumes
+exactly one wins, the other gets ``StateConflict``. Then ``import-chain`` is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from messages import CertificateIssued, JobState, Stage
+
+from . import pki
+from .app import App
+from .errors import CertificateRejected, PermanentError, RequestInvalid, StateConflict
+from .store import JobRecord
+from .store.rewind import rewind
+
+__all__ = ["resume_with_certificate"]
+
+
+def resume_with_certificate(
+    app: App,
+    job_id: str,
+    certificate_pem: bytes,
+    chain_pem: bytes,
+    *,
+    source: str,
+    actor: str,
+) -> JobRecord:
+    """Check, store and go on at ``import-chain``; ``source`` and ``actor`` go into history."""
+    store = app.store
+    job = store.get_job(job_id)
+    if job.state is not JobState.WAITING_FOR_CA:
+        raise StateConflict(
+            f"job {job.id} is {job.state.value}, not waiting for its CA",
+            hint="only a job in state waiting_for_ca can be resumed; 'twoway status' shows it",
+        )
+    chain = _checked(app, job, certificate_pem, chain_pem, source=source, actor=actor)
+    certificate = chain.leaf_pem
+    issued = CertificateIssued(
+        job_id=job.id, certificate_sha256=hashlib.sha256(certificate).hexdigest()
+    )
+    resumed = store.transition(
+        job.id,
+        kind="ca_resumed",
+        expect={JobState.WAITING_FOR_CA},
+        expect_stage={Stage.WAIT_FOR_CA},
+        state=JobState.RUNNING,
+        stage=Stage.WAIT_FOR_CA,
+        output=(Stage.WAIT_FOR_CA, issued.model_dump_json()),
+        detail={
+            "source": source,
+            "actor": actor,
+            "request_id": job.ca_request_id,
+            "certificate_sha256": issued.certificate_sha256,
+            "serial": format(chain.leaf.serial_number, "x"),
+            "not_after": chain.leaf.not_valid_after_utc.isoformat(),
+        },
+        within=rewind(job.id, outputs=(), write=_artifacts(certificate, chain)),
+    )
+    following = app.runtime.routes[Stage.WAIT_FOR_CA].next_stage
+    assert following is not None, "wait-for-ca is never the last stage"
+    app.runtime.send(following, issued)
+    store.progress.mark_forwarded(job.id, Stage.WAIT_FOR_CA)
+    return resumed
+
+
+def _artifacts(certificate: bytes, chain: pki.IssuedChain) -> dict[str, bytes]:
+    """What the later stages read: the leaf, and the verified CA chain (root included)."""
+    return {"certificate": certificate, "issued_chain": chain.ca_chain_pem}
+
+
+def _checked(
+    app: App, job: JobRecord, certificate_pem: bytes, chain_pem: bytes, *, source: str, actor: str
+) -> pki.IssuedChain:
+    profile = app.config.ca_profile(job.request.ca.profile)
+    csr = app.store.artifacts.get(job.id, "csr")
+    if csr is None:
+        raise PermanentError(f"job {job.id} has no CSR", hint="replay stage 'csr'")
+    try:
+        return pki.check_issued(
+            certificate_pem=certificate_pem,
+            chain_pem=chain_pem,
+            csr_pem=csr,
+            subject=job.request.subject,
+            dns_sans=job.request.dns_sans,
+            min_remaining=timedelta(days=profile.min_remaining_days),
+            trusted_roots=profile.trusted_roots(),
+        )
+    except (CertificateRejected, RequestInvalid) as exc:
+        app.store.note(
+            job.id, "certificate_rejected", {"source": source, "actor": actor, **exc.as_dict()}
+        )
+        raise

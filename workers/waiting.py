@@ -1,0 +1,67 @@
+"""Jobs that wait for their CA: since when, and until when they may."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from messages import JobState
+
+from .config import PipelineConfig
+from .store import JobRecord, Store
+
+__all__ = ["WaitingJob", "waiting_jobs"]
+
+_PAGE = 500
+
+
+@dataclass(frozen=True)
+class WaitingJob:
+    job: JobRecord
+    profile: str
+    since: datetime
+    deadline: datetime | None
+
+    @property
+    def request_id(self) -> str | None:
+        return self.job.ca_request_id
+
+    def waited(self, now: datetime) -> timedelta:
+        return now - self.since
+
+    def summary(self, now: datetime) -> dict[str, Any]:
+        return {
+            "job_id": self.job.id,
+            "ca_profile": self.profile,
+            "request_id": self.request_id,
+            "waiting_since": self.since.isoformat(),
+            "waited_s": round(self.waited(now).total_seconds()),
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "instance": self.job.request.instance,
+            "target": self.job.request.target.name,
+        }
+
+
+def waiting_jobs(store: Store, config: PipelineConfig) -> Iterator[WaitingJob]:
+    """Every job in ``waiting_for_ca`` (read in pages first, then yielded)."""
+    found: dict[str, JobRecord] = {}  # by id: a job created meanwhile shifts the pages
+    offset = 0
+    while batch := store.list_jobs(states=[JobState.WAITING_FOR_CA], limit=_PAGE, offset=offset):
+        found.update((job.id, job) for job in batch)
+        offset += len(batch)
+        if len(batch) < _PAGE:
+            break
+    for job in found.values():
+        yield _describe(store, config, job)
+
+
+def _describe(store: Store, config: PipelineConfig, job: JobRecord) -> WaitingJob:
+    pauses = [e.at for e in store.history(job.id) if e.kind == "waiting_for_ca"]
+    since = pauses[-1] if pauses else job.updated_at
+    name = job.request.ca.profile
+    profile = config.ca.get(name)
+    limit = profile.max_wait_days if profile is not None else None
+    deadline = since + timedelta(days=limit) if limit is not None else None
+    return WaitingJob(job=job, profile=name, since=since, deadline=deadline)
