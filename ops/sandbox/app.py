@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from .attachment_api import AttachmentApi
 from .auth import Auth
-from .faults import WRITE_METHODS, FaultInjector
+from .faults import FaultInjector
 from .store import Refusal, Store
 from .table_api import TableApi
 from .wire import Request, Response, accepts_json, error, parse_query
@@ -76,7 +76,7 @@ class App:
         kind = self.faults.draw(request)
         if kind is None or self.faults.delays(kind):
             return self._guarded(request, self._serve)
-        if self.faults.plan.after_write and request.method in WRITE_METHODS:
+        if self.faults.write_lands(request):
             self._guarded(request, self._serve)  # the write happens; its answer is lost
         return self.faults.answer(kind, request)
 

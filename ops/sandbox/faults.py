@@ -3,7 +3,8 @@
 A :class:`FaultPlan` says which share of the calls to ``/api/now/*`` and
 ``/oauth_token.do`` fail and how. Draws come from a seeded ``random.Random``, so a test
 sees the same sequence every run. With ``after_write`` a faulted write is carried out
-first and only its answer is lost: the way to prove that a client's retries are idempotent.
+first and only its answer is lost (for every faulted write, or for a share of them): the
+way to prove that a client's retries are idempotent.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class FaultPlan(BaseModel):
     rate: float = Field(0.0, ge=0.0, le=1.0)
     kinds: tuple[FaultKind, ...] = ("500", "503", "429", "slow", "reset")
     seed: int = 0
-    after_write: bool = False
+    # True: a faulted write is carried out and only its answer is lost; a number: that
+    # share of the faulted writes (drawn from the seed), the others never happen.
+    after_write: bool | float = Field(False, ge=0.0, le=1.0)
     slow_seconds: float = Field(2.0, ge=0.0)
     retry_after: int = Field(1, ge=0)
     paths: tuple[str, ...] | None = None  # path prefixes; None = every API path
@@ -91,6 +94,16 @@ class FaultInjector:
             kind = self._random.choice(plan.kinds)
             self.served[kind] += 1
             return kind
+
+    def write_lands(self, request: Request) -> bool:
+        """Whether a faulted call is carried out before its answer is lost (``after_write``)."""
+        share = float(self._plan.after_write)
+        if request.method not in WRITE_METHODS or share <= 0.0:
+            return False
+        if share >= 1.0:
+            return True
+        with self._lock:
+            return self._random.random() < share
 
     def delays(self, kind: FaultKind) -> bool:
         """Sleep for a slow fault; True if the call then goes on normally."""

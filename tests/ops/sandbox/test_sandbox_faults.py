@@ -97,6 +97,28 @@ def test_500_after_write_on_patch(api: Api, srv: SandboxServer) -> None:
     assert srv.dump()["sys_rest_message"][0]["use_mutual_auth"] == "true"
 
 
+def test_after_write_share_carries_out_that_share_of_the_faulted_writes(
+    api: Api, srv: SandboxServer
+) -> None:
+    def run() -> list[str]:
+        srv.faults.set(FaultPlan(rate=1.0, kinds=("500",), after_write=0.5, seed=7))
+        for index in range(40):
+            answer = api.post("/api/now/table/sys_properties", json={"name": f"share.{index}"})
+            assert answer.status_code == 500  # every answer is lost
+        srv.faults.clear()
+        names = [r["name"] for r in srv.dump()["sys_properties"] if r["name"].startswith("share.")]
+        for row in srv.dump()["sys_properties"]:
+            if row["name"].startswith("share."):
+                assert (
+                    api.delete(f"/api/now/table/sys_properties/{row['sys_id']}").status_code == 204
+                )
+        return names
+
+    landed = run()
+    assert 10 <= len(landed) <= 30  # about half of 40 carried out, the rest never happened
+    assert landed == run()  # the same ones again for the same seed
+
+
 def test_path_filter_and_oauth(srv: SandboxServer, api: Api) -> None:
     srv.faults.set(FaultPlan(rate=1.0, kinds=("503",), paths=("/oauth_token.do",)))
     assert api.get(URL).status_code == 200
