@@ -3,11 +3,12 @@
 The client key reaches OpenSSL without touching the file system (see :mod:`.identity`).
 The server is checked against ``trust`` only.
 
-Failures are translated once, here: ``VerificationFailed`` with ``check`` =
-``server_certificate`` (not trusted, wrong host name), ``client_certificate`` (the server
-refused ours: an alert, or an HTTP 400 "No required SSL certificate was sent"; with TLS
-1.3 this arrives on the first read after the handshake), ``tls_handshake`` or
-``http_response``; and ``TransientError`` for refused, reset and timed-out connections.
+Failures are translated once, here, and worded in :mod:`.tls_failures`:
+``VerificationFailed`` with ``check`` = ``server_certificate`` (another certificate than
+the registered one, wrong host name, expired), ``client_certificate`` (the server refused
+ours: an alert, or an HTTP 400 "No required SSL certificate was sent"; with TLS 1.3 this
+arrives on the first read after the handshake), ``tls_handshake`` or ``http_response``;
+and ``TransientError`` for refused, reset and timed-out connections.
 """
 
 from __future__ import annotations
@@ -25,31 +26,26 @@ from workers.errors import RequestInvalid, TransientError, TwowayError, Verifica
 
 from .certs import cert_to_pem
 from .identity import load_identity
+from .tls_failures import (
+    CLIENT_HINT,
+    REFUSING_ALERTS,
+    client_refused,
+    presented_certificate,
+    server_not_accepted,
+)
 
 __all__ = ["HandshakeResult", "mtls_request"]
 
-_CLIENT_REJECTED = frozenset(
-    {
-        "TLSV1_ALERT_UNKNOWN_CA",
-        "SSLV3_ALERT_BAD_CERTIFICATE",
-        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
-        "TLSV1_ALERT_ACCESS_DENIED",
-        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
-        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
-        "SSLV3_ALERT_CERTIFICATE_REVOKED",
-        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
-        "TLSV1_ALERT_DECRYPT_ERROR",
-    }
-)
 _NO_CERT_ANSWERS = (b"no required ssl certificate", b"ssl certificate error", b"client certificate")
-_CLIENT_HINT = (
-    "the third party has not installed client-cert.pem / our CA yet; replay verify when they have"
-)
-_SERVER_HINT = (
-    "the registered trust certificate differs from what the endpoint presents; compare"
-    " fingerprints and register the endpoint's certificate (or its CA)"
-)
 _MAX_HEAD = 16384
+
+
+class _ServerNotAccepted(Exception):
+    """The server's certificate failed verification (reported once its cert is known)."""
+
+    def __init__(self, verify_message: str) -> None:
+        super().__init__(verify_message)
+        self.verify_message = verify_message
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,19 @@ def mtls_request(
     except OSError as exc:
         raise _transient(target, "cannot connect", exc) from exc
     with raw:
-        tls = _handshake(context, raw, target)
+        try:
+            tls = _handshake(context, raw, target)
+        except _ServerNotAccepted as exc:
+            presented = presented_certificate(
+                target.host,
+                target.port,
+                private_key_pem=private_key_pem,
+                chain=chain,
+                timeout=timeout,
+            )
+            raise server_not_accepted(
+                target.host_header, exc.verify_message, presented, trust
+            ) from exc
         with tls:
             protocol, cipher = tls.version() or "", (tls.cipher() or ("",))[0]
             server_der = tls.getpeercert(binary_form=True) or b""
@@ -97,7 +105,7 @@ def mtls_request(
             f"{target.host_header} answered HTTP 400: no required SSL certificate was sent"
             " (the server did not accept our client certificate)",
             check="client_certificate",
-            hint=_CLIENT_HINT,
+            hint=CLIENT_HINT,
         )
     return HandshakeResult(protocol, cipher, hashlib.sha256(server_der).hexdigest(), status)
 
@@ -136,11 +144,7 @@ def _handshake(context: ssl.SSLContext, raw: socket.socket, target: _Target) -> 
     try:
         return context.wrap_socket(raw, server_hostname=target.host)
     except ssl.SSLCertVerificationError as exc:
-        raise VerificationFailed(
-            f"the server certificate of {target.host_header} is not accepted: {exc.verify_message}",
-            check="server_certificate",
-            hint=_SERVER_HINT,
-        ) from exc
+        raise _ServerNotAccepted(str(exc.verify_message or exc)) from exc
     except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
         raise _transient(target, "the endpoint closed the TLS handshake", exc) from exc
     except ssl.SSLError as exc:
@@ -195,7 +199,7 @@ def _closed(target: _Target, protocol: str, exc: OSError | None) -> TwowayError:
             f"{target.host_header} closed the connection right after the TLS 1.3 handshake"
             " without answering: it most likely refused our client certificate",
             check="client_certificate",
-            hint=_CLIENT_HINT,
+            hint=CLIENT_HINT,
         )
     cause = exc if exc is not None else ConnectionError("closed")
     return _transient(target, "the endpoint closed the connection without answering", cause)
@@ -236,12 +240,8 @@ def _status(head: bytes, target: _Target) -> int:
 
 def _tls_error(target: _Target, exc: ssl.SSLError) -> VerificationFailed:
     reason = str(getattr(exc, "reason", "") or "")
-    if reason in _CLIENT_REJECTED:
-        return VerificationFailed(
-            f"{target.host_header} refused our client certificate (TLS alert {reason})",
-            check="client_certificate",
-            hint=_CLIENT_HINT,
-        )
+    if reason in REFUSING_ALERTS:
+        return client_refused(target.host_header, reason)
     return VerificationFailed(
         f"the TLS handshake with {target.host_header} failed ({reason or type(exc).__name__})",
         check="tls_handshake",

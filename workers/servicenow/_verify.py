@@ -41,24 +41,35 @@ def read_configuration(
     keystore = client.get(CERTIFICATE, keystore_sys_id, fields=_CERT_FIELDS)
     attachments: tuple[dict[str, Any], ...] = ()
     if keystore is not None:
-        attachments = tuple(
-            {**meta, "hash": attachment_sha256(client, meta)}
-            for meta in client.list_attachments(CERTIFICATE, keystore_sys_id)
-        )
+        attachments = _hashed_attachments(client, keystore)
     profile = client.get(PROFILE, profile_sys_id, fields=("sys_id", "protocol", "keystore"))
     protocol = text((profile or {}).get("protocol"))
+    trust = client.get(CERTIFICATE, trust_sys_id, fields=_CERT_FIELDS)
     return ConfigurationSnapshot(
         keystore_sys_id=keystore_sys_id,
         trust_sys_id=trust_sys_id,
         profile_sys_id=profile_sys_id,
         keystore=keystore,
         keystore_attachments=attachments,
-        trust=client.get(CERTIFICATE, trust_sys_id, fields=_CERT_FIELDS),
+        trust=trust,
+        trust_attachments=_hashed_attachments(client, trust),
         profile=profile,
         target=target,
         mutual_auth=read_mutual_auth(client, facts, target),
         legacy_properties=legacy_protocol_properties(client, protocol) if protocol else (),
         load_errors=_load_errors(client, keystore),
+    )
+
+
+def _hashed_attachments(
+    client: ServiceNowClient, record: dict[str, Any] | None
+) -> tuple[dict[str, Any], ...]:
+    """The record's attachments, each with its SHA-256 as ``hash``."""
+    if record is None:
+        return ()
+    return tuple(
+        {**meta, "hash": attachment_sha256(client, meta)}
+        for meta in client.list_attachments(CERTIFICATE, text(record.get("sys_id")))
     )
 
 
@@ -128,6 +139,9 @@ def _trust_problems(
     pem = text(record.get("pem_certificate"))
     if sha256 and pem and pem_sha256(pem) != sha256:
         problems.append(f"trust record {sys_id} holds another certificate than {sha256}")
+    attached = [text(a.get("hash")) for a in snap.trust_attachments]
+    if sha256 and not pem and sha256 not in attached:
+        problems.append(f"trust record {sys_id} holds no certificate with SHA-256 {sha256}")
     return problems
 
 

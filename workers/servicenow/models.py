@@ -10,6 +10,7 @@ __all__ = [
     "ConfigurationSnapshot",
     "KeystoreRecord",
     "ProfileRecord",
+    "ProfileState",
     "TargetRef",
     "TrustRecord",
 ]
@@ -64,12 +65,22 @@ class ProfileRecord(_Frozen):
     previous_keystore: str | None = None
 
 
+class ProfileState(_Frozen):
+    """A protocol profile as the instance stores it now (what rollback puts back)."""
+
+    sys_id: str
+    protocol: str
+    default_port: str
+    keystore: str
+
+
 class ConfigurationSnapshot(_Frozen):
     """The records of one configuration as the instance stores them (None: not found).
 
-    ``keystore_attachments`` carry each attachment's ``hash``; ``mutual_auth`` maps the
-    message's and each method's sys_id to its mutual-auth columns; ``load_errors`` are the
-    syslog messages saying the keystore could not be loaded since it was last changed.
+    ``keystore_attachments`` and ``trust_attachments`` (a DER trust certificate) carry each
+    attachment's ``hash``; ``mutual_auth`` maps the message's and each method's sys_id to
+    its mutual-auth columns; ``load_errors`` are the syslog messages saying the keystore
+    could not be loaded since it was last changed.
     """
 
     keystore_sys_id: str
@@ -78,6 +89,7 @@ class ConfigurationSnapshot(_Frozen):
     keystore: dict[str, Any] | None
     keystore_attachments: tuple[dict[str, Any], ...] = ()
     trust: dict[str, Any] | None
+    trust_attachments: tuple[dict[str, Any], ...] = ()
     profile: dict[str, Any] | None
     target: TargetRef
     mutual_auth: dict[str, dict[str, str]]

@@ -5,6 +5,11 @@ profile pointing at it, the message and each method using the profile); the atta
 keystore is downloaded and must be the one built; and an mTLS handshake with exactly
 that keystore against the message's endpoint must succeed, trusting only the registered
 server certificate. Read-only: it can be replayed when the third party is ready.
+
+Each failure names its check: ``keystore_password`` (the instance logs that it cannot open
+our keystore with the password on the record), ``configuration``, ``keystore_attachment``,
+``server_certificate`` and ``client_certificate`` (the third party's answer, see
+:mod:`workers.pki.tls_failures`), ``tls_handshake``, ``http_response``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from messages import JobVerified, KeystoreUploaded, MutualAuthEnabled, Stage, Tr
 from .. import pki
 from ..context import StageContext, sha256_hex
 from ..errors import VerificationFailed
+from ..servicenow import ConfigurationSnapshot
 from .enable import find_target
 from .import_chain import server_certificate_der
 
@@ -31,6 +37,7 @@ def verify(msg: MutualAuthEnabled, ctx: StageContext) -> JobVerified:
         profile_sys_id=msg.profile_sys_id,
         target=target,
     )
+    _keystore_opens(snapshot, uploaded.keystore_sha256)
     problems = instance.check_configuration(
         snapshot,
         keystore_sha256=uploaded.keystore_sha256,
@@ -49,15 +56,7 @@ def verify(msg: MutualAuthEnabled, ctx: StageContext) -> JobVerified:
             check="keystore_attachment",
             hint="replay stage 'upload-keystore'",
         )
-    password = ctx.secret("keystore_password", made_by=Stage.IMPORT_CHAIN).decode()
-    contents = pki.open_jks(attached, password, ctx.request.keystore.alias)
-    server = pki.parse_certificates(server_certificate_der(ctx))
-    result = pki.mtls_request(
-        target.endpoint,
-        private_key_pem=contents.private_key_pem,
-        chain=contents.chain,
-        trust=server,
-    )
+    result = _handshake(ctx, attached, target.endpoint)
     ctx.note(
         "handshake_succeeded",
         endpoint=target.endpoint,
@@ -68,4 +67,34 @@ def verify(msg: MutualAuthEnabled, ctx: StageContext) -> JobVerified:
         job_id=msg.job_id,
         handshake_protocol=result.protocol,
         server_sha256=result.server_sha256,
+    )
+
+
+def _keystore_opens(snapshot: ConfigurationSnapshot, keystore_sha256: str) -> None:
+    """The record holds our keystore, yet the instance logs that it cannot load it: then
+    the password set on the record is wrong (KB1217702). It is write-only, so this is the
+    only way to see it."""
+    hashes = [str(a.get("hash", "")) for a in snapshot.keystore_attachments]
+    if not snapshot.load_errors or hashes != [keystore_sha256]:
+        return  # nothing logged, or another problem that check_configuration names
+    name = str((snapshot.keystore or {}).get("name", ""))
+    raise VerificationFailed(
+        f"the instance cannot open keystore record {name!r} ({snapshot.keystore_sys_id})"
+        f" with the password set on it: {snapshot.load_errors[0]}",
+        check="keystore_password",
+        hint="the record's key store password no longer opens the keystore twoway built"
+        " (someone changed it on the instance); replay stage 'upload-keystore', which sets"
+        " it again from the sealed copy",
+    )
+
+
+def _handshake(ctx: StageContext, keystore: bytes, endpoint: str) -> pki.HandshakeResult:
+    """mTLS with exactly the attached keystore, trusting only the registered certificate."""
+    password = ctx.secret("keystore_password", made_by=Stage.IMPORT_CHAIN).decode()
+    contents = pki.open_jks(keystore, password, ctx.request.keystore.alias)
+    return pki.mtls_request(
+        endpoint,
+        private_key_pem=contents.private_key_pem,
+        chain=contents.chain,
+        trust=pki.parse_certificates(server_certificate_der(ctx)),
     )

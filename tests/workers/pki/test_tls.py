@@ -85,6 +85,9 @@ def test_server_not_in_trust(
         request(server.url, enrollment, issued_chain, stranger)
     assert caught.value.check == "server_certificate"
     assert "registered trust certificate differs" in caught.value.hint
+    presented = hashlib.sha256(cert_to_der(parse_certificates(server.server_certificate_pem)[0]))
+    assert f"it presents 'CN=localhost' (SHA-256 {presented.hexdigest()})" in caught.value.message
+    assert "'CN=Somebody Else'" in caught.value.message
 
 
 def test_hostname_mismatch(
@@ -96,6 +99,8 @@ def test_hostname_mismatch(
             request(url, enrollment, issued_chain, other.server_certificate_pem)
     assert caught.value.check == "server_certificate"
     assert "Hostname mismatch" in caught.value.message
+    assert "presents the registered certificate 'CN=api.example.net'" in caught.value.message
+    assert "host name the certificate names" in caught.value.hint
 
 
 def test_client_ca_not_trusted_by_the_server(
@@ -108,6 +113,7 @@ def test_client_ca_not_trusted_by_the_server(
         assert strict.requests_served == 0
     assert caught.value.check == "client_certificate"
     assert "client-cert.pem" in caught.value.hint
+    assert "answered 'unknown_ca' to our client certificate" in caught.value.message
 
 
 def test_closed_port_is_transient(
