@@ -37,7 +37,7 @@ from workers.sealing import Sealer
 
 from .gateway.server import GatewayServer
 from .rabbit import delete_queues, stage_queue_names
-from .sandbox import SandboxServer
+from .sandbox import SandboxFacts, SandboxServer
 from .thirdparty import ThirdPartyServer
 
 __all__ = ["Stack", "StackOptions"]
@@ -59,6 +59,10 @@ class StackOptions:
     state_dir: Path | None = None
     keep_state: bool = False
     chaos: tuple[str, ...] = ()
+    # The sandbox's answers to the uncertain facts (None: the defaults of SandboxFacts).
+    sandbox_facts: SandboxFacts | None = None
+    # (connect, read) timeouts of the "sandbox" instance profile, e.g. short for fault tests.
+    instance_timeouts: tuple[float, float] | None = None
     # How often the poller looks at jobs waiting for their CA (max_wait, pollable CAs).
     poll_every_s: float = 30.0
 
@@ -91,11 +95,12 @@ class Stack:
         assert isinstance(local_ca, LocalCa), "pipeline.toml's 'local' CA profile must be local"
         ca_root = local_ca.root_pem
         self.third_party = ThirdPartyServer([ca_root]).start()
-        self.sandbox = SandboxServer(seed_endpoint=self.third_party.url).start()
-        self.config = base.with_instance(
-            "sandbox",
-            InstanceProfile(url=self.sandbox.url, username_env=USER_ENV, password_env=PASSWORD_ENV),
-        ).with_queue_prefix(self.queue_prefix)
+        self.sandbox = SandboxServer(
+            self.options.sandbox_facts, seed_endpoint=self.third_party.url
+        ).start()
+        self.config = base.with_instance("sandbox", self._instance_profile()).with_queue_prefix(
+            self.queue_prefix
+        )
         self.environ = {
             **os.environ,
             USER_ENV: self.sandbox.username,
@@ -139,6 +144,15 @@ class Stack:
         """The secret that signs callbacks for a manual CA profile of this stack."""
         assert self.app is not None
         return self.app.deps.cas.callback_secret(profile)
+
+    def _instance_profile(self) -> InstanceProfile:
+        timeouts: dict[str, float] = {}
+        if self.options.instance_timeouts is not None:
+            connect, read = self.options.instance_timeouts
+            timeouts = {"connect_timeout_s": connect, "read_timeout_s": read}
+        return InstanceProfile(
+            url=self.sandbox.url, username_env=USER_ENV, password_env=PASSWORD_ENV, **timeouts
+        )
 
     def worker_environment(self) -> dict[str, str]:
         """What a ``twoway worker`` process needs to join this stack."""

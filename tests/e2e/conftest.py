@@ -90,6 +90,35 @@ def wait_all(stack: Stack, job_ids: list[str], timeout: float = 240) -> dict[str
         time.sleep(0.25)
 
 
+# Columns the platform stamps on every update: they change whenever a row is written.
+UPDATE_STAMPS = frozenset({"sys_updated_on", "sys_updated_by", "sys_mod_count"})
+
+
+def dump_changes(
+    before: dict[str, list[dict[str, str]]], after: dict[str, list[dict[str, str]]]
+) -> dict[str, dict[str, Any]]:
+    """What differs between two sandbox dumps, per table: rows added and removed (sys_ids)
+    and, per row in both, each changed column as (before, after)."""
+    changes: dict[str, dict[str, Any]] = {}
+    for table in sorted(set(before) | set(after)):
+        old = {row["sys_id"]: row for row in before.get(table, [])}
+        new = {row["sys_id"]: row for row in after.get(table, [])}
+        changed = {}
+        for sys_id in sorted(set(old) & set(new)):
+            columns = sorted(set(old[sys_id]) | set(new[sys_id]))
+            diff = {
+                c: (old[sys_id].get(c), new[sys_id].get(c))
+                for c in columns
+                if old[sys_id].get(c) != new[sys_id].get(c)
+            }
+            if diff:
+                changed[sys_id] = diff
+        added, removed = sorted(set(new) - set(old)), sorted(set(old) - set(new))
+        if added or removed or changed:
+            changes[table] = {"added": added, "removed": removed, "changed": changed}
+    return changes
+
+
 @pytest.fixture
 def rabbit_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     chaos = getattr(request, "param", ())

@@ -16,6 +16,7 @@ from .models import (
     ConfigurationSnapshot,
     KeystoreRecord,
     ProfileRecord,
+    ProfileState,
     TargetRef,
     TrustRecord,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "KeystoreRecord",
     "OAuthPassword",
     "ProfileRecord",
+    "ProfileState",
     "ServiceNowClient",
     "TargetRef",
     "TrustRecord",

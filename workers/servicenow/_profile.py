@@ -8,6 +8,7 @@ from typing import Any
 from workers.errors import RequestInvalid, ServiceNowConflict
 
 from ._common import CERTIFICATE, PROFILE, create_once, ignore_missing, text
+from ._lookups import profile_users
 from .client import ServiceNowClient
 from .facts import InstanceFacts
 from .models import ProfileRecord
@@ -88,12 +89,7 @@ def _find(client: ServiceNowClient, facts: InstanceFacts, protocol: str) -> dict
 
 
 def _referenced(client: ServiceNowClient, facts: InstanceFacts, sys_id: str) -> bool:
-    users = [("sys_rest_message", "protocol_name"), ("sys_rest_message_fn", "protocol_name")]
-    if facts.soap_profile_column:
-        users.append(("sys_soap_message", facts.soap_profile_column))
-    if facts.soap_function_table and len(facts.soap_function_columns) == 2:
-        users.append((facts.soap_function_table, facts.soap_function_columns[1]))
-    return any(client.query(table, {column: sys_id}, fields=("sys_id",)) for table, column in users)
+    return bool(profile_users(client, facts, sys_id))
 
 
 def _check_keystore(client: ServiceNowClient, facts: InstanceFacts, sys_id: str) -> None:

@@ -27,7 +27,7 @@ from .client import ServiceNowClient
 from .facts import InstanceFacts
 from .models import TrustRecord
 
-__all__ = ["ensure_trust_record", "pem_sha256", "trust_description"]
+__all__ = ["ensure_trust_record", "find_trust", "pem_sha256", "trust_description"]
 
 _FIELDS = (
     "sys_id",
@@ -95,17 +95,32 @@ def ensure_trust_record(
     return TrustRecord(sys_id=text(record["sys_id"]), sha256=sha256, created=True)
 
 
-def _find(
+def find_trust(
+    client: ServiceNowClient, facts: InstanceFacts, certificate_der: bytes
+) -> str | None:
+    """The sys_id of the oldest complete record holding the certificate; changes nothing."""
+    sha256 = sha256_hex(certificate_der)
+    rows = _candidates(client, facts, sha256)
+    return next((text(r["sys_id"]) for r in rows if _holds(client, facts, r, sha256)), None)
+
+
+def _candidates(
     client: ServiceNowClient, facts: InstanceFacts, sha256: str
-) -> tuple[dict[str, Any] | None, bool]:
-    """The record holding the certificate, and whether it is complete."""
+) -> list[dict[str, Any]]:
     rows = client.query(
         CERTIFICATE,
         {"type": facts.trust_type},
         encoded=f"short_descriptionLIKE{sha256}",
         fields=_FIELDS,
     )
-    rows.sort(key=lambda r: (text(r.get("sys_created_on")), text(r.get("sys_id"))))
+    return sorted(rows, key=lambda r: (text(r.get("sys_created_on")), text(r.get("sys_id"))))
+
+
+def _find(
+    client: ServiceNowClient, facts: InstanceFacts, sha256: str
+) -> tuple[dict[str, Any] | None, bool]:
+    """The record holding the certificate, and whether it is complete."""
+    rows = _candidates(client, facts, sha256)
     complete = [r for r in rows if _holds(client, facts, r, sha256)]
     if complete:
         for extra in complete[1:]:  # a create whose answer was lost landed late: ours twice

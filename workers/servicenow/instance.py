@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from ._common import delete_with_attachments, ignore_missing
+from ._common import PROFILE, delete_with_attachments, ignore_missing
 from ._keystore import ensure_keystore_record
+from ._lookups import find_profile, keystore_records, profile_users, profiles_using
 from ._profile import ensure_protocol_profile
-from ._targets import enable_mutual_auth, find_target, read_mutual_auth, restore_mutual_auth
-from ._trust import ensure_trust_record
+from ._targets import (
+    enable_mutual_auth,
+    find_target,
+    mutual_columns,
+    read_mutual_auth,
+    restore_mutual_auth,
+)
+from ._trust import ensure_trust_record, find_trust
 from ._verify import check_configuration, configuration_warnings, read_configuration
 from .client import ServiceNowClient
 from .facts import InstanceFacts
@@ -22,6 +29,7 @@ from .models import (
     ConfigurationSnapshot,
     KeystoreRecord,
     ProfileRecord,
+    ProfileState,
     TargetRef,
     TrustRecord,
 )
@@ -136,6 +144,34 @@ class Instance:
 
     def download_attachment(self, sys_id: str) -> bytes:
         return self.client.download_attachment(sys_id)
+
+    # -- lookups (read-only): what was there before a job, and what rollback undoes ------
+
+    def find_trust_record(self, certificate_der: bytes) -> str | None:
+        """The Trust Store Cert record holding this certificate, if one exists."""
+        return find_trust(self.client, self.facts, certificate_der)
+
+    def find_protocol_profile(self, protocol: str) -> ProfileState | None:
+        return find_profile(self.client, protocol)
+
+    def keystore_records(self, marker: str) -> list[str]:
+        """The certificate records a job made: those carrying its marker."""
+        return keystore_records(self.client, marker)
+
+    def profiles_using(self, keystore_sys_id: str) -> list[str]:
+        return profiles_using(self.client, keystore_sys_id)
+
+    def profile_users(self, profile_sys_id: str) -> list[tuple[str, str]]:
+        """(table, sys_id) of the messages, methods and functions using the profile."""
+        return profile_users(self.client, self.facts, profile_sys_id)
+
+    def mutual_columns(self, target: TargetRef, sys_id: str) -> tuple[str, str]:
+        """(mutual-auth column, protocol-profile column) of the message or one method."""
+        return mutual_columns(self.facts, target, sys_id)
+
+    def restore_protocol_profile(self, sys_id: str, *, keystore: str, default_port: str) -> None:
+        """Rollback: point a profile that existed before a job back where it was."""
+        self.client.update(PROFILE, sys_id, {"keystore": keystore, "default_port": default_port})
 
     def deactivate_record(self, table: str, sys_id: str) -> None:
         """Rollback: ``active`` false; a record that is gone needs nothing."""

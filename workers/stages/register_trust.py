@@ -2,9 +2,12 @@
 
 Found by fingerprint, so a certificate already registered (by this job or another) is
 reused; given as PEM it goes into ``pem_certificate``, given as DER it is attached.
+Whether such a record existed before the job is kept (``trust_before``) for rollback.
 """
 
 from __future__ import annotations
+
+import json
 
 from messages import KeystoreUploaded, TrustRegistered
 
@@ -18,7 +21,11 @@ __all__ = ["register_trust"]
 def register_trust(msg: KeystoreUploaded, ctx: StageContext) -> TrustRegistered:
     der = server_certificate_der(ctx)
     fingerprint = pki.sha256_fingerprint(pki.parse_certificates(der)[0])
-    record = ctx.instance().ensure_trust_record(
+    instance = ctx.instance()
+    if ctx.artifact("trust_before") is None:  # the first run sees the instance before us
+        existing = instance.find_trust_record(der)
+        ctx.keep("trust_before", json.dumps({"sys_id": existing}).encode())
+    record = instance.ensure_trust_record(
         name=f"twoway trust {ctx.request.protocol_profile.name} {fingerprint[:12]}",
         certificate_der=der,
         as_der_attachment=ctx.request.server_certificate.der_b64 is not None,

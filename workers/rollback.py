@@ -1,0 +1,131 @@
+"""Rollback: undo what a job changed on its ServiceNow instance (``twoway rollback ID``).
+
+The steps and their order are in :mod:`workers.undo`. Around them:
+
+- a job still ``accepted`` or ``running`` is refused: cancel it first and roll back once
+  its stage has finished; while rollback runs it holds the job's lease, so no stage of the
+  job runs at the same time;
+- the history gets ``rollback_started``, one ``undone`` event per thing undone (and a
+  ``rollback_kept`` event per thing deliberately left, with the reason), and finally
+  ``rolled_back``, which moves the job to ``cancelled``: its effect on the instance is
+  withdrawn, as if it had been cancelled before it started. A failure leaves the job as it
+  was with a ``rollback_failed`` event; rolling back again continues where it stopped;
+- a job already rolled back (and not run since) is not touched again: the report of that
+  rollback comes back with ``already_done``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from messages import JobState
+
+from .app import App
+from .errors import RequestInvalid, StateConflict, TwowayError
+from .logs import redact_text
+from .store import JobRecord
+from .undo import RollbackStep, Undo, rolled_back_after_last_run
+
+__all__ = ["RollbackReport", "RollbackStep", "rollback"]
+
+_UNDOABLE = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.WAITING_FOR_CA}
+)
+_LEASE = timedelta(minutes=10)
+_MAX_REASON = 500
+
+
+class RollbackReport(BaseModel):
+    """What a rollback did, step by step; ``already_done`` when an earlier one had."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: str
+    state: JobState
+    already_done: bool = False
+    steps: tuple[RollbackStep, ...] = ()
+
+    @property
+    def undone(self) -> list[RollbackStep]:
+        return [step for step in self.steps if step.action != "kept"]
+
+
+def rollback(app: App, job_id: str, *, actor: str, reason: str) -> RollbackReport:
+    """Undo job ``job_id`` on its instance; safe to call again (a no-op once done)."""
+    store = app.store
+    job = store.get_job(job_id)
+    done = _earlier_report(app, job)
+    if done is not None:
+        return done
+    _refuse_unless_undoable(job)
+    why = _checked_reason(reason)
+    owner = f"rollback-{uuid.uuid4().hex}"
+    held = store.progress.acquire(job_id, "rollback", owner, _LEASE)
+    if held is not None:
+        raise StateConflict(
+            f"job {job_id} is held by a run of {held.stage} until {held.until:%H:%M:%S} UTC",
+            hint="wait until that run has finished, then roll back again",
+        )
+    try:
+        job = store.get_job(job_id)  # as it is now that nothing else can run it
+        _refuse_unless_undoable(job)
+        return _undo(app, job, actor=actor, reason=why)
+    finally:
+        store.progress.release(job_id, owner)
+
+
+def _undo(app: App, job: JobRecord, *, actor: str, reason: str) -> RollbackReport:
+    store = app.store
+    detail = {"actor": actor, "reason": reason, "from_state": job.state.value}
+    store.note(job.id, "rollback_started", detail)
+
+    def record(step: RollbackStep) -> None:
+        kind = "rollback_kept" if step.action == "kept" else "undone"
+        store.note(job.id, kind, step.model_dump())
+
+    try:
+        steps = Undo(app.deps, job, record).run()
+    except TwowayError as exc:
+        failure = {k: redact_text(v) if isinstance(v, str) else v for k, v in exc.as_dict().items()}
+        store.note(job.id, "rollback_failed", failure)
+        raise
+    summary = [step.model_dump() for step in steps]
+    final = store.transition(
+        job.id,
+        kind="rolled_back",
+        expect=_UNDOABLE,
+        state=JobState.CANCELLED,
+        detail={"actor": actor, "reason": reason, "steps": summary},
+    )
+    return RollbackReport(job_id=job.id, state=final.state, steps=tuple(steps))
+
+
+def _earlier_report(app: App, job: JobRecord) -> RollbackReport | None:
+    event = rolled_back_after_last_run(app.store.history(job.id))
+    if event is None:
+        return None
+    steps = tuple(RollbackStep.model_validate(s) for s in event.detail.get("steps", []))
+    return RollbackReport(job_id=job.id, state=job.state, already_done=True, steps=steps)
+
+
+def _refuse_unless_undoable(job: JobRecord) -> None:
+    if job.state in _UNDOABLE:
+        return
+    stage = job.stage.value if job.stage else "its first stage"
+    raise StateConflict(
+        f"job {job.id} is {job.state.value} (at {stage}); a running job cannot be rolled back",
+        hint=f"cancel it first ('twoway cancel {job.id} --reason ...'), then roll back once"
+        " its stage has finished",
+    )
+
+
+def _checked_reason(reason: str) -> str:
+    text = " ".join(reason.split())
+    if not text:
+        raise RequestInvalid("a rollback needs a reason", hint="say why, e.g. --reason 'wrong CA'")
+    if len(text) > _MAX_REASON:
+        raise RequestInvalid(f"the reason is longer than {_MAX_REASON} characters")
+    return text

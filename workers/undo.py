@@ -1,0 +1,239 @@
+"""The steps of one job's rollback on its instance, in the safe order, each idempotent.
+
+1. The target message and each of its methods get back the mutual-auth values they had
+   before the job (the ``previous_values`` artifact of ``enable``), unless someone has
+   since pointed them at a profile that is not the job's.
+2. The protocol profile: deleted if the job created it (and nothing uses it any more);
+   pointed back at its former keystore and port if it existed and the job rotated it
+   (the ``profile_before`` artifact of ``create-profile``).
+3. The job's keystore records (found on the instance by the job marker): deactivated
+   first (KB1217702), then deleted with their attachment, unless a profile uses them.
+4. The trust record, only if the job created it (``trust_before`` of ``register-trust``)
+   and no other job that has not been rolled back relies on it: trust records are shared
+   by fingerprint between jobs.
+
+Jobs from before these artifacts existed fall back on their ``instance_record`` events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from messages import JobRequest, Stage, TrustRegistered
+
+from . import pki
+from .deps import Deps
+from .servicenow import ProfileState, TargetRef
+from .stages.upload_keystore import job_marker
+from .store import JobRecord
+
+__all__ = ["RollbackStep", "Undo", "rolled_back_after_last_run"]
+
+CERTIFICATE = "sys_certificate"
+PROFILE = "sys_protocol_profile"
+Action = Literal["restored", "pointed_back", "deactivated", "deleted", "kept"]
+
+
+class RollbackStep(BaseModel):
+    """One thing rollback did (or left alone, ``kept``, saying why)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Action
+    what: Literal["message", "method", "profile", "keystore", "trust"]
+    table: str
+    sys_id: str
+    note: str = ""
+
+
+def rolled_back_after_last_run(events: list[Any]) -> Any | None:
+    """The last ``rolled_back`` event, if no stage started after it."""
+    last = None
+    for event in events:
+        if event.kind == "rolled_back":
+            last = event
+        elif event.kind == "stage_started":
+            last = None
+    return last
+
+
+def _server_der(request: JobRequest) -> bytes:
+    given = request.server_certificate
+    if given.der_b64 is not None:
+        return given.der_bytes()
+    return pki.cert_to_der(pki.parse_certificates(given.pem or "", what="server_certificate")[0])
+
+
+class Undo:
+    """Runs the four steps for ``job``; ``record`` is called with each step as it is done."""
+
+    def __init__(self, deps: Deps, job: JobRecord, record: Callable[[RollbackStep], None]) -> None:
+        self.deps = deps
+        self.job = job
+        self.instance = deps.instances.get(job.request.instance)
+        self._record = record
+        self.steps: list[RollbackStep] = []
+        history = deps.store.history(job.id)
+        self._made = [e.detail for e in history if e.kind == "instance_record"]
+
+    def run(self) -> list[RollbackStep]:
+        keystores = self.instance.keystore_records(job_marker(self.job.id))
+        self._messages(self._profile_ids())
+        self._profile(set(keystores))
+        self._keystores(keystores)
+        self._trust()
+        return self.steps
+
+    # -- the four steps -------------------------------------------------------------------
+
+    def _messages(self, our_profiles: set[str]) -> None:
+        previous = self._json("previous_values")
+        if not previous:
+            return
+        spec = self.job.request.target
+        found = self.instance.find_target(spec.kind.value, spec.name)
+        if found is None or found.sys_id not in previous:
+            self._step("kept", "message", "", "", f"{spec.name!r} is gone or was replaced")
+            return
+        methods = tuple(m for m in found.method_sys_ids if m in previous)
+        target = found.model_copy(update={"method_sys_ids": methods})
+        for sys_id, now in self.instance.read_mutual_auth(target).items():
+            self._restore_one(target, sys_id, now, previous[sys_id], our_profiles)
+
+    def _restore_one(
+        self,
+        target: TargetRef,
+        sys_id: str,
+        now: dict[str, str],
+        before: dict[str, str],
+        our_profiles: set[str],
+    ) -> None:
+        columns = self.instance.mutual_columns(target, sys_id)
+        wanted = {c: before[c] for c in columns if c in before}
+        what: Literal["message", "method"] = "message" if sys_id == target.sys_id else "method"
+        table = target.table_of(sys_id)
+        if all(now.get(c) == v for c, v in wanted.items()):
+            return  # as it was before the job (or already restored)
+        profile_column = columns[1]
+        if now.get(profile_column) not in {*our_profiles, before.get(profile_column)}:
+            note = f"uses protocol profile {now.get(profile_column)!r} now, not this job's"
+            self._step("kept", what, table, sys_id, note)
+            return
+        self.instance.restore_mutual_auth(target, {sys_id: wanted})
+        self._step("restored", what, table, sys_id, json.dumps(wanted, sort_keys=True))
+
+    def _profile(self, keystores: set[str]) -> None:
+        known, before = self._profile_before()
+        current = self.instance.find_protocol_profile(self.job.request.protocol_profile.name)
+        if not known or current is None:
+            return
+        if current.keystore not in keystores:
+            if before is None or current.keystore != before.keystore:
+                note = f"points at keystore {current.keystore!r}, not at one of this job's"
+                self._step("kept", "profile", PROFILE, current.sys_id, note)
+            return
+        if before is not None:  # it existed: the job rotated it onto its keystore
+            self.instance.restore_protocol_profile(
+                current.sys_id, keystore=before.keystore, default_port=before.default_port
+            )
+            self._step("pointed_back", "profile", PROFILE, current.sys_id, before.keystore)
+            return
+        users = self.instance.profile_users(current.sys_id)
+        if users:
+            note = "still used by " + ", ".join(f"{t} {s}" for t, s in users)
+            self._step("kept", "profile", PROFILE, current.sys_id, note)
+            return
+        self.instance.delete_record(PROFILE, current.sys_id)
+        self._step("deleted", "profile", PROFILE, current.sys_id)
+
+    def _keystores(self, keystores: list[str]) -> None:
+        for sys_id in keystores:
+            users = self.instance.profiles_using(sys_id)
+            if users:
+                note = "still used by protocol profile " + ", ".join(users)
+                self._step("kept", "keystore", CERTIFICATE, sys_id, note)
+                continue
+            self.instance.deactivate_record(CERTIFICATE, sys_id)
+            self._step("deactivated", "keystore", CERTIFICATE, sys_id)
+            self.instance.delete_record(CERTIFICATE, sys_id)
+            self._step("deleted", "keystore", CERTIFICATE, sys_id, "with its attachment")
+
+    def _trust(self) -> None:
+        ids = {str(e["sys_id"]) for e in self._made if e.get("what") == "trust"}
+        registered = self.deps.store.progress.get_output(self.job.id, Stage.REGISTER_TRUST)
+        if registered is not None:
+            ids.add(TrustRegistered.model_validate_json(registered.message).trust_sys_id)
+        before = self._json("trust_before")
+        if before is not None:
+            created = not before.get("sys_id")
+            if created and not ids:  # made, but the job failed before it could say so
+                found = self.instance.find_trust_record(_server_der(self.job.request))
+                ids.update([found] if found else [])
+        else:
+            created = any(e.get("created") for e in self._made if e.get("what") == "trust")
+        for sys_id in sorted(ids):
+            self._trust_one(sys_id, created)
+
+    def _trust_one(self, sys_id: str, created: bool) -> None:
+        if not created:
+            self._step("kept", "trust", CERTIFICATE, sys_id, "it existed before the job")
+            return
+        others = sorted(self._jobs_relying_on(sys_id))
+        if others:
+            note = "other jobs rely on it: " + ", ".join(others)
+            self._step("kept", "trust", CERTIFICATE, sys_id, note)
+            return
+        self.instance.delete_record(CERTIFICATE, sys_id)
+        self._step("deleted", "trust", CERTIFICATE, sys_id)
+
+    # -- what the job knows about itself --------------------------------------------------
+
+    def _json(self, name: str) -> dict[str, Any] | None:
+        data = self.deps.store.artifacts.get(self.job.id, name)
+        return None if data is None else dict(json.loads(data))
+
+    def _profile_ids(self) -> set[str]:
+        return {str(e["sys_id"]) for e in self._made if e.get("what") == "profile"}
+
+    def _profile_before(self) -> tuple[bool, ProfileState | None]:
+        """(known, the profile before the job: None when there was none)."""
+        kept = self._json("profile_before")
+        if kept is not None:
+            return True, ProfileState.model_validate(kept) if kept else None
+        recorded = [e for e in self._made if e.get("what") == "profile"]
+        if any(e.get("created") for e in recorded):
+            return True, None
+        rotated = next((e["previous_keystore"] for e in recorded if e.get("previous_keystore")), "")
+        if not rotated:  # never reached create-profile, or nothing to tell
+            return False, None
+        port = str(self.job.request.protocol_profile.port)
+        return True, ProfileState(sys_id="", protocol="", default_port=port, keystore=rotated)
+
+    def _jobs_relying_on(self, trust_sys_id: str) -> Iterator[str]:
+        """Other jobs on this instance that registered the record and were not rolled back."""
+        store = self.deps.store
+        offset, page = 0, 200
+        while True:
+            jobs = store.list_jobs(instance=self.job.request.instance, limit=page, offset=offset)
+            for other in jobs:
+                if other.id != self.job.id and self._relies(other.id, trust_sys_id):
+                    yield other.id
+            if len(jobs) < page:
+                return
+            offset += page
+
+    def _relies(self, job_id: str, trust_sys_id: str) -> bool:
+        store = self.deps.store
+        output = store.progress.get_output(job_id, Stage.REGISTER_TRUST)
+        if output is None or trust_sys_id not in output.message:
+            return False
+        return rolled_back_after_last_run(store.history(job_id)) is None
+
+    def _step(self, action: Action, what: Any, table: str, sys_id: str, note: str = "") -> None:
+        step = RollbackStep(action=action, what=what, table=table, sys_id=sys_id, note=note)
+        self.steps.append(step)
+        self._record(step)
