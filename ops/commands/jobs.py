@@ -38,6 +38,9 @@ def register(sub: Any) -> None:
     jobs.add_argument("--stage", choices=[s.value for s in Stage])
     jobs.add_argument("--instance")
     jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument(
+        "--waiting", action="store_true", help="jobs waiting for their CA: waited, deadline"
+    )
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(run=_jobs)
 
@@ -119,6 +122,10 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _jobs(args: argparse.Namespace) -> int:
+    if args.waiting:
+        from .ca import show_waiting
+
+        return show_waiting(as_json=args.json)
     from ..control import open_store
 
     store = open_store()
