@@ -27,6 +27,7 @@ from . import schema as t
 from .artifacts import Artifacts
 from .engine import make_engines
 from .migrate import upgrade as upgrade_schema
+from .outbox import Outbox
 from .progress import Progress, put_output
 from .signatures import CallbackSignatures
 from .records import JobRecord
@@ -67,6 +68,7 @@ class Store:
         self._postgres = self._writer.dialect.name == "postgresql"
         self.artifacts = Artifacts(self._reader, self._writer, sealer)
         self.progress = Progress(self._reader, self._writer, postgres=self._postgres)
+        self.outbox = Outbox(self._reader, self._writer, postgres=self._postgres)
         self.tokens = Tokens(self._reader, self._writer)
         self.signatures = CallbackSignatures(self._writer)
         self._create_schema()
