@@ -62,6 +62,7 @@ class FaultInjector:
         self._random = random.Random(0)  # noqa: S311 - test faults, not security
         self._retry_after_header = retry_after_header
         self.served: Counter[str] = Counter()
+        self.landed = 0  # faulted writes carried out before their answer was lost
 
     @property
     def plan(self) -> FaultPlan:
@@ -73,6 +74,7 @@ class FaultInjector:
             self._plan = plan
             self._random = random.Random(plan.seed)  # noqa: S311
             self.served.clear()
+            self.landed = 0
 
     def clear(self) -> None:
         self.set(FaultPlan())
@@ -100,10 +102,10 @@ class FaultInjector:
         share = float(self._plan.after_write)
         if request.method not in WRITE_METHODS or share <= 0.0:
             return False
-        if share >= 1.0:
-            return True
         with self._lock:
-            return self._random.random() < share
+            lands = share >= 1.0 or self._random.random() < share
+            self.landed += lands
+            return lands
 
     def delays(self, kind: FaultKind) -> bool:
         """Sleep for a slow fault; True if the call then goes on normally."""

@@ -105,8 +105,9 @@ def test_after_write_share_carries_out_that_share_of_the_faulted_writes(
         for index in range(40):
             answer = api.post("/api/now/table/sys_properties", json={"name": f"share.{index}"})
             assert answer.status_code == 500  # every answer is lost
-        srv.faults.clear()
         names = [r["name"] for r in srv.dump()["sys_properties"] if r["name"].startswith("share.")]
+        assert srv.faults.landed == len(names)
+        srv.faults.clear()
         for row in srv.dump()["sys_properties"]:
             if row["name"].startswith("share."):
                 assert (
