@@ -175,6 +175,12 @@ def test_a_failed_job_is_rolled_back_too(stack: Stack) -> None:
     job_id = run_job(stack)
     job = stack.app.store.get_job(job_id)
     assert (job.state, job.stage) == (JobState.FAILED, Stage.ENABLE)
+    # a 403 is permanent, and ServiceNow's message and detail reach the history
+    [failed] = [e for e in stack.app.store.history(job_id) if e.kind == "stage_failed"]
+    assert job.error is not None and failed.detail["status_code"] == 403
+    assert failed.detail["sn_message"] == job.error["sn_message"] == "Operation Failed"
+    assert failed.detail["sn_detail"] == "Error during update of sys_rest_message (Payments API)"
+    assert "stage_retry" not in kinds(stack, job_id)
     stack.sandbox.allow("sys_rest_message", "write")
     report = rollback(stack.app, job_id, actor="test", reason="failed at enable")
     assert {(s.action, s.what) for s in report.steps} == {
