@@ -47,12 +47,14 @@ def register(sub: Any) -> None:
 
 def _submit(args: argparse.Namespace) -> int:
     from ..control import open_app
+    from .operate import quiet_logs
 
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RequestInvalid(f"{args.file} is not JSON: {exc}") from exc
+    quiet_logs()
     app = open_app()
     try:
         job, created = app.submit(raw, idempotency_key=args.idempotency_key)

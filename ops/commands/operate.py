@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 from typing import Any
 
 from messages import Stage
 
 from ..output import emit
 
-__all__ = ["actor", "register"]
+__all__ = ["actor", "quiet_logs", "register"]
 
 
 def actor(given: str | None) -> str:
     return given or f"cli:{getpass.getuser()}"
+
+
+def quiet_logs() -> None:
+    """Warnings and errors to stderr; stdout is the command's answer (JSON with --json)."""
+    from workers.logs import configure_logging
+
+    configure_logging(stream=sys.stderr, level="WARNING")
 
 
 def register(sub: Any) -> None:
@@ -55,6 +63,7 @@ def _replay(args: argparse.Namespace) -> int:
     from ..control import open_app
     from .jobs import wait_and_report
 
+    quiet_logs()
     app = open_app()
     try:
         job = replay(
@@ -85,6 +94,7 @@ def _cancel(args: argparse.Namespace) -> int:
 
     from ..control import open_store
 
+    quiet_logs()
     job = cancel(open_store(), args.job_id, reason=args.reason, actor=actor(args.actor))
     if args.json:
         emit(job.summary(), as_json=True)

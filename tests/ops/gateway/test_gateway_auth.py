@@ -4,15 +4,17 @@ one; 401 without or with a bad one, 403 for too low a role; the token never in a
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import httpx
 import pytest
 
+from messages import JobState
 from ops.stack import Stack
 from workers.logs import configure_logging
 
-from .conftest import fresh_job
+from .conftest import fresh_job, wait_for
 
 OPEN = {("/healthz", "get"), ("/v1/jobs/{job_id}/ca-callback", "post")}
 JOB = "0" * 32
@@ -110,3 +112,15 @@ def test_refusals_are_logged_with_the_token_id_never_the_token(
     assert text.count('"auth_refused"') == 2 and record.id in text
     assert token not in text and token.rsplit("_", 1)[1] not in text
     assert not re.search(r"twoway_[0-9a-f]{12}_\S{20}", text)
+
+
+def test_twoway_ups_line_carries_an_operator_token_and_a_job_that_succeeds(
+    stack: Stack, api: httpx.Client
+) -> None:
+    info = json.loads(json.dumps(stack.info()))  # what `twoway up` prints, as a newcomer reads it
+    headers = {"Authorization": f"Bearer {info['token']}"}
+    answer = api.post("/v1/jobs", json=info["example_job"], headers=headers)
+    assert answer.status_code == 202
+    assert wait_for(stack, answer.json()["job_id"], JobState.SUCCEEDED, JobState.FAILED).state is (
+        JobState.SUCCEEDED
+    )
