@@ -4,6 +4,8 @@ replayed after the cause is fixed and succeeds; replays that would mint a new ke
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 from typing import Any
 
 import httpx
@@ -136,3 +138,24 @@ def test_replay_refusals_say_why(stack: Stack, api: httpx.Client, operator: dict
     idle, _ = stack.app.store.create_job(stack.app.store.get_job(job_id).request)
     running = api.post(f"/v1/jobs/{idle.id}/replay", json=skip, headers=operator)
     assert running.status_code == 409 and "only a failed job" in running.json()["message"]
+
+
+def test_two_replays_at_once_one_wins(
+    stack: Stack, api: httpx.Client, operator: dict[str, str]
+) -> None:
+    job_id = failed_at_enable(stack, api, operator)
+    start = Barrier(2)
+
+    def post(reason: str) -> int:
+        with httpx.Client(base_url=stack.gateway.url, timeout=60) as client:
+            start.wait()
+            body = {"stage": "enable", "reason": reason}
+            return client.post(f"/v1/jobs/{job_id}/replay", json=body, headers=operator).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(post, ["first operator", "second operator"]))
+    assert statuses == [202, 409]
+    assert wait_for(stack, job_id, JobState.SUCCEEDED, JobState.FAILED).state is JobState.SUCCEEDED
+    assert len(events(stack, job_id, "replay_requested")) == 1
+    completed = [e for e in events(stack, job_id, "stage_completed") if e["stage"] == "enable"]
+    assert len(completed) == 1
