@@ -12,6 +12,8 @@ __all__ = ["open_app", "open_store"]
 
 def open_store() -> Store:
     settings = Settings.from_environment()
+    if settings.database_url is None:  # the default SQLite file lives in the state dir
+        settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     return Store(settings.store_url(), Sealer.from_environment())
 
 

@@ -1,0 +1,81 @@
+"""``twoway intake`` and ``twoway relay``: the AMQP side of twoway, for workflows.
+
+Both are processes of their own rather than options of ``twoway worker``: they talk to
+foreign systems (their load, credentials and failure modes are the workflows', not the
+stages'), they need no ServiceNow or CA access beyond admission, and a deployment runs
+one or two of each, while it scales workers by the dozen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    intake = sub.add_parser(
+        "intake", help="accept job requests from the <prefix>.jobs queue (AMQP workflows)"
+    )
+    intake.add_argument("--prefetch", type=int, default=4, help="requests in flight")
+    intake.set_defaults(run=_intake)
+
+    relay = sub.add_parser(
+        "relay", help="publish every job event on the <prefix>.events topic exchange"
+    )
+    relay.add_argument("--batch", type=int, default=200, help="events per batch")
+    relay.add_argument("--poll", type=float, default=0.2, help="seconds between looks")
+    relay.set_defaults(run=_relay)
+
+
+def _intake(args: argparse.Namespace) -> int:
+    from workers.logs import configure_logging
+
+    from ..amqp import topology_of
+    from ..control import open_app
+    from ..intake import Intake
+
+    configure_logging()
+    app = open_app()
+    intake = Intake(app, app.settings.broker_url, topology_of(app.config), prefetch=args.prefetch)
+    try:
+        _until_signal(intake.run)
+    finally:
+        app.close()
+    return 0
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from workers.config import Settings, load_config
+    from workers.logs import configure_logging
+
+    from ..amqp import topology_of
+    from ..control import open_store
+    from ..relay import EventRelay
+
+    configure_logging()
+    store = open_store()
+    relay = EventRelay(
+        store,
+        Settings.from_environment().broker_url,
+        topology_of(load_config()),
+        batch=args.batch,
+        poll_s=args.poll,
+    )
+    try:
+        _until_signal(relay.run)
+    finally:
+        store.close()
+    return 0
+
+
+def _until_signal(run: Callable[[threading.Event], None]) -> None:
+    """Run ``run(stop)`` in this thread until SIGTERM or SIGINT sets ``stop``."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    run(stop)
