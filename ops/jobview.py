@@ -24,7 +24,18 @@ _MARK = {
     "servicenow_wait": "wait",
     "replay_requested": "replay",
     "job_cancelled": "cancel",
+    "ca_resumed": "resume",
+    "certificate_rejected": "refuse",
+    "callback_refused": "refuse",
+    "ca_wait_expired": "FAILED",
 }
+_WITH_REASON = (
+    "stage_failed",
+    "stage_retry",
+    "certificate_rejected",
+    "callback_refused",
+    "ca_wait_expired",
+)
 
 
 def progress_line(event: JobEvent) -> str | None:
@@ -36,12 +47,14 @@ def progress_line(event: JobEvent) -> str | None:
     detail = event.detail
     if event.kind == "stage_completed":
         return f"  [{mark:>6}] {stage:<16} {detail.get('duration_ms', 0):>8.1f} ms"
-    if event.kind in ("stage_failed", "stage_retry"):
+    if event.kind in _WITH_REASON:
         hint = f" ({detail['hint']})" if detail.get("hint") else ""
         return f"  [{mark:>6}] {stage:<16} {detail.get('message', '')}{hint}"
     if event.kind.startswith("servicenow_"):
         status = detail.get("status") or "no answer"
         return f"  [{mark:>6}] {stage:<16} {detail.get('method')} {detail.get('path')}: {status}"
+    if event.kind == "ca_resumed":
+        return f"  [{mark:>6}] {stage:<16} by {detail.get('actor')} ({detail.get('source')})"
     if event.kind == "waiting_for_ca":
         return f"  [{mark:>6}] {stage:<16} {detail.get('reason', '')}"
     if event.kind in ("replay_requested", "job_cancelled"):

@@ -23,7 +23,10 @@ def register(sub: Any) -> None:
     demo.add_argument("--out", type=Path, help="write keystore, password, certificates here")
     demo.add_argument("--broker", choices=["stub", "rabbitmq"], default="stub")
     demo.add_argument("--key", choices=KEYS, default="rsa2048")
-    demo.add_argument("--timeout", type=float, default=300.0)
+    demo.add_argument(
+        "--ca", choices=["local", "manual"], default="local", help="manual: pause for a callback"
+    )
+    demo.add_argument("--timeout", type=float, help="seconds (default 300; 3600 with --ca manual)")
     demo.set_defaults(run=_demo)
 
     up = sub.add_parser("up", help="the whole stack in the foreground, for development")
@@ -45,7 +48,10 @@ def register(sub: Any) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    return run_demo(key=KeyType(args.key), out=args.out, broker=args.broker, timeout=args.timeout)
+    timeout = args.timeout or (3600.0 if args.ca == "manual" else 300.0)
+    return run_demo(
+        key=KeyType(args.key), out=args.out, broker=args.broker, ca=args.ca, timeout=timeout
+    )
 
 
 def _up(args: argparse.Namespace) -> int:
