@@ -12,6 +12,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -37,6 +38,7 @@ from .state import state_of
 __all__ = ["CaCallback", "router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["ca"])
+_log = structlog.get_logger("twoway.gateway")
 _ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
 
 
@@ -166,3 +168,4 @@ def _parse(body: bytes) -> CaCallback:
 def _refused(app: App, job_id: str, exc: TwowayError, remote: str | None) -> None:
     detail = {"status": status_for(exc), **exc.as_dict(), "remote": remote}
     app.store.note(job_id, "callback_refused", detail)
+    _log.warning("callback_refused", job_id=job_id, **detail)

@@ -238,6 +238,13 @@ def test_a_callback_for_a_profile_without_callbacks_is_forbidden(stack: Stack) -
     assert answer.status_code == 403 and "takes no callbacks" in answer.json()["message"]
 
 
+def test_twoway_up_shows_the_gateway_and_the_manual_profile_callback_secret(stack: Stack) -> None:
+    info = stack.info()
+    assert info["gateway"] == stack.gateway.url
+    assert info["callback_secret"] == stack.callback_secret().decode()
+    assert len(info["callback_secret"]) >= 32
+
+
 def test_an_unknown_job_is_404(stack: Stack) -> None:
     answer = callback(stack, "0" * 32, b"{}", signed_headers(stack.callback_secret(), b"{}"))
     assert answer.status_code == 404
