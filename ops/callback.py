@@ -28,6 +28,7 @@ TIMESTAMP_HEADER = "X-Twoway-Timestamp"
 SIGNATURE_HEADER = "X-Twoway-Signature"
 WINDOW_S = 300
 _SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]{64})$")
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")  # ASCII digits only: str.isdigit() takes '²'
 _HINT = "sign timestamp + '.' + the raw body with HMAC-SHA256 under the CA profile's secret"
 
 
@@ -55,7 +56,7 @@ def check_signature(
     now: float | None = None,
 ) -> str:
     """Raise ``AuthenticationFailed`` saying what is wrong; return the normalised signature."""
-    if not timestamp or not timestamp.isdigit() or len(timestamp) > 12:
+    if not _TIMESTAMP.fullmatch(timestamp or ""):
         raise AuthenticationFailed(f"{TIMESTAMP_HEADER} is missing or not Unix seconds", hint=_HINT)
     skew = int(timestamp) - int(time.time() if now is None else now)
     if abs(skew) > WINDOW_S:
