@@ -7,8 +7,32 @@ Add a module here to add commands; the parser is assembled in ops/cli.py.
 
 from __future__ import annotations
 
-from . import ca, db, gateway, jobs, local, master_key, messaging, operate, rollback, tokens
+from . import (
+    ca,
+    db,
+    dead_letters,
+    gateway,
+    jobs,
+    local,
+    master_key,
+    messaging,
+    operate,
+    rollback,
+    tokens,
+)
 
 __all__ = ["MODULES"]
 
-MODULES = [local, gateway, jobs, master_key, rollback, db, operate, tokens, ca, messaging]
+MODULES = [
+    local,
+    gateway,
+    jobs,
+    master_key,
+    rollback,
+    db,
+    operate,
+    tokens,
+    ca,
+    messaging,
+    dead_letters,
+]

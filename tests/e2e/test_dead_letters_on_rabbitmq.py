@@ -1,0 +1,96 @@
+"""Must show: a message exhausts its retries, shows in ``twoway dead-letters list``, is
+replayed once the cause is fixed, and its job completes (worker processes, RabbitMQ).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from messages import JobState, Stage
+from ops.deadletters import DeadLetters
+from ops.jobview import follow
+from ops.sandbox import FaultPlan
+from ops.stack import Stack, StackOptions
+from workers.config import PipelineConfig, load_config
+
+# The instance rate-limits every write to the REST message: enable fails, fast.
+ENABLE_WRITES_REFUSED = FaultPlan(
+    rate=1.0,
+    kinds=("429",),
+    retry_after=0,
+    paths=("/api/now/table/sys_rest_message", "/api/now/v2/table/sys_rest_message"),
+    methods=("PATCH", "PUT", "POST"),
+)
+
+
+def impatient_config() -> PipelineConfig:
+    """enable gives up after one retry, with short backoffs."""
+    raw = load_config().model_dump(mode="json")
+    raw["broker"].update(min_backoff_ms=50, max_backoff_ms=200)
+    for stage in raw["stages"]:
+        if stage["name"] == Stage.ENABLE.value:
+            stage["max_retries"] = 1
+    return PipelineConfig.model_validate(raw)
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    options = StackOptions(broker="rabbitmq", worker_processes=1, config=impatient_config())
+    with Stack(options) as running:
+        yield running
+
+
+def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**stack.worker_environment(), "TWOWAY_ACTOR": "ops-bob"}
+    return subprocess.run(
+        [sys.executable, "-m", "ops", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def wait_for_dead_letter(stack: Stack, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listing = json.loads(twoway(stack, "dead-letters", "list", "--json").stdout)
+        mine = [row for row in listing["dead_letters"] if row["job_id"] == job_id]
+        if mine:
+            return mine[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no dead letter for job {job_id}")
+
+
+def test_exhausted_retries_land_in_dead_letters_and_a_replay_completes_the_job(
+    stack: Stack,
+) -> None:
+    assert stack.app is not None
+    store = stack.app.store
+    stack.sandbox.faults.set(ENABLE_WRITES_REFUSED)
+    job, _ = stack.app.submit(stack.example_job())
+    failed = follow(store, job.id, lambda _: None, timeout=120)
+    assert failed.state is JobState.FAILED and failed.stage is Stage.ENABLE
+    assert failed.attempts["enable"] == 2  # the first try and one retry
+
+    row = wait_for_dead_letter(stack, job.id)
+    assert row["stage"] == "enable" and row["retries"] == 1
+    assert "429" in row["error"] or "rate" in row["error"].lower()
+    assert row["expires_in_s"] > 6 * 86400  # RabbitMQ keeps it for dramatiq's 7 days
+
+    stack.sandbox.faults.clear()  # the cause is fixed
+    replay = twoway(stack, "dead-letters", "replay", "--job", job.id, "--reason", "quota raised")
+    assert replay.returncode == 0, replay.stderr
+    done = follow(store, job.id, lambda _: None, timeout=120)
+    assert done.state is JobState.SUCCEEDED, done.error
+
+    kinds = [event.kind for event in store.history(job.id)]
+    assert kinds.count("stage_failed") == 1 and kinds[-1] == "job_succeeded"
+    [revived] = [e for e in store.history(job.id) if e.kind == "dead_letter_replayed"]
+    assert revived.detail["actor"] == "ops-bob" and revived.detail["reason"] == "quota raised"
+    assert store.get_job(job.id).attempts["enable"] == 3
+    dead = DeadLetters(stack.options.broker_url, stack.app.runtime.routes, store)
+    assert dead.peek() == []
