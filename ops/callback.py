@@ -56,7 +56,7 @@ def check_signature(
     now: float | None = None,
 ) -> str:
     """Raise ``AuthenticationFailed`` saying what is wrong; return the normalised signature."""
-    if not _TIMESTAMP.fullmatch(timestamp or ""):
+    if timestamp is None or not _TIMESTAMP.fullmatch(timestamp):
         raise AuthenticationFailed(f"{TIMESTAMP_HEADER} is missing or not Unix seconds", hint=_HINT)
     skew = int(timestamp) - int(time.time() if now is None else now)
     if abs(skew) > WINDOW_S:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from typing import Any
 
 from messages import CertificateIssued, JobState, Stage
 
@@ -55,14 +56,7 @@ def resume_with_certificate(
         state=JobState.RUNNING,
         stage=Stage.WAIT_FOR_CA,
         output=(Stage.WAIT_FOR_CA, issued.model_dump_json()),
-        detail={
-            "source": source,
-            "actor": actor,
-            "request_id": job.ca_request_id,
-            "certificate_sha256": issued.certificate_sha256,
-            "serial": format(chain.leaf.serial_number, "x"),
-            "not_after": chain.leaf.not_valid_after_utc.isoformat(),
-        },
+        detail={"source": source, "actor": actor, **_facts(job, chain)},
         within=rewind(job.id, outputs=(), write=_artifacts(certificate, chain)),
     )
     following = app.runtime.routes[Stage.WAIT_FOR_CA].next_stage
@@ -70,6 +64,16 @@ def resume_with_certificate(
     app.runtime.send(following, issued)
     store.progress.mark_forwarded(job.id, Stage.WAIT_FOR_CA)
     return resumed
+
+
+def _facts(job: JobRecord, chain: pki.IssuedChain) -> dict[str, Any]:
+    """What the history keeps of a resume: the request and the certificate's identity."""
+    return {
+        "request_id": job.ca_request_id,
+        "certificate_sha256": hashlib.sha256(chain.leaf_pem).hexdigest(),
+        "serial": format(chain.leaf.serial_number, "x"),
+        "not_after": chain.leaf.not_valid_after_utc.isoformat(),
+    }
 
 
 def _artifacts(certificate: bytes, chain: pki.IssuedChain) -> dict[str, bytes]:
