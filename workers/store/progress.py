@@ -129,6 +129,12 @@ class Progress:
             return None
         return LeaseHeld(row.owner, row.stage, _aware(row.until))
 
+    def leases(self) -> list[tuple[str, LeaseHeld]]:
+        """Every unexpired lease: (job id or task name, who holds it)."""
+        with self._reader.connect() as conn:
+            rows = conn.execute(select(t.leases).where(t.leases.c.until > _now())).all()
+        return [(row.job_id, LeaseHeld(row.owner, row.stage, _aware(row.until))) for row in rows]
+
     def release(self, job_id: str, owner: str) -> None:
         with self._writer.begin() as conn:
             conn.execute(
