@@ -59,12 +59,12 @@ class StackOptions:
     state_dir: Path | None = None
     keep_state: bool = False
     chaos: tuple[str, ...] = ()
+    # How often the poller looks at jobs waiting for their CA (max_wait, pollable CAs).
+    poll_every_s: float = 30.0
     # The sandbox's answers to the uncertain facts (None: the defaults of SandboxFacts).
     sandbox_facts: SandboxFacts | None = None
     # (connect, read) timeouts of the "sandbox" instance profile, e.g. short for fault tests.
     instance_timeouts: tuple[float, float] | None = None
-    # How often the poller looks at jobs waiting for their CA (max_wait, pollable CAs).
-    poll_every_s: float = 30.0
 
 
 class Stack:
@@ -184,6 +184,11 @@ class Stack:
         process = subprocess.Popen(command, env=self.worker_environment())
         self._processes.append(process)
         return process
+
+    @property
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        """The worker processes this stack started (dead ones included)."""
+        return list(self._processes)
 
     @property
     def queues(self) -> list[str]:
