@@ -48,10 +48,6 @@ class RollbackReport(BaseModel):
     already_done: bool = False
     steps: tuple[RollbackStep, ...] = ()
 
-    @property
-    def undone(self) -> list[RollbackStep]:
-        return [step for step in self.steps if step.action != "kept"]
-
 
 def rollback(app: App, job_id: str, *, actor: str, reason: str) -> RollbackReport:
     """Undo job ``job_id`` on its instance; safe to call again (a no-op once done)."""

@@ -1,8 +1,9 @@
 """The steps of one job's rollback on its instance, in the safe order, each idempotent.
 
 1. The target message and each of its methods get back the mutual-auth values they had
-   before the job (the ``previous_values`` artifact of ``enable``), unless someone has
-   since pointed them at a profile that is not the job's.
+   before the job (the ``previous_values`` artifact of ``enable``), as long as they use
+   the job's profile and that profile still serves the job's keystore; once another job
+   rotated it onto its own keystore, the messages are that job's and are left alone.
 2. The protocol profile: deleted if the job created it (and nothing uses it any more);
    pointed back at its former keystore and port if it existed and the job rotated it
    (the ``profile_before`` artifact of ``create-profile``).
@@ -82,27 +83,29 @@ class Undo:
 
     def run(self) -> list[RollbackStep]:
         keystores = self.instance.keystore_records(job_marker(self.job.id))
-        self._messages(self._profile_ids())
-        self._profile(set(keystores))
+        profile = self.instance.find_protocol_profile(self.job.request.protocol_profile.name)
+        self._messages(self._live_profiles(profile, set(keystores)))
+        self._profile(profile, set(keystores))
         self._keystores(keystores)
         self._trust()
         return self.steps
 
     # -- the four steps -------------------------------------------------------------------
 
-    def _messages(self, our_profiles: set[str]) -> None:
+    def _messages(self, live: set[str]) -> None:
         previous = self._json("previous_values")
         if not previous:
             return
         spec = self.job.request.target
         found = self.instance.find_target(spec.kind.value, spec.name)
         if found is None or found.sys_id not in previous:
-            self._step("kept", "message", "", "", f"{spec.name!r} is gone or was replaced")
+            table = found.table if found else ""
+            self._step("kept", "message", table, "", f"{spec.name!r} is gone or was replaced")
             return
         methods = tuple(m for m in found.method_sys_ids if m in previous)
         target = found.model_copy(update={"method_sys_ids": methods})
         for sys_id, now in self.instance.read_mutual_auth(target).items():
-            self._restore_one(target, sys_id, now, previous[sys_id], our_profiles)
+            self._restore_one(target, sys_id, now, previous[sys_id], live)
 
     def _restore_one(
         self,
@@ -110,25 +113,24 @@ class Undo:
         sys_id: str,
         now: dict[str, str],
         before: dict[str, str],
-        our_profiles: set[str],
+        live: set[str],
     ) -> None:
+        """Put one row back, if it still uses this job's configuration (``live``)."""
         columns = self.instance.mutual_columns(target, sys_id)
         wanted = {c: before[c] for c in columns if c in before}
         what: Literal["message", "method"] = "message" if sys_id == target.sys_id else "method"
         table = target.table_of(sys_id)
         if all(now.get(c) == v for c, v in wanted.items()):
             return  # as it was before the job (or already restored)
-        profile_column = columns[1]
-        if now.get(profile_column) not in {*our_profiles, before.get(profile_column)}:
-            note = f"uses protocol profile {now.get(profile_column)!r} now, not this job's"
+        if now.get(columns[1]) not in live:
+            note = f"uses protocol profile {now.get(columns[1])!r}, which serves another keystore"
             self._step("kept", what, table, sys_id, note)
             return
         self.instance.restore_mutual_auth(target, {sys_id: wanted})
         self._step("restored", what, table, sys_id, json.dumps(wanted, sort_keys=True))
 
-    def _profile(self, keystores: set[str]) -> None:
+    def _profile(self, current: ProfileState | None, keystores: set[str]) -> None:
         known, before = self._profile_before()
-        current = self.instance.find_protocol_profile(self.job.request.protocol_profile.name)
         if not known or current is None:
             return
         if current.keystore not in keystores:
@@ -137,10 +139,7 @@ class Undo:
                 self._step("kept", "profile", PROFILE, current.sys_id, note)
             return
         if before is not None:  # it existed: the job rotated it onto its keystore
-            self.instance.restore_protocol_profile(
-                current.sys_id, keystore=before.keystore, default_port=before.default_port
-            )
-            self._step("pointed_back", "profile", PROFILE, current.sys_id, before.keystore)
+            self._point_back(current, before)
             return
         users = self.instance.profile_users(current.sys_id)
         if users:
@@ -149,6 +148,19 @@ class Undo:
             return
         self.instance.delete_record(PROFILE, current.sys_id)
         self._step("deleted", "profile", PROFILE, current.sys_id)
+
+    def _point_back(self, current: ProfileState, before: ProfileState) -> None:
+        if before.keystore and not self.instance.record_exists(CERTIFICATE, before.keystore):
+            note = (
+                f"its former keystore {before.keystore} is gone (rolled back before this"
+                " job?); left on this job's keystore so that it keeps working"
+            )
+            self._step("kept", "profile", PROFILE, current.sys_id, note)
+            return
+        self.instance.restore_protocol_profile(
+            current.sys_id, keystore=before.keystore, default_port=before.default_port
+        )
+        self._step("pointed_back", "profile", PROFILE, current.sys_id, before.keystore)
 
     def _keystores(self, keystores: list[str]) -> None:
         for sys_id in keystores:
@@ -196,8 +208,13 @@ class Undo:
         data = self.deps.store.artifacts.get(self.job.id, name)
         return None if data is None else dict(json.loads(data))
 
-    def _profile_ids(self) -> set[str]:
-        return {str(e["sys_id"]) for e in self._made if e.get("what") == "profile"}
+    def _live_profiles(self, current: ProfileState | None, keystores: set[str]) -> set[str]:
+        """The profiles through which this job's configuration is still the live one: its
+        profile while it points at one of the job's keystores (or is gone). Once another
+        job rotated the profile onto its own keystore, the messages are that job's."""
+        if current is None:
+            return {str(e["sys_id"]) for e in self._made if e.get("what") == "profile"}
+        return {current.sys_id} if current.keystore in keystores else set()
 
     def _profile_before(self) -> tuple[bool, ProfileState | None]:
         """(known, the profile before the job: None when there was none)."""

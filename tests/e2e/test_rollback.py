@@ -17,6 +17,7 @@ from ops.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import UPDATE_STAMPS, dump_changes, local_ca, wait_all
 from workers import pki
 from workers.errors import ServiceNowRejected, StateConflict
+from workers.replay import replay
 from workers.rollback import RollbackReport, rollback
 
 
@@ -136,6 +137,40 @@ def test_a_shared_trust_record_and_a_rotated_profile(stack: Stack) -> None:
     report = rollback(stack.app, first, actor="test", reason="and the first one too")
     assert ("deleted", "trust") in {(s.action, s.what) for s in report.steps}
     assert_as_before(before, stack.sandbox.dump(), restored_ids(report))
+
+
+def test_rolling_back_a_job_whose_profile_another_job_took_over_leaves_that_job_working(
+    stack: Stack,
+) -> None:
+    """Out of order: A's profile now serves B's keystore, so A's rollback must leave the
+    profile, the messages and the shared trust record to B, and remove only A's keystore."""
+    assert stack.app is not None
+    first = run_job(stack)
+    second = run_job(
+        stack, keystore={"record_name": "twoway payments rotated", "alias": "twoway"}, rotate=True
+    )
+    before = stack.sandbox.dump()
+    report = rollback(stack.app, first, actor="test", reason="the old one goes")
+    done = {(s.action, s.what) for s in report.steps}
+    assert done == {
+        ("kept", "message"),
+        ("kept", "method"),
+        ("kept", "profile"),
+        ("deactivated", "keystore"),
+        ("deleted", "keystore"),
+        ("kept", "trust"),
+    }
+    changes = dump_changes(before, stack.sandbox.dump())
+    assert set(changes) == {"sys_certificate", "sys_attachment"}  # A's keystore, only
+    assert (
+        len(changes["sys_certificate"]["removed"]) == 1
+        and not changes["sys_certificate"]["changed"]
+    )
+    replay(stack.app.runtime, second, Stage.VERIFY, reason="still working?", actor="test")
+    wait_all(stack, [second], timeout=60)
+    assert stack.app.store.get_job(second).state is JobState.SUCCEEDED
+    handshakes = [e for e in stack.app.store.history(second) if e.kind == "handshake_succeeded"]
+    assert len(handshakes) == 2
 
 
 def test_a_trust_record_two_jobs_made_together_stays_while_either_relies_on_it(

@@ -169,6 +169,9 @@ class Instance:
         """(mutual-auth column, protocol-profile column) of the message or one method."""
         return mutual_columns(self.facts, target, sys_id)
 
+    def record_exists(self, table: str, sys_id: str) -> bool:
+        return self.client.get(table, sys_id, fields=("sys_id",)) is not None
+
     def restore_protocol_profile(self, sys_id: str, *, keystore: str, default_port: str) -> None:
         """Rollback: point a profile that existed before a job back where it was."""
         self.client.update(PROFILE, sys_id, {"keystore": keystore, "default_port": default_port})
