@@ -127,3 +127,20 @@ def test_the_password_on_the_keystore_record_is_wrong(
     assert real is not None
     for text in (str(error), str(stack.app.store.history(job_id))):
         assert wrong not in text and real.decode() not in text
+
+
+def test_a_legacy_protocol_property_is_reported_without_failing_verify(
+    stack: Stack, partner: ThirdPartyServer
+) -> None:
+    """KB0824494: glide.httpclient.protocol.<profile>.* settings cause trouble; verify says
+    so in the history, but the configuration itself is right and the handshake works."""
+    assert stack.app is not None
+    stack.sandbox.set_property("glide.httpclient.protocol.mauthlegacyapi.port", "443")
+    job_id = submit(stack, "Legacy API", partner.url, partner.server_certificate_pem, partner.port)
+    assert stack.app.store.get_job(job_id).state is JobState.SUCCEEDED
+    [warning] = [
+        e.detail["message"]
+        for e in stack.app.store.history(job_id)
+        if e.kind == "configuration_warning"
+    ]
+    assert "glide.httpclient.protocol.mauthlegacyapi.port" in warning and "KB0824494" in warning

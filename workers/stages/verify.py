@@ -49,6 +49,8 @@ def verify(msg: MutualAuthEnabled, ctx: StageContext) -> JobVerified:
             check="configuration",
             hint="fix the records named, or replay the stage that made them",
         )
+    for warning in instance.configuration_warnings(snapshot):  # known trouble, not wrong
+        ctx.note("configuration_warning", message=warning)
     attached = instance.download_attachment(uploaded.attachment_sys_id)
     if sha256_hex(attached) != uploaded.keystore_sha256:
         raise VerificationFailed(
