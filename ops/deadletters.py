@@ -115,7 +115,7 @@ class DeadLetters:
             if connection.is_open:
                 connection.close()
 
-    def _read(
+    def read(
         self, channel: BlockingChannel, queue: str, stage: Stage, limit: int
     ) -> Iterator[tuple[int, DeadLetter]]:
         """Each message with its delivery tag, unacked (they return when the channel closes)."""
@@ -163,7 +163,7 @@ class DeadLetters:
             for stage, queue in self.queues(stages):
                 channel = connection.channel()
                 try:
-                    found += [letter for _, letter in self._read(channel, queue, stage, limit)]
+                    found += [letter for _, letter in self.read(channel, queue, stage, limit)]
                 except pika.exceptions.ChannelClosedByBroker as exc:
                     if exc.reply_code != 404:  # no such queue: no dead letters yet
                         raise
@@ -186,7 +186,7 @@ class DeadLetters:
                 channel = connection.channel()
                 channel.confirm_delivery()
                 try:
-                    for tag, letter in self._read(channel, queue, stage, limit):
+                    for tag, letter in self.read(channel, queue, stage, limit):
                         if not wanted(letter):
                             continue
                         outcome = act(channel, letter)

@@ -27,7 +27,9 @@ def _log_stream() -> TextIO | None:
     return Path(path).open("a", buffering=1, encoding="utf-8") if path else None
 
 
-def run_worker(stages: Sequence[str] = (), threads: int = 4) -> int:
+def run_worker(
+    stages: Sequence[str] = (), threads: int = 4, metrics_port: int | None = None
+) -> int:
     configure_logging(
         stream=_log_stream(), json=True if os.environ.get("TWOWAY_LOG_FILE") else None
     )
@@ -43,6 +45,10 @@ def run_worker(stages: Sequence[str] = (), threads: int = 4) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
+    if metrics_port is not None:  # before the worker starts: dramatiq's middleware too
+        from .metrics import serve_worker_metrics
+
+        serve_worker_metrics(app, metrics_port)
     worker.start()
     sweeper = Sweeper(app.runtime)
     sweeper.start()

@@ -16,6 +16,7 @@ from .chaos import wrap_cores
 from .config import PipelineConfig, Settings
 from .context import record_call
 from .deps import CaRegistry, Deps, InstanceRegistry
+from .metrics import Metrics, StoreCollector, observing
 from .runtime import Runtime
 from .sealing import Sealer
 from .stages import CORES
@@ -60,11 +61,16 @@ def build_app(
     sealer = sealer or Sealer.from_environment(environ)
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = Store(settings.store_url(), sealer)
+    metrics = Metrics()
+    metrics.watch(StoreCollector(store))
     deps = Deps(
         config=config,
         store=store,
         cas=CaRegistry(config, settings.state_dir, sealer, environ=environ),
-        instances=InstanceRegistry(config, environ=environ, observer=record_call),
+        instances=InstanceRegistry(
+            config, environ=environ, observer=observing(record_call, metrics.observe_call)
+        ),
+        metrics=metrics,
     )
     the_broker = make_broker(broker, settings.broker_url, chaos=settings.chaos)
     runtime = Runtime(deps, the_broker, wrap_cores(CORES, settings.chaos))

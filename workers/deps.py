@@ -16,6 +16,7 @@ from pathlib import Path
 from .ca import CaAdapter, CfsslCa, LocalCa, ManualCa
 from .config import CfsslCaProfile, ManualCaProfile, PipelineConfig
 from .errors import ConfigError, PermissionDenied
+from .metrics import Metrics
 from .sealing import Sealer
 from .servicenow import (
     BasicAuth,
@@ -178,3 +179,4 @@ class Deps:
     cas: CaRegistry
     instances: InstanceRegistry
     extra: dict[str, object] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)

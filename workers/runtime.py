@@ -235,6 +235,7 @@ class Runtime:
                     detail={"request_id": result.request_id, "reason": result.reason},
                 )
                 _log.info("stage_paused", duration_ms=duration_ms)
+                self._observe(route, "paused", duration_ms)
                 return None
             store.transition(
                 job.id,
@@ -245,8 +246,10 @@ class Runtime:
             )
         except StateConflict:
             _log.info("stage_result_dropped", reason="job was cancelled or moved meanwhile")
+            self._observe(route, "dropped", duration_ms)
             return None
         _log.info("stage_completed", duration_ms=duration_ms)
+        self._observe(route, "completed", duration_ms)
         return result
 
     def _forward(self, job_id: str, route: Route, result: StageMessage) -> None:
@@ -278,6 +281,7 @@ class Runtime:
                 detail={**detail, "duration_ms": duration_ms},
             )
         _log.warning("stage_failed", duration_ms=duration_ms, **detail)
+        self._observe(route, "failed", duration_ms)
 
     def _retry_or_fail(
         self, job: JobRecord, route: Route, exc: BaseException, started: float
@@ -293,9 +297,19 @@ class Runtime:
             )
             self._fail(job, route, exhausted, started)
             return
-        detail = {**_error_detail(exc), "attempt": attempt, "of": max_retries + 1}
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        detail = {
+            **_error_detail(exc),
+            "attempt": attempt,
+            "of": max_retries + 1,
+            "duration_ms": duration_ms,
+        }
         self.deps.store.note(job.id, "stage_retry", detail)
         _log.warning("stage_retry", **detail)
+        self._observe(route, "retried", duration_ms)
+
+    def _observe(self, route: Route, outcome: str, duration_ms: float) -> None:
+        self.deps.metrics.observe_stage(route.stage, outcome, duration_ms / 1000)
 
     @staticmethod
     def _retries() -> int:

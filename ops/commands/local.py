@@ -37,6 +37,9 @@ def register(sub: Any) -> None:
     worker = sub.add_parser("worker", help="a worker process on RabbitMQ")
     worker.add_argument("--stages", default="", help="comma-separated stages (default: all)")
     worker.add_argument("--threads", type=int, default=4)
+    worker.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics (with dramatiq's) on this port"
+    )
     worker.set_defaults(run=_worker)
 
     sandbox = sub.add_parser("sandbox", help="the sandbox ServiceNow instance alone")
@@ -71,7 +74,7 @@ def _worker(args: argparse.Namespace) -> int:
     from ..worker import run_worker
 
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    return run_worker(stages, threads=args.threads)
+    return run_worker(stages, threads=args.threads, metrics_port=args.metrics_port)
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -6,14 +6,21 @@ from fastapi import FastAPI
 
 from workers.app import App
 
-from . import ca, health, jobs_list, jobs_read, jobs_write
+from . import ca, health, jobs_list, jobs_read, jobs_write, metrics
 from .errors import install_error_handlers
 from .limits import BodyLimit
 from .state import GatewayState
 
 __all__ = ["ROUTERS", "create_gateway"]
 
-ROUTERS = [health.router, jobs_list.router, jobs_read.router, jobs_write.router, ca.router]
+ROUTERS = [
+    health.router,
+    jobs_list.router,
+    jobs_read.router,
+    jobs_write.router,
+    ca.router,
+    metrics.router,
+]
 
 
 def create_gateway(app: App, *, state: GatewayState | None = None) -> FastAPI:

@@ -5,13 +5,16 @@ replayed once the cause is fixed, and its job completes (worker processes, Rabbi
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from messages import JobState, Stage
 from ops.deadletters import DeadLetters
@@ -42,9 +45,36 @@ def impatient_config() -> PipelineConfig:
 
 @pytest.fixture
 def stack() -> Iterator[Stack]:
-    options = StackOptions(broker="rabbitmq", worker_processes=1, config=impatient_config())
+    options = StackOptions(broker="rabbitmq", worker_processes=0, config=impatient_config())
     with Stack(options) as running:
         yield running
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def scrape(url: str, token: str | None = None) -> dict[tuple[str, tuple[str, ...]], float]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    for _ in range(100):  # the worker's endpoint comes up with the process
+        try:
+            answer = httpx.get(url, headers=headers, timeout=10)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    assert answer.status_code == 200, answer.text
+    return {
+        (s.name, tuple(f"{k}={v}" for k, v in sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+    }
+
+
+def value(samples: dict[tuple[str, tuple[str, ...]], float], name: str, *labels: str) -> float:
+    return sum(v for (n, ls), v in samples.items() if n == name and set(labels) <= set(ls))
 
 
 def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
@@ -70,6 +100,8 @@ def test_exhausted_retries_land_in_dead_letters_and_a_replay_completes_the_job(
 ) -> None:
     assert stack.app is not None
     store = stack.app.store
+    port = free_port()
+    stack.spawn_worker("--threads", "4", "--metrics-port", str(port))
     stack.sandbox.faults.set(ENABLE_WRITES_REFUSED)
     job, _ = stack.app.submit(stack.example_job())
     failed = follow(store, job.id, lambda _: None, timeout=120)
@@ -80,6 +112,18 @@ def test_exhausted_retries_land_in_dead_letters_and_a_replay_completes_the_job(
     assert row["stage"] == "enable" and row["retries"] == 1
     assert "429" in row["error"] or "rate" in row["error"].lower()
     assert row["expires_in_s"] > 6 * 86400  # RabbitMQ keeps it for dramatiq's 7 days
+
+    gateway = scrape(f"{stack.gateway.url}/metrics", stack.token)
+    assert value(gateway, "twoway_dead_letters_up") == 1
+    assert value(gateway, "twoway_dead_letters", "stage=enable") == 1
+    assert value(gateway, "twoway_dead_letter_expires_in_seconds", "stage=enable") > 6 * 86400
+    worker = scrape(f"http://127.0.0.1:{port}/metrics")  # dramatiq's middleware and ours
+    assert value(worker, "dramatiq_message_rejects_total", "actor_name=enable") == 1
+    assert value(worker, "dramatiq_message_errors_total", "actor_name=enable") == 2
+    stage = "twoway_stage_duration_seconds_count"
+    assert value(worker, stage, "stage=enable", "outcome=retried") == 1
+    assert value(worker, stage, "stage=enable", "outcome=failed") == 1
+    assert value(worker, "twoway_servicenow_errors_total", "status=429") >= 2
 
     stack.sandbox.faults.clear()  # the cause is fixed
     replay = twoway(stack, "dead-letters", "replay", "--job", job.id, "--reason", "quota raised")
@@ -94,3 +138,22 @@ def test_exhausted_retries_land_in_dead_letters_and_a_replay_completes_the_job(
     assert store.get_job(job.id).attempts["enable"] == 3
     dead = DeadLetters(stack.options.broker_url, stack.app.runtime.routes, store)
     assert dead.peek() == []
+    gateway = scrape(f"{stack.gateway.url}/metrics", stack.token)
+    assert value(gateway, "twoway_dead_letters", "stage=enable") == 0
+    assert value(gateway, "twoway_jobs", "state=succeeded") == 1
+    check_worker_log(stack, job.id)
+
+
+def check_worker_log(stack: Stack, job_id: str) -> None:
+    """One JSON line per message and outcome, with job, stage, message id and duration."""
+    lines = [json.loads(line) for line in (stack.state_dir / "worker.log").read_text().splitlines()]
+    outcomes = ("stage_completed", "stage_retry", "stage_failed")
+    mine = [line for line in lines if line.get("job_id") == job_id and line["event"] in outcomes]
+    assert all({"stage", "message_id", "duration_ms"} <= set(line) for line in mine)
+    completed = [line["stage"] for line in mine if line["event"] == "stage_completed"]
+    assert completed == [stage.value for stage in Stage]  # each stage once, in order
+    enable = [line["event"] for line in mine if line["stage"] == "enable"]
+    assert enable == ["stage_retry", "stage_failed", "stage_completed"]
+    # dramatiq retries a message under its id, and the replay kept it: one per stage
+    assert len({line["message_id"] for line in mine if line["stage"] == "enable"}) == 1
+    assert len({line["message_id"] for line in mine}) == len(Stage)

@@ -29,8 +29,9 @@ from .engine import make_engines
 from .migrate import upgrade as upgrade_schema
 from .outbox import Outbox
 from .progress import Progress, put_output
-from .signatures import CallbackSignatures
 from .records import JobRecord
+from .signatures import CallbackSignatures
+from .stats import Stats
 from .tokens import Tokens
 
 __all__ = ["EventListener", "Store"]
@@ -69,6 +70,7 @@ class Store:
         self.artifacts = Artifacts(self._reader, self._writer, sealer)
         self.progress = Progress(self._reader, self._writer, postgres=self._postgres)
         self.outbox = Outbox(self._reader, self._writer, postgres=self._postgres)
+        self.stats = Stats(self._reader)
         self.tokens = Tokens(self._reader, self._writer)
         self.signatures = CallbackSignatures(self._writer)
         self._create_schema()

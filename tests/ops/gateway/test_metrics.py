@@ -1,0 +1,61 @@
+"""``GET /metrics`` on a running stack: the numbers move when a job runs."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from messages import JobState
+from ops.stack import Stack
+from tests.ops.gateway.conftest import wait_for
+
+
+def scrape(api: httpx.Client, headers: dict[str, str]) -> dict[tuple[str, tuple[str, ...]], float]:
+    """Every sample as {(name, sorted label items): value}."""
+    answer = api.get("/metrics", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def total(samples: dict[tuple[str, tuple[str, ...]], float], name: str, **labels: str) -> float:
+    wanted = set(labels.items())
+    return sum(v for (n, items), v in samples.items() if n == name and wanted <= set(items))
+
+
+def test_a_job_moves_the_numbers(stack: Stack, api: httpx.Client, reader: dict[str, str]) -> None:
+    assert stack.app is not None
+    before = scrape(api, reader)
+    job, _ = stack.app.submit(stack.example_job())
+    wait_for(stack, job.id, JobState.SUCCEEDED)
+    after = scrape(api, reader)
+
+    succeeded = "twoway_jobs"
+    assert (
+        total(after, succeeded, state="succeeded")
+        == total(before, succeeded, state="succeeded") + 1
+    )
+    assert total(after, "twoway_jobs", state="failed") >= 0  # every state is present
+    for stage in ("generate", "upload-keystore", "verify"):
+        name = "twoway_stage_duration_seconds_count"
+        grew = total(after, name, stage=stage, outcome="completed") - total(
+            before, name, stage=stage, outcome="completed"
+        )
+        assert grew == 1, stage
+    calls = "twoway_servicenow_calls_total"
+    assert total(after, calls) > total(before, calls)
+    assert total(after, calls, method="POST", status="201") > total(before, calls, status="201")
+
+    not_after = total(after, "twoway_certificate_not_after_timestamp_seconds", job_id=job.id)
+    assert 364 * 86400 < not_after - time.time() < 366 * 86400  # the local CA's 365 days
+    assert ("twoway_ca_wait_longest_open_seconds", ()) in after
+
+
+def test_metrics_need_a_token(api: httpx.Client) -> None:
+    assert api.get("/metrics").status_code == 401

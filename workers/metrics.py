@@ -1,0 +1,159 @@
+"""Prometheus metrics: what a process observes, and what the store says at scrape time.
+
+Each process has its own registry (never prometheus_client's global one):
+
+- observed where it happens: stage durations by stage and outcome (the runtime), and
+  ServiceNow calls and errors by method, path template and status (the client's
+  observer);
+- read from the store when scraped: jobs by state, time waited for CAs (from the
+  ``waiting_for_ca`` event to the one that ended the wait), and each succeeded job's
+  client certificate ``notAfter``.
+
+A worker process exposes its registry on ``twoway worker --metrics-port``, together with
+dramatiq's own Prometheus middleware; the gateway serves ``GET /metrics``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from messages import JobState, Stage
+
+from .servicenow import CallRecord
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["STAGE_BUCKETS", "WAIT_BUCKETS", "Metrics", "StoreCollector", "observing"]
+
+STAGE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+WAIT_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400)
+
+
+def _le(bound: float) -> str:
+    """A bucket bound as Prometheus writes it (60 -> "60.0", 1209600 -> "1.2096e+06")."""
+    as_go: Callable[[float], str] = floatToGoString
+    return as_go(bound)
+
+
+def observing(*observers: Callable[[CallRecord], None]) -> Callable[[CallRecord], None]:
+    """One ServiceNow client observer that hands each call record to all of ``observers``."""
+
+    def observe(record: CallRecord) -> None:
+        for observer in observers:
+            observer(record)
+
+    return observe
+
+
+class Metrics:
+    """One process's metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.stage_duration = Histogram(
+            "twoway_stage_duration_seconds",
+            "Time one message spent in a stage, by outcome"
+            " (completed, paused, retried, failed, dropped).",
+            ["stage", "outcome"],
+            buckets=STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.servicenow_calls = Counter(
+            "twoway_servicenow_calls",
+            "HTTP calls to ServiceNow instances, by method, path template and status"
+            " ('none': no answer).",
+            ["method", "path", "status"],
+            registry=self.registry,
+        )
+        self.servicenow_errors = Counter(
+            "twoway_servicenow_errors",
+            "ServiceNow calls that failed, by status and what followed (retry, wait, error).",
+            ["method", "path", "status", "outcome"],
+            registry=self.registry,
+        )
+        self._watched: set[int] = set()
+        self._lock = threading.Lock()
+
+    def observe_stage(self, stage: Stage, outcome: str, seconds: float) -> None:
+        self.stage_duration.labels(stage.value, outcome).observe(seconds)
+
+    def observe_call(self, record: CallRecord) -> None:
+        status = str(record.status) if record.status is not None else "none"
+        self.servicenow_calls.labels(record.method, record.path_template, status).inc()
+        if record.outcome != "ok":
+            labels = (record.method, record.path_template, status, record.outcome)
+            self.servicenow_errors.labels(*labels).inc()
+
+    def watch(self, collector: Collector) -> None:
+        """Add a collector read at scrape time (once per collector object)."""
+        with self._lock:
+            if id(collector) not in self._watched:
+                self._watched.add(id(collector))
+                self.registry.register(collector)
+
+
+class StoreCollector(Collector):
+    """Jobs by state, waits for CAs and certificates' notAfter, read from the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # read at scrape time only: nothing is collected at registration
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._jobs()
+        yield from self._waits()
+        yield self._certificates()
+
+    def _jobs(self) -> Metric:
+        gauge = GaugeMetricFamily("twoway_jobs", "Jobs in the store, by state.", labels=["state"])
+        counts = self.store.count_jobs()
+        for state in JobState:
+            gauge.add_metric([state.value], counts.get(state.value, 0))
+        return gauge
+
+    def _waits(self) -> Iterator[Metric]:
+        waits = self.store.stats.ca_waits()
+        histogram = HistogramMetricFamily(
+            "twoway_ca_wait_seconds",
+            "Finished waits for a CA (waiting_for_ca until resumed, rejected or expired).",
+            labels=["outcome"],
+        )
+        for outcome in ("resumed", "rejected", "expired"):
+            seconds = [w.seconds for w in waits if w.outcome == outcome]
+            buckets = [(_le(b), sum(s <= b for s in seconds)) for b in WAIT_BUCKETS]
+            buckets.append(("+Inf", len(seconds)))
+            histogram.add_metric([outcome], buckets, sum(seconds))
+        yield histogram
+        open_waits = [w.seconds for w in waits if w.outcome is None]
+        yield GaugeMetricFamily(
+            "twoway_ca_wait_longest_open_seconds",
+            "How long the job waiting longest for its CA has waited (0: none waits).",
+            value=max(open_waits, default=0.0),
+        )
+
+    def _certificates(self) -> Metric:
+        gauge = GaugeMetricFamily(
+            "twoway_certificate_not_after_timestamp_seconds",
+            "notAfter of each succeeded job's client certificate, as a Unix time.",
+            labels=["job_id", "instance", "target", "serial"],
+        )
+        for row in self.store.stats.client_certificates():
+            try:
+                certificate = x509.load_der_x509_certificate(row.der)
+            except ValueError:
+                continue
+            not_after = certificate.not_valid_after_utc.timestamp()
+            serial = format(certificate.serial_number, "x")
+            gauge.add_metric([row.job_id, row.instance, row.target, serial], not_after)
+        return gauge
