@@ -121,7 +121,7 @@ class Stack:
         _, self.token = self.app.store.tokens.create("twoway up", "operator")
         self.gateway = GatewayServer(self.app).start()
         self.poller = Poller(self.app)
-        self.poller.start(every_s=self.options.poll_every_s)
+        self.poller_thread = self.poller.start(every_s=self.options.poll_every_s)
         if self.options.broker == "stub":
             self._worker = dramatiq.Worker(
                 self.app.broker, worker_threads=self.options.worker_threads, worker_timeout=100

@@ -8,6 +8,7 @@ Add a module here to add commands; the parser is assembled in ops/cli.py.
 from __future__ import annotations
 
 from . import (
+    bench,
     ca,
     db,
     dead_letters,
@@ -35,4 +36,5 @@ MODULES = [
     ca,
     messaging,
     dead_letters,
+    bench,
 ]

@@ -31,6 +31,11 @@ class GatewayServer:
         self._thread: threading.Thread | None = None
 
     @property
+    def thread(self) -> threading.Thread | None:
+        """The thread serving in the background (after ``start``)."""
+        return self._thread
+
+    @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 

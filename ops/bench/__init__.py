@@ -1,0 +1,78 @@
+"""``twoway bench``: the pipeline against the in-process floor and the keytool runbook.
+
+One run, one stack: N jobs through RabbitMQ with P worker processes (local CA, the
+sandbox instance, verify on); the same work in P plain processes (the floor); K jobs of
+the scripted runbook; optionally M jobs parked at wait-for-ca and resumed by callbacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from messages import KeyType
+from ops.stack import Stack, StackOptions
+
+from .paused import run_paused_phase
+from .phases import make_jobs, run_floor_phase, run_pipeline_phase
+from .runbook import run_runbook
+
+__all__ = ["BenchOptions", "run_bench"]
+
+
+@dataclass
+class BenchOptions:
+    jobs: int = 50
+    key: KeyType = KeyType.EC256
+    workers: int = 2
+    threads: int = 4
+    runbook_jobs: int = 5
+    paused: int = 0
+    timeout_s: float = 1800.0
+
+
+def run_bench(options: BenchOptions) -> dict[str, Any]:
+    stack = Stack(
+        StackOptions(
+            broker="rabbitmq", worker_processes=options.workers, worker_threads=options.threads
+        )
+    )
+    with stack.start():
+        pipeline = run_pipeline_phase(
+            stack, make_jobs(stack, options.jobs, options.key, "p"), options.timeout_s
+        )
+        floor = run_floor_phase(
+            stack, make_jobs(stack, options.jobs, options.key, "f"), options.workers
+        )
+        paused = run_paused_phase(stack, options.paused, options.key) if options.paused else None
+    runbook = run_runbook(options.runbook_jobs, options.key.value)
+    pipeline_cpu = pipeline.cpu_s / max(pipeline.jobs, 1)
+    result: dict[str, Any] = {
+        "jobs": options.jobs,
+        "key": options.key.value,
+        "workers": options.workers,
+        "pipeline_succeeded": pipeline.succeeded,
+        "pipeline_jobs_per_s": round(pipeline.jobs_per_s, 2),
+        "floor_jobs_per_s": round(floor.jobs_per_s, 2),
+        "pipeline_to_floor": round(pipeline.jobs_per_s / floor.jobs_per_s, 3),
+        "pipeline_cpu_s_per_job": round(pipeline_cpu, 4),
+        "pipeline_cpu_breakdown_s": {k: round(v, 2) for k, v in pipeline.cpu_breakdown.items()},
+        "floor_cpu_s_per_job": round(floor.cpu_s / max(floor.jobs, 1), 4),
+        "runbook_jobs": runbook.jobs,
+        "runbook_wall_s_per_job": round(runbook.wall_s_per_job, 3),
+        "runbook_cpu_s_per_job": round(runbook.cpu_s_per_job, 3),
+        "runbook_to_pipeline_cpu": round(runbook.cpu_s_per_job / pipeline_cpu, 1),
+        "worker_peak_rss_mb": round(pipeline.worker_peak_rss_mb, 1),
+        "stage_p95_ms": {stage: v["p95"] for stage, v in pipeline.stage_ms.items()},
+        "stage_latency_ms": pipeline.stage_ms,
+    }
+    if paused is not None:
+        result.update(
+            paused_jobs=paused.jobs,
+            paused_broker_messages=paused.broker_messages,
+            paused_idle_cpu_pct=paused.idle_cpu_pct,
+            paused_broker_idle_cpu_pct=paused.broker_idle_cpu_pct,
+            paused_resume_s=paused.resume_s,
+            paused_resumed=paused.resumed,
+        )
+    return result

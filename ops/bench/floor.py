@@ -1,0 +1,150 @@
+"""The floor: the same nine stage cores, in plain processes, with no broker and no store.
+
+Each floor process runs its share of jobs one after another, calling the stage cores
+with an in-memory context: the same keys, CSRs, signings, keystores, ServiceNow calls
+against the same sandbox, and the same handshakes. What the pipeline costs beyond this
+is the queue, the store and the stage bookkeeping.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from messages import JobAccepted, JobRequest, JobState, Stage, StageMessage
+from workers.config import PipelineConfig
+from workers.context import StageContext
+from workers.deps import CaRegistry, Deps, InstanceRegistry
+from workers.runtime import Paused
+from workers.sealing import Sealer
+from workers.stages import CORES
+from workers.store import JobRecord, Store
+
+__all__ = ["FloorContext", "FloorResult", "run_floor"]
+
+
+class FloorContext(StageContext):
+    """A StageContext whose artifacts and outputs live in dictionaries."""
+
+    def __init__(self, deps: Deps, job: JobRecord) -> None:
+        super().__init__(deps, job, Stage.GENERATE)
+        self.artifacts: dict[str, bytes] = {}
+        self.outputs: dict[Stage, StageMessage] = {}
+
+    def artifact(self, name: str) -> bytes | None:
+        return self.artifacts.get(name)
+
+    def keep(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
+        return self.artifacts.setdefault(name, data)
+
+    def replace(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
+        self.artifacts[name] = data
+        return data
+
+    def output(self, stage: Stage, kind: type[Any]) -> Any:
+        return self.outputs[stage]
+
+    def note(self, kind: str, **detail: Any) -> None:
+        return None
+
+
+def _run_one(deps: Deps, raw: Mapping[str, Any]) -> None:
+    now = datetime.now(UTC)
+    job = JobRecord(
+        id=uuid.uuid4().hex,
+        state=JobState.RUNNING,
+        stage=None,
+        request=JobRequest.model_validate(raw),
+        created_at=now,
+        updated_at=now,
+    )
+    ctx = FloorContext(deps, job)
+    message: StageMessage = JobAccepted(job_id=job.id)
+    for stage in Stage:
+        ctx.stage = stage
+        result = CORES[stage](message, ctx)
+        if isinstance(result, Paused):
+            raise RuntimeError("the floor needs a synchronous CA")
+        ctx.outputs[stage] = result
+        message = result
+
+
+def _floor_process(
+    config_json: str,
+    environ: dict[str, str],
+    state_dir: str,
+    key: str,
+    jobs: list[dict[str, Any]],
+    ready: Any,
+) -> None:
+    config = PipelineConfig.model_validate_json(config_json)
+    sealer = Sealer([key])
+    deps = Deps(
+        config=config,
+        store=cast(Store, None),  # the floor has no store: FloorContext never touches it
+        cas=CaRegistry(config, Path(state_dir), sealer),
+        instances=InstanceRegistry(config, environ=environ),
+    )
+    ready.wait()  # imports done; the clock starts when every floor process is here
+    for raw in jobs:
+        _run_one(deps, raw)
+
+
+@dataclass
+class FloorResult:
+    jobs: int
+    processes: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def jobs_per_s(self) -> float:
+        return self.jobs / self.wall_s if self.wall_s else 0.0
+
+
+def run_floor(
+    jobs: list[dict[str, Any]],
+    *,
+    processes: int,
+    config: PipelineConfig,
+    environ: Mapping[str, str],
+    state_dir: Path,
+    master_key: str,
+) -> FloorResult:
+    spawn = multiprocessing.get_context("spawn")
+    shares = [jobs[i::processes] for i in range(processes)]
+    ready = spawn.Barrier(processes + 1)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = [
+        spawn.Process(
+            target=_floor_process,
+            args=(
+                config.model_dump_json(),
+                dict(environ),
+                str(state_dir),
+                master_key,
+                share,
+                ready,
+            ),
+        )
+        for share in shares
+    ]
+    for child in children:
+        child.start()
+    ready.wait()
+    started = time.monotonic()
+    for child in children:
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"a floor process failed (exit {child.exitcode})")
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return FloorResult(jobs=len(jobs), processes=processes, wall_s=wall, cpu_s=cpu)

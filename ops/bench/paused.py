@@ -1,0 +1,116 @@
+"""Paused jobs: what M jobs parked at wait-for-ca cost, and how fast callbacks resume them."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from messages import JobState, KeyType
+from ops.callback import signed_headers
+from ops.rabbit import queue_depths, stage_queue_names
+from ops.stack import Stack
+from workers.pki import Authority, cert_to_pem, general_names, subject_name
+
+from .phases import progress
+from .procstat import cpu_seconds, rabbitmq_pid, thread_cpu_seconds
+
+__all__ = ["PausedResult", "run_paused_phase"]
+
+IDLE_S = 10.0
+
+
+@dataclass
+class PausedResult:
+    jobs: int
+    broker_messages: int
+    idle_cpu_pct: float
+    broker_idle_cpu_pct: float
+    resume_s: float
+    resumed: int
+
+
+def _park(stack: Stack, count: int, key: KeyType) -> list[str]:
+    assert stack.app is not None
+    ids = []
+    for index in range(count):
+        raw = stack.example_job(key, ca={"profile": "manual"})
+        raw["keystore"] = {"record_name": f"twoway paused {index}", "alias": "twoway"}
+        ids.append(stack.app.submit(raw)[0].id)
+    store = stack.app.store
+    while True:
+        waiting = store.count_jobs().get(JobState.WAITING_FOR_CA.value, 0)
+        progress(waiting, count, "parking")
+        if waiting >= count:
+            return ids
+        time.sleep(0.5)
+
+
+def _idle_cpu_pct(stack: Stack) -> tuple[float, float]:
+    """twoway's CPU while M jobs wait (workers, gateway and poller threads), and the
+    broker's; the sandbox and third party in this process are the environment, not us."""
+    pids = [p.pid for p in stack.processes if p.poll() is None]
+    threads = [t.native_id for t in (stack.gateway.thread, stack.poller_thread) if t]
+    broker = rabbitmq_pid()
+
+    def ours() -> float:
+        own = sum(thread_cpu_seconds(tid) for tid in threads if tid is not None)
+        return sum(cpu_seconds(pid) for pid in pids) + own
+
+    before, broker_before = ours(), cpu_seconds(broker) if broker else 0.0
+    time.sleep(IDLE_S)
+    broker_cpu = (cpu_seconds(broker) - broker_before) if broker else 0.0
+    return (ours() - before) / IDLE_S * 100, broker_cpu / IDLE_S * 100
+
+
+def _signed_callbacks(stack: Stack, ids: list[str]) -> list[tuple[str, bytes, dict[str, str]]]:
+    """Sign every job's CSR with a CA of the 'operator', before the clock starts."""
+    assert stack.app is not None
+    ca = Authority.new_root("bench operator CA").new_intermediate("bench operator issuing")
+    stack.third_party.trust(ca.chain[-1].public_bytes(Encoding.PEM))
+    secret = stack.callback_secret("manual")
+    chain = b"".join(cert_to_pem(c) for c in ca.chain)
+    out = []
+    for job_id in ids:
+        csr = stack.app.store.artifacts.get(job_id, "csr")
+        request = stack.app.store.get_job(job_id).request
+        assert csr is not None
+        leaf = ca.issue(
+            csr,
+            subject_name(request.subject),
+            sans=general_names(request.dns_sans),
+            validity=timedelta(days=30),
+        )
+        body = json.dumps({"certificate": cert_to_pem(leaf).decode(), "chain": chain.decode()})
+        url = f"{stack.gateway.url}/v1/jobs/{job_id}/ca-callback"
+        out.append((url, body.encode(), signed_headers(secret, body.encode())))
+    return out
+
+
+def run_paused_phase(stack: Stack, count: int, key: KeyType) -> PausedResult:
+    assert stack.app is not None
+    ids = _park(stack, count, key)
+    names = stage_queue_names(stack.queues)
+    messages = sum(queue_depths(stack.options.broker_url, names).values())
+    idle, broker_idle = _idle_cpu_pct(stack)
+    callbacks = _signed_callbacks(stack, ids)
+    started = time.monotonic()
+    with httpx.Client(timeout=60) as client, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda c: client.post(c[0], content=c[1], headers=c[2]), callbacks))
+    store = stack.app.store
+    while store.count_jobs().get(JobState.WAITING_FOR_CA.value, 0) > 0:
+        time.sleep(0.05)
+    resume_s = time.monotonic() - started
+    return PausedResult(
+        jobs=count,
+        broker_messages=messages,
+        idle_cpu_pct=round(idle, 2),
+        broker_idle_cpu_pct=round(broker_idle, 2),
+        resume_s=round(resume_s, 2),
+        resumed=sum(a.status_code == 202 for a in answers),
+    )

@@ -1,0 +1,121 @@
+"""The benchmark's phases on one stack: pipeline, floor, paused jobs."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from messages import TERMINAL_STATES, JobState, KeyType
+from ops.stack import Stack
+
+from .floor import FloorResult, run_floor
+from .procstat import cpu_seconds, peak_rss_mb, rabbitmq_pid
+from .stats import percentile, stage_latencies
+
+__all__ = ["PipelineResult", "make_jobs", "run_floor_phase", "run_pipeline_phase"]
+
+
+def make_jobs(stack: Stack, count: int, key: KeyType, tag: str) -> list[dict[str, Any]]:
+    """``count`` job requests, each with its own REST message, keystore and profile."""
+    jobs = []
+    for index in range(count):
+        name = f"Bench {tag} {index}"
+        stack.sandbox.add_rest_message(name, stack.third_party.url, methods=("get", "post"))
+        jobs.append(
+            stack.example_job(
+                key,
+                target={"kind": "rest", "name": name},
+                keystore={"record_name": f"twoway bench {tag} {index}", "alias": "twoway"},
+                protocol_profile={"name": f"bench{tag}{index}", "port": stack.third_party.port},
+            )
+        )
+    return jobs
+
+
+_shown: dict[str, int] = {}
+
+
+def progress(done: int, total: int, label: str) -> None:
+    """A progress bar on stderr, redrawn only when the count moves."""
+    if _shown.get(label) == done:
+        return
+    _shown[label] = done
+    width = 30
+    filled = int(width * done / total) if total else width
+    sys.stderr.write(f"\r  {label:<9} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    sys.stderr.flush()
+    if done >= total:
+        sys.stderr.write("\n")
+
+
+@dataclass
+class PipelineResult:
+    jobs: int
+    succeeded: int
+    wall_s: float
+    cpu_s: float
+    cpu_breakdown: dict[str, float]
+    worker_peak_rss_mb: float
+    stage_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def jobs_per_s(self) -> float:
+        return self.succeeded / self.wall_s if self.wall_s else 0.0
+
+
+def _wait_terminal(stack: Stack, ids: list[str], timeout: float) -> int:
+    assert stack.app is not None
+    store, deadline = stack.app.store, time.monotonic() + timeout
+    pending = set(ids)
+    while pending and time.monotonic() < deadline:
+        for job_id in list(pending):
+            if store.get_job(job_id).state in TERMINAL_STATES:
+                pending.discard(job_id)
+        progress(len(ids) - len(pending), len(ids), "pipeline")
+        time.sleep(0.25)
+    return len(ids) - len(pending)
+
+
+def run_pipeline_phase(stack: Stack, jobs: list[dict[str, Any]], timeout: float) -> PipelineResult:
+    assert stack.app is not None
+    pids = [p.pid for p in stack.processes]
+    broker = rabbitmq_pid()
+    cpu_before = {pid: cpu_seconds(pid) for pid in pids}
+    broker_before = cpu_seconds(broker) if broker else 0.0
+    started_at, submit_cpu = time.time(), time.thread_time()
+    ids = [stack.app.submit(raw)[0].id for raw in jobs]
+    submit_cpu = time.thread_time() - submit_cpu
+    _wait_terminal(stack, ids, timeout)
+    store = stack.app.store
+    records = [store.get_job(job_id) for job_id in ids]
+    last = max(r.updated_at for r in records).timestamp()
+    wall = last - started_at
+    workers_cpu = sum(cpu_seconds(pid) - cpu_before[pid] for pid in pids)
+    broker_cpu = (cpu_seconds(broker) - broker_before) if broker else 0.0
+    latencies = stage_latencies(store.history(job_id) for job_id in ids)
+    return PipelineResult(
+        jobs=len(ids),
+        succeeded=sum(r.state is JobState.SUCCEEDED for r in records),
+        wall_s=wall,
+        cpu_s=workers_cpu + broker_cpu + submit_cpu,
+        cpu_breakdown={"workers": workers_cpu, "broker": broker_cpu, "submit": submit_cpu},
+        worker_peak_rss_mb=max(peak_rss_mb(pid) for pid in pids),
+        stage_ms={
+            stage: {f"p{q}": round(percentile(values, q), 1) for q in (50, 95, 99)}
+            for stage, values in latencies.items()
+        },
+    )
+
+
+def run_floor_phase(stack: Stack, jobs: list[dict[str, Any]], processes: int) -> FloorResult:
+    environ = {k: v for k, v in stack.environ.items() if k.startswith("TWOWAY_")}
+    return run_floor(
+        jobs,
+        processes=processes,
+        config=stack.config,
+        environ=environ,
+        state_dir=stack.state_dir,
+        master_key=stack.master_key,
+    )

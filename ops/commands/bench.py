@@ -1,0 +1,49 @@
+"""``twoway bench``: measure the pipeline against the floor and the keytool runbook."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from messages import KeyType
+
+from ..output import table
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="benchmark: pipeline vs. plain processes vs. keytool")
+    bench.add_argument("--jobs", type=int, default=50, help="jobs through the pipeline")
+    bench.add_argument("--key", choices=["rsa2048", "ec256"], default="ec256")
+    bench.add_argument("--workers", type=int, default=2, help="worker (and floor) processes")
+    bench.add_argument("--threads", type=int, default=4, help="threads per worker")
+    bench.add_argument("--runbook-jobs", type=int, default=5, help="jobs of the keytool runbook")
+    bench.add_argument("--paused", type=int, default=0, help="jobs parked at wait-for-ca")
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(run=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from ..bench import BenchOptions, run_bench
+
+    result = run_bench(
+        BenchOptions(
+            jobs=args.jobs,
+            key=KeyType(args.key),
+            workers=args.workers,
+            threads=args.threads,
+            runbook_jobs=args.runbook_jobs,
+            paused=args.paused,
+        )
+    )
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    scalars = [(k, v) for k, v in result.items() if not isinstance(v, dict)]
+    print(table(scalars, ["measure", "value"]))
+    stages = [(s, v["p50"], v["p95"], v["p99"]) for s, v in result["stage_latency_ms"].items()]
+    print()
+    print(table(stages, ["stage", "p50 ms", "p95 ms", "p99 ms"]))
+    return 0

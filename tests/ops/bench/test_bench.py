@@ -1,0 +1,43 @@
+"""The benchmark runs its phases for real and reports what it measured (no time limits)."""
+
+from __future__ import annotations
+
+from messages import KeyType
+from ops.bench import BenchOptions, run_bench
+from ops.bench.stats import percentile
+
+
+def test_percentile_by_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50 and percentile(values, 95) == 95
+    assert percentile(values, 99) == 99 and percentile([], 95) == 0.0
+
+
+def test_a_small_bench_runs_every_phase() -> None:
+    result = run_bench(
+        BenchOptions(jobs=3, key=KeyType.EC256, workers=1, threads=2, runbook_jobs=1, paused=3)
+    )
+    assert result["pipeline_succeeded"] == 3
+    for key in (
+        "pipeline_jobs_per_s",
+        "floor_jobs_per_s",
+        "pipeline_to_floor",
+        "pipeline_cpu_s_per_job",
+        "runbook_cpu_s_per_job",
+        "runbook_to_pipeline_cpu",
+        "worker_peak_rss_mb",
+    ):
+        assert result[key] > 0, key
+    assert set(result["stage_p95_ms"]) == {
+        "generate",
+        "csr",
+        "wait-for-ca",
+        "import-chain",
+        "upload-keystore",
+        "register-trust",
+        "create-profile",
+        "enable",
+        "verify",
+    }
+    assert result["paused_broker_messages"] == 0  # a paused job holds no message
+    assert result["paused_resumed"] == 3
