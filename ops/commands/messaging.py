@@ -1,4 +1,4 @@
-"""``twoway intake`` and ``twoway relay``: the AMQP side of twoway, for workflows.
+"""``twoway intake``, ``relay`` and ``broker-definitions``: the AMQP side of twoway.
 
 Both are processes of their own rather than options of ``twoway worker``: they talk to
 foreign systems (their load, credentials and failure modes are the workflows', not the
@@ -9,9 +9,11 @@ one or two of each, while it scales workers by the dozen.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
@@ -30,6 +32,14 @@ def register(sub: Any) -> None:
     relay.add_argument("--batch", type=int, default=200, help="events per batch")
     relay.add_argument("--poll", type=float, default=0.2, help="seconds between looks")
     relay.set_defaults(run=_relay)
+
+    broker = sub.add_parser(
+        "broker-definitions",
+        help="write RabbitMQ's definitions (vhost, user, exchange, queue, policies) to import",
+    )
+    broker.add_argument("--out", type=Path, required=True, help="the file to write")
+    broker.add_argument("--user", default="twoway", help="the login twoway's processes use")
+    broker.set_defaults(run=_broker_definitions)
 
 
 def _intake(args: argparse.Namespace) -> int:
@@ -70,6 +80,22 @@ def _relay(args: argparse.Namespace) -> int:
         _until_signal(relay.run)
     finally:
         store.close()
+    return 0
+
+
+def _broker_definitions(args: argparse.Namespace) -> int:
+    from workers.errors import ConfigError
+
+    from ..rabbitmq import write_definitions
+
+    password = os.environ.get("RABBITMQ_PASSWORD", "")
+    if not password:
+        raise ConfigError(
+            "RABBITMQ_PASSWORD is not set",
+            hint="the password of the RabbitMQ user twoway's processes log in as",
+        )
+    write_definitions(args.out, password, user=args.user)
+    print(f"wrote {args.out} (user {args.user}; the password is stored as a salted hash)")
     return 0
 
 
