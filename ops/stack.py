@@ -65,6 +65,8 @@ class StackOptions:
     sandbox_facts: SandboxFacts | None = None
     # (connect, read) timeouts of the "sandbox" instance profile, e.g. short for fault tests.
     instance_timeouts: tuple[float, float] | None = None
+    # With broker="rabbitmq": the AMQP intake (<prefix>.jobs) and the events relay too.
+    amqp: bool = False
 
 
 class Stack:
@@ -129,6 +131,10 @@ class Stack:
             self._worker.start()
         else:
             self._spawn_workers()
+        if self.options.amqp and self.options.broker == "rabbitmq":
+            from .messaging import Messaging
+
+            self.messaging = Messaging(self.app, self.options.broker_url).start()
         return self
 
     @staticmethod
@@ -227,6 +233,7 @@ class Stack:
             "store": self.settings.store_url(),
             "example_job": self.example_job(),
             "callback_secret": self._manual_callback_secret(),
+            "amqp": self.messaging.info() if getattr(self, "messaging", None) else None,
         }
 
     def _manual_callback_secret(self) -> str | None:
@@ -248,6 +255,8 @@ class Stack:
             self.gateway.stop()
         if getattr(self, "poller", None) is not None:
             self.poller.stop()
+        if getattr(self, "messaging", None) is not None:
+            self.messaging.stop()
         if self._worker is not None:
             self._worker.stop()
         if self.app is not None:

@@ -62,7 +62,8 @@ def _up(args: argparse.Namespace) -> int:
 
     from ..stack import Stack, StackOptions
 
-    stack = Stack(StackOptions(broker=args.broker, worker_processes=args.workers))
+    options = StackOptions(broker=args.broker, worker_processes=args.workers, amqp=True)
+    stack = Stack(options)
     configure_logging(stream=sys.stderr)
     with stack.start():
         print(json.dumps(stack.info()), flush=True)

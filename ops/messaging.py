@@ -1,0 +1,49 @@
+"""The AMQP side of a stack in one process (``twoway up --broker rabbitmq``): the intake
+of ``<prefix>.jobs`` and the events relay, as threads; removed with the stack."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+
+import pika
+
+from workers.app import App
+
+from .amqp import CONNECTION_ERRORS, topology_of
+from .intake import Intake
+from .relay import EventRelay
+
+__all__ = ["Messaging"]
+
+
+class Messaging:
+    def __init__(self, app: App, url: str) -> None:
+        self.url = url
+        self.topology = topology_of(app.config)
+        self.intake = Intake(app, url, self.topology)
+        self.relay = EventRelay(app.store, url, self.topology)
+
+    def start(self) -> Messaging:
+        self.intake.start()
+        self.relay.start()
+        return self
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "jobs_queue": self.topology.jobs_queue,
+            "events_exchange": self.topology.events_exchange,
+            "routing_keys": "job.<state> (job.* for changes of state, job.# for all events)",
+        }
+
+    def stop(self, *, remove: bool = True) -> None:
+        self.intake.stop()
+        self.relay.stop()
+        if not remove:
+            return
+        with suppress(*CONNECTION_ERRORS):
+            connection = pika.BlockingConnection(pika.URLParameters(self.url))
+            channel = connection.channel()
+            channel.queue_delete(self.topology.jobs_queue)
+            channel.exchange_delete(self.topology.events_exchange)
+            connection.close()
