@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 __all__ = ["Finding", "forms_of_private_key", "forms_of_text", "scan"]
 
-WINDOW = 24  # a match of this many characters of a secret's encoding counts as a leak
+WINDOW_BYTES = 12  # 96 bits of a secret: matching that many is never chance
+WINDOW_B64 = 16  # base64 characters holding those 96 bits
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,27 @@ def _int_bytes(value: int) -> bytes:
     return value.to_bytes((value.bit_length() + 7) // 8, "big")
 
 
+def _chunks(text: bytes, size: int) -> list[bytes]:
+    """Consecutive pieces of ``size``; of several, one always avoids a PEM line break."""
+    return [text[i : i + size] for i in range(0, len(text) - size + 1, size)]
+
+
 def _encodings(secret: bytes) -> dict[str, list[bytes]]:
-    """Windows of ``secret`` as bytes, hex and base64, the latter at all three alignments,
-    so it is found inside any base64 stream (PEM, JSON, a JKS in base64) it is part of."""
-    mid = max(0, len(secret) // 2 - WINDOW // 2)
-    base64s = [base64.b64encode(secret[shift:])[4 : 4 + WINDOW] for shift in range(3)]
-    hexed = secret.hex()
+    """Pieces of ``secret`` as bytes, hex and base64 (at all three alignments, so it is
+    found inside any base64 stream it is part of: PEM, DER in JSON, a keystore in base64),
+    and the hex of those base64 pieces (a PEM written out as hex)."""
+    base64s = [
+        piece
+        for shift in range(3)
+        for piece in _chunks(base64.b64encode(secret[shift:])[4:-4], WINDOW_B64)
+    ]
+    hexed = secret.hex().encode()
     return {
-        "der": [secret[mid : mid + WINDOW // 2]],
-        "base64": [b for b in base64s if len(b) == WINDOW],
-        "hex": [hexed[2 * mid : 2 * mid + WINDOW].encode()],
-        "HEX": [hexed[2 * mid : 2 * mid + WINDOW].upper().encode()],
+        "der": _chunks(secret, WINDOW_BYTES),
+        "base64": base64s,
+        "hex": _chunks(hexed, 2 * WINDOW_BYTES),
+        "HEX": _chunks(hexed.upper(), 2 * WINDOW_BYTES),
+        "hex of base64": [piece.hex().encode() for piece in base64s],
     }
 
 

@@ -133,18 +133,28 @@ def test_no_secret_leaves_through_logs_messages_answers_or_the_store(
 
 
 def test_the_audit_finds_a_deliberate_leak() -> None:
-    """The detector can fail: a key logged as hex, a password in a message, are found."""
+    """The detector can fail: a key as hex, as hex of its PEM, inside a PEM, a password."""
     from messages import KeyType
     from workers.pki import generate_private_key
 
     key = generate_private_key(KeyType.EC256)
     forms = forms_of_private_key(key)
-    leaked_hex = b'{"event": "debug", "key": "' + forms["hex"][0] + b'"}'
-    findings = scan(
-        {"worker logs": b"clean line\n" + leaked_hex, "messages": b'{"pw": "hunter2-xyz-0001"}'},
-        {"private key": forms, "password": forms_of_text("hunter2-xyz-0001")},
-    )
-    assert {(f.secret, f.form, f.where) for f in findings} == {
-        ("private key", "hex", "worker logs"),
-        ("password", "plain", "messages"),
+    corpora = {
+        "worker logs": b"clean line\n" + b'{"key": "' + forms["hex"][0] + b'"}',
+        "history": b'{"kind": "debug", "key": "' + key.hex().encode() + b'"}',
+        "store file": b"\x00\x01" + key + b"\x00",
+        "messages": b'{"pw": "hunter2-xyz-0001"}',
+        "clean": b"nothing to see",
+    }
+    findings = {
+        (f.secret, f.where)
+        for f in scan(
+            corpora, {"private key": forms, "password": forms_of_text("hunter2-xyz-0001")}
+        )
+    }
+    assert findings == {
+        ("private key", "worker logs"),
+        ("private key", "history"),
+        ("private key", "store file"),
+        ("password", "messages"),
     }
