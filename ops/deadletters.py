@@ -213,7 +213,12 @@ class DeadLetters:
             refused = self._revive(letter, actor, reason)
             if refused:
                 return Outcome(letter.message_id, letter.job_id, letter.stage.value, False, refused)
-            _resend(channel, letter)
+            try:
+                _resend(channel, letter)
+            except pika.exceptions.UnroutableError:
+                queue = letter.queue.removesuffix(".XQ")
+                why = f"queue {queue} does not exist: start a worker for it, then replay again"
+                return Outcome(letter.message_id, letter.job_id, letter.stage.value, False, why)
             return Outcome(letter.message_id, letter.job_id, letter.stage.value, True, "replayed")
 
         return self._each(stages, wanted, act, limit)

@@ -126,6 +126,10 @@ class Intake:
                 _log.warning("intake_disconnected", error=type(exc).__name__, retry_s=backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
+            except Exception:  # noqa: BLE001 - the store away, a bug: log, wait, go on
+                _log.exception("intake_failed", retry_s=backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     def _consume(self, channel: BlockingChannel, stop: threading.Event) -> None:
         for method, properties, body in channel.consume(

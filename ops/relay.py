@@ -105,6 +105,10 @@ class EventRelay:
                 _log.warning("relay_disconnected", error=type(exc).__name__, retry_s=backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
+            except Exception:  # noqa: BLE001 - the store away, a bug: log, wait, go on
+                _log.exception("relay_failed", retry_s=backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
         self.store.outbox.release(self.owner)
 
     def _serve(self, channel: BlockingChannel, stop: threading.Event) -> None:

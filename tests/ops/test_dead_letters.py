@@ -18,7 +18,7 @@ from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL
 
 from messages import JobRequest, JobState, Stage
 from ops.cli import main
-from ops.deadletters import DeadLetters
+from ops.deadletters import DeadLetter, DeadLetters
 from tests.conftest import AMQP_URL
 from tests.factories import good
 from workers.config import load_config
@@ -211,3 +211,27 @@ def test_replay_without_a_selection_is_refused(
 ) -> None:
     assert main(["dead-letters", "replay", "--reason", "why not"]) == 2
     assert "--job ID, --message-id ID or --all" in capsys.readouterr().err
+
+
+def test_a_replay_that_stopped_half_way_can_be_run_again(dead: DeadLetters, store: Store) -> None:
+    """The job was revived but its stage queue was gone: the letter stays; once the queue
+    is back, replaying again sends it (the job is already running at that stage)."""
+    job_id = failed_job(store)
+    message_id = bury(dead, Stage.ENABLE, job_id)
+    [(_, xq)] = dead.queues([Stage.ENABLE])
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    connection.channel().queue_delete(xq.removesuffix(".XQ"))
+
+    def mine(letter: DeadLetter) -> bool:
+        return letter.job_id == job_id
+
+    [first] = dead.replay(wanted=mine, actor="ops-alice", reason="retry")
+    assert not first.done and "does not exist" in first.detail
+    assert [d.message_id for d in dead.peek()] == [message_id]
+    connection.channel().queue_declare(xq.removesuffix(".XQ"), durable=True)
+    connection.close()
+    [second] = dead.replay(wanted=mine, actor="ops-alice", reason="retry")
+    assert second.done and dead.peek() == []
+    kinds = [e.kind for e in store.history(job_id)]
+    assert kinds.count("dead_letter_replayed") == 2
+    assert store.get_job(job_id).state is JobState.RUNNING
