@@ -23,8 +23,10 @@ compare-and-set lost and drops its result. Cancelling a cancelled job changes no
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 import structlog
+from sqlalchemy import Connection
 
 from messages import JobAccepted, JobState, Stage, StageMessage
 
@@ -90,8 +92,14 @@ def replay(
     _check_replayable(runtime, job, stage)
     message = _input_of(runtime, store, job, stage)
     dropped = _dropped(runtime, store, job, stage, force)
-    written = {CA_REQUEST_KEY: f"{job.id}-{secrets.token_hex(4)}".encode()}
-    renew_ca = "certificate" in dropped
+    detail = {
+        "actor": actor,
+        "reason": reason,
+        "force": force,
+        "from_state": job.state.value,
+        "from_stage": job.stage.value if job.stage else None,
+        "dropped": dropped,
+    }
     job = store.transition(
         job.id,
         kind="replay_requested",
@@ -100,21 +108,8 @@ def replay(
         state=JobState.RUNNING,
         stage=stage,
         clear_error=True,
-        detail={
-            "actor": actor,
-            "reason": reason,
-            "force": force,
-            "from_state": job.state.value,
-            "from_stage": job.stage.value if job.stage else None,
-            "dropped": dropped,
-        },
-        within=rewind(
-            job.id,
-            outputs=runtime.routes.from_(stage),
-            artifacts=dropped,
-            forget_ca_request=renew_ca,
-            write=written if renew_ca else None,
-        ),
+        detail=detail,
+        within=_forget(runtime, job.id, stage, dropped),
     )
     _log.info("replay_requested", job_id=job.id, stage=stage.value, actor=actor, force=force)
     _send(runtime, job, stage, message)
@@ -179,6 +174,22 @@ def _dropped(
         return []
     stages = runtime.routes.from_(stage)[: runtime.routes.index(Stage.IMPORT_CHAIN) + 1]
     return sorted(name for s in stages for name in _MADE_BY.get(s, ()))
+
+
+def _forget(
+    runtime: Runtime, job_id: str, stage: Stage, dropped: list[str]
+) -> Callable[[Connection], None]:
+    """The rewind: outputs from ``stage`` on, the dropped artifacts, and with the
+    certificate also the CA request, which is asked again under a new request key."""
+    renew_ca = "certificate" in dropped
+    new_key = {CA_REQUEST_KEY: f"{job_id}-{secrets.token_hex(4)}".encode()}
+    return rewind(
+        job_id,
+        outputs=runtime.routes.from_(stage),
+        artifacts=dropped,
+        forget_ca_request=renew_ca,
+        write=new_key if renew_ca else None,
+    )
 
 
 def _send(runtime: Runtime, job: JobRecord, stage: Stage, message: StageMessage) -> None:

@@ -21,8 +21,10 @@ __all__ = ["decode_cursor", "encode_cursor", "router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[require("read")])
 _ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
-_CERTIFICATE = {"pem": ("client_cert_pem", "application/x-pem-file", "pem")}
-_CERTIFICATE["der"] = ("client_cert_der", "application/pkix-cert", "cer")
+_CERTIFICATE = {  # format: (artifact, media type, file extension)
+    "pem": ("client_cert_pem", "application/x-pem-file", "pem"),
+    "der": ("client_cert_der", "application/pkix-cert", "cer"),
+}
 
 
 def encode_cursor(created_at: datetime, job_id: str) -> str:
