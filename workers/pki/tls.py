@@ -86,16 +86,8 @@ def mtls_request(
         try:
             tls = _handshake(context, raw, target)
         except _ServerNotAccepted as exc:
-            presented = presented_certificate(
-                target.host,
-                target.port,
-                private_key_pem=private_key_pem,
-                chain=chain,
-                timeout=timeout,
-            )
-            raise server_not_accepted(
-                target.host_header, exc.verify_message, presented, trust
-            ) from exc
+            identity = (private_key_pem, chain)
+            raise _not_accepted(target, exc.verify_message, identity, trust, timeout) from exc
         with tls:
             protocol, cipher = tls.version() or "", (tls.cipher() or ("",))[0]
             server_der = tls.getpeercert(binary_form=True) or b""
@@ -108,6 +100,20 @@ def mtls_request(
             hint=CLIENT_HINT,
         )
     return HandshakeResult(protocol, cipher, hashlib.sha256(server_der).hexdigest(), status)
+
+
+def _not_accepted(
+    target: _Target,
+    verify_message: str,
+    identity: tuple[bytes, Sequence[x509.Certificate]],
+    trust: Sequence[x509.Certificate],
+    timeout: float,
+) -> VerificationFailed:
+    """Say what the endpoint presents instead of what was registered (a second look)."""
+    presented = presented_certificate(
+        target.host, target.port, private_key_pem=identity[0], chain=identity[1], timeout=timeout
+    )
+    return server_not_accepted(target.host_header, verify_message, presented, trust)
 
 
 def _parse_url(url: str) -> _Target:
