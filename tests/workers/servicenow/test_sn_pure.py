@@ -269,3 +269,19 @@ def test_legacy_properties_are_warnings_not_problems() -> None:
     snap = _snapshot(legacy_properties=("glide.httpclient.protocol.mauth.port",))
     assert _check(snap) == []
     assert "glide.httpclient.protocol.mauth.port" in configuration_warnings(snap)[0]
+
+
+def test_a_der_trust_record_must_hold_the_certificate_as_an_attachment() -> None:
+    from workers.servicenow._verify import check_configuration
+
+    der_trust = {"sys_id": TR, "active": "true", "type": "trust_store", "format": "der"}
+    held = ({"sys_id": "e" * 32, "hash": "3" * 64},)
+    other = ({"sys_id": "e" * 32, "hash": "4" * 64},)
+
+    def problems(attachments: tuple[dict[str, str], ...]) -> list[str]:
+        snap = _snapshot(trust=der_trust, trust_attachments=attachments)
+        return check_configuration(FACTS, snap, keystore_sha256="1" * 64, trust_sha256="3" * 64)
+
+    assert problems(held) == []
+    assert problems(other) == [f"trust record {TR} holds no certificate with SHA-256 {'3' * 64}"]
+    assert problems(()) == problems(other)
