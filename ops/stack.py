@@ -33,6 +33,7 @@ from workers.config import (
 )
 from workers.deps import CaRegistry
 from workers.poller import Poller
+from workers.scheduler import RenewalScheduler
 from workers.sealing import Sealer
 
 from .gateway.server import GatewayServer
@@ -61,6 +62,8 @@ class StackOptions:
     chaos: tuple[str, ...] = ()
     # How often the poller looks at jobs waiting for their CA (max_wait, pollable CAs).
     poll_every_s: float = 30.0
+    # How often the renewal scheduler looks (None: pipeline.toml's [renewal] check_every_s).
+    renewal_every_s: float | None = None
     # The sandbox's answers to the uncertain facts (None: the defaults of SandboxFacts).
     sandbox_facts: SandboxFacts | None = None
     # (connect, read) timeouts of the "sandbox" instance profile, e.g. short for fault tests.
@@ -124,6 +127,8 @@ class Stack:
         self.gateway = GatewayServer(self.app).start()
         self.poller = Poller(self.app)
         self.poller_thread = self.poller.start(every_s=self.options.poll_every_s)
+        self.scheduler = RenewalScheduler(self.app)
+        self.scheduler.start(self.options.renewal_every_s)
         if self.options.broker == "stub":
             self._worker = dramatiq.Worker(
                 self.app.broker, worker_threads=self.options.worker_threads, worker_timeout=100
@@ -255,6 +260,8 @@ class Stack:
             self.gateway.stop()
         if getattr(self, "poller", None) is not None:
             self.poller.stop()
+        if getattr(self, "scheduler", None) is not None:
+            self.scheduler.stop()
         if getattr(self, "messaging", None) is not None:
             self.messaging.stop()
         if self._worker is not None:

@@ -57,12 +57,8 @@ class ThirdPartyServer:
             extended_key_usage=(ExtendedKeyUsageOID.SERVER_AUTH,),
         )
         self._ca = authority.certificate
-        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._context.verify_mode = ssl.CERT_REQUIRED
-        self._context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-        load_identity(self._context, key_pem, (self._leaf, self._ca))
-        for pem in client_ca_pems:
-            self.trust(pem)
+        self._key_pem = key_pem
+        self._context = self._new_context(client_ca_pems)
         self._lock = threading.Lock()
         self._served = 0
         self._subjects: deque[str] = deque(maxlen=32)
@@ -106,6 +102,19 @@ class ThirdPartyServer:
     def trust(self, ca_pem: bytes) -> None:
         """Accept client certificates chaining to ``ca_pem`` too (works while running)."""
         self._context.load_verify_locations(cadata=ca_pem.decode("ascii"))
+
+    def trust_only(self, pems: Sequence[bytes]) -> None:
+        """From the next connection on, accept only clients under (or equal to) ``pems``."""
+        self._context = self._new_context(pems)
+
+    def _new_context(self, client_pems: Sequence[bytes]) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        load_identity(context, self._key_pem, (self._leaf, self._ca))
+        for pem in client_pems:
+            context.load_verify_locations(cadata=pem.decode("ascii"))
+        return context
 
     # -- running -----------------------------------------------------------------------
 

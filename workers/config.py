@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from messages import Stage
 
 from .errors import ConfigError
+from .renewal_policy import RenewalSettings, RenewBefore
 
 __all__ = [
     "AnyCaProfile",
@@ -112,6 +113,8 @@ class InstanceProfile(_Frozen):
 
 class _CaBase(_Frozen):
     min_remaining_days: Annotated[float, Field(ge=0, le=3650)] = 1
+    # When certificates from this CA are renewed (default: at two thirds of the lifetime).
+    renew_before: RenewBefore | None = None
     # PEM file of the roots this CA's certificates must chain to; without it, the chain
     # supplied with a certificate must end in a self-signed root.
     trusted_roots_file: Path | None = None
@@ -171,6 +174,7 @@ class PipelineConfig(_Frozen):
     stages: list[StageSettings]
     instances: dict[str, InstanceProfile] = {}
     ca: dict[str, CaProfile] = {}
+    renewal: RenewalSettings = RenewalSettings()
 
     @model_validator(mode="after")
     def _stages_once_each(self) -> PipelineConfig:

@@ -18,6 +18,7 @@ from . import (
     master_key,
     messaging,
     operate,
+    renewal,
     rollback,
     tokens,
 )
@@ -37,4 +38,5 @@ MODULES = [
     messaging,
     dead_letters,
     bench,
+    renewal,
 ]

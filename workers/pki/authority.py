@@ -136,7 +136,7 @@ class Authority:
         """
         public_key = serialization.load_der_public_key(spki_der(public_key_pem))
         moment = now or datetime.now(UTC)
-        start = not_before or moment - BACKDATE
+        start = not_before or moment - min(BACKDATE, validity / 10)  # short-lived: less
         end = not_after or min(moment + validity, self.certificate.not_valid_after_utc)
         builder = (
             _base_builder(subject, self.certificate.subject, start, end)

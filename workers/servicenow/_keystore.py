@@ -25,7 +25,7 @@ from .client import ServiceNowClient
 from .facts import InstanceFacts
 from .models import KeystoreRecord
 
-__all__ = ["ensure_keystore_record"]
+__all__ = ["activate_keystore_record", "ensure_keystore_record"]
 
 _FIELDS = ("sys_id", "name", "type", "active", "short_description", "sys_created_on")
 _KEYSTORE_MIME = "application/octet-stream"
@@ -41,8 +41,10 @@ def ensure_keystore_record(
     password: str,
     file_name: str = "client.jks",
     description: str = "",
+    activate: bool = True,
 ) -> KeystoreRecord:
-    """Exactly one active keystore record named ``name``, holding exactly ``keystore``."""
+    """Exactly one keystore record named ``name``, holding exactly ``keystore``; active
+    unless ``activate`` is false (a renewal's record waits for its switch)."""
     if not marker.strip():
         raise ValueError("marker must be a non-empty job marker")
     if not facts.extension_allowed(file_name):
@@ -64,7 +66,15 @@ def ensure_keystore_record(
         attachment = upload_checked(
             client, CERTIFICATE, sys_id, file_name, keystore, _KEYSTORE_MIME
         )
-    _set_password_and_activate(client, facts, sys_id, password)
+    known_errors = keystore_load_errors(client, sys_id)
+    client.update(
+        CERTIFICATE,
+        sys_id,
+        {"key_store_password": password},
+        input_display_value=facts.password_encrypted,
+    )
+    if activate:
+        _activate(client, facts, sys_id, known_errors)
     return KeystoreRecord(
         sys_id=sys_id, attachment_sys_id=attachment, sha256=sha256, created=created
     )
@@ -85,17 +95,15 @@ def _find_or_create(
     return create_once(client, CERTIFICATE, values, lambda: _find(client, name, marker)), True
 
 
-def _set_password_and_activate(
-    client: ServiceNowClient, facts: InstanceFacts, sys_id: str, password: str
+def activate_keystore_record(client: ServiceNowClient, facts: InstanceFacts, sys_id: str) -> None:
+    """Activate a record whose keystore and password are in place; check it loads."""
+    _activate(client, facts, sys_id, keystore_load_errors(client, sys_id))
+
+
+def _activate(
+    client: ServiceNowClient, facts: InstanceFacts, sys_id: str, known_errors: dict[str, Any]
 ) -> None:
-    """Password (write-only), then ``active``; then check it reads back and loads."""
-    known_errors = keystore_load_errors(client, sys_id)
-    client.update(
-        CERTIFICATE,
-        sys_id,
-        {"key_store_password": password},
-        input_display_value=facts.password_encrypted,
-    )
+    """``active``, then check it reads back and that the instance can load it."""
     client.update(CERTIFICATE, sys_id, {"active": "true"})
     _check_stored(client, facts, sys_id)
     _check_loads(client, sys_id, known_errors)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from ._common import PROFILE, delete_with_attachments, ignore_missing
-from ._keystore import ensure_keystore_record
+from ._keystore import activate_keystore_record, ensure_keystore_record
 from ._lookups import find_profile, keystore_records, profile_users, profiles_using
 from ._profile import ensure_protocol_profile
 from ._targets import (
@@ -60,8 +60,10 @@ class Instance:
         password: str,
         file_name: str = "client.jks",
         description: str = "",
+        activate: bool = True,
     ) -> KeystoreRecord:
-        """Runbook steps 2-4: inactive record, keystore attached and checked, password, active."""
+        """Runbook steps 2-4: inactive record, keystore attached and checked, password, active
+        (unless ``activate`` is false: a renewal activates its record when it switches)."""
         return ensure_keystore_record(
             self.client,
             self.facts,
@@ -71,7 +73,12 @@ class Instance:
             password=password,
             file_name=file_name,
             description=description,
+            activate=activate,
         )
+
+    def activate_keystore_record(self, sys_id: str) -> None:
+        """Activate a keystore record that holds its keystore and password; check it loads."""
+        activate_keystore_record(self.client, self.facts, sys_id)
 
     def ensure_trust_record(
         self, *, name: str, certificate_der: bytes, as_der_attachment: bool = False

@@ -1,8 +1,10 @@
 """Runbook step 7: the Protocol Profile, pointing at the keystore record.
 
 An existing profile of that name bound to another keystore is refused unless the job
-says ``rotate``. The profile as it was before the job is kept (``profile_before``), so
-that rollback can delete what the job created or point a rotated profile back.
+says ``rotate``. A renewal leaves the profile as it is; ``verify`` switches it once the
+new keystore has proved itself. The profile as it was before the job is kept
+(``profile_before``), so that rollback can delete what the job created or point a
+rotated profile back.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from messages import ProfileCreated, TrustRegistered
 
 from ..context import StageContext
+from ..errors import ServiceNowConflict
 
 __all__ = ["create_profile"]
 
@@ -23,6 +26,8 @@ def create_profile(msg: TrustRegistered, ctx: StageContext) -> ProfileCreated:
         found = instance.find_protocol_profile(spec.name)
         before = found.model_dump() if found is not None else {}
         ctx.keep("profile_before", json.dumps(before, sort_keys=True).encode())
+    if ctx.job.renews is not None:
+        return _keep_for_renewal(msg, ctx)
     record = instance.ensure_protocol_profile(
         protocol=spec.name,
         port=spec.port,
@@ -42,5 +47,23 @@ def create_profile(msg: TrustRegistered, ctx: StageContext) -> ProfileCreated:
         keystore_sys_id=msg.keystore_sys_id,
         trust_sys_id=msg.trust_sys_id,
         profile_sys_id=record.sys_id,
+        protocol=spec.name,
+    )
+
+
+def _keep_for_renewal(msg: TrustRegistered, ctx: StageContext) -> ProfileCreated:
+    """A renewal leaves the profile on the old keystore; ``verify`` switches it."""
+    spec = ctx.request.protocol_profile
+    found = ctx.instance().find_protocol_profile(spec.name)
+    if found is None:
+        raise ServiceNowConflict(
+            f"protocol profile {spec.name!r}, which the renewed job set up, is gone",
+            hint="submit a new job for this target instead of a renewal",
+        )
+    return ProfileCreated(
+        job_id=msg.job_id,
+        keystore_sys_id=msg.keystore_sys_id,
+        trust_sys_id=msg.trust_sys_id,
+        profile_sys_id=found.sys_id,
         protocol=spec.name,
     )

@@ -1,7 +1,8 @@
 """Runbook step 5: the "Java Key Store" record, keystore attached, password set.
 
 Created inactive; active only once the attachment (checked by SHA-256) and the password
-are in place: one broken active keystore breaks unrelated features on an instance.
+are in place: one broken active keystore breaks unrelated features on an instance. A
+renewal's new record stays inactive until ``verify`` has proved it and switches to it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def upload_keystore(msg: ChainImported, ctx: StageContext) -> KeystoreUploaded:
         password=password,
         file_name=f"{spec.alias}.jks",
         description=f"client certificate for {ctx.request.target.name}",
+        activate=ctx.job.renews is None,  # a renewal's record waits, inactive, for its switch
     )
     ctx.note(
         "instance_record",

@@ -22,11 +22,19 @@ from ..errors import VerificationFailed
 from ..servicenow import ConfigurationSnapshot
 from .enable import find_target
 from .import_chain import server_certificate_der
+from .switch import verify_and_switch
 
-__all__ = ["verify"]
+__all__ = ["handshake", "verify", "verify_configuration"]
 
 
 def verify(msg: MutualAuthEnabled, ctx: StageContext) -> JobVerified:
+    if ctx.job.renews is not None:  # prove the new keystore, switch to it, prove again
+        return verify_and_switch(msg, ctx, check=verify_configuration, handshake=handshake)
+    return verify_configuration(msg, ctx)
+
+
+def verify_configuration(msg: MutualAuthEnabled, ctx: StageContext) -> JobVerified:
+    """Everything reads back consistently, and the attached keystore handshakes."""
     instance = ctx.instance()
     uploaded = ctx.output(Stage.UPLOAD_KEYSTORE, KeystoreUploaded)
     trusted = ctx.output(Stage.REGISTER_TRUST, TrustRegistered)
@@ -46,7 +54,7 @@ def verify(msg: MutualAuthEnabled, ctx: StageContext) -> JobVerified:
             check="keystore_attachment",
             hint="replay stage 'upload-keystore'",
         )
-    result = _handshake(ctx, attached, target.endpoint)
+    result = handshake(ctx, attached, target.endpoint)
     ctx.note(
         "handshake_succeeded",
         endpoint=target.endpoint,
@@ -96,7 +104,7 @@ def _hangs_together(
         ctx.note("configuration_warning", message=warning)
 
 
-def _handshake(ctx: StageContext, keystore: bytes, endpoint: str) -> pki.HandshakeResult:
+def handshake(ctx: StageContext, keystore: bytes, endpoint: str) -> pki.HandshakeResult:
     """mTLS with exactly the attached keystore, trusting only the registered certificate."""
     password = ctx.secret("keystore_password", made_by=Stage.IMPORT_CHAIN).decode()
     contents = pki.open_jks(keystore, password, ctx.request.keystore.alias)

@@ -24,6 +24,7 @@ class JobRecord:
     error: Mapping[str, Any] | None = None
     ca_request_id: str | None = None
     version: int = 1
+    renews: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -42,4 +43,5 @@ class JobRecord:
             "attempts": dict(self.attempts),
             "error": dict(self.error) if self.error else None,
             "ca_request_id": self.ca_request_id,
+            "renews": self.renews,
         }

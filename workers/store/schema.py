@@ -48,7 +48,10 @@ jobs = Table(
     Column("idempotency_key", String(200), nullable=True, unique=True),
     Column("request_sha256", String(64), nullable=False),
     Column("version", Integer, nullable=False, default=1),
+    # The job this one renews (a new key and certificate for the same target).
+    Column("renews", String(32), nullable=True),
     Index("ix_twoway_jobs_state_stage", "state", "stage"),
+    Index("ix_twoway_jobs_renews", "renews"),
     Index("ix_twoway_jobs_instance", "instance"),
 )
 

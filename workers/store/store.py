@@ -152,9 +152,16 @@ class Store:
     # -- jobs -----------------------------------------------------------------------------
 
     def create_job(
-        self, request: JobRequest, *, idempotency_key: str | None = None
+        self,
+        request: JobRequest,
+        *,
+        idempotency_key: str | None = None,
+        renews: str | None = None,
     ) -> tuple[JobRecord, bool]:
-        """A new job in state ``accepted``; with a known key, the job it made before."""
+        """A new job in state ``accepted``; with a known key, the job it made before.
+
+        ``renews`` names the job whose certificate this one replaces.
+        """
         digest = request_sha256(request)
         if idempotency_key:
             existing = self._by_idempotency_key(idempotency_key, digest)
@@ -178,9 +185,12 @@ class Store:
                         idempotency_key=idempotency_key,
                         request_sha256=digest,
                         version=1,
+                        renews=renews,
                     )
                 )
                 detail = {"instance": request.instance, "target": request.target.name}
+                if renews:
+                    detail["renews"] = renews
                 emitted.append(
                     self._add_event(conn, job_id, "job_accepted", JobState.ACCEPTED, None, detail)
                 )
@@ -243,6 +253,12 @@ class Store:
             rows = conn.execute(query.limit(limit).offset(offset)).all()
         return [self._record(row) for row in rows]
 
+    def renewals_of(self, job_id: str) -> list[JobRecord]:
+        """The jobs that renew ``job_id``, oldest first."""
+        query = select(t.jobs).where(t.jobs.c.renews == job_id).order_by(t.jobs.c.created_at)
+        with self._reader.connect() as conn:
+            return [self._record(row) for row in conn.execute(query).all()]
+
     def count_jobs(self) -> dict[str, int]:
         query = select(t.jobs.c.state, func.count()).group_by(t.jobs.c.state)
         with self._reader.connect() as conn:
@@ -260,6 +276,7 @@ class Store:
             error=json.loads(row.error) if row.error else None,
             ca_request_id=row.ca_request_id,
             version=row.version,
+            renews=row.renews,
         )
 
     def transition(

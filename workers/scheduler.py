@@ -1,0 +1,131 @@
+"""The renewal scheduler: renew certificates at their renewal point, retire old records.
+
+Each round (one scheduler at a time across all processes, by a lease):
+
+- a certificate past its renewal point gets a ``certificate_expiring`` event (once) and,
+  inside a maintenance window, a renewal job (``renew`` gives concurrent callers one);
+- a failed renewal is tried again after ``retry_failed_after_h``;
+- a keystore record retired by a renewal is deleted once ``grace_period_days`` passed.
+
+A renewal whose new certificate is already past its renewal point on arrival (the CA
+issues for less time than ``renew_before`` asks) is not renewed again, which would
+loop: it gets a ``renewal_policy_unsatisfiable`` event instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from .app import App
+from .errors import TwowayError
+from .renewal import ManagedCertificate, inventory, renew
+from .renewal_policy import in_windows
+
+__all__ = ["RenewalScheduler", "ScheduleReport"]
+
+_log = structlog.get_logger("twoway.scheduler")
+_KEY = "__scheduler__"
+
+
+@dataclass
+class ScheduleReport:
+    started: dict[str, str] = field(default_factory=dict)  # certificate's job -> renewal job
+    deleted: list[str] = field(default_factory=list)  # keystore sys_ids
+    ran: bool = True
+
+
+class RenewalScheduler:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.settings = app.config.renewal
+        self._owner = f"scheduler-{uuid.uuid4().hex[:12]}"
+        self._stop = threading.Event()
+
+    def run_once(self, now: datetime | None = None) -> ScheduleReport:
+        moment = now or datetime.now(UTC)
+        lease = timedelta(seconds=max(60.0, self.settings.check_every_s))
+        if self.app.store.progress.acquire(_KEY, "schedule", self._owner, lease) is not None:
+            return ScheduleReport(ran=False)
+        report = ScheduleReport()
+        try:
+            for certificate in inventory(self.app, now=moment):
+                self._consider(certificate, moment, report)
+        finally:
+            self.app.store.progress.release(_KEY, self._owner)
+        return report
+
+    def _consider(self, cert: ManagedCertificate, now: datetime, report: ScheduleReport) -> None:
+        if cert.state == "replaced":
+            self._delete_after_grace(cert, now, report)
+            return
+        if cert.state not in ("due", "renewal_failed", "expired") or not self._retry_ok(cert, now):
+            return
+        self._note_once(cert, "certificate_expiring", now)
+        if cert.renews is not None and cert.due_on_arrival:  # renewing again would loop
+            self._note_once(cert, "renewal_policy_unsatisfiable", now)
+            return
+        if not in_windows(now, list(self.settings.windows)):
+            return
+        try:
+            job, created = renew(
+                self.app,
+                cert.job_id,
+                actor="scheduler",
+                reason=f"renewal point {cert.renewal_point.isoformat()} passed",
+            )
+        except TwowayError as exc:
+            _log.warning("renewal_not_started", job_id=cert.job_id, **exc.as_dict())
+            return
+        if created:
+            report.started[cert.job_id] = job.id
+
+    def _retry_ok(self, cert: ManagedCertificate, now: datetime) -> bool:
+        if cert.state != "renewal_failed" or cert.renewed_by is None:
+            return True
+        failed = self.app.store.get_job(cert.renewed_by)
+        return failed.updated_at + timedelta(hours=self.settings.retry_failed_after_h) <= now
+
+    def _note_once(self, cert: ManagedCertificate, kind: str, now: datetime) -> None:
+        if any(e.kind == kind for e in self.app.store.history(cert.job_id)):
+            return
+        detail = {
+            "not_after": cert.not_after.isoformat(),
+            "days_left": round(cert.days_left, 2),
+            "renewal_point": cert.renewal_point.isoformat(),
+        }
+        self.app.store.note(cert.job_id, kind, detail)
+
+    def _delete_after_grace(
+        self, cert: ManagedCertificate, now: datetime, report: ScheduleReport
+    ) -> None:
+        history = self.app.store.history(cert.job_id)
+        retired = [e for e in history if e.kind == "keystore_retired"]
+        if not retired or any(e.kind == "keystore_deleted" for e in history):
+            return
+        if retired[-1].at + timedelta(days=self.settings.grace_period_days) > now:
+            return
+        sys_id = str(retired[-1].detail["sys_id"])
+        self.app.deps.instances.get(cert.instance).delete_record("sys_certificate", sys_id)
+        self.app.store.note(cert.job_id, "keystore_deleted", {"sys_id": sys_id})
+        report.deleted.append(sys_id)
+
+    def run_forever(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - the next round tries again
+                _log.exception("schedule_failed")
+
+    def start(self, every_s: float | None = None) -> threading.Thread:
+        interval = every_s or self.settings.check_every_s
+        thread = threading.Thread(target=self.run_forever, args=(interval,), daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
