@@ -53,6 +53,11 @@ class BrokerSettings(_Frozen):
     # A run's hold on its job; renewed every third of it while the run lives, so a killed
     # worker's job is taken over within this many seconds.
     lease_s: Annotated[float, Field(ge=1, le=600)] = 15
+    # The sweeper (in every worker, one at a time) looks this often for jobs stranded by
+    # a lost message, and re-sends for jobs quiet (no lease, no event) for sweep_quiet_s
+    # (default: the longest stage time limit + max backoff + two leases).
+    sweep_every_s: Annotated[float, Field(ge=1, le=3600)] = 30
+    sweep_quiet_s: Annotated[float, Field(ge=1, le=86400)] | None = None
 
 
 class StageSettings(_Frozen):

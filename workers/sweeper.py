@@ -43,9 +43,9 @@ class Sweeper:
         self.store = runtime.deps.store
         broker = runtime.deps.config.broker
         longest = max(stage.time_limit_s for stage in runtime.deps.config.stages)
-        self.quiet_for = quiet_for or timedelta(
-            seconds=longest + broker.max_backoff_ms / 1000 + 2 * broker.lease_s
-        )
+        default = longest + broker.max_backoff_ms / 1000 + 2 * broker.lease_s
+        self.quiet_for = quiet_for or timedelta(seconds=broker.sweep_quiet_s or default)
+        self.every_s = broker.sweep_every_s
         self._owner = uuid.uuid4().hex
         self._stop = threading.Event()
 
@@ -100,15 +100,16 @@ class Sweeper:
         assert recorded is not None, f"{stage} started without {before[-1]}'s output"
         return routes[before[-1]].produces.model_validate_json(recorded.message)
 
-    def run_forever(self, every_s: float = 30.0) -> None:
+    def run_forever(self, every_s: float) -> None:
         while not self._stop.wait(every_s):
             try:
                 self.sweep()
             except Exception:  # noqa: BLE001 - the next round tries again
                 _log.exception("sweep_failed")
 
-    def start(self, every_s: float = 30.0) -> threading.Thread:
-        thread = threading.Thread(target=self.run_forever, args=(every_s,), daemon=True)
+    def start(self, every_s: float | None = None) -> threading.Thread:
+        interval = every_s or self.every_s
+        thread = threading.Thread(target=self.run_forever, args=(interval,), daemon=True)
         thread.start()
         return thread
 

@@ -46,7 +46,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def fault_config(*, lease_s: float = 3.0):  # type: ignore[no-untyped-def]
     config = load_config()
     broker = config.broker.model_copy(
-        update={"lease_s": lease_s, "min_backoff_ms": 200, "max_backoff_ms": 2000}
+        update={
+            "lease_s": lease_s,
+            "min_backoff_ms": 200,
+            "max_backoff_ms": 2000,
+            "sweep_every_s": 2.0,
+            "sweep_quiet_s": 20.0,
+        }
     )
     return config.model_copy(update={"broker": broker})
 
@@ -113,6 +119,11 @@ def settle(stack: Stack, jobs: dict[str, Partner], timeout: float = 240) -> Outc
             break
         time.sleep(0.25)
     states = [store.get_job(job_id).state for job_id in jobs]
+    for job_id in jobs:  # say where an unfinished or failed job stands, for the log
+        job = store.get_job(job_id)
+        if job.state is not JobState.SUCCEEDED:
+            tail = [(e.kind, e.stage.value if e.stage else None) for e in store.history(job_id)]
+            print(f"job {job_id} {job.state.value} at {job.stage}: {job.error} {tail[-8:]}")
     dump = stack.sandbox.dump()
     records = [r for r in dump["sys_certificate"] if r["name"].startswith("twoway ")]
     expected = 2 * len(jobs)  # one keystore and one trust record per job

@@ -46,11 +46,11 @@ def test_kill_9_while_a_stage_is_in_progress(fault_stack: Stack, stage: Stage) -
 def test_worker_dies_after_servicenow_answered_before_recording(fault_stack: Stack) -> None:
     jobs = submit(fault_stack, add_partners(fault_stack, JOBS))
     outcome = settle(fault_stack, jobs)
+    record("worker dies after ServiceNow answered", outcome)
     assert fault_stack.app is not None
     for job_id in jobs:  # each job really lost a worker at each of the four stages
         for stage in ("upload-keystore", "register-trust", "create-profile", "enable"):
             assert fault_stack.app.store.artifacts.get(job_id, f"chaos:crashed:{stage}")
-    record("worker dies after ServiceNow answered", outcome)
 
 
 @pytest.mark.parametrize("fault_stack", [("duplicate-deliveries",)], indirect=True)
