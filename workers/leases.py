@@ -15,7 +15,6 @@ import structlog
 
 from messages import Stage
 
-from .store import LeaseHeld
 from .store.progress import Progress
 
 __all__ = ["LeaseKeeper"]
@@ -33,18 +32,18 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def acquire(self, job_id: str, stage: Stage, owner: str) -> LeaseHeld | None:
-        held = self._progress.acquire(job_id, stage, owner, self.duration)
-        if held is None:
-            with self._lock:
-                self._held[(job_id, owner)] = stage
-                self._ensure_thread()
-        return held
+    def track(self, job_id: str, owner: str, stage: Stage) -> None:
+        """Renew this run's lease (taken in ``Store.begin_stage``) while it lives."""
+        with self._lock:
+            self._held[(job_id, owner)] = stage
+            self._ensure_thread()
 
-    def release(self, job_id: str, owner: str) -> None:
+    def untrack(self, job_id: str, owner: str, *, freed: bool) -> None:
+        """Stop renewing; free the lease unless the run's outcome already did."""
         with self._lock:
             self._held.pop((job_id, owner), None)
-        self._progress.release(job_id, owner)
+        if not freed:
+            self._progress.release(job_id, owner)
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -55,9 +54,9 @@ class LeaseKeeper:
         while not self._stop.wait(self._every):
             with self._lock:
                 held = dict(self._held)
-            for (job_id, owner), stage in held.items():
-                try:
-                    self._progress.acquire(job_id, stage, owner, self.duration)
+            for (job_id, owner), _stage in held.items():
+                try:  # extend only: a lease the run's outcome freed must stay free
+                    self._progress.renew(job_id, owner, self.duration)
                 except Exception:  # noqa: BLE001 - a failed renewal is retried next round
                     _log.warning("lease_renewal_failed", job_id=job_id, exc_info=True)
 

@@ -108,10 +108,12 @@ def configure_logging(
         if as_json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    # twoway's own lines are rendered once, straight to the stream; lines of libraries
+    # (dramatiq, pika, uvicorn) arrive through the stdlib handler below.
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, renderer],
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(out)

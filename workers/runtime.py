@@ -1,28 +1,28 @@
 """The thin part of every actor: validate, decide, run the core, record, send on.
 
 A stage core is ``core(message, ctx) -> next message | Paused``. Around it the runtime
-makes delivery at-least-once safe:
+makes delivery at-least-once safe. One transaction (``Store.begin_stage``) decides what
+a delivery does and takes the job's lease:
 
 - a message for a job that is finished, cancelled, paused or already past this stage is
   acknowledged and skipped;
-- a stage whose output is already recorded is not run again: its output is re-sent
-  (the worker died after recording, before sending);
-- starting and finishing a stage are compare-and-set transitions with an event each;
-- ``PermanentError`` fails the job at the stage; ``TransientError`` is retried by dramatiq
-  with bounded backoff; on the last attempt the job fails and the message goes to the
-  dead-letter queue.
+- a message that finds another run holding the job comes back a second later;
+- a stage whose output is recorded but was never sent on is not run again: its output
+  is re-sent (the worker died after recording, before sending);
+- otherwise the stage starts (an event), runs, and its outcome is recorded with the
+  lease freed in the same transaction (workers/stage_run.py): ``PermanentError`` fails
+  the job at the stage; ``TransientError`` is retried by dramatiq with bounded backoff,
+  and on the last attempt the job fails and the message goes to the dead-letter queue.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,41 +30,21 @@ import dramatiq
 import structlog
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import CurrentMessage
-from dramatiq.middleware.time_limit import TimeLimitExceeded
 from pydantic import ValidationError
 
 from messages import JobState, Stage, StageMessage
 
-from .context import StageContext
 from .deps import Deps
-from .errors import JobNotFound, PermanentError, RateLimited, StateConflict, TwowayError
+from .errors import JobNotFound, StateConflict
 from .leases import LeaseKeeper
-from .logs import redact_text
 from .pipeline import Route, Routes, build_routes
+from .stage_run import Paused, StageCore, StageRun
 from .store import JobRecord, LeaseHeld
 
 __all__ = ["Paused", "Runtime", "StageCore"]
 
 _log = structlog.get_logger("twoway.runtime")
-_ACTIVE = frozenset({JobState.ACCEPTED, JobState.RUNNING})
 _HOST = socket.gethostname()[:24]
-
-
-@dataclass(frozen=True)
-class Paused:
-    """A core's answer when the job must wait (for the CA): the runtime acks and parks it."""
-
-    request_id: str
-    reason: str
-
-
-StageCore = Callable[[Any, StageContext], "StageMessage | Paused"]
-
-
-def _error_detail(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, TwowayError):
-        return {k: redact_text(v) if isinstance(v, str) else v for k, v in exc.as_dict().items()}
-    return {"error": type(exc).__name__, "message": redact_text(str(exc))[:500]}
 
 
 class Runtime:
@@ -136,63 +116,52 @@ class Runtime:
 
     def _handle(self, route: Route, message: StageMessage) -> None:
         store = self.deps.store
+        owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         try:
-            job = store.get_job(message.job_id)
+            begin = store.begin_stage(
+                message.job_id,
+                route.stage,
+                order=self.routes.order,
+                owner=owner,
+                lease=self.leases.duration,
+                detail={"message_id": self._message_id()},
+            )
         except JobNotFound:
             _log.error("message_for_unknown_job")
             return
-        if self._stale(job, route):
+        if begin.action == "skip":
+            _log.info("stage_skipped", reason=begin.reason)
             return
-        owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        held = self.leases.acquire(job.id, route.stage, owner)
-        if held is not None:
-            self._come_back_later(route, message, held)
+        if begin.action == "held":
+            assert begin.held is not None
+            self._come_back_later(route, message, begin.held)
             return
-        try:
-            onward = self._handle_leased(store.get_job(job.id), route, message)
-        finally:
-            self.leases.release(job.id, owner)
+        onward = self._leased(begin.job, owner, route, message, begin.output)
         if onward is not None:  # sent after the lease is free, so the next stage can start
-            self._forward(job.id, route, onward)
+            self._forward(begin.job.id, route, onward)
 
-    def _handle_leased(
-        self, job: JobRecord, route: Route, message: StageMessage
+    def _leased(
+        self, job: JobRecord, owner: str, route: Route, message: StageMessage, output: Any
     ) -> StageMessage | None:
-        """Run the stage (or find it done); return the result to send on, if any."""
-        if self._stale(job, route):
-            return None
-        recorded = self.deps.store.progress.get_output(job.id, route.stage)
-        if recorded is not None and job.stage == route.stage:
-            if recorded.forwarded:
-                _log.info("stage_skipped", reason="duplicate of a completed stage")
-                return None
-            _log.info("stage_output_resent")  # the worker died after recording, before sending
-            return route.produces.model_validate_json(recorded.message)
+        """Under the lease: re-send a recorded output, or run the stage."""
+        job_id = job.id
+        self.leases.track(job_id, owner, route.stage)
+        run: StageRun | None = None
         try:
-            job = self.deps.store.transition(
-                job.id,
-                kind="stage_started",
-                expect=_ACTIVE,
-                state=JobState.RUNNING,
-                stage=route.stage,
-                bump_attempt=True,
-                clear_error=True,
-                detail={"message_id": self._message_id()},
+            if output is not None:  # the worker died after recording, before sending
+                _log.info("stage_output_resent")
+                return route.produces.model_validate_json(output.message)
+            run = StageRun(
+                self.deps,
+                job,
+                route,
+                owner,
+                retries_so_far=self._retries(),
+                max_retries=int(self.actors[route.stage].options["max_retries"]),
             )
-        except StateConflict:
-            _log.info("stage_skipped", reason="job moved on before the stage started")
-            return None
-        return self._run(job, route, message)
-
-    def _stale(self, job: JobRecord, route: Route) -> bool:
-        """A delivery for a job that is not running, or is already past this stage."""
-        past = job.stage is not None and self.routes.index(job.stage) > self.routes.index(
-            route.stage
-        )
-        if job.state in _ACTIVE and not past:
-            return False
-        _log.info("stage_skipped", state=job.state.value, at_stage=_v(job.stage))
-        return True
+            return run.run(self.cores[route.stage], message)
+        finally:
+            self.leases.untrack(job_id, owner, freed=run is not None and run.lease_freed)
 
     def _come_back_later(self, route: Route, message: StageMessage, held: LeaseHeld) -> None:
         """Another run has this job: look again in a second (or when its lease ends)."""
@@ -203,113 +172,24 @@ class Runtime:
             args=(message.model_dump(mode="json"),), delay=delay_ms
         )
 
-    def _run(self, job: JobRecord, route: Route, message: StageMessage) -> StageMessage | None:
-        ctx = StageContext(self.deps, job, route.stage)
-        started = time.monotonic()
+    def _forward(self, job_id: str, route: Route, result: StageMessage) -> None:
+        """Send the result to the next stage (whose start marks it forwarded), or finish."""
+        if route.next_stage is not None:
+            self.send(route.next_stage, result)
+            return
         try:
-            with ctx.active():
-                result = self.cores[route.stage](message, ctx)
-        except PermanentError as exc:
-            self._fail(job, route, exc, started)
-            return None
-        except (Exception, TimeLimitExceeded) as exc:
-            self._retry_or_fail(job, route, exc, started)
-            if isinstance(exc, RateLimited):  # wait as long as the instance asked
-                raise dramatiq.Retry(delay=int(exc.retry_after * 1000)) from exc
-            raise
-        return self._record(job, route, result, started)
-
-    def _record(
-        self, job: JobRecord, route: Route, result: StageMessage | Paused, started: float
-    ) -> StageMessage | None:
-        duration_ms = round((time.monotonic() - started) * 1000, 1)
-        store = self.deps.store
-        try:
-            if isinstance(result, Paused):
-                store.transition(
-                    job.id,
-                    kind="waiting_for_ca",
-                    expect={JobState.RUNNING},
-                    state=JobState.WAITING_FOR_CA,
-                    ca_request_id=result.request_id,
-                    detail={"request_id": result.request_id, "reason": result.reason},
-                )
-                _log.info("stage_paused", duration_ms=duration_ms)
-                self._observe(route, "paused", duration_ms)
-                return None
-            store.transition(
-                job.id,
-                kind="stage_completed",
+            self.deps.store.transition(
+                job_id,
+                kind="job_succeeded",
                 expect={JobState.RUNNING},
-                output=(route.stage, result.model_dump_json()),
-                detail={"duration_ms": duration_ms, **_facts(result)},
+                state=JobState.SUCCEEDED,
+                within=lambda conn: self.deps.store.progress.mark_forwarded_in(
+                    conn, job_id, route.stage
+                ),
             )
         except StateConflict:
-            _log.info("stage_result_dropped", reason="job was cancelled or moved meanwhile")
-            self._observe(route, "dropped", duration_ms)
-            return None
-        _log.info("stage_completed", duration_ms=duration_ms)
-        self._observe(route, "completed", duration_ms)
-        return result
-
-    def _forward(self, job_id: str, route: Route, result: StageMessage) -> None:
-        if route.next_stage is None:
-            try:
-                self.deps.store.transition(
-                    job_id,
-                    kind="job_succeeded",
-                    expect={JobState.RUNNING},
-                    state=JobState.SUCCEEDED,
-                )
-            except StateConflict:
-                return
-            _log.info("job_succeeded")
-        else:
-            self.send(route.next_stage, result)
-        self.deps.store.progress.mark_forwarded(job_id, route.stage)
-
-    def _fail(self, job: JobRecord, route: Route, exc: BaseException, started: float) -> None:
-        detail = _error_detail(exc)
-        duration_ms = round((time.monotonic() - started) * 1000, 1)
-        with contextlib.suppress(StateConflict):
-            self.deps.store.transition(
-                job.id,
-                kind="stage_failed",
-                expect={JobState.RUNNING},
-                state=JobState.FAILED,
-                error={**detail, "stage": route.stage.value},
-                detail={**detail, "duration_ms": duration_ms},
-            )
-        _log.warning("stage_failed", duration_ms=duration_ms, **detail)
-        self._observe(route, "failed", duration_ms)
-
-    def _retry_or_fail(
-        self, job: JobRecord, route: Route, exc: BaseException, started: float
-    ) -> None:
-        attempt = self._retries() + 1
-        max_retries = int(self.actors[route.stage].options["max_retries"])
-        if attempt > max_retries:
-            exhausted = PermanentError(
-                f"{route.stage.value} failed {attempt} times; the last error:"
-                f" {_error_detail(exc).get('message', type(exc).__name__)}",
-                hint=f"fix the cause, then replay stage {route.stage.value}"
-                " (the message is in the dead-letter queue)",
-            )
-            self._fail(job, route, exhausted, started)
             return
-        duration_ms = round((time.monotonic() - started) * 1000, 1)
-        detail = {
-            **_error_detail(exc),
-            "attempt": attempt,
-            "of": max_retries + 1,
-            "duration_ms": duration_ms,
-        }
-        self.deps.store.note(job.id, "stage_retry", detail)
-        _log.warning("stage_retry", **detail)
-        self._observe(route, "retried", duration_ms)
-
-    def _observe(self, route: Route, outcome: str, duration_ms: float) -> None:
-        self.deps.metrics.observe_stage(route.stage, outcome, duration_ms / 1000)
+        _log.info("job_succeeded")
 
     @staticmethod
     def _retries() -> int:
@@ -320,11 +200,3 @@ class Runtime:
     def _message_id() -> str | None:
         current = CurrentMessage.get_current_message()
         return current.message_id if current else None
-
-
-def _facts(message: StageMessage) -> dict[str, Any]:
-    return message.model_dump(mode="json", exclude={"job_id", "schema_version"})
-
-
-def _v(stage: Stage | None) -> str | None:
-    return stage.value if stage else None

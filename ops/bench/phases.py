@@ -65,17 +65,18 @@ class PipelineResult:
         return self.succeeded / self.wall_s if self.wall_s else 0.0
 
 
-def _wait_terminal(stack: Stack, ids: list[str], timeout: float) -> int:
+def _wait_terminal(stack: Stack, total: int, timeout: float) -> None:
+    """Wait until ``total`` jobs ended, with one cheap count per poll: watching must not
+    load the store the pipeline is measured on."""
     assert stack.app is not None
-    store, deadline = stack.app.store, time.monotonic() + timeout
-    pending = set(ids)
-    while pending and time.monotonic() < deadline:
-        for job_id in list(pending):
-            if store.get_job(job_id).state in TERMINAL_STATES:
-                pending.discard(job_id)
-        progress(len(ids) - len(pending), len(ids), "pipeline")
-        time.sleep(0.25)
-    return len(ids) - len(pending)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = stack.app.store.count_jobs()
+        done = sum(counts.get(state.value, 0) for state in TERMINAL_STATES)
+        progress(min(done, total), total, "pipeline")
+        if done >= total:
+            return
+        time.sleep(0.5)
 
 
 def run_pipeline_phase(stack: Stack, jobs: list[dict[str, Any]], timeout: float) -> PipelineResult:
@@ -87,7 +88,8 @@ def run_pipeline_phase(stack: Stack, jobs: list[dict[str, Any]], timeout: float)
     started_at, submit_cpu = time.time(), time.thread_time()
     ids = [stack.app.submit(raw)[0].id for raw in jobs]
     submit_cpu = time.thread_time() - submit_cpu
-    _wait_terminal(stack, ids, timeout)
+    already = sum(stack.app.store.count_jobs().get(s.value, 0) for s in TERMINAL_STATES)
+    _wait_terminal(stack, already + len(ids), timeout)
     store = stack.app.store
     records = [store.get_job(job_id) for job_id in ids]
     last = max(r.updated_at for r in records).timestamp()

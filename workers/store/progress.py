@@ -13,12 +13,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from messages import Stage
 
 from . import schema as t
+from .statements import (
+    DELETE_LEASE,
+    DELETE_OUTPUT,
+    INSERT_LEASE,
+    INSERT_OUTPUT,
+    LOCK_LEASE,
+    MARK_FORWARDED,
+    SELECT_LEASE,
+    SELECT_OUTPUT,
+    UPDATE_LEASE,
+)
 
 __all__ = ["LeaseHeld", "Progress", "RecordedOutput", "put_output"]
 
@@ -47,12 +58,16 @@ def _aware(value: datetime) -> datetime:
 
 
 def put_output(conn: Connection, job_id: str, stage: Stage, message: str) -> None:
-    where = (t.outputs.c.job_id == job_id, t.outputs.c.stage == stage.value)
-    conn.execute(t.outputs.delete().where(*where))
+    conn.execute(DELETE_OUTPUT, {"job_id": job_id, "stage": stage.value})
     conn.execute(
-        insert(t.outputs).values(
-            job_id=job_id, stage=stage.value, message=message, recorded_at=_now(), forwarded=False
-        )
+        INSERT_OUTPUT,
+        {
+            "job_id": job_id,
+            "stage": stage.value,
+            "message": message,
+            "recorded_at": _now(),
+            "forwarded": False,
+        },
     )
 
 
@@ -63,20 +78,15 @@ class Progress:
         self._postgres = postgres
 
     def get_output(self, job_id: str, stage: Stage) -> RecordedOutput | None:
-        query = select(t.outputs.c.message, t.outputs.c.forwarded).where(
-            t.outputs.c.job_id == job_id, t.outputs.c.stage == stage.value
-        )
         with self._reader.connect() as conn:
-            row = conn.execute(query).first()
-        return RecordedOutput(row.message, bool(row.forwarded)) if row else None
+            return self.output_in(conn, job_id, stage)
 
     def mark_forwarded(self, job_id: str, stage: Stage) -> None:
         with self._writer.begin() as conn:
-            conn.execute(
-                update(t.outputs)
-                .where(t.outputs.c.job_id == job_id, t.outputs.c.stage == stage.value)
-                .values(forwarded=True)
-            )
+            self.mark_forwarded_in(conn, job_id, stage)
+
+    def mark_forwarded_in(self, conn: Connection, job_id: str, stage: Stage) -> None:
+        conn.execute(MARK_FORWARDED, {"b_job_id": job_id, "b_stage": stage.value})
 
     def clear_outputs(self, job_id: str, stages: Collection[Stage]) -> None:
         with self._writer.begin() as conn:
@@ -94,32 +104,54 @@ class Progress:
 
         ``job_id`` may also name a singleton task (the sweeper), ``stage`` what holds it.
         """
-        now = _now()
-        what = stage.value if isinstance(stage, Stage) else stage
-        values = {"owner": owner, "stage": what, "until": now + duration}
         try:
             with self._writer.begin() as conn:
-                row = self._lease_row(conn, job_id)
-                if row is not None and row.owner != owner and _aware(row.until) > now:
-                    return LeaseHeld(row.owner, row.stage, _aware(row.until))
-                if row is None:
-                    conn.execute(insert(t.leases).values(job_id=job_id, **values))
-                else:
-                    where = t.leases.c.job_id == job_id
-                    conn.execute(update(t.leases).where(where).values(**values))
+                return self.acquire_in(conn, job_id, stage, owner, duration)
         except IntegrityError:  # another run inserted the first lease row at the same time
             with self._reader.connect() as conn:
                 row = self._lease_row(conn, job_id, lock=False)
             if row is None:
                 raise
             return LeaseHeld(row.owner, row.stage, _aware(row.until))
+
+    def acquire_in(
+        self, conn: Connection, job_id: str, stage: Stage | str, owner: str, duration: timedelta
+    ) -> LeaseHeld | None:
+        """``acquire`` inside the caller's transaction."""
+        now = _now()
+        what = stage.value if isinstance(stage, Stage) else stage
+        values = {"owner": owner, "stage": what, "until": now + duration}
+        row = self._lease_row(conn, job_id)
+        if row is not None and row.owner != owner and _aware(row.until) > now:
+            return LeaseHeld(row.owner, row.stage, _aware(row.until))
+        if row is None:
+            conn.execute(INSERT_LEASE, {"job_id": job_id, **values})
+        else:
+            conn.execute(
+                UPDATE_LEASE, {"b_job_id": job_id, **{f"b_{k}": v for k, v in values.items()}}
+            )
         return None
 
+    def renew(self, job_id: str, owner: str, duration: timedelta) -> bool:
+        """Extend ``owner``'s lease; never creates one (a freed lease stays free)."""
+        with self._writer.begin() as conn:
+            done = conn.execute(
+                update(t.leases)
+                .where(t.leases.c.job_id == job_id, t.leases.c.owner == owner)
+                .values(until=_now() + duration)
+            )
+        return bool(done.rowcount)
+
+    def release_in(self, conn: Connection, job_id: str, owner: str) -> None:
+        conn.execute(DELETE_LEASE, {"job_id": job_id, "owner": owner})
+
+    def output_in(self, conn: Connection, job_id: str, stage: Stage) -> RecordedOutput | None:
+        row = conn.execute(SELECT_OUTPUT, {"job_id": job_id, "stage": stage.value}).first()
+        return RecordedOutput(row.message, bool(row.forwarded)) if row else None
+
     def _lease_row(self, conn: Connection, job_id: str, *, lock: bool = True) -> Any:
-        query = select(t.leases).where(t.leases.c.job_id == job_id)
-        if self._postgres and lock:
-            query = query.with_for_update()
-        return conn.execute(query).first()
+        query = LOCK_LEASE if self._postgres and lock else SELECT_LEASE
+        return conn.execute(query, {"job_id": job_id}).first()
 
     def lease_of(self, job_id: str) -> LeaseHeld | None:
         """Who holds ``job_id`` now, if anyone (an expired lease is nobody's)."""
@@ -137,6 +169,4 @@ class Progress:
 
     def release(self, job_id: str, owner: str) -> None:
         with self._writer.begin() as conn:
-            conn.execute(
-                t.leases.delete().where(t.leases.c.job_id == job_id, t.leases.c.owner == owner)
-            )
+            self.release_in(conn, job_id, owner)

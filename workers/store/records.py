@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from messages import TERMINAL_STATES, JobRequest, JobState, Stage
 
-__all__ = ["JobRecord"]
+from .progress import LeaseHeld, RecordedOutput
+
+__all__ = ["Begin", "JobRecord"]
 
 
 @dataclass(frozen=True)
@@ -45,3 +47,14 @@ class JobRecord:
             "ca_request_id": self.ca_request_id,
             "renews": self.renews,
         }
+
+
+@dataclass(frozen=True)
+class Begin:
+    """What a delivery for a stage does (see ``Store.begin_stage``)."""
+
+    action: Literal["run", "resend", "skip", "held"]
+    job: JobRecord
+    output: RecordedOutput | None = None
+    held: LeaseHeld | None = None
+    reason: str = ""

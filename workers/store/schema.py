@@ -50,6 +50,8 @@ jobs = Table(
     Column("version", Integer, nullable=False, default=1),
     # The job this one renews (a new key and certificate for the same target).
     Column("renews", String(32), nullable=True),
+    # The number of the job's last event (the next one is last_seq + 1).
+    Column("last_seq", Integer, nullable=False, server_default="0"),
     Index("ix_twoway_jobs_state_stage", "state", "stage"),
     Index("ix_twoway_jobs_renews", "renews"),
     Index("ix_twoway_jobs_instance", "instance"),

@@ -11,17 +11,17 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, text, update
+from sqlalchemy import Connection, Row, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from messages import JobEvent, JobRequest, JobState, Stage
 
-from ..errors import IdempotencyConflict, JobNotFound, StateConflict
+from ..errors import JobNotFound, StateConflict
 from ..sealing import Sealer
 from . import schema as t
 from .artifacts import Artifacts
@@ -29,8 +29,10 @@ from .engine import make_engines
 from .migrate import upgrade as upgrade_schema
 from .outbox import Outbox
 from .progress import Progress, put_output
-from .records import JobRecord
+from .queries import JobQueries
+from .records import Begin, JobRecord
 from .signatures import CallbackSignatures
+from .statements import BUMP_SEQ, INSERT_EVENT, LOCK_JOB, SELECT_JOB, UPDATE_JOB
 from .stats import Stats
 from .tokens import Tokens
 
@@ -44,6 +46,18 @@ EventListener = Callable[[JobEvent], None]
 # events relay (a cursor over ids) never skips one. SQLite serialises all writes anyway.
 _EVENT_ORDER = 7302672
 _log = logging.getLogger(__name__)
+_ACTIVE = frozenset({JobState.ACCEPTED, JobState.RUNNING})
+_MUTABLE = (
+    "id",
+    "state",
+    "stage",
+    "updated_at",
+    "version",
+    "attempts",
+    "error",
+    "ca_request_id",
+    "last_seq",
+)
 
 
 def _now() -> datetime:
@@ -59,11 +73,12 @@ def request_sha256(request: JobRequest) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-class Store:
+class Store(JobQueries):
     """Jobs and everything they hold. Thread-safe; one instance per process."""
 
     def __init__(self, url: str, sealer: Sealer) -> None:
         self.url = url
+        self._init_queries()
         self._reader, self._writer = make_engines(url)
         self._listeners: list[EventListener] = []
         self._postgres = self._writer.dialect.name == "postgresql"
@@ -105,47 +120,52 @@ class Store:
         self._notify(emitted)
 
     def _lock_job(self, conn: Connection, job_id: str) -> Row[Any]:
-        query = select(t.jobs).where(t.jobs.c.id == job_id)
-        if self._postgres:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        row = conn.execute(LOCK_JOB if self._postgres else SELECT_JOB, {"job_id": job_id}).first()
         if row is None:
             raise JobNotFound(f"no job {job_id}")
         return row
 
+    def _update_job(self, conn: Connection, row: Row[Any], **changes: Any) -> dict[str, Any]:
+        """Write the job's row as read under the lock, with ``changes``; the new values."""
+        values = {**row._mapping, "updated_at": _now(), "version": row.version + 1, **changes}
+        conn.execute(UPDATE_JOB, {f"b_{key}": values[key] for key in _MUTABLE})
+        return values
+
     def _add_event(
         self,
         conn: Connection,
-        job_id: str,
+        values: dict[str, Any],
         kind: str,
-        state: JobState,
-        stage: Stage | None,
         detail: Mapping[str, Any],
     ) -> JobEvent:
-        seq = conn.execute(
-            select(func.coalesce(func.max(t.events.c.seq), 0)).where(t.events.c.job_id == job_id)
-        ).scalar_one()
+        """Append the job's next event (``values``: its row, ``last_seq`` moved on by one).
+
+        The caller writes ``values`` back (``_update_job``), which records the new number.
+        """
+        values["last_seq"] = int(values["last_seq"]) + 1
+        stage = Stage(values["stage"]) if values["stage"] else None
         event = JobEvent(
-            job_id=job_id,
-            seq=int(seq) + 1,
+            job_id=values["id"],
+            seq=values["last_seq"],
             at=_now(),
             kind=kind,
-            state=state,
+            state=JobState(values["state"]),
             stage=stage,
             detail=dict(detail),
         )
         if self._postgres:  # see _EVENT_ORDER
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_ORDER})
         conn.execute(
-            insert(t.events).values(
-                job_id=job_id,
-                seq=event.seq,
-                at=event.at,
-                kind=kind,
-                state=state.value,
-                stage=stage.value if stage else None,
-                detail=json.dumps(event.detail, default=str),
-            )
+            INSERT_EVENT,
+            {
+                "job_id": event.job_id,
+                "seq": event.seq,
+                "at": event.at,
+                "kind": kind,
+                "state": event.state.value,
+                "stage": stage.value if stage else None,
+                "detail": json.dumps(event.detail, default=str),
+            },
         )
         return event
 
@@ -171,29 +191,28 @@ class Store:
         now = _now()
         try:
             with self._write() as (conn, emitted):
-                conn.execute(
-                    insert(t.jobs).values(
-                        id=job_id,
-                        created_at=now,
-                        updated_at=now,
-                        state=JobState.ACCEPTED.value,
-                        stage=None,
-                        instance=request.instance,
-                        target=request.target.name,
-                        request=request.model_dump_json(),
-                        attempts="{}",
-                        idempotency_key=idempotency_key,
-                        request_sha256=digest,
-                        version=1,
-                        renews=renews,
-                    )
-                )
+                values: dict[str, Any] = {
+                    "id": job_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "state": JobState.ACCEPTED.value,
+                    "stage": None,
+                    "instance": request.instance,
+                    "target": request.target.name,
+                    "request": request.model_dump_json(),
+                    "attempts": "{}",
+                    "idempotency_key": idempotency_key,
+                    "request_sha256": digest,
+                    "version": 1,
+                    "renews": renews,
+                    "last_seq": 0,
+                }
                 detail = {"instance": request.instance, "target": request.target.name}
                 if renews:
                     detail["renews"] = renews
-                emitted.append(
-                    self._add_event(conn, job_id, "job_accepted", JobState.ACCEPTED, None, detail)
-                )
+                event = self._add_event(conn, values, "job_accepted", detail)
+                conn.execute(insert(t.jobs).values(**values))
+                emitted.append(event)
         except IntegrityError:
             if not idempotency_key:
                 raise
@@ -202,82 +221,6 @@ class Store:
                 raise
             return existing, False
         return self.get_job(job_id), True
-
-    def _by_idempotency_key(self, key: str, digest: str) -> JobRecord | None:
-        with self._reader.connect() as conn:
-            row = conn.execute(select(t.jobs).where(t.jobs.c.idempotency_key == key)).first()
-        if row is None:
-            return None
-        if row.request_sha256 != digest:
-            raise IdempotencyConflict(
-                f"Idempotency-Key {key!r} was used for job {row.id} with a different request",
-                hint="send the same body with that key, or use a new key for a new job",
-            )
-        return self._record(row)
-
-    def get_job(self, job_id: str) -> JobRecord:
-        with self._reader.connect() as conn:
-            row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
-        if row is None:
-            raise JobNotFound(f"no job {job_id}", hint="check the id: 'twoway jobs' lists them")
-        return self._record(row)
-
-    def list_jobs(
-        self,
-        *,
-        states: Collection[JobState] = (),
-        stage: Stage | None = None,
-        instance: str | None = None,
-        updated_before: datetime | None = None,
-        limit: int = 50,
-        offset: int = 0,
-        after: tuple[datetime, str] | None = None,
-    ) -> list[JobRecord]:
-        """Newest first; ``after`` = (created_at, id) of the last job of the previous page."""
-        query = select(t.jobs).order_by(t.jobs.c.created_at.desc(), t.jobs.c.id)
-        if after is not None:
-            created, job_id = after
-            query = query.where(
-                (t.jobs.c.created_at < created)
-                | ((t.jobs.c.created_at == created) & (t.jobs.c.id > job_id))
-            )
-        if updated_before is not None:
-            query = query.where(t.jobs.c.updated_at < updated_before)
-        if states:
-            query = query.where(t.jobs.c.state.in_([s.value for s in states]))
-        if stage:
-            query = query.where(t.jobs.c.stage == stage.value)
-        if instance:
-            query = query.where(t.jobs.c.instance == instance)
-        with self._reader.connect() as conn:
-            rows = conn.execute(query.limit(limit).offset(offset)).all()
-        return [self._record(row) for row in rows]
-
-    def renewals_of(self, job_id: str) -> list[JobRecord]:
-        """The jobs that renew ``job_id``, oldest first."""
-        query = select(t.jobs).where(t.jobs.c.renews == job_id).order_by(t.jobs.c.created_at)
-        with self._reader.connect() as conn:
-            return [self._record(row) for row in conn.execute(query).all()]
-
-    def count_jobs(self) -> dict[str, int]:
-        query = select(t.jobs.c.state, func.count()).group_by(t.jobs.c.state)
-        with self._reader.connect() as conn:
-            return {state: int(n) for state, n in conn.execute(query).all()}
-
-    def _record(self, row: Row[Any]) -> JobRecord:
-        return JobRecord(
-            id=row.id,
-            state=JobState(row.state),
-            stage=Stage(row.stage) if row.stage else None,
-            request=JobRequest.model_validate_json(row.request),
-            created_at=_aware(row.created_at),
-            updated_at=_aware(row.updated_at),
-            attempts=json.loads(row.attempts or "{}"),
-            error=json.loads(row.error) if row.error else None,
-            ca_request_id=row.ca_request_id,
-            version=row.version,
-            renews=row.renews,
-        )
 
     def transition(
         self,
@@ -314,52 +257,84 @@ class Store:
                 raise StateConflict(f"job {job_id} is at stage {row.stage}")
             new_state = state or current
             new_stage = stage or current_stage
-            values: dict[str, Any] = {
+            changes: dict[str, Any] = {
                 "state": new_state.value,
                 "stage": new_stage.value if new_stage else None,
-                "updated_at": _now(),
-                "version": row.version + 1,
             }
             if bump_attempt and new_stage:
                 attempts = json.loads(row.attempts or "{}")
                 attempts[new_stage.value] = attempts.get(new_stage.value, 0) + 1
-                values["attempts"] = json.dumps(attempts)
+                changes["attempts"] = json.dumps(attempts)
             if error is not None:
-                values["error"] = json.dumps(dict(error), default=str)
+                changes["error"] = json.dumps(dict(error), default=str)
             elif clear_error:
-                values["error"] = None
+                changes["error"] = None
             if ca_request_id is not None:
-                values["ca_request_id"] = ca_request_id
-            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(**values))
+                changes["ca_request_id"] = ca_request_id
+            values = {**row._mapping, **changes}
+            event = self._add_event(conn, values, kind, detail or {})
+            values = self._update_job(conn, row, **changes, last_seq=values["last_seq"])
             if output is not None:
                 put_output(conn, job_id, *output)
             if within is not None:
                 within(conn)
-            emitted.append(self._add_event(conn, job_id, kind, new_state, new_stage, detail or {}))
-        return self.get_job(job_id)
+            emitted.append(event)
+        return self._record(values)
+
+    def begin_stage(
+        self,
+        job_id: str,
+        stage: Stage,
+        *,
+        order: Sequence[Stage],
+        owner: str,
+        lease: timedelta,
+        detail: Mapping[str, Any],
+    ) -> Begin:
+        """Decide what a delivery for ``stage`` does, and take the job's lease, atomically.
+
+        ``skip`` a job not running or already past the stage; ``held`` when another run has
+        the lease; ``resend`` an output recorded but never forwarded (lease taken);
+        otherwise ``run``: the job is at the stage, running, its attempt counted, the lease
+        taken, and a ``stage_started`` event written.
+        """
+        with self._write() as (conn, emitted):
+            row = self._lock_job(conn, job_id)
+            job = self._record(row)
+            past = job.stage is not None and order.index(job.stage) > order.index(stage)
+            if job.state not in _ACTIVE or past:
+                return Begin("skip", job, reason=f"job is {job.state.value} at {job.stage}")
+            held = self.progress.acquire_in(conn, job_id, stage, owner, lease)
+            if held is not None:
+                return Begin("held", job, held=held)
+            recorded = self.progress.output_in(conn, job_id, stage)
+            if recorded is not None and job.stage is stage:
+                if recorded.forwarded:
+                    self.progress.release_in(conn, job_id, owner)
+                    return Begin("skip", job, reason="a duplicate of a completed stage")
+                return Begin("resend", job, output=recorded)
+            attempts = {**job.attempts, stage.value: job.attempts.get(stage.value, 0) + 1}
+            changes = {
+                "state": JobState.RUNNING.value,
+                "stage": stage.value,
+                "attempts": json.dumps(attempts),
+                "error": None,
+            }
+            values = {**row._mapping, **changes}
+            event = self._add_event(conn, values, "stage_started", detail)
+            values = self._update_job(conn, row, **changes, last_seq=values["last_seq"])
+            index = order.index(stage)
+            if index > 0:  # the previous stage's output reached us: it was forwarded
+                self.progress.mark_forwarded_in(conn, job_id, order[index - 1])
+            emitted.append(event)
+        return Begin("run", self._record(values))
 
     def note(self, job_id: str, kind: str, detail: Mapping[str, Any]) -> JobEvent:
         """Append an event without changing state (a retry, a wait, a rejected callback)."""
         with self._write() as (conn, emitted):
             row = self._lock_job(conn, job_id)
-            stage = Stage(row.stage) if row.stage else None
-            event = self._add_event(conn, job_id, kind, JobState(row.state), stage, detail)
+            values = dict(row._mapping)
+            event = self._add_event(conn, values, kind, detail)
+            conn.execute(BUMP_SEQ, {"b_id": job_id, "b_last_seq": values["last_seq"]})
             emitted.append(event)
         return event
-
-    def history(self, job_id: str) -> list[JobEvent]:
-        query = select(t.events).where(t.events.c.job_id == job_id).order_by(t.events.c.seq)
-        with self._reader.connect() as conn:
-            rows = conn.execute(query).all()
-        return [
-            JobEvent(
-                job_id=row.job_id,
-                seq=row.seq,
-                at=_aware(row.at),
-                kind=row.kind,
-                state=JobState(row.state),
-                stage=Stage(row.stage) if row.stage else None,
-                detail=json.loads(row.detail),
-            )
-            for row in rows
-        ]

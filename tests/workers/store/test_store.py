@@ -173,3 +173,14 @@ def test_master_key_rotation_reseals_everything(store_url: str) -> None:
     assert Store(store_url, Sealer([new])).artifacts.get(job.id, "keystore_password") == (
         b"pw-abcdef"
     )
+
+
+def test_renewing_extends_a_held_lease_but_never_recreates_a_freed_one(store: Store) -> None:
+    job, _ = store.create_job(request())
+    assert store.progress.acquire(job.id, Stage.ENABLE, "run-a", timedelta(seconds=5)) is None
+    assert store.progress.renew(job.id, "run-a", timedelta(minutes=5))
+    held = store.progress.lease_of(job.id)
+    assert held is not None and held.owner == "run-a"
+    store.progress.release(job.id, "run-a")
+    assert not store.progress.renew(job.id, "run-a", timedelta(minutes=5))
+    assert store.progress.lease_of(job.id) is None

@@ -1,0 +1,159 @@
+"""One run of one stage for one job: the core, then exactly one recorded outcome.
+
+The outcome (completed, paused, failed) is written in the same transaction that frees
+the job's lease, so the next stage's message never finds the lease still held. A
+transient error frees the lease on its own and lets dramatiq retry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dramatiq
+import structlog
+from dramatiq.middleware.time_limit import TimeLimitExceeded
+from sqlalchemy import Connection
+
+from messages import JobState, StageMessage
+
+from .context import StageContext
+from .deps import Deps
+from .errors import PermanentError, RateLimited, StateConflict, TwowayError
+from .logs import redact_text
+from .pipeline import Route
+from .store import JobRecord
+
+__all__ = ["Paused", "StageCore", "StageRun", "error_detail"]
+
+_log = structlog.get_logger("twoway.runtime")
+
+
+@dataclass(frozen=True)
+class Paused:
+    """A core's answer when the job must wait (for the CA): the runtime acks and parks it."""
+
+    request_id: str
+    reason: str
+
+
+StageCore = Callable[[Any, StageContext], "StageMessage | Paused"]
+
+
+def error_detail(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, TwowayError):
+        return {k: redact_text(v) if isinstance(v, str) else v for k, v in exc.as_dict().items()}
+    return {"error": type(exc).__name__, "message": redact_text(str(exc))[:500]}
+
+
+@dataclass
+class StageRun:
+    deps: Deps
+    job: JobRecord
+    route: Route
+    owner: str
+    retries_so_far: int
+    max_retries: int
+    lease_freed: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def duration_ms(self) -> float:
+        return round((time.monotonic() - self.started) * 1000, 1)
+
+    def _free_lease(self, conn: Connection) -> None:
+        self.deps.store.progress.release_in(conn, self.job.id, self.owner)
+        self.lease_freed = True
+
+    def run(self, core: StageCore, message: StageMessage) -> StageMessage | None:
+        """The core, then its outcome; returns the result to send on, if any."""
+        ctx = StageContext(self.deps, self.job, self.route.stage)
+        try:
+            with ctx.active():
+                result = core(message, ctx)
+        except PermanentError as exc:
+            self.fail(exc)
+            return None
+        except (Exception, TimeLimitExceeded) as exc:
+            self._retry_or_fail(exc)
+            if isinstance(exc, RateLimited):  # wait as long as the instance asked
+                raise dramatiq.Retry(delay=int(exc.retry_after * 1000)) from exc
+            raise
+        return self._record(result)
+
+    def _record(self, result: StageMessage | Paused) -> StageMessage | None:
+        store, stage = self.deps.store, self.route.stage
+        try:
+            if isinstance(result, Paused):
+                store.transition(
+                    self.job.id,
+                    kind="waiting_for_ca",
+                    expect={JobState.RUNNING},
+                    state=JobState.WAITING_FOR_CA,
+                    ca_request_id=result.request_id,
+                    detail={"request_id": result.request_id, "reason": result.reason},
+                    within=self._free_lease,
+                )
+                self._observe("paused", "stage_paused")
+                return None
+            store.transition(
+                self.job.id,
+                kind="stage_completed",
+                expect={JobState.RUNNING},
+                output=(stage, result.model_dump_json()),
+                detail={"duration_ms": self.duration_ms, **_facts(result)},
+                within=self._free_lease,
+            )
+        except StateConflict:
+            self._observe("dropped", "stage_result_dropped")
+            return None
+        self._observe("completed", "stage_completed")
+        return result
+
+    def fail(self, exc: BaseException) -> None:
+        detail = error_detail(exc)
+        with contextlib.suppress(StateConflict):
+            self.deps.store.transition(
+                self.job.id,
+                kind="stage_failed",
+                expect={JobState.RUNNING},
+                state=JobState.FAILED,
+                error={**detail, "stage": self.route.stage.value},
+                detail={**detail, "duration_ms": self.duration_ms},
+                within=self._free_lease,
+            )
+        _log.warning("stage_failed", duration_ms=self.duration_ms, **detail)
+        self.deps.metrics.observe_stage(self.route.stage, "failed", self.duration_ms / 1000)
+
+    def _retry_or_fail(self, exc: BaseException) -> None:
+        attempt = self.retries_so_far + 1
+        if attempt > self.max_retries:
+            self.fail(
+                PermanentError(
+                    f"{self.route.stage.value} failed {attempt} times; the last error:"
+                    f" {error_detail(exc).get('message', type(exc).__name__)}",
+                    hint=f"fix the cause, then replay stage {self.route.stage.value}"
+                    " (the message is in the dead-letter queue)",
+                )
+            )
+            return
+        detail = {
+            **error_detail(exc),
+            "attempt": attempt,
+            "of": self.max_retries + 1,
+            "duration_ms": self.duration_ms,
+        }
+        self.deps.store.note(self.job.id, "stage_retry", detail)
+        _log.warning("stage_retry", **detail)
+        self.deps.metrics.observe_stage(self.route.stage, "retried", self.duration_ms / 1000)
+
+    def _observe(self, outcome: str, event: str) -> None:
+        _log.info(event, duration_ms=self.duration_ms)
+        self.deps.metrics.observe_stage(self.route.stage, outcome, self.duration_ms / 1000)
+
+
+def _facts(message: StageMessage) -> dict[str, Any]:
+    return message.model_dump(mode="json", exclude={"job_id", "schema_version"})

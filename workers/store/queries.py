@@ -1,0 +1,149 @@
+"""Reading jobs: one, a page, their renewals, counts by state, histories.
+
+A job's request never changes after it is stored, so each process keeps the parsed
+requests of recent jobs instead of validating the same JSON on every read.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from messages import JobEvent, JobRequest, JobState, Stage
+
+from ..errors import IdempotencyConflict, JobNotFound
+from . import schema as t
+from .records import JobRecord
+from .statements import SELECT_JOB
+
+__all__ = ["JobQueries"]
+
+_CACHED_REQUESTS = 4096
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class JobQueries:
+    """The read side of the store (mixed into :class:`Store`)."""
+
+    _reader: Engine
+
+    def _init_queries(self) -> None:
+        self._requests: OrderedDict[str, JobRequest] = OrderedDict()
+        self._requests_lock = threading.Lock()
+
+    def _request(self, job_id: str, text: str) -> JobRequest:
+        with self._requests_lock:
+            cached = self._requests.get(job_id)
+            if cached is not None:
+                self._requests.move_to_end(job_id)
+                return cached
+        request = JobRequest.model_validate_json(text)
+        with self._requests_lock:
+            self._requests[job_id] = request
+            while len(self._requests) > _CACHED_REQUESTS:
+                self._requests.popitem(last=False)
+        return request
+
+    def _record(self, row: Any) -> JobRecord:
+        """A record from a row (or a mapping of its columns)."""
+        values: Mapping[str, Any] = row if isinstance(row, Mapping) else row._mapping
+        return JobRecord(
+            id=values["id"],
+            state=JobState(values["state"]),
+            stage=Stage(values["stage"]) if values["stage"] else None,
+            request=self._request(values["id"], values["request"]),
+            created_at=_aware(values["created_at"]),
+            updated_at=_aware(values["updated_at"]),
+            attempts=json.loads(values["attempts"] or "{}"),
+            error=json.loads(values["error"]) if values["error"] else None,
+            ca_request_id=values["ca_request_id"],
+            version=values["version"],
+            renews=values["renews"],
+        )
+
+    def _by_idempotency_key(self, key: str, digest: str) -> JobRecord | None:
+        with self._reader.connect() as conn:
+            row = conn.execute(select(t.jobs).where(t.jobs.c.idempotency_key == key)).first()
+        if row is None:
+            return None
+        if row.request_sha256 != digest:
+            raise IdempotencyConflict(
+                f"Idempotency-Key {key!r} was used for job {row.id} with a different request",
+                hint="send the same body with that key, or use a new key for a new job",
+            )
+        return self._record(row)
+
+    def get_job(self, job_id: str) -> JobRecord:
+        with self._reader.connect() as conn:
+            row = conn.execute(SELECT_JOB, {"job_id": job_id}).first()
+        if row is None:
+            raise JobNotFound(f"no job {job_id}", hint="check the id: 'twoway jobs' lists them")
+        return self._record(row)
+
+    def list_jobs(
+        self,
+        *,
+        states: Collection[JobState] = (),
+        stage: Stage | None = None,
+        instance: str | None = None,
+        updated_before: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[JobRecord]:
+        """Newest first; ``after`` = (created_at, id) of the last job of the previous page."""
+        query = select(t.jobs).order_by(t.jobs.c.created_at.desc(), t.jobs.c.id)
+        if after is not None:
+            created, job_id = after
+            query = query.where(
+                (t.jobs.c.created_at < created)
+                | ((t.jobs.c.created_at == created) & (t.jobs.c.id > job_id))
+            )
+        if updated_before is not None:
+            query = query.where(t.jobs.c.updated_at < updated_before)
+        if states:
+            query = query.where(t.jobs.c.state.in_([s.value for s in states]))
+        if stage:
+            query = query.where(t.jobs.c.stage == stage.value)
+        if instance:
+            query = query.where(t.jobs.c.instance == instance)
+        with self._reader.connect() as conn:
+            rows = conn.execute(query.limit(limit).offset(offset)).all()
+        return [self._record(row) for row in rows]
+
+    def renewals_of(self, job_id: str) -> list[JobRecord]:
+        """The jobs that renew ``job_id``, oldest first."""
+        query = select(t.jobs).where(t.jobs.c.renews == job_id).order_by(t.jobs.c.created_at)
+        with self._reader.connect() as conn:
+            return [self._record(row) for row in conn.execute(query).all()]
+
+    def count_jobs(self) -> dict[str, int]:
+        query = select(t.jobs.c.state, func.count()).group_by(t.jobs.c.state)
+        with self._reader.connect() as conn:
+            return {state: int(n) for state, n in conn.execute(query).all()}
+
+    def history(self, job_id: str) -> list[JobEvent]:
+        query = select(t.events).where(t.events.c.job_id == job_id).order_by(t.events.c.seq)
+        with self._reader.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            JobEvent(
+                job_id=row.job_id,
+                seq=row.seq,
+                at=_aware(row.at),
+                kind=row.kind,
+                state=JobState(row.state),
+                stage=Stage(row.stage) if row.stage else None,
+                detail=json.loads(row.detail),
+            )
+            for row in rows
+        ]
