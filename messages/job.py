@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 from enum import StrEnum
 from typing import Annotated, Literal, Self
@@ -21,6 +22,7 @@ __all__ = [
     "KeystoreSpec",
     "ProtocolProfileSpec",
     "ServerCertificate",
+    "ServerFetch",
     "SubjectName",
     "Target",
     "TargetKind",
@@ -103,16 +105,50 @@ class KeystoreSpec(Message):
         return value
 
 
-class ServerCertificate(Message):
-    """The third party's server certificate, as PEM or as base64 DER; exactly one of them."""
+class ServerFetch(Message):
+    """Fetch the server certificate from the endpoint; accepted only if its SHA-256 (of the
+    DER) is ``sha256``, and only from a host the instance profile's ``fetch_hosts`` allow."""
 
-    pem: str | None = None
-    der_b64: str | None = None
+    host: Annotated[str, Field(min_length=1, max_length=253)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 443
+    sha256: str
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip("[]")))
+        except ValueError:
+            pass
+        if not _DNS_NAME.fullmatch(value) or value.startswith("*"):
+            raise ValueError("must be a DNS name or an IP address")
+        return value.lower().rstrip(".")
+
+    @field_validator("sha256")
+    @classmethod
+    def _pin(cls, value: str) -> str:
+        pin = value.replace(":", "").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", pin):
+            raise ValueError(
+                "must be the certificate's SHA-256 fingerprint: 64 hex digits (colons allowed)"
+            )
+        return pin
+
+
+class ServerCertificate(Message):
+    """The third party's server certificate: PEM, base64 DER, or a pinned fetch; one of them."""
+
+    pem: Annotated[str, Field(max_length=65_536)] | None = None
+    der_b64: Annotated[str, Field(max_length=65_536)] | None = None
+    fetch: ServerFetch | None = None
 
     @model_validator(mode="after")
     def _exactly_one_and_parseable(self) -> Self:
-        if (self.pem is None) == (self.der_b64 is None):
-            raise ValueError("give exactly one of 'pem' or 'der_b64'")
+        given = [self.pem is not None, self.der_b64 is not None, self.fetch is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of 'pem', 'der_b64' or 'fetch'")
+        if self.fetch is not None:
+            return self
         try:
             if self.pem is not None:
                 x509.load_pem_x509_certificate(self.pem.encode("ascii"))

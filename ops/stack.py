@@ -162,7 +162,11 @@ class Stack:
             connect, read = self.options.instance_timeouts
             timeouts = {"connect_timeout_s": connect, "read_timeout_s": read}
         return InstanceProfile(
-            url=self.sandbox.url, username_env=USER_ENV, password_env=PASSWORD_ENV, **timeouts
+            url=self.sandbox.url,
+            username_env=USER_ENV,
+            password_env=PASSWORD_ENV,
+            fetch_hosts=["localhost", "127.0.0.1"],  # the stack's third parties live here
+            **timeouts,
         )
 
     def worker_environment(self) -> dict[str, str]:

@@ -4,6 +4,7 @@ anything is created. Every refusal names the field and says what is allowed.
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,6 +41,7 @@ def admit(request: JobRequest, config: PipelineConfig, instances: InstanceRegist
             f"ca.profile: no CA profile {request.ca.profile!r}",
             hint=f"pipeline.toml defines {sorted(config.ca)}",
         )
+    _check_fetch(request, config)
     adapter = config.ca[request.ca.profile].adapter
     if request.ca.adapter is not None and request.ca.adapter != adapter:
         raise RequestInvalid(
@@ -57,4 +59,19 @@ def admit(request: JobRequest, config: PipelineConfig, instances: InstanceRegist
             f"target.name: no {target.kind.value.upper()} message named {target.name!r}"
             f" on instance {request.instance!r}",
             hint="names are exact and case-sensitive; an ACL may also hide the message",
+        )
+
+
+def _check_fetch(request: JobRequest, config: PipelineConfig) -> None:
+    """A pinned fetch only from a host the instance profile lets jobs fetch from."""
+    fetch = request.server_certificate.fetch
+    if fetch is None:
+        return
+    allowed = config.instances[request.instance].fetch_hosts
+    if not any(fnmatch.fnmatchcase(fetch.host, pattern.lower()) for pattern in allowed):
+        raise RequestInvalid(
+            f"server_certificate.fetch.host: {fetch.host!r} is not a host instance profile"
+            f" {request.instance!r} may fetch certificates from",
+            hint="add it to the profile's fetch_hosts in pipeline.toml, or give the"
+            " certificate itself as 'pem' or 'der_b64'",
         )

@@ -62,11 +62,14 @@ def rolled_back_after_last_run(events: list[Any]) -> Any | None:
     return last
 
 
-def _server_der(request: JobRequest) -> bytes:
+def _server_der(request: JobRequest, fetched: bytes | None) -> bytes | None:
+    """The third party's certificate as the job gave it (or fetched it, if it got that far)."""
     given = request.server_certificate
     if given.der_b64 is not None:
         return given.der_bytes()
-    return pki.cert_to_der(pki.parse_certificates(given.pem or "", what="server_certificate")[0])
+    if given.pem is not None:
+        return pki.cert_to_der(pki.parse_certificates(given.pem, what="server_certificate")[0])
+    return fetched
 
 
 class Undo:
@@ -182,8 +185,10 @@ class Undo:
         before = self._json("trust_before")
         if before is not None:
             created = not before.get("sys_id")
-            if created and not ids:  # made, but the job failed before it could say so
-                found = self.instance.find_trust_record(_server_der(self.job.request))
+            fetched = self.deps.store.artifacts.get(self.job.id, "server_certificate")
+            der = _server_der(self.job.request, fetched)
+            if created and not ids and der is not None:  # made, but not yet said so
+                found = self.instance.find_trust_record(der)
                 ids.update([found] if found else [])
         else:
             created = any(e.get("created") for e in self._made if e.get("what") == "trust")

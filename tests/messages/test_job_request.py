@@ -90,3 +90,35 @@ def test_messages_are_frozen() -> None:
     request = JobRequest.model_validate(good())
     with pytest.raises(ValidationError):
         request.instance = "other"  # type: ignore[misc]
+
+
+def test_a_pinned_fetch_is_a_third_way_to_give_the_server_certificate() -> None:
+    pin = "AB:" * 31 + "AB"
+    request = JobRequest.model_validate(
+        {**good(), "server_certificate": {"fetch": {"host": "API.Partner.example", "sha256": pin}}}
+    )
+    fetch = request.server_certificate.fetch
+    assert fetch is not None and fetch.sha256 == "ab" * 32 and fetch.host == "api.partner.example"
+    assert fetch.port == 443
+
+
+@pytest.mark.parametrize(
+    ("fetch", "field"),
+    [
+        ({"host": "api.example", "sha256": "abc"}, "sha256"),
+        ({"host": "not a host!", "sha256": "ab" * 32}, "host"),
+        ({"host": "*.example", "sha256": "ab" * 32}, "host"),
+        ({"host": "api.example", "sha256": "ab" * 32, "port": 0}, "port"),
+    ],
+)
+def test_a_bad_fetch_names_its_field(fetch: dict[str, object], field: str) -> None:
+    assert f"server_certificate.fetch.{field}" in refusal({"server_certificate": {"fetch": fetch}})
+
+
+def test_fetch_and_pem_together_are_refused() -> None:
+    both = {"pem": PEM, "fetch": {"host": "api.example", "sha256": "ab" * 32}}
+    assert "exactly one of 'pem', 'der_b64' or 'fetch'" in refusal({"server_certificate": both})
+
+
+def test_an_oversized_certificate_is_refused_by_length() -> None:
+    assert "server_certificate.pem" in refusal({"server_certificate": {"pem": "A" * 70_000}})

@@ -11,6 +11,7 @@ from .authority import Authority, general_names
 from .certs import cert_to_der, cert_to_pem, describe, parse_certificates, sha256_fingerprint
 from .chain import IssuedChain, check_issued
 from .csr import build_csr, subject_name
+from .fetch import fetch_server_certificate
 from .identity import load_identity
 from .keys import generate_private_key, public_key_sha256
 from .keystore import KeystoreContents, build_jks, new_keystore_password, open_jks
@@ -27,6 +28,7 @@ __all__ = [
     "cert_to_pem",
     "check_issued",
     "describe",
+    "fetch_server_certificate",
     "general_names",
     "generate_private_key",
     "load_identity",

@@ -21,7 +21,12 @@ __all__ = [
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL)
 
 
-def parse_certificates(data: bytes | str, *, what: str = "certificate") -> list[x509.Certificate]:
+MAX_CERTIFICATES = 16  # no real chain is longer; a longer bundle is refused, not parsed
+
+
+def parse_certificates(
+    data: bytes | str, *, what: str = "certificate", limit: int | None = MAX_CERTIFICATES
+) -> list[x509.Certificate]:
     """Every certificate in a PEM bundle (text around the blocks ignored), or one DER.
 
     Raises ``RequestInvalid`` naming ``what`` and the position of a bad certificate; the
@@ -42,6 +47,11 @@ def parse_certificates(data: bytes | str, *, what: str = "certificate") -> list[
         raise RequestInvalid(
             f"'{what}' holds no PEM certificate",
             hint="give '-----BEGIN CERTIFICATE-----' blocks, or the DER bytes of one",
+        )
+    if limit is not None and len(blocks) > limit:
+        raise RequestInvalid(
+            f"'{what}' holds {len(blocks)} certificates; at most {limit} are read",
+            hint="give the leaf, its intermediates and the root only",
         )
     certificates = []
     for position, block in enumerate(blocks, start=1):

@@ -13,17 +13,31 @@ from messages import CertificateIssued, ChainImported, Stage
 
 from .. import pki
 from ..context import StageContext, sha256_hex
-from ..errors import PermanentError
+from ..errors import CertificateRejected, PermanentError
 
 __all__ = ["import_chain", "server_certificate_der"]
 
 
 def server_certificate_der(ctx: StageContext) -> bytes:
+    """The third party's certificate: as given, or fetched once and checked by its pin."""
     given = ctx.request.server_certificate
     if given.der_b64 is not None:
         return given.der_bytes()
-    assert given.pem is not None
-    return pki.cert_to_der(pki.parse_certificates(given.pem, what="server_certificate")[0])
+    if given.pem is not None:
+        return pki.cert_to_der(pki.parse_certificates(given.pem, what="server_certificate")[0])
+    assert given.fetch is not None
+    stored = ctx.artifact("server_certificate")
+    if stored is not None:
+        return stored
+    fetch = given.fetch
+    der = pki.fetch_server_certificate(fetch.host, fetch.port)
+    if sha256_hex(der) != fetch.sha256:
+        raise CertificateRejected(
+            f"{fetch.host}:{fetch.port} presents a certificate with SHA-256 {sha256_hex(der)},"
+            f" not the pinned {fetch.sha256}",
+            hint="confirm the fingerprint with the third party; resubmit with the right pin",
+        )
+    return ctx.keep("server_certificate", der)
 
 
 def import_chain(msg: CertificateIssued, ctx: StageContext) -> ChainImported:

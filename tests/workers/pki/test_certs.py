@@ -70,3 +70,11 @@ def test_fingerprint_and_describe(issued: Issued) -> None:
     assert int(facts["serial"], 16) == leaf.serial_number
     assert facts["not_after"] == leaf.not_valid_after_utc.isoformat()
     assert facts["not_before"].endswith("+00:00")
+
+
+def test_a_bundle_longer_than_any_real_chain_is_refused_unparsed() -> None:
+    from tests.factories import PEM
+
+    with pytest.raises(RequestInvalid, match="holds 17 certificates; at most 16"):
+        parse_certificates(PEM * 17, what="chain")
+    assert len(parse_certificates(PEM * 17, what="root", limit=None)) == 17
