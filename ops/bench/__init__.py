@@ -38,12 +38,11 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         )
     )
     with stack.start():
-        pipeline = run_pipeline_phase(
-            stack, make_jobs(stack, options.jobs, options.key, "p"), options.timeout_s
-        )
-        floor = run_floor_phase(
-            stack, make_jobs(stack, options.jobs, options.key, "f"), options.workers
-        )
+        # Both phases' messages exist before either runs: they meet one instance of one size.
+        pipeline_jobs = make_jobs(stack, options.jobs, options.key, "p")
+        floor_jobs = make_jobs(stack, options.jobs, options.key, "f")
+        pipeline = run_pipeline_phase(stack, pipeline_jobs, options.timeout_s)
+        floor = run_floor_phase(stack, floor_jobs, options.workers)
         paused = run_paused_phase(stack, options.paused, options.key) if options.paused else None
     runbook = run_runbook(options.runbook_jobs, options.key.value)
     pipeline_cpu = pipeline.cpu_s / max(pipeline.jobs, 1)

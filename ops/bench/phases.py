@@ -85,10 +85,10 @@ def run_pipeline_phase(stack: Stack, jobs: list[dict[str, Any]], timeout: float)
     broker = rabbitmq_pid()
     cpu_before = {pid: cpu_seconds(pid) for pid in pids}
     broker_before = cpu_seconds(broker) if broker else 0.0
+    already = sum(stack.app.store.count_jobs().get(s.value, 0) for s in TERMINAL_STATES)
     started_at, submit_cpu = time.time(), time.thread_time()
     ids = [stack.app.submit(raw)[0].id for raw in jobs]
     submit_cpu = time.thread_time() - submit_cpu
-    already = sum(stack.app.store.count_jobs().get(s.value, 0) for s in TERMINAL_STATES)
     _wait_terminal(stack, already + len(ids), timeout)
     store = stack.app.store
     records = [store.get_job(job_id) for job_id in ids]

@@ -80,9 +80,10 @@ class Store:
     def select(self, table: str, encoded_query: str = "") -> list[dict[str, str]]:
         """Copies of the rows an encoded query selects (see :mod:`.query`)."""
         strict = self.property("glide.invalid_query.returns_no_rows") == "true"
-        with self.lock:
-            rows = [dict(r) for r in self.rows[table].values()]
-            return q.run(q.parse(encoded_query), rows, self.resolver(table), strict=strict)
+        with self.lock:  # filter the stored rows first; copy only what is selected
+            rows = list(self.rows[table].values())
+            selected = q.run(q.parse(encoded_query), rows, self.resolver(table), strict=strict)
+            return [dict(r) for r in selected]
 
     def walk(self, table: str, row: dict[str, str], path: str) -> tuple[Column, str] | None:
         """A (possibly dot-walked) field's column and stored value; None if invalid."""
@@ -101,7 +102,11 @@ class Store:
     def resolver(self, table: str) -> q.Resolver:
         """Field lookup for queries, with dot-walking through references."""
 
+        spec = self.schema[table]
+
         def resolve(row: dict[str, str], path: str) -> str | None:
+            if "." not in path:  # a plain column: no walk needed
+                return None if spec.column(path) is None else row.get(path, "")
             found = self.walk(table, row, path)
             return None if found is None else found[1]
 

@@ -11,6 +11,7 @@ is derived from the key and the password, so the same inputs give byte-identical
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -106,6 +107,12 @@ def _trusted_entries(
 
 
 def _pkcs8_der(private_key_pem: bytes) -> bytes:
+    """The DER inside a PKCS#8 PEM, unwrapped without loading (and re-checking) the key."""
+    lines = private_key_pem.strip().splitlines()
+    if lines[:1] == [b"-----BEGIN PRIVATE KEY-----"] and lines[-1:] == [
+        b"-----END PRIVATE KEY-----"
+    ]:
+        return base64.b64decode(b"".join(lines[1:-1]), validate=True)
     return load_private_key(private_key_pem).private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
@@ -158,7 +165,9 @@ def open_jks(data: bytes, password: str, alias: str) -> KeystoreContents:
         )
     try:
         entry.decrypt(password)
-        key = serialization.load_der_private_key(entry.pkey_pkcs8, password=None)
+        key = serialization.load_der_private_key(
+            entry.pkey_pkcs8, password=None, unsafe_skip_rsa_key_validation=True
+        )  # the TLS library checks that the key matches the certificate when it loads both
         return KeystoreContents(
             private_key_pem=key.private_bytes(
                 serialization.Encoding.PEM,

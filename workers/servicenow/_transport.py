@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -16,6 +17,22 @@ from ._translate import error_from_response, maybe_sent, transport_error
 from .auth import BasicAuth, CallRecord, OAuthPassword, TokenCache
 
 __all__ = ["Transport"]
+
+
+def _session_for(base_url: str) -> requests.Session:
+    """A session with the environment's proxy and CA-bundle settings read once, here.
+
+    requests otherwise re-reads the environment (proxies, NO_PROXY) on every call, which
+    cost half a millisecond of CPU per call (twoway bench). HTTPS_PROXY, NO_PROXY and
+    REQUESTS_CA_BUNDLE still apply; they are read when the client is made.
+    """
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return session
 
 
 class Transport:
@@ -40,8 +57,8 @@ class Transport:
         self._backoff = backoff
         self._max_wait = max_wait
         self._observer = observer
-        self._verify = verify
-        self._session = requests.Session()
+        self._session = _session_for(base_url)
+        self._verify = self._session.verify if verify is True else verify
         self._tokens = TokenCache(self._fetch_token) if isinstance(auth, OAuthPassword) else None
         self.sleep: Callable[[float], None] = time.sleep
 
