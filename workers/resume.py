@@ -61,8 +61,7 @@ def resume_with_certificate(
     )
     following = app.runtime.routes[Stage.WAIT_FOR_CA].next_stage
     assert following is not None, "wait-for-ca is never the last stage"
-    app.runtime.send(following, issued)
-    store.progress.mark_forwarded(job.id, Stage.WAIT_FOR_CA)
+    app.runtime.send(following, issued)  # import-chain's start marks it forwarded
     return resumed
 
 

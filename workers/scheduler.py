@@ -14,7 +14,6 @@ loop: it gets a ``renewal_policy_unsatisfiable`` event instead.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ import structlog
 
 from .app import App
 from .errors import TwowayError
+from .periodic import Periodic
 from .renewal import ManagedCertificate, inventory, renew
 from .renewal_policy import in_windows
 
@@ -39,12 +39,15 @@ class ScheduleReport:
     ran: bool = True
 
 
-class RenewalScheduler:
+class RenewalScheduler(Periodic):
+    name = "scheduler"
+
     def __init__(self, app: App) -> None:
+        super().__init__()
         self.app = app
         self.settings = app.config.renewal
+        self.every_s = self.settings.check_every_s
         self._owner = f"scheduler-{uuid.uuid4().hex[:12]}"
-        self._stop = threading.Event()
 
     def run_once(self, now: datetime | None = None) -> ScheduleReport:
         moment = now or datetime.now(UTC)
@@ -113,19 +116,3 @@ class RenewalScheduler:
         self.app.deps.instances.get(cert.instance).delete_record("sys_certificate", sys_id)
         self.app.store.note(cert.job_id, "keystore_deleted", {"sys_id": sys_id})
         report.deleted.append(sys_id)
-
-    def run_forever(self, every_s: float) -> None:
-        while not self._stop.wait(every_s):
-            try:
-                self.run_once()
-            except Exception:  # noqa: BLE001 - the next round tries again
-                _log.exception("schedule_failed")
-
-    def start(self, every_s: float | None = None) -> threading.Thread:
-        interval = every_s or self.settings.check_every_s
-        thread = threading.Thread(target=self.run_forever, args=(interval,), daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self._stop.set()

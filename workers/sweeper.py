@@ -14,7 +14,6 @@ One sweeper runs at a time across all workers (a lease named ``__sweeper__``).
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ import structlog
 
 from messages import JobAccepted, JobState, Stage, StageMessage
 
+from .periodic import Periodic
 from .runtime import Runtime
 from .store import JobRecord
 
@@ -37,8 +37,11 @@ class SweepReport:
     resent: dict[str, str] = field(default_factory=dict)  # job id -> stage the message went to
 
 
-class Sweeper:
+class Sweeper(Periodic):
+    name = "sweeper"
+
     def __init__(self, runtime: Runtime, *, quiet_for: timedelta | None = None) -> None:
+        super().__init__()
         self.runtime = runtime
         self.store = runtime.deps.store
         broker = runtime.deps.config.broker
@@ -47,7 +50,6 @@ class Sweeper:
         self.quiet_for = quiet_for or timedelta(seconds=broker.sweep_quiet_s or default)
         self.every_s = broker.sweep_every_s
         self._owner = uuid.uuid4().hex
-        self._stop = threading.Event()
 
     def sweep(self, now: datetime | None = None) -> SweepReport:
         report = SweepReport()
@@ -100,18 +102,5 @@ class Sweeper:
         assert recorded is not None, f"{stage} started without {before[-1]}'s output"
         return routes[before[-1]].produces.model_validate_json(recorded.message)
 
-    def run_forever(self, every_s: float) -> None:
-        while not self._stop.wait(every_s):
-            try:
-                self.sweep()
-            except Exception:  # noqa: BLE001 - the next round tries again
-                _log.exception("sweep_failed")
-
-    def start(self, every_s: float | None = None) -> threading.Thread:
-        interval = every_s or self.every_s
-        thread = threading.Thread(target=self.run_forever, args=(interval,), daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self._stop.set()
+    def run_once(self) -> SweepReport:
+        return self.sweep()

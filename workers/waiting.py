@@ -44,11 +44,16 @@ class WaitingJob:
         }
 
 
-def waiting_jobs(store: Store, config: PipelineConfig) -> Iterator[WaitingJob]:
-    """Every job in ``waiting_for_ca`` (read in pages first, then yielded)."""
+def waiting_jobs(
+    store: Store, config: PipelineConfig, *, since_before: datetime | None = None
+) -> Iterator[WaitingJob]:
+    """Every job in ``waiting_for_ca`` (read in pages first, then yielded); with
+    ``since_before``, only those waiting since before then (a query, not a scan)."""
     found: dict[str, JobRecord] = {}  # by id: a job created meanwhile shifts the pages
     offset = 0
-    while batch := store.list_jobs(states=[JobState.WAITING_FOR_CA], limit=_PAGE, offset=offset):
+    while batch := store.list_jobs(
+        states=[JobState.WAITING_FOR_CA], updated_before=since_before, limit=_PAGE, offset=offset
+    ):
         found.update((job.id, job) for job in batch)
         offset += len(batch)
         if len(batch) < _PAGE:
@@ -58,8 +63,9 @@ def waiting_jobs(store: Store, config: PipelineConfig) -> Iterator[WaitingJob]:
 
 
 def _describe(store: Store, config: PipelineConfig, job: JobRecord) -> WaitingJob:
-    pauses = [e.at for e in store.history(job.id) if e.kind == "waiting_for_ca"]
-    since = pauses[-1] if pauses else job.updated_at
+    # Only the transition into waiting_for_ca moves a waiting job's updated_at (history
+    # notes, such as a refused callback, do not): it is when the wait began.
+    since = job.updated_at
     name = job.request.ca.profile
     profile = config.ca.get(name)
     limit = profile.max_wait_days if profile is not None else None

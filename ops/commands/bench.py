@@ -26,7 +26,13 @@ def register(sub: Any) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    import sys
+
+    from workers.logs import configure_logging
+
     from ..bench import BenchOptions, run_bench
+
+    configure_logging(stream=sys.stderr, level="WARNING")  # stdout carries the result only
 
     result = run_bench(
         BenchOptions(

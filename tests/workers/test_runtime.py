@@ -10,10 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 import messages
 from messages import JobAccepted, JobState, Stage
@@ -22,15 +18,6 @@ from tests.workers.harness import Harness, fake_output
 from workers.context import StageContext
 from workers.errors import PermanentError, TransientError
 from workers.runtime import Paused
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    harness.worker.start()
-    yield harness
-    harness.worker.stop()
-    harness.store.close()
 
 
 def test_a_job_runs_the_nine_stages_once_each(h: Harness) -> None:

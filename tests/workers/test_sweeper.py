@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 import messages
 from messages import JobState, Stage
@@ -15,15 +11,6 @@ from tests.workers.harness import Harness, fake_output
 from workers.sweeper import Sweeper
 
 LATER = datetime.now(UTC) + timedelta(hours=1)
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    harness.worker.start()
-    yield harness
-    harness.worker.stop()
-    harness.store.close()
 
 
 def sweeper(h: Harness) -> Sweeper:
