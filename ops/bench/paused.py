@@ -29,6 +29,7 @@ from .procstat import cpu_seconds, rabbitmq_pid, thread_cpu_seconds
 __all__ = ["PausedResult", "run_paused_phase"]
 
 IDLE_S = 10.0
+SETTLE_S = 5.0
 
 
 @dataclass
@@ -142,6 +143,7 @@ def run_paused_phase(stack: Stack, count: int, key: KeyType) -> PausedResult:
     ids = _park(stack, count, key)
     names = stage_queue_names(stack.queues)
     messages = sum(queue_depths(stack.options.broker_url, names).values())
+    time.sleep(SETTLE_S)  # the last acks and lease releases of parking drain first
     idle, broker_idle = _idle_cpu_pct(stack)
     callbacks = _callbacks(stack, ids)
     secret = stack.callback_secret("manual")

@@ -11,9 +11,9 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, text
@@ -25,12 +25,13 @@ from ..errors import JobNotFound, StateConflict
 from ..sealing import Sealer
 from . import schema as t
 from .artifacts import Artifacts
+from .begin import StageStarts
 from .engine import make_engines
 from .migrate import upgrade as upgrade_schema
 from .outbox import Outbox
 from .progress import Progress, put_output
 from .queries import JobQueries
-from .records import Begin, JobRecord
+from .records import JobRecord
 from .signatures import CallbackSignatures
 from .statements import BUMP_SEQ, INSERT_EVENT, LOCK_JOB, SELECT_JOB, UPDATE_JOB
 from .stats import Stats
@@ -46,7 +47,6 @@ EventListener = Callable[[JobEvent], None]
 # events relay (a cursor over ids) never skips one. SQLite serialises all writes anyway.
 _EVENT_ORDER = 7302672
 _log = logging.getLogger(__name__)
-_ACTIVE = frozenset({JobState.ACCEPTED, JobState.RUNNING})
 _MUTABLE = (
     "id",
     "state",
@@ -73,7 +73,7 @@ def request_sha256(request: JobRequest) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-class Store(JobQueries):
+class Store(JobQueries, StageStarts):
     """Jobs and everything they hold. Thread-safe; one instance per process."""
 
     def __init__(self, url: str, sealer: Sealer) -> None:
@@ -280,54 +280,6 @@ class Store(JobQueries):
                 within(conn)
             emitted.append(event)
         return self._record(values)
-
-    def begin_stage(
-        self,
-        job_id: str,
-        stage: Stage,
-        *,
-        order: Sequence[Stage],
-        owner: str,
-        lease: timedelta,
-        detail: Mapping[str, Any],
-    ) -> Begin:
-        """Decide what a delivery for ``stage`` does, and take the job's lease, atomically.
-
-        ``skip`` a job not running or already past the stage; ``held`` when another run has
-        the lease; ``resend`` an output recorded but never forwarded (lease taken);
-        otherwise ``run``: the job is at the stage, running, its attempt counted, the lease
-        taken, and a ``stage_started`` event written.
-        """
-        with self._write() as (conn, emitted):
-            row = self._lock_job(conn, job_id)
-            job = self._record(row)
-            past = job.stage is not None and order.index(job.stage) > order.index(stage)
-            if job.state not in _ACTIVE or past:
-                return Begin("skip", job, reason=f"job is {job.state.value} at {job.stage}")
-            held = self.progress.acquire_in(conn, job_id, stage, owner, lease)
-            if held is not None:
-                return Begin("held", job, held=held)
-            recorded = self.progress.output_in(conn, job_id, stage)
-            if recorded is not None and job.stage is stage:
-                if recorded.forwarded:
-                    self.progress.release_in(conn, job_id, owner)
-                    return Begin("skip", job, reason="a duplicate of a completed stage")
-                return Begin("resend", job, output=recorded)
-            attempts = {**job.attempts, stage.value: job.attempts.get(stage.value, 0) + 1}
-            changes = {
-                "state": JobState.RUNNING.value,
-                "stage": stage.value,
-                "attempts": json.dumps(attempts),
-                "error": None,
-            }
-            values = {**row._mapping, **changes}
-            event = self._add_event(conn, values, "stage_started", detail)
-            values = self._update_job(conn, row, **changes, last_seq=values["last_seq"])
-            index = order.index(stage)
-            if index > 0:  # the previous stage's output reached us: it was forwarded
-                self.progress.mark_forwarded_in(conn, job_id, order[index - 1])
-            emitted.append(event)
-        return Begin("run", self._record(values))
 
     def note(self, job_id: str, kind: str, detail: Mapping[str, Any]) -> JobEvent:
         """Append an event without changing state (a retry, a wait, a rejected callback)."""
