@@ -43,9 +43,7 @@ def run_worker(
     queues = {r.queue for r in app.runtime.routes if not stages or r.stage.value in stages}
     # Idle consumers wake every 2 s, not every second: half the CPU a quiet worker burns;
     # messages still arrive at once, and a delayed retry is at most 2 s late.
-    worker = dramatiq.Worker(
-        app.broker, queues=queues, worker_threads=threads, worker_timeout=2000
-    )
+    worker = dramatiq.Worker(app.broker, queues=queues, worker_threads=threads, worker_timeout=2000)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
