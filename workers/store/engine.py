@@ -7,6 +7,8 @@ to one job with ``SELECT ... FOR UPDATE`` on its row (see store.py).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -14,6 +16,8 @@ from sqlalchemy import Engine, create_engine, event
 from ..errors import ConfigError
 
 __all__ = ["make_engines", "normalise_url"]
+
+_WAL_PATIENCE_S = 30.0
 
 
 def normalise_url(url: str) -> str:
@@ -45,8 +49,8 @@ def _sqlite(url: str, *, immediate: bool) -> Engine:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -55,3 +59,26 @@ def _sqlite(url: str, *, immediate: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the database file to WAL (a setting the file keeps), tolerating a race.
+
+    Several processes opening a new store at once all try the switch; SQLite answers
+    the losers "database is locked" at once, without consulting the busy timeout. The
+    winner's switch is what we wanted, so read the mode again and retry a few times.
+    """
+    deadline = time.monotonic() + _WAL_PATIENCE_S
+    delay = 0.01
+    while True:
+        (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+        if str(mode).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
