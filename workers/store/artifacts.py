@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 
 from ..sealing import Sealer
 from . import schema as t
+from .engine import Writer
+from .statements import DELETE_ARTIFACT, INSERT_ARTIFACT, SELECT_ARTIFACT
 
 __all__ = ["Artifacts"]
 
 
 class Artifacts:
-    def __init__(self, reader: Engine, writer: Engine, sealer: Sealer) -> None:
+    def __init__(self, reader: Engine, writer: Writer, sealer: Sealer) -> None:
         self._reader = reader
         self._writer = writer
         self._sealer = sealer
@@ -32,41 +34,24 @@ class Artifacts:
         ``replace`` overwrites (replays that must mint anew, and master-key rotation).
         """
         stored = self._sealer.seal(data) if secret else data
+        key = {"job_id": job_id, "name": name}
         with self._writer.begin() as conn:
             if replace:
-                conn.execute(
-                    t.artifacts.delete().where(
-                        t.artifacts.c.job_id == job_id, t.artifacts.c.name == name
-                    )
-                )
-            exists = conn.execute(
-                select(t.artifacts.c.name).where(
-                    t.artifacts.c.job_id == job_id, t.artifacts.c.name == name
-                )
-            ).first()
-            if exists is None:
-                conn.execute(
-                    insert(t.artifacts).values(
-                        job_id=job_id,
-                        name=name,
-                        data=stored,
-                        sealed=secret,
-                        created_at=datetime.now(UTC),
-                    )
-                )
-        winner = self.get(job_id, name)
-        assert winner is not None
-        return winner
+                conn.execute(DELETE_ARTIFACT, key)
+            there = conn.execute(SELECT_ARTIFACT, key).first()
+            if there is None:
+                row = {**key, "data": stored, "sealed": secret, "created_at": datetime.now(UTC)}
+                conn.execute(INSERT_ARTIFACT, row)
+                return data
+        return self._open(there.data, there.sealed)
 
     def get(self, job_id: str, name: str) -> bytes | None:
-        query = select(t.artifacts.c.data, t.artifacts.c.sealed).where(
-            t.artifacts.c.job_id == job_id, t.artifacts.c.name == name
-        )
         with self._reader.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        return self._sealer.unseal(row.data) if row.sealed else bytes(row.data)
+            row = conn.execute(SELECT_ARTIFACT, {"job_id": job_id, "name": name}).first()
+        return None if row is None else self._open(row.data, row.sealed)
+
+    def _open(self, data: bytes, sealed: bool) -> bytes:
+        return self._sealer.unseal(data) if sealed else bytes(data)
 
     def delete(self, job_id: str, names: Collection[str]) -> None:
         with self._writer.begin() as conn:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from messages import JobEvent, JobState, Stage
 
 from . import schema as t
+from .engine import Writer
 
 __all__ = ["Outbox", "OutboxEvent", "RelayCursor"]
 
@@ -63,7 +64,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 class Outbox:
-    def __init__(self, reader: Engine, writer: Engine, *, postgres: bool) -> None:
+    def __init__(self, reader: Engine, writer: Writer, *, postgres: bool) -> None:
         self._reader = reader
         self._writer = writer
         self._postgres = postgres

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from messages import Stage
 
 from . import schema as t
+from .engine import Writer
 from .statements import (
     DELETE_LEASE,
     DELETE_OUTPUT,
@@ -72,7 +73,7 @@ def put_output(conn: Connection, job_id: str, stage: Stage, message: str) -> Non
 
 
 class Progress:
-    def __init__(self, reader: Engine, writer: Engine, *, postgres: bool) -> None:
+    def __init__(self, reader: Engine, writer: Writer, *, postgres: bool) -> None:
         self._reader = reader
         self._writer = writer
         self._postgres = postgres

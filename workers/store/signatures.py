@@ -11,16 +11,17 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from . import schema as t
+from .engine import Writer
 
 __all__ = ["CallbackSignatures"]
 
 
 class CallbackSignatures:
-    def __init__(self, writer: Engine) -> None:
+    def __init__(self, writer: Writer) -> None:
         self._writer = writer
 
     def claim(self, signature: str, job_id: str, *, keep: timedelta) -> bool:

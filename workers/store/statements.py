@@ -13,14 +13,17 @@ from . import schema as t
 
 __all__ = [
     "BUMP_SEQ",
+    "DELETE_ARTIFACT",
     "DELETE_LEASE",
     "DELETE_OUTPUT",
+    "INSERT_ARTIFACT",
     "INSERT_EVENT",
     "INSERT_LEASE",
     "INSERT_OUTPUT",
     "LOCK_JOB",
     "LOCK_LEASE",
     "MARK_FORWARDED",
+    "SELECT_ARTIFACT",
     "SELECT_JOB",
     "SELECT_LEASE",
     "SELECT_OUTPUT",
@@ -64,6 +67,11 @@ MARK_FORWARDED = (
     .where(t.outputs.c.job_id == bindparam("b_job_id"), t.outputs.c.stage == bindparam("b_stage"))
     .values(forwarded=True)
 )
+
+_ARTIFACT = (t.artifacts.c.job_id == bindparam("job_id"), t.artifacts.c.name == bindparam("name"))
+SELECT_ARTIFACT = select(t.artifacts.c.data, t.artifacts.c.sealed).where(*_ARTIFACT)
+DELETE_ARTIFACT = t.artifacts.delete().where(*_ARTIFACT)
+INSERT_ARTIFACT = insert(t.artifacts)
 
 SELECT_LEASE = select(t.leases).where(t.leases.c.job_id == bindparam("job_id"))
 LOCK_LEASE = SELECT_LEASE.with_for_update()

@@ -26,7 +26,7 @@ from ..sealing import Sealer
 from . import schema as t
 from .artifacts import Artifacts
 from .begin import StageStarts
-from .engine import make_engines
+from .engine import Writer, make_engines
 from .migrate import upgrade as upgrade_schema
 from .outbox import Outbox
 from .progress import Progress, put_output
@@ -79,7 +79,8 @@ class Store(JobQueries, StageStarts):
     def __init__(self, url: str, sealer: Sealer) -> None:
         self.url = url
         self._init_queries()
-        self._reader, self._writer = make_engines(url)
+        self._reader, writer = make_engines(url)
+        self._writer = Writer(writer)
         self._listeners: list[EventListener] = []
         self._postgres = self._writer.dialect.name == "postgresql"
         self.artifacts = Artifacts(self._reader, self._writer, sealer)
@@ -94,7 +95,7 @@ class Store(JobQueries, StageStarts):
 
     def _create_schema(self) -> None:
         """Migrate to the newest revision (Alembic, under a lock: see migrate.py)."""
-        self.revision = upgrade_schema(self._writer)
+        self.revision = upgrade_schema(self._writer.engine)
 
     def close(self) -> None:
         self._reader.dispose()

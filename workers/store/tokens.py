@@ -19,6 +19,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from ..errors import RequestInvalid
 from . import schema as t
+from .engine import Writer
 
 __all__ = ["ROLES", "Role", "TokenRecord", "Tokens"]
 
@@ -74,7 +75,7 @@ def check_role(role: str) -> Role:
 
 
 class Tokens:
-    def __init__(self, reader: Engine, writer: Engine) -> None:
+    def __init__(self, reader: Engine, writer: Writer) -> None:
         self._reader = reader
         self._writer = writer
 
