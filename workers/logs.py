@@ -44,30 +44,52 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 _known: OrderedDict[str, None] = OrderedDict()
+# Registered secrets by their first _PREFIX characters: a text is scanned once, position
+# by position, instead of once per registered secret (a worker registers one keystore
+# password per job, up to _MAX_KNOWN of them).
+_by_prefix: dict[str, frozenset[str]] = {}
 _known_lock = threading.Lock()
 _MAX_KNOWN = 10_000
+_PREFIX = 6
 
 
 def register_secret(value: str) -> None:
     """Mask this exact value in every log line from now on (bounded, oldest forgotten)."""
-    if len(value) < 6:
+    if len(value) < _PREFIX:
         return
     with _known_lock:
+        if value in _known:
+            _known.move_to_end(value)
+            return
         _known[value] = None
-        _known.move_to_end(value)
+        _by_prefix[value[:_PREFIX]] = _by_prefix.get(value[:_PREFIX], frozenset()) | {value}
         while len(_known) > _MAX_KNOWN:
-            _known.popitem(last=False)
+            oldest, _ = _known.popitem(last=False)
+            rest = _by_prefix[oldest[:_PREFIX]] - {oldest}
+            if rest:
+                _by_prefix[oldest[:_PREFIX]] = rest
+            else:
+                del _by_prefix[oldest[:_PREFIX]]
 
 
 def redact_text(text: str) -> str:
     """``text`` with every recognisable secret replaced by ``[redacted]``."""
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    with _known_lock:
-        known = list(_known)
-    for value in known:
-        if value in text:
-            text = text.replace(value, MASK)
+    return _mask_known(text)
+
+
+def _mask_known(text: str) -> str:
+    if not _by_prefix or len(text) < _PREFIX:
+        return text
+    lookup = _by_prefix.get  # buckets are replaced, never changed: safe to read unlocked
+    found: set[str] = set()
+    for start in range(len(text) - _PREFIX + 1):
+        bucket = lookup(text[start : start + _PREFIX])
+        if bucket:
+            found.update(value for value in bucket if text.startswith(value, start))
+    for value in sorted(found, key=len, reverse=True):  # a longer secret before its prefix
+        text = text.replace(value, MASK)
     return text
 
 

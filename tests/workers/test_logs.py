@@ -8,6 +8,7 @@ import logging
 
 import structlog
 
+from workers import logs
 from workers.logs import MASK, configure_logging, redact_text, register_secret
 
 KEY = (
@@ -47,6 +48,23 @@ def test_secret_fields_messages_and_exceptions_are_masked() -> None:
 def test_registered_values_are_masked_anywhere() -> None:
     register_secret("Zq81kspLw0aB")
     assert redact_text("pw is Zq81kspLw0aB.") == f"pw is {MASK}."
+
+
+def test_registered_values_sharing_a_beginning_are_each_masked_whole() -> None:
+    register_secret("Kw3pXv9tQ2")
+    register_secret("Kw3pXv9tQ2mm7Lr")  # the first is a prefix of this one
+    register_secret("Kw3pXvAAAAAA")  # same first six characters
+    text = "a=Kw3pXv9tQ2mm7Lr b=Kw3pXv9tQ2; c=xKw3pXvAAAAAAx d=Kw3pXvBBBB"
+    assert redact_text(text) == f"a={MASK} b={MASK}; c=x{MASK}x d=Kw3pXvBBBB"
+
+
+def test_registered_values_are_bounded_oldest_forgotten() -> None:
+    first, *_, last = [f"bounded-{i:06d}-secret" for i in range(logs._MAX_KNOWN + 1)]
+    for i in range(logs._MAX_KNOWN + 1):
+        register_secret(f"bounded-{i:06d}-secret")
+    assert len(logs._known) == logs._MAX_KNOWN
+    assert sum(len(bucket) for bucket in logs._by_prefix.values()) == logs._MAX_KNOWN
+    assert redact_text(f"{first} {last}") == f"{first} {MASK}"
 
 
 def test_ordinary_text_is_left_alone() -> None:
