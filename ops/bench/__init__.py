@@ -51,6 +51,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         "key": options.key.value,
         "workers": options.workers,
         "pipeline_succeeded": pipeline.succeeded,
+        "pipeline_failures": pipeline.failures,
         "pipeline_jobs_per_s": round(pipeline.jobs_per_s, 2),
         "floor_jobs_per_s": round(floor.jobs_per_s, 2),
         "pipeline_to_floor": round(pipeline.jobs_per_s / floor.jobs_per_s, 3),

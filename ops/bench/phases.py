@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from messages import TERMINAL_STATES, JobState, KeyType
 from ops.stack import Stack
+from workers.store import JobRecord
 
 from .floor import FloorResult, run_floor
 from .procstat import cpu_seconds, peak_rss_mb, rabbitmq_pid
@@ -59,6 +61,7 @@ class PipelineResult:
     cpu_breakdown: dict[str, float]
     worker_peak_rss_mb: float
     stage_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def jobs_per_s(self) -> float:
@@ -108,7 +111,19 @@ def run_pipeline_phase(stack: Stack, jobs: list[dict[str, Any]], timeout: float)
             stage: {f"p{q}": round(percentile(values, q), 1) for q in (50, 95, 99)}
             for stage, values in latencies.items()
         },
+        failures=_failures(records),
     )
+
+
+def _failures(records: list[JobRecord]) -> dict[str, int]:
+    """Why jobs did not succeed, counted: '<state> at <stage>: <message>'."""
+    reasons: Counter[str] = Counter()
+    for record in records:
+        if record.state is not JobState.SUCCEEDED:
+            error = record.error or {}
+            stage = error.get("stage") or (record.stage.value if record.stage else "-")
+            reasons[f"{record.state.value} at {stage}: {error.get('message', '')}"[:300]] += 1
+    return dict(reasons)
 
 
 def run_floor_phase(stack: Stack, jobs: list[dict[str, Any]], processes: int) -> FloorResult:

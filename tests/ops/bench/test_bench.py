@@ -17,7 +17,7 @@ def test_a_small_bench_runs_every_phase() -> None:
     result = run_bench(
         BenchOptions(jobs=3, key=KeyType.EC256, workers=1, threads=2, runbook_jobs=1, paused=3)
     )
-    assert result["pipeline_succeeded"] == 3
+    assert result["pipeline_succeeded"] == 3 and result["pipeline_failures"] == {}
     for key in (
         "pipeline_jobs_per_s",
         "floor_jobs_per_s",
