@@ -12,8 +12,11 @@ exactly one wins, the other gets ``StateConflict``. Then ``import-chain`` is sen
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import Connection
 
 from messages import CertificateIssued, JobState, Stage
 
@@ -34,8 +37,13 @@ def resume_with_certificate(
     *,
     source: str,
     actor: str,
+    claim: Callable[[Connection], None] | None = None,
 ) -> JobRecord:
-    """Check, store and go on at ``import-chain``; ``source`` and ``actor`` go into history."""
+    """Check, store and go on at ``import-chain``; ``source`` and ``actor`` go into history.
+
+    ``claim`` runs first inside the transaction that moves the job (a callback's signature
+    is recorded as used there): if it raises, the job stays as it was.
+    """
     store = app.store
     job = store.get_job(job_id)
     if job.state is not JobState.WAITING_FOR_CA:
@@ -57,12 +65,25 @@ def resume_with_certificate(
         stage=Stage.WAIT_FOR_CA,
         output=(Stage.WAIT_FOR_CA, issued.model_dump_json()),
         detail={"source": source, "actor": actor, **_facts(job, chain)},
-        within=rewind(job.id, outputs=(), write=_artifacts(certificate, chain)),
+        within=_then(claim, rewind(job.id, outputs=(), write=_artifacts(certificate, chain))),
     )
     following = app.runtime.routes[Stage.WAIT_FOR_CA].next_stage
     assert following is not None, "wait-for-ca is never the last stage"
     app.runtime.send(following, issued)  # import-chain's start marks it forwarded
     return resumed
+
+
+def _then(
+    first: Callable[[Connection], None] | None, second: Callable[[Connection], None]
+) -> Callable[[Connection], None]:
+    if first is None:
+        return second
+
+    def both(conn: Connection) -> None:
+        first(conn)
+        second(conn)
+
+    return both
 
 
 def _facts(job: JobRecord, chain: pki.IssuedChain) -> dict[str, Any]:

@@ -40,6 +40,7 @@ __all__ = ["CaCallback", "router"]
 router = APIRouter(prefix="/v1/jobs", tags=["ca"])
 _log = structlog.get_logger("twoway.gateway")
 _ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
+_KEEP = timedelta(seconds=2 * WINDOW_S)  # a signature outside the window is refused anyway
 
 
 class CaCallback(BaseModel):
@@ -115,21 +116,32 @@ def _accept(
     body: bytes,
     remote: str | None,
 ) -> dict[str, Any]:
+    """Check the signature, then the certificate; record the signature as used with the
+    resume (one transaction), or on its own when the callback is refused for any reason."""
     job = app.store.get_job(job_id)
     profile = job.request.ca.profile
+    signatures = app.store.signatures
     try:
         secret = app.deps.cas.callback_secret(profile)
         used = check_signature(secret, timestamp, signature, body)
-        if not app.store.signatures.claim(used, job.id, keep=timedelta(seconds=2 * WINDOW_S)):
+    except (AuthenticationFailed, PermissionDenied) as exc:
+        _refused(app, job.id, exc, remote)
+        raise
+    try:
+        if signatures.seen(used):
             raise ReplayRefused(
                 "this callback's signature was already used",
                 hint="send a new callback with the current timestamp, signed anew",
             )
         callback = _parse(body)
-    except (AuthenticationFailed, PermissionDenied, ReplayRefused, RequestInvalid) as exc:
+    except RequestInvalid as exc:
+        signatures.claim(used, job.id, keep=_KEEP)
         _refused(app, job.id, exc, remote)
         raise
-    try:  # a certificate that fails a check is written into the history by resume
+    except ReplayRefused as exc:
+        _refused(app, job.id, exc, remote)
+        raise
+    try:
         resumed = resume_with_certificate(
             app,
             job.id,
@@ -137,9 +149,14 @@ def _accept(
             callback.chain.encode(),
             source="ca-callback",
             actor=f"ca:{profile}",
+            claim=lambda conn: signatures.claim_in(conn, used, job.id, keep=_KEEP),
         )
-    except StateConflict as exc:
+    except (ReplayRefused, StateConflict) as exc:  # lost a race, or the job moved on
+        signatures.claim(used, job.id, keep=_KEEP)
         _refused(app, job.id, exc, remote)
+        raise
+    except TwowayError:  # a certificate that failed a check: resume wrote it into the history
+        signatures.claim(used, job.id, keep=_KEEP)
         raise
     return {
         "job_id": resumed.id,

@@ -17,7 +17,7 @@ from ops.jobview import follow
 from ops.stack import Stack, StackOptions
 from workers.ca import Issued, Pending
 from workers.config import ManualCaProfile, load_config
-from workers.errors import CertificateRejected, StateConflict
+from workers.errors import CertificateRejected, ReplayRefused, StateConflict
 from workers.pki import Authority, cert_to_pem, general_names, subject_name
 from workers.poller import Poller
 from workers.resume import resume_with_certificate
@@ -185,6 +185,36 @@ def test_of_two_concurrent_resumes_exactly_one_wins(stack: Stack, authority: Aut
     assert stored in [certificate for certificate, _ in certificates]
     with pytest.raises(StateConflict, match="is succeeded, not waiting for its CA"):
         resume_with_certificate(stack.app, job_id, *certificates[0], source="t", actor="t")
+
+
+def test_a_signature_already_used_undoes_the_resume_it_was_claimed_with(
+    stack: Stack, authority: Authority
+) -> None:
+    """The callback's signature is recorded in the transaction that resumes the job: when
+    that record is refused (a twin callback took it first), nothing of the resume stays."""
+    assert stack.app is not None
+    store, job_id = stack.app.store, paused(stack)
+    keep = timedelta(minutes=10)
+    assert store.signatures.claim("sha256=twin", job_id, keep=keep)
+    certificate, chain = issue(stack, authority, job_id)
+    with pytest.raises(ReplayRefused):
+        resume_with_certificate(
+            stack.app,
+            job_id,
+            certificate,
+            chain,
+            source="test",
+            actor="tester",
+            claim=lambda conn: store.signatures.claim_in(conn, "sha256=twin", job_id, keep=keep),
+        )
+    assert store.get_job(job_id).state is JobState.WAITING_FOR_CA
+    assert store.artifacts.get(job_id, "certificate") is None
+    assert "ca_resumed" not in kinds(stack, job_id)
+    fresh = lambda conn: store.signatures.claim_in(conn, "sha256=fresh", job_id, keep=keep)  # noqa: E731
+    resumed = resume_with_certificate(
+        stack.app, job_id, certificate, chain, source="test", actor="tester", claim=fresh
+    )
+    assert resumed.state is JobState.RUNNING and store.signatures.seen("sha256=fresh")
 
 
 def test_the_poller_resumes_a_job_once_its_ca_has_signed(stack: Stack) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import ReplayRefused
 from . import schema as t
 from .engine import Writer
 
@@ -21,18 +22,44 @@ __all__ = ["CallbackSignatures"]
 
 
 class CallbackSignatures:
-    def __init__(self, writer: Writer) -> None:
+    def __init__(self, reader: Engine, writer: Writer) -> None:
+        self._reader = reader
         self._writer = writer
+
+    def seen(self, signature: str) -> bool:
+        """Whether ``signature`` was used already (a read: the claim decides for good)."""
+        with self._reader.connect() as conn:
+            return conn.execute(_SEEN, {"sha256": _digest(signature)}).first() is not None
 
     def claim(self, signature: str, job_id: str, *, keep: timedelta) -> bool:
         """Record ``signature`` as used; False when it was used before (a replay)."""
-        now = datetime.now(UTC)
-        table = t.callback_signatures
-        digest = hashlib.sha256(signature.encode()).hexdigest()
         try:
             with self._writer.begin() as conn:
-                conn.execute(table.delete().where(table.c.used_at < now - keep))
-                conn.execute(insert(table).values(sha256=digest, job_id=job_id, used_at=now))
-        except IntegrityError:
+                self.claim_in(conn, signature, job_id, keep=keep)
+        except ReplayRefused:
             return False
         return True
+
+    @staticmethod
+    def claim_in(conn: Connection, signature: str, job_id: str, *, keep: timedelta) -> None:
+        """Record ``signature`` as used in the caller's transaction (which then commits or
+        rolls back with it); ``ReplayRefused`` when it was used before."""
+        now = datetime.now(UTC)
+        conn.execute(_PURGE, {"before": now - keep})
+        try:
+            conn.execute(_INSERT, {"sha256": _digest(signature), "job_id": job_id, "used_at": now})
+        except IntegrityError as exc:
+            raise ReplayRefused(
+                "this callback's signature was already used",
+                hint="send a new callback with the current timestamp, signed anew",
+            ) from exc
+
+
+def _digest(signature: str) -> str:
+    return hashlib.sha256(signature.encode()).hexdigest()
+
+
+_TABLE = t.callback_signatures
+_SEEN = select(_TABLE.c.sha256).where(_TABLE.c.sha256 == bindparam("sha256"))
+_PURGE = _TABLE.delete().where(_TABLE.c.used_at < bindparam("before"))
+_INSERT = insert(_TABLE)

@@ -88,7 +88,7 @@ class Store(JobQueries, StageStarts):
         self.outbox = Outbox(self._reader, self._writer, postgres=self._postgres)
         self.stats = Stats(self._reader)
         self.tokens = Tokens(self._reader, self._writer)
-        self.signatures = CallbackSignatures(self._writer)
+        self.signatures = CallbackSignatures(self._reader, self._writer)
         self._create_schema()
 
     # -- plumbing -----------------------------------------------------------------------
