@@ -58,6 +58,8 @@ class StageContext:
         self.deps = deps
         self.job = job
         self.stage = stage
+        self._stored: dict[str, tuple[bytes, bool]] | None = None  # as read, sealed or not
+        self._plain: dict[str, bytes] = {}  # opened or written by this run
         self.log = structlog.get_logger("twoway.stage").bind(job_id=job.id, stage=stage.value)
 
     @property
@@ -75,7 +77,17 @@ class StageContext:
     # -- artifacts ------------------------------------------------------------------------
 
     def artifact(self, name: str) -> bytes | None:
-        return self.deps.store.artifacts.get(self.job.id, name)
+        """What the job holds under ``name``. The job's artifacts are read in one query on
+        first use and kept for this run (its lease keeps other runs of the job out)."""
+        if name in self._plain:
+            return self._plain[name]
+        if self._stored is None:
+            self._stored = self.deps.store.artifacts.stored_for(self.job.id)
+        stored = self._stored.get(name)
+        if stored is None:
+            return None
+        self._plain[name] = plain = self.deps.store.artifacts.open(*stored)
+        return plain
 
     def require(self, name: str, *, made_by: Stage) -> bytes:
         data = self.artifact(name)
@@ -95,10 +107,14 @@ class StageContext:
 
     def keep(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
         """Store once; a second run gets back what the first stored."""
-        return self.deps.store.artifacts.put(self.job.id, name, data, secret=secret)
+        kept = self.deps.store.artifacts.put(self.job.id, name, data, secret=secret)
+        self._plain[name] = kept
+        return kept
 
     def replace(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
-        return self.deps.store.artifacts.put(self.job.id, name, data, secret=secret, replace=True)
+        kept = self.deps.store.artifacts.put(self.job.id, name, data, secret=secret, replace=True)
+        self._plain[name] = kept
+        return kept
 
     def output(self, stage: Stage, kind: type[M]) -> M:
         """What an earlier stage of this job recorded as its result."""

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, update
 from ..sealing import Sealer
 from . import schema as t
 from .engine import Writer
-from .statements import DELETE_ARTIFACT, INSERT_ARTIFACT, SELECT_ARTIFACT
+from .statements import DELETE_ARTIFACT, INSERT_ARTIFACT, SELECT_ARTIFACT, SELECT_ARTIFACTS
 
 __all__ = ["Artifacts"]
 
@@ -49,6 +49,16 @@ class Artifacts:
         with self._reader.connect() as conn:
             row = conn.execute(SELECT_ARTIFACT, {"job_id": job_id, "name": name}).first()
         return None if row is None else self._open(row.data, row.sealed)
+
+    def stored_for(self, job_id: str) -> dict[str, tuple[bytes, bool]]:
+        """Every artifact of the job as stored (``data, sealed``), in one query; ``open``
+        gives a value's plaintext."""
+        with self._reader.connect() as conn:
+            rows = conn.execute(SELECT_ARTIFACTS, {"job_id": job_id}).all()
+        return {row.name: (bytes(row.data), bool(row.sealed)) for row in rows}
+
+    def open(self, data: bytes, sealed: bool) -> bytes:
+        return self._open(data, sealed)
 
     def _open(self, data: bytes, sealed: bool) -> bytes:
         return self._sealer.unseal(data) if sealed else bytes(data)

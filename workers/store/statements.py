@@ -24,6 +24,7 @@ __all__ = [
     "LOCK_LEASE",
     "MARK_FORWARDED",
     "SELECT_ARTIFACT",
+    "SELECT_ARTIFACTS",
     "SELECT_JOB",
     "SELECT_LEASE",
     "SELECT_OUTPUT",
@@ -70,6 +71,9 @@ MARK_FORWARDED = (
 
 _ARTIFACT = (t.artifacts.c.job_id == bindparam("job_id"), t.artifacts.c.name == bindparam("name"))
 SELECT_ARTIFACT = select(t.artifacts.c.data, t.artifacts.c.sealed).where(*_ARTIFACT)
+SELECT_ARTIFACTS = select(t.artifacts.c.name, t.artifacts.c.data, t.artifacts.c.sealed).where(
+    t.artifacts.c.job_id == bindparam("job_id")
+)
 DELETE_ARTIFACT = t.artifacts.delete().where(*_ARTIFACT)
 INSERT_ARTIFACT = insert(t.artifacts)
 
