@@ -41,8 +41,9 @@ def resume_with_certificate(
 ) -> JobRecord:
     """Check, store and go on at ``import-chain``; ``source`` and ``actor`` go into history.
 
-    ``claim`` runs first inside the transaction that moves the job (a callback's signature
-    is recorded as used there): if it raises, the job stays as it was.
+    ``claim`` runs inside the transaction that moves the job, before the certificate is
+    written (a callback's signature is recorded as used there): if it raises, the job
+    stays as it was.
     """
     store = app.store
     job = store.get_job(job_id)

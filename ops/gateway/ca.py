@@ -128,11 +128,7 @@ def _accept(
         _refused(app, job.id, exc, remote)
         raise
     try:
-        if signatures.seen(used):
-            raise ReplayRefused(
-                "this callback's signature was already used",
-                hint="send a new callback with the current timestamp, signed anew",
-            )
+        signatures.refuse_if_used(used)
         callback = _parse(body)
     except RequestInvalid as exc:
         signatures.claim(used, job.id, keep=_KEEP)
@@ -151,7 +147,10 @@ def _accept(
             actor=f"ca:{profile}",
             claim=lambda conn: signatures.claim_in(conn, used, job.id, keep=_KEEP),
         )
-    except (ReplayRefused, StateConflict) as exc:  # lost a race, or the job moved on
+    except ReplayRefused as exc:  # a twin callback claimed the signature first
+        _refused(app, job.id, exc, remote)
+        raise
+    except StateConflict as exc:  # the job moved on
         signatures.claim(used, job.id, keep=_KEEP)
         _refused(app, job.id, exc, remote)
         raise

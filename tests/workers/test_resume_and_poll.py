@@ -214,7 +214,9 @@ def test_a_signature_already_used_undoes_the_resume_it_was_claimed_with(
     resumed = resume_with_certificate(
         stack.app, job_id, certificate, chain, source="test", actor="tester", claim=fresh
     )
-    assert resumed.state is JobState.RUNNING and store.signatures.seen("sha256=fresh")
+    assert resumed.state is JobState.RUNNING
+    with pytest.raises(ReplayRefused):
+        store.signatures.refuse_if_used("sha256=fresh")
 
 
 def test_the_poller_resumes_a_job_once_its_ca_has_signed(stack: Stack) -> None:

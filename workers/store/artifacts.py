@@ -43,12 +43,12 @@ class Artifacts:
                 row = {**key, "data": stored, "sealed": secret, "created_at": datetime.now(UTC)}
                 conn.execute(INSERT_ARTIFACT, row)
                 return data
-        return self._open(there.data, there.sealed)
+        return self.open(there.data, there.sealed)
 
     def get(self, job_id: str, name: str) -> bytes | None:
         with self._reader.connect() as conn:
             row = conn.execute(SELECT_ARTIFACT, {"job_id": job_id, "name": name}).first()
-        return None if row is None else self._open(row.data, row.sealed)
+        return None if row is None else self.open(row.data, row.sealed)
 
     def stored_for(self, job_id: str) -> dict[str, tuple[bytes, bool]]:
         """Every artifact of the job as stored (``data, sealed``), in one query; ``open``
@@ -58,9 +58,7 @@ class Artifacts:
         return {row.name: (bytes(row.data), bool(row.sealed)) for row in rows}
 
     def open(self, data: bytes, sealed: bool) -> bytes:
-        return self._open(data, sealed)
-
-    def _open(self, data: bytes, sealed: bool) -> bytes:
+        """A stored value's plaintext (unsealed if it was sealed)."""
         return self._sealer.unseal(data) if sealed else bytes(data)
 
     def delete(self, job_id: str, names: Collection[str]) -> None:

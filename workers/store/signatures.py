@@ -26,10 +26,12 @@ class CallbackSignatures:
         self._reader = reader
         self._writer = writer
 
-    def seen(self, signature: str) -> bool:
-        """Whether ``signature`` was used already (a read: the claim decides for good)."""
+    def refuse_if_used(self, signature: str) -> None:
+        """``ReplayRefused`` when ``signature`` was used already (a read, to refuse a replay
+        early: the claim, in a write transaction, decides for good)."""
         with self._reader.connect() as conn:
-            return conn.execute(_SEEN, {"sha256": _digest(signature)}).first() is not None
+            if conn.execute(_SEEN, {"sha256": _digest(signature)}).first() is not None:
+                raise _replayed()
 
     def claim(self, signature: str, job_id: str, *, keep: timedelta) -> bool:
         """Record ``signature`` as used; False when it was used before (a replay)."""
@@ -49,10 +51,14 @@ class CallbackSignatures:
         try:
             conn.execute(_INSERT, {"sha256": _digest(signature), "job_id": job_id, "used_at": now})
         except IntegrityError as exc:
-            raise ReplayRefused(
-                "this callback's signature was already used",
-                hint="send a new callback with the current timestamp, signed anew",
-            ) from exc
+            raise _replayed() from exc
+
+
+def _replayed() -> ReplayRefused:
+    return ReplayRefused(
+        "this callback's signature was already used",
+        hint="send a new callback with the current timestamp, signed anew",
+    )
 
 
 def _digest(signature: str) -> str:

@@ -217,13 +217,21 @@ def test_a_bad_callback_is_refused_and_the_job_keeps_waiting(
             assert headers[SIGNATURE_HEADER].removeprefix("sha256=") not in json.dumps(detail)
 
 
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [(expired, 422), (garbage_pem, 400), (not_json, 400)],
+    ids=["expired", "garbage_pem", "not_json"],
+)
 def test_a_replayed_callback_is_refused_even_when_the_first_was(
-    stack: Stack, ca: OpensslCa, waiting: str
+    stack: Stack, ca: OpensslCa, waiting: str, case: Case, status: int
 ) -> None:
-    body, headers = expired(stack, ca, waiting)
+    """A refused callback uses up its signature, whichever check refused it."""
+    body, _ = case(stack, ca, waiting)
+    body += b" " * (1 + len(refusals(stack, waiting)))  # not a body another test signed
+    headers = signed_headers(stack.callback_secret(), body)
     first = callback(stack, waiting, body, headers)
     again = callback(stack, waiting, body, headers)
-    assert first.status_code == 422
+    assert first.status_code == status
     assert (again.status_code, again.json()["error"]) == (409, "ReplayRefused")
     assert "already used" in again.json()["message"]
     assert refusals(stack, waiting)[-1]["error"] == "ReplayRefused"

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 from messages import JobRequest, JobState, Stage
 from tests.factories import good
-from workers.errors import IdempotencyConflict, JobNotFound, StateConflict
+from workers.errors import IdempotencyConflict, JobNotFound, ReplayRefused, StateConflict
 from workers.sealing import Sealer
 from workers.store import Store
 from workers.store.engine import normalise_url
@@ -173,6 +173,32 @@ def test_master_key_rotation_reseals_everything(store_url: str) -> None:
     assert Store(store_url, Sealer([new])).artifacts.get(job.id, "keystore_password") == (
         b"pw-abcdef"
     )
+
+
+def test_a_signature_claimed_in_a_transition_commits_or_rolls_back_with_it(
+    store: Store,
+) -> None:
+    job, _ = store.create_job(request())
+    keep = timedelta(minutes=10)
+
+    def move(signature: str) -> None:
+        store.transition(
+            job.id,
+            kind="stage_started",
+            expect={JobState.ACCEPTED},
+            state=JobState.RUNNING,
+            stage=Stage.GENERATE,
+            within=lambda conn: store.signatures.claim_in(conn, signature, job.id, keep=keep),
+        )
+
+    assert store.signatures.claim("sha256=first", job.id, keep=keep)
+    with pytest.raises(ReplayRefused):
+        move("sha256=first")
+    assert store.get_job(job.id).state is JobState.ACCEPTED
+    assert [e.kind for e in store.history(job.id)] == ["job_accepted"]
+    move("sha256=second")
+    assert store.get_job(job.id).state is JobState.RUNNING
+    assert not store.signatures.claim("sha256=second", job.id, keep=keep)
 
 
 def test_renewing_extends_a_held_lease_but_never_recreates_a_freed_one(store: Store) -> None:
