@@ -31,7 +31,7 @@ __all__ = ["resume_with_certificate"]
 
 def resume_with_certificate(
     app: App,
-    job_id: str,
+    job: str | JobRecord,
     certificate_pem: bytes,
     chain_pem: bytes,
     *,
@@ -41,12 +41,16 @@ def resume_with_certificate(
 ) -> JobRecord:
     """Check, store and go on at ``import-chain``; ``source`` and ``actor`` go into history.
 
+    ``job`` is the job's id, or its record as the caller just read it (one read fewer;
+    the transition below compares and sets, so a record gone stale cannot resume twice).
+
     ``claim`` runs inside the transaction that moves the job, before the certificate is
     written (a callback's signature is recorded as used there): if it raises, the job
     stays as it was.
     """
     store = app.store
-    job = store.get_job(job_id)
+    if isinstance(job, str):
+        job = store.get_job(job)
     if job.state is not JobState.WAITING_FOR_CA:
         raise StateConflict(
             f"job {job.id} is {job.state.value}, not waiting for its CA",
@@ -65,7 +69,7 @@ def resume_with_certificate(
         state=JobState.RUNNING,
         stage=Stage.WAIT_FOR_CA,
         output=(Stage.WAIT_FOR_CA, issued.model_dump_json()),
-        detail={"source": source, "actor": actor, **_facts(job, chain)},
+        detail={"source": source, "actor": actor, **_facts(job, chain, certificate)},
         within=_then(claim, rewind(job.id, outputs=(), write=_artifacts(certificate, chain))),
     )
     following = app.runtime.routes[Stage.WAIT_FOR_CA].next_stage
@@ -87,11 +91,11 @@ def _then(
     return both
 
 
-def _facts(job: JobRecord, chain: pki.IssuedChain) -> dict[str, Any]:
+def _facts(job: JobRecord, chain: pki.IssuedChain, certificate: bytes) -> dict[str, Any]:
     """What the history keeps of a resume: the request and the certificate's identity."""
     return {
         "request_id": job.ca_request_id,
-        "certificate_sha256": hashlib.sha256(chain.leaf_pem).hexdigest(),
+        "certificate_sha256": hashlib.sha256(certificate).hexdigest(),
         "serial": format(chain.leaf.serial_number, "x"),
         "not_after": chain.leaf.not_valid_after_utc.isoformat(),
     }

@@ -140,7 +140,7 @@ def _accept(
     try:
         resumed = resume_with_certificate(
             app,
-            job.id,
+            job,
             callback.certificate.encode(),
             callback.chain.encode(),
             source="ca-callback",

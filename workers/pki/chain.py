@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from messages.job import SubjectName
@@ -106,7 +107,8 @@ def _one_certificate(certificate_pem: bytes) -> x509.Certificate:
 
 
 def _check_public_key(leaf: x509.Certificate, csr_pem: bytes) -> None:
-    if spki_der(cert_to_pem(leaf)) != spki_der(csr_pem):
+    spki = leaf.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    if spki != spki_der(csr_pem):
         raise CertificateRejected(
             f"public_key: the certificate {_name(leaf)} does not carry the CSR's public key",
             hint="the CA signed another request; give the certificate issued for this job's CSR",

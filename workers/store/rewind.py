@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection
 
 from messages import Stage
 
-from . import schema as t
+from .statements import (
+    DELETE_ARTIFACTS_NAMED,
+    DELETE_OUTPUTS_OF,
+    FORGET_CA_REQUEST,
+    INSERT_ARTIFACT,
+)
 
 __all__ = ["rewind"]
 
@@ -33,27 +38,21 @@ def rewind(
     """
     written = dict(write or {})
     dropped = sorted({*artifacts, *written})
+    stages = sorted(stage.value for stage in outputs)
 
     def run(conn: Connection) -> None:
-        if outputs:
-            conn.execute(
-                t.outputs.delete().where(
-                    t.outputs.c.job_id == job_id, t.outputs.c.stage.in_([s.value for s in outputs])
-                )
-            )
+        if stages:
+            conn.execute(DELETE_OUTPUTS_OF, {"job_id": job_id, "stages": stages})
         if dropped:
-            conn.execute(
-                t.artifacts.delete().where(
-                    t.artifacts.c.job_id == job_id, t.artifacts.c.name.in_(dropped)
-                )
-            )
-        for name, data in written.items():
-            conn.execute(
-                insert(t.artifacts).values(
-                    job_id=job_id, name=name, data=data, sealed=False, created_at=datetime.now(UTC)
-                )
-            )
+            conn.execute(DELETE_ARTIFACTS_NAMED, {"job_id": job_id, "names": dropped})
+        if written:
+            now = datetime.now(UTC)
+            rows = [
+                {"job_id": job_id, "name": name, "data": data, "sealed": False, "created_at": now}
+                for name, data in written.items()
+            ]
+            conn.execute(INSERT_ARTIFACT, rows)
         if forget_ca_request:
-            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(ca_request_id=None))
+            conn.execute(FORGET_CA_REQUEST, {"b_id": job_id})
 
     return run

@@ -13,9 +13,11 @@ from . import schema as t
 
 __all__ = [
     "BUMP_SEQ",
-    "DELETE_ARTIFACT",
+    "DELETE_ARTIFACTS_NAMED",
     "DELETE_LEASE",
     "DELETE_OUTPUT",
+    "DELETE_OUTPUTS_OF",
+    "FORGET_CA_REQUEST",
     "INSERT_ARTIFACT",
     "INSERT_EVENT",
     "INSERT_LEASE",
@@ -25,6 +27,7 @@ __all__ = [
     "MARK_FORWARDED",
     "SELECT_ARTIFACT",
     "SELECT_ARTIFACTS",
+    "SELECT_ARTIFACT_NAMES",
     "SELECT_JOB",
     "SELECT_LEASE",
     "SELECT_OUTPUT",
@@ -63,6 +66,10 @@ DELETE_OUTPUT = t.outputs.delete().where(
     t.outputs.c.job_id == bindparam("job_id"), t.outputs.c.stage == bindparam("stage")
 )
 INSERT_OUTPUT = insert(t.outputs)
+DELETE_OUTPUTS_OF = t.outputs.delete().where(
+    t.outputs.c.job_id == bindparam("job_id"),
+    t.outputs.c.stage.in_(bindparam("stages", expanding=True)),
+)
 MARK_FORWARDED = (
     update(t.outputs)
     .where(t.outputs.c.job_id == bindparam("b_job_id"), t.outputs.c.stage == bindparam("b_stage"))
@@ -74,8 +81,18 @@ SELECT_ARTIFACT = select(t.artifacts.c.data, t.artifacts.c.sealed).where(*_ARTIF
 SELECT_ARTIFACTS = select(t.artifacts.c.name, t.artifacts.c.data, t.artifacts.c.sealed).where(
     t.artifacts.c.job_id == bindparam("job_id")
 )
-DELETE_ARTIFACT = t.artifacts.delete().where(*_ARTIFACT)
+SELECT_ARTIFACT_NAMES = select(t.artifacts.c.name).where(
+    t.artifacts.c.job_id == bindparam("job_id"),
+    t.artifacts.c.name.in_(bindparam("names", expanding=True)),
+)
+DELETE_ARTIFACTS_NAMED = t.artifacts.delete().where(
+    t.artifacts.c.job_id == bindparam("job_id"),
+    t.artifacts.c.name.in_(bindparam("names", expanding=True)),
+)
 INSERT_ARTIFACT = insert(t.artifacts)
+FORGET_CA_REQUEST = (
+    update(t.jobs).where(t.jobs.c.id == bindparam("b_id")).values(ca_request_id=None)
+)
 
 SELECT_LEASE = select(t.leases).where(t.leases.c.job_id == bindparam("job_id"))
 LOCK_LEASE = SELECT_LEASE.with_for_update()
