@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import structlog
+from sqlalchemy import Connection
 
 from messages import JobRequest, Stage, StageMessage
 
@@ -60,6 +61,7 @@ class StageContext:
         self.stage = stage
         self._stored: dict[str, tuple[bytes, bool]] | None = None  # as read, sealed or not
         self._plain: dict[str, bytes] = {}  # opened or written by this run
+        self._made: dict[str, tuple[bytes, bool, bool]] = {}  # produced, stored at the end
         self.log = structlog.get_logger("twoway.stage").bind(job_id=job.id, stage=stage.value)
 
     @property
@@ -115,6 +117,32 @@ class StageContext:
         kept = self.deps.store.artifacts.put(self.job.id, name, data, secret=secret, replace=True)
         self._plain[name] = kept
         return kept
+
+    def produce(
+        self, name: str, data: bytes, *, secret: bool = False, replace: bool = False
+    ) -> bytes:
+        """Like ``keep`` (or ``replace``), for what this run computed on its own: it is
+        stored with the stage's outcome, in that one transaction, not on its own.
+
+        Only for values that may be made again: if the run dies first, nothing of it is
+        stored and the next run computes it anew. What records the outside world (the
+        CA's certificate, an instance's values before we change them) goes through
+        ``keep``, which stores at once. A run that finds ``name`` stored by another
+        run's outcome gets that value, as with ``keep``.
+        """
+        if not replace:
+            there = self.artifact(name)
+            if there is not None:
+                return there
+        stored = self.deps.store.artifacts.seal(data) if secret else data
+        self._made[name] = (stored, secret, replace)
+        self._plain[name] = data
+        return data
+
+    def store_made(self, conn: Connection) -> None:
+        """Write what ``produce`` collected, in the transaction recording the outcome."""
+        made = [(name, *value) for name, value in self._made.items()]
+        self.deps.store.artifacts.write_in(conn, self.job.id, made)
 
     def output(self, stage: Stage, kind: type[M]) -> M:
         """What an earlier stage of this job recorded as its result."""

@@ -68,6 +68,16 @@ class StageRun:
         self.deps.store.progress.release_in(conn, self.job.id, self.owner)
         self.lease_freed = True
 
+    def _closing(self, ctx: StageContext) -> Callable[[Connection], None]:
+        """What the outcome's transaction does besides: store what the run produced, and
+        free the lease."""
+
+        def close(conn: Connection) -> None:
+            ctx.store_made(conn)
+            self._free_lease(conn)
+
+        return close
+
     def run(self, core: StageCore, message: StageMessage) -> StageMessage | None:
         """The core, then its outcome; returns the result to send on, if any."""
         ctx = StageContext(self.deps, self.job, self.route.stage)
@@ -82,9 +92,9 @@ class StageRun:
             if isinstance(exc, RateLimited):  # wait as long as the instance asked
                 raise dramatiq.Retry(delay=int(exc.retry_after * 1000)) from exc
             raise
-        return self._record(result)
+        return self._record(result, ctx)
 
-    def _record(self, result: StageMessage | Paused) -> StageMessage | None:
+    def _record(self, result: StageMessage | Paused, ctx: StageContext) -> StageMessage | None:
         store, stage = self.deps.store, self.route.stage
         try:
             if isinstance(result, Paused):
@@ -95,7 +105,7 @@ class StageRun:
                     state=JobState.WAITING_FOR_CA,
                     ca_request_id=result.request_id,
                     detail={"request_id": result.request_id, "reason": result.reason},
-                    within=self._free_lease,
+                    within=self._closing(ctx),
                 )
                 self._observe("paused", "stage_paused")
                 return None
@@ -105,7 +115,7 @@ class StageRun:
                 expect={JobState.RUNNING},
                 output=(stage, result.model_dump_json()),
                 detail={"duration_ms": self.duration_ms, **_facts(result)},
-                within=self._free_lease,
+                within=self._closing(ctx),
             )
         except StateConflict:
             self._observe("dropped", "stage_result_dropped")

@@ -48,6 +48,14 @@ class FloorContext(StageContext):
         self.artifacts[name] = data
         return data
 
+    def produce(
+        self, name: str, data: bytes, *, secret: bool = False, replace: bool = False
+    ) -> bytes:
+        if replace:
+            self.artifacts[name] = data
+            return data
+        return self.artifacts.setdefault(name, data)
+
     def output(self, stage: Stage, kind: type[Any]) -> Any:
         return self.outputs[stage]
 

@@ -22,5 +22,5 @@ def csr(msg: KeyGenerated, ctx: StageContext) -> CsrCreated:
     if csr_pem is None:
         request = ctx.request
         made = pki.build_csr(key_pem, request.subject, request.dns_sans)
-        csr_pem = ctx.keep("csr", made)
+        csr_pem = ctx.produce("csr", made)
     return CsrCreated(job_id=msg.job_id, csr_sha256=sha256_hex(csr_pem))

@@ -14,5 +14,5 @@ def generate(msg: JobAccepted, ctx: StageContext) -> KeyGenerated:
     key_pem = ctx.artifact("private_key")
     if key_pem is None:
         fresh = pki.generate_private_key(ctx.request.key.type)
-        key_pem = ctx.keep("private_key", fresh, secret=True)  # a racing run's key wins
+        key_pem = ctx.produce("private_key", fresh, secret=True)  # a racing run's key wins
     return KeyGenerated(job_id=msg.job_id, public_key_sha256=pki.public_key_sha256(key_pem))

@@ -37,7 +37,7 @@ def server_certificate_der(ctx: StageContext) -> bytes:
             f" not the pinned {fetch.sha256}",
             hint="confirm the fingerprint with the third party; resubmit with the right pin",
         )
-    return ctx.keep("server_certificate", der)
+    return ctx.produce("server_certificate", der)
 
 
 def import_chain(msg: CertificateIssued, ctx: StageContext) -> ChainImported:
@@ -57,9 +57,9 @@ def import_chain(msg: CertificateIssued, ctx: StageContext) -> ChainImported:
         min_remaining=ctx.min_remaining(),
     )
     keystore = _keystore_for(ctx, msg.certificate_sha256, chain)
-    ctx.keep("client_cert_pem", chain.leaf_pem)
-    ctx.keep("client_cert_der", chain.leaf_der)
-    ctx.keep("ca_chain_pem", chain.ca_chain_pem)
+    ctx.produce("client_cert_pem", chain.leaf_pem)
+    ctx.produce("client_cert_der", chain.leaf_der)
+    ctx.produce("ca_chain_pem", chain.ca_chain_pem)
     return ChainImported(
         job_id=msg.job_id,
         certificate_sha256=msg.certificate_sha256,
@@ -72,7 +72,7 @@ def _keystore_for(ctx: StageContext, certificate_sha256: str, chain: pki.IssuedC
     existing = ctx.artifact("keystore")
     if existing is not None and built_for == certificate_sha256.encode():
         return existing
-    password = ctx.keep("keystore_password", pki.new_keystore_password().encode(), secret=True)
+    password = ctx.produce("keystore_password", pki.new_keystore_password().encode(), secret=True)
     server = pki.parse_certificates(server_certificate_der(ctx), what="server_certificate")
     jks = pki.build_jks(
         private_key_pem=ctx.secret("private_key", made_by=Stage.GENERATE),
@@ -81,10 +81,6 @@ def _keystore_for(ctx: StageContext, certificate_sha256: str, chain: pki.IssuedC
         password=password.decode(),
         extra_trusted=server,
     )
-    stored = (
-        ctx.replace("keystore", jks, secret=True)
-        if existing
-        else ctx.keep("keystore", jks, secret=True)
-    )
-    ctx.replace("keystore_certificate", certificate_sha256.encode())
+    stored = ctx.produce("keystore", jks, secret=True, replace=existing is not None)
+    ctx.produce("keystore_certificate", certificate_sha256.encode(), replace=True)
     return stored

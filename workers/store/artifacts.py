@@ -9,12 +9,19 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
+from ..errors import StateConflict
 from ..sealing import Sealer
 from . import schema as t
 from .engine import Writer
-from .statements import DELETE_ARTIFACT, INSERT_ARTIFACT, SELECT_ARTIFACT, SELECT_ARTIFACTS
+from .statements import (
+    DELETE_ARTIFACTS_NAMED,
+    INSERT_ARTIFACT,
+    SELECT_ARTIFACT,
+    SELECT_ARTIFACT_NAMES,
+    SELECT_ARTIFACTS,
+)
 
 __all__ = ["Artifacts"]
 
@@ -33,17 +40,48 @@ class Artifacts:
         First writer wins, so two runs of one stage agree on one key, one CSR, one keystore.
         ``replace`` overwrites (replays that must mint anew, and master-key rotation).
         """
-        stored = self._sealer.seal(data) if secret else data
+        stored = self.seal(data) if secret else data
         key = {"job_id": job_id, "name": name}
         with self._writer.begin() as conn:
             if replace:
-                conn.execute(DELETE_ARTIFACT, key)
+                conn.execute(DELETE_ARTIFACTS_NAMED, {"job_id": job_id, "names": [name]})
             there = conn.execute(SELECT_ARTIFACT, key).first()
             if there is None:
                 row = {**key, "data": stored, "sealed": secret, "created_at": datetime.now(UTC)}
                 conn.execute(INSERT_ARTIFACT, row)
                 return data
         return self.open(there.data, there.sealed)
+
+    def seal(self, data: bytes) -> bytes:
+        return self._sealer.seal(data)
+
+    def write_in(
+        self, conn: Connection, job_id: str, made: Collection[tuple[str, bytes, bool, bool]]
+    ) -> None:
+        """Store what a stage run made, in the caller's transaction: ``(name, stored,
+        sealed, replace)``, ``stored`` already sealed where ``sealed``.
+
+        A name stored meanwhile and not to be replaced means that another run of the
+        stage got there first: ``StateConflict``, and the caller's transaction (with this
+        run's outcome) rolls back, leaving the first run's artifacts and outcome.
+        """
+        if not made:
+            return
+        kept = [name for name, _, _, replace in made if not replace]
+        if kept:
+            taken = conn.execute(SELECT_ARTIFACT_NAMES, {"job_id": job_id, "names": kept}).all()
+            if taken:
+                names = ", ".join(sorted(row.name for row in taken))
+                raise StateConflict(f"job {job_id}: another run stored {names} first")
+        replaced = [name for name, _, _, replace in made if replace]
+        if replaced:
+            conn.execute(DELETE_ARTIFACTS_NAMED, {"job_id": job_id, "names": replaced})
+        now = datetime.now(UTC)
+        rows = [
+            {"job_id": job_id, "name": name, "data": stored, "sealed": sealed, "created_at": now}
+            for name, stored, sealed, _ in made
+        ]
+        conn.execute(INSERT_ARTIFACT, rows)
 
     def get(self, job_id: str, name: str) -> bytes | None:
         with self._reader.connect() as conn:
