@@ -7,8 +7,6 @@ to one job with ``SELECT ... FOR UPDATE`` on its row (see store.py).
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sqlite3
 import threading
 import time
@@ -92,24 +90,17 @@ def _use_wal(cursor: Any) -> None:
 class Writer:
     """The engine the store writes through: ``begin()`` opens one write transaction.
 
-    SQLite has one write lock per database, and its busy handler waits for it by
-    sleeping in growing steps (1, 2, 5, 10 ... 100 ms) that cannot be cut short: a
-    writer that finds the lock taken for a millisecond sleeps for several. So on SQLite
-    writers queue for their turn before they ask SQLite: a process's threads on a Python
-    lock, and processes on an ``flock`` of a file beside the database; both hand over the
-    moment the holder lets go. SQLite's busy timeout still covers writers that are not
-    twoway (the sqlite3 shell, a backup). PostgreSQL locks rows; its writers run in
-    parallel.
+    On SQLite a process's threads queue for the database's one write lock on a Python
+    lock first, so at most one of them waits inside SQLite. SQLite's own busy handler
+    sleeps in growing steps (up to 100 ms) and cannot be woken, so a crowd of threads
+    waiting there leaves the lock idle between sleeps; a Python lock hands over at once.
+    PostgreSQL locks rows, and its writers run in parallel.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect: Dialect = engine.dialect
-        sqlite = engine.dialect.name == "sqlite"
-        self._turn = threading.RLock() if sqlite else None  # a nested begin() errors, not hangs
-        database = engine.url.database if sqlite else None
-        in_memory = not database or database == ":memory:" or database.startswith("file:")
-        self._hosts = None if in_memory else _FileLock(f"{database}-writers.lock")
+        self._turn = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -117,48 +108,8 @@ class Writer:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._turn:  # write transactions do not nest: SQLite has one write lock
-            if self._hosts is not None:
-                self._hosts.acquire()
-            try:
-                with self.engine.begin() as conn:
-                    yield conn
-            finally:
-                if self._hosts is not None:
-                    self._hosts.release()
+        with self._turn, self.engine.begin() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._hosts is not None:
-            self._hosts.close()
-
-
-class _FileLock:
-    """An exclusive ``flock`` on a file, shared by every process that opens the same path.
-
-    The kernel wakes the next waiter when the holder unlocks (or dies: the lock goes with
-    its file descriptor), so a dead worker never leaves it taken. A forked child opens its
-    own descriptor, since a shared one would share the lock with the parent.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._fd = -1
-        self._pid = -1
-
-    def _descriptor(self) -> int:
-        if self._pid != os.getpid():
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._pid = os.getpid()
-        return self._fd
-
-    def acquire(self) -> None:
-        fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
-
-    def release(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        if self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd, self._pid = -1, -1
