@@ -8,6 +8,8 @@ retries and waits) land in the right job's history.
 from __future__ import annotations
 
 import hashlib
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,7 +24,7 @@ from messages import JobRequest, Stage, StageMessage
 from .ca import CaAdapter
 from .config import AnyCaProfile
 from .deps import Deps
-from .errors import PermanentError
+from .errors import PermanentError, TransientError
 from .logs import register_secret
 from .servicenow import CallRecord, Instance
 from .store import JobRecord
@@ -153,6 +155,37 @@ class StageContext:
                 hint=f"replay stage '{stage.value}'",
             )
         return kind.model_validate_json(recorded.message)
+
+    # -- shared things --------------------------------------------------------------------
+
+    @contextmanager
+    def exclusive(
+        self, name: str, *, wait_s: float = 30.0, hold_s: float = 120.0
+    ) -> Iterator[None]:
+        """Run the block while no other stage run, of any job on any host, is in a block
+        of the same ``name``: for finding-or-creating what several jobs share (one trust
+        record per certificate and instance).
+
+        A lease in the store, held at most ``hold_s`` (a run that dies keeps the others
+        out no longer); after ``wait_s`` of waiting, a ``TransientError`` and a retry.
+        """
+        key = "x" + hashlib.sha256(name.encode()).hexdigest()[:31]
+        owner = f"{self.job.id}:{uuid.uuid4().hex[:16]}"
+        progress = self.deps.store.progress
+        deadline, pause = time.monotonic() + wait_s, 0.01
+        lease = timedelta(seconds=hold_s)
+        while progress.acquire(key, self.stage.value, owner, lease) is not None:
+            if time.monotonic() + pause > deadline:
+                raise TransientError(
+                    f"another job is working on {name} for over {wait_s:.0f} s",
+                    hint="the stage is retried; if it keeps failing, look for a stuck worker",
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        try:
+            yield
+        finally:
+            progress.release(key, owner)
 
     # -- history --------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ import multiprocessing
 import resource
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +62,12 @@ class FloorContext(StageContext):
 
     def note(self, kind: str, **detail: Any) -> None:
         return None
+
+    @contextmanager
+    def exclusive(
+        self, name: str, *, wait_s: float = 30.0, hold_s: float = 120.0
+    ) -> Iterator[None]:
+        yield  # no store to hold a lease in: the floor runs without one
 
 
 def _run_one(deps: Deps, raw: Mapping[str, Any]) -> None:

@@ -3,6 +3,9 @@
 Found by fingerprint, so a certificate already registered (by this job or another) is
 reused; given as PEM it goes into ``pem_certificate``, given as DER it is attached.
 Whether such a record existed before the job is kept (``trust_before``) for rollback.
+Jobs with the same certificate on the same instance find-or-create one at a time:
+two that both found none would both create, and the duplicate one of them had already
+handed on would be deleted as such.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ def register_trust(msg: KeystoreUploaded, ctx: StageContext) -> TrustRegistered:
     der = server_certificate_der(ctx)
     fingerprint = pki.sha256_fingerprint(pki.parse_certificates(der)[0])
     instance = ctx.instance()
-    if ctx.artifact("trust_before") is None:  # the first run sees the instance before us
-        existing = instance.find_trust_record(der)
-        ctx.keep("trust_before", json.dumps({"sys_id": existing}).encode())
-    record = instance.ensure_trust_record(
-        name=f"twoway trust {ctx.request.protocol_profile.name} {fingerprint[:12]}",
-        certificate_der=der,
-        as_der_attachment=ctx.request.server_certificate.der_b64 is not None,
-    )
+    with ctx.exclusive(f"trust {fingerprint} on {ctx.request.instance}"):
+        if ctx.artifact("trust_before") is None:  # the first run sees the instance before us
+            existing = instance.find_trust_record(der)
+            ctx.keep("trust_before", json.dumps({"sys_id": existing}).encode())
+        record = instance.ensure_trust_record(
+            name=f"twoway trust {ctx.request.protocol_profile.name} {fingerprint[:12]}",
+            certificate_der=der,
+            as_der_attachment=ctx.request.server_certificate.der_b64 is not None,
+        )
     ctx.note(
         "instance_record",
         table="sys_certificate",
