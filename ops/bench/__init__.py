@@ -3,6 +3,10 @@
 One run, one stack: N jobs through RabbitMQ with P worker processes (local CA, the
 sandbox instance, verify on); the same work in P plain processes (the floor); K jobs of
 the scripted runbook; optionally M jobs parked at wait-for-ca and resumed by callbacks.
+
+The floor runs half its jobs before the pipeline and half after: on a machine whose
+speed drifts during the run (shared hosts do, by a third and more), both sides are then
+measured across the same stretch of time, and the two halves show the drift.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 from messages import KeyType
 from ops.stack import Stack, StackOptions
 
+from .floor import FloorResult
 from .paused import run_paused_phase
 from .phases import make_jobs, run_floor_phase, run_pipeline_phase
 from .runbook import run_runbook
@@ -41,8 +46,11 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         # Both phases' messages exist before either runs: they meet one instance of one size.
         pipeline_jobs = make_jobs(stack, options.jobs, options.key, "p")
         floor_jobs = make_jobs(stack, options.jobs, options.key, "f")
+        half = len(floor_jobs) // 2
+        before = run_floor_phase(stack, floor_jobs[:half], options.workers)
         pipeline = run_pipeline_phase(stack, pipeline_jobs, options.timeout_s)
-        floor = run_floor_phase(stack, floor_jobs, options.workers)
+        after = run_floor_phase(stack, floor_jobs[half:], options.workers)
+        floor = FloorResult.combined(before, after)
         paused = run_paused_phase(stack, options.paused, options.key) if options.paused else None
     runbook = run_runbook(options.runbook_jobs, options.key.value)
     pipeline_cpu = pipeline.cpu_s / max(pipeline.jobs, 1)
@@ -54,6 +62,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         "pipeline_failures": pipeline.failures,
         "pipeline_jobs_per_s": round(pipeline.jobs_per_s, 2),
         "floor_jobs_per_s": round(floor.jobs_per_s, 2),
+        "floor_halves_jobs_per_s": [round(before.jobs_per_s, 2), round(after.jobs_per_s, 2)],
         "pipeline_to_floor": round(pipeline.jobs_per_s / floor.jobs_per_s, 3),
         "pipeline_cpu_s_per_job": round(pipeline_cpu, 4),
         "pipeline_cpu_breakdown_s": {k: round(v, 2) for k, v in pipeline.cpu_breakdown.items()},

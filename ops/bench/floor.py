@@ -123,6 +123,16 @@ class FloorResult:
     def jobs_per_s(self) -> float:
         return self.jobs / self.wall_s if self.wall_s else 0.0
 
+    @classmethod
+    def combined(cls, *parts: FloorResult) -> FloorResult:
+        """Several runs as one: their jobs, wall and CPU added up."""
+        return cls(
+            jobs=sum(p.jobs for p in parts),
+            processes=max(p.processes for p in parts),
+            wall_s=sum(p.wall_s for p in parts),
+            cpu_s=sum(p.cpu_s for p in parts),
+        )
+
 
 def run_floor(
     jobs: list[dict[str, Any]],
@@ -133,6 +143,8 @@ def run_floor(
     state_dir: Path,
     master_key: str,
 ) -> FloorResult:
+    if not jobs:
+        return FloorResult(jobs=0, processes=processes, wall_s=0.0, cpu_s=0.0)
     spawn = multiprocessing.get_context("spawn")
     shares = [jobs[i::processes] for i in range(processes)]
     ready = spawn.Barrier(processes + 1)

@@ -28,6 +28,8 @@ def test_a_small_bench_runs_every_phase() -> None:
         "worker_peak_rss_mb",
     ):
         assert result[key] > 0, key
+    # half the floor ran before the pipeline, half after: both measured
+    assert [rate > 0 for rate in result["floor_halves_jobs_per_s"]] == [True, True]
     assert set(result["stage_p95_ms"]) == {
         "generate",
         "csr",
