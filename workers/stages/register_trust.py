@@ -3,9 +3,9 @@
 Found by fingerprint, so a certificate already registered (by this job or another) is
 reused; given as PEM it goes into ``pem_certificate``, given as DER it is attached.
 Whether such a record existed before the job is kept (``trust_before``) for rollback.
-Jobs with the same certificate on the same instance find-or-create one at a time:
-two that both found none would both create, and the duplicate one of them had already
-handed on would be deleted as such.
+Jobs with the same certificate on the same instance that find no record create one at
+a time: two that both found none would both create, and the duplicate one of them had
+already handed on would be deleted as such.
 """
 
 from __future__ import annotations
@@ -25,15 +25,20 @@ def register_trust(msg: KeystoreUploaded, ctx: StageContext) -> TrustRegistered:
     der = server_certificate_der(ctx)
     fingerprint = pki.sha256_fingerprint(pki.parse_certificates(der)[0])
     instance = ctx.instance()
-    with ctx.exclusive(f"trust {fingerprint} on {ctx.request.instance}"):
-        if ctx.artifact("trust_before") is None:  # the first run sees the instance before us
-            existing = instance.find_trust_record(der)
-            ctx.keep("trust_before", json.dumps({"sys_id": existing}).encode())
+    existing = instance.find_trust_record(der)
+    if ctx.artifact("trust_before") is None:  # the first run sees the instance before us
+        ctx.keep("trust_before", json.dumps({"sys_id": existing}).encode())
+    name = f"twoway trust {ctx.request.protocol_profile.name} {fingerprint[:12]}"
+    as_der = ctx.request.server_certificate.der_b64 is not None
+    if existing is not None:  # registered already (by this job or another): nothing to race
         record = instance.ensure_trust_record(
-            name=f"twoway trust {ctx.request.protocol_profile.name} {fingerprint[:12]}",
-            certificate_der=der,
-            as_der_attachment=ctx.request.server_certificate.der_b64 is not None,
+            name=name, certificate_der=der, as_der_attachment=as_der
         )
+    else:
+        with ctx.exclusive(f"trust {fingerprint} on {ctx.request.instance}"):
+            record = instance.ensure_trust_record(
+                name=name, certificate_der=der, as_der_attachment=as_der
+            )
     ctx.note(
         "instance_record",
         table="sys_certificate",
