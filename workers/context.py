@@ -28,6 +28,7 @@ from .errors import PermanentError, TransientError
 from .logs import register_secret
 from .servicenow import CallRecord, Instance
 from .store import JobRecord
+from .store.artifacts import write_artifacts_in
 
 __all__ = ["StageContext", "current_context", "record_call", "sha256_hex"]
 
@@ -144,7 +145,7 @@ class StageContext:
     def store_made(self, conn: Connection) -> None:
         """Write what ``produce`` collected, in the transaction recording the outcome."""
         made = [(name, *value) for name, value in self._made.items()]
-        self.deps.store.artifacts.write_in(conn, self.job.id, made)
+        write_artifacts_in(conn, self.job.id, made)
 
     def output(self, stage: Stage, kind: type[M]) -> M:
         """What an earlier stage of this job recorded as its result."""

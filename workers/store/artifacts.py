@@ -23,7 +23,7 @@ from .statements import (
     SELECT_ARTIFACTS,
 )
 
-__all__ = ["Artifacts"]
+__all__ = ["Artifacts", "write_artifacts_in"]
 
 
 class Artifacts:
@@ -55,34 +55,6 @@ class Artifacts:
     def seal(self, data: bytes) -> bytes:
         return self._sealer.seal(data)
 
-    def write_in(
-        self, conn: Connection, job_id: str, made: Collection[tuple[str, bytes, bool, bool]]
-    ) -> None:
-        """Store what a stage run made, in the caller's transaction: ``(name, stored,
-        sealed, replace)``, ``stored`` already sealed where ``sealed``.
-
-        A name stored meanwhile and not to be replaced means that another run of the
-        stage got there first: ``StateConflict``, and the caller's transaction (with this
-        run's outcome) rolls back, leaving the first run's artifacts and outcome.
-        """
-        if not made:
-            return
-        kept = [name for name, _, _, replace in made if not replace]
-        if kept:
-            taken = conn.execute(SELECT_ARTIFACT_NAMES, {"job_id": job_id, "names": kept}).all()
-            if taken:
-                names = ", ".join(sorted(row.name for row in taken))
-                raise StateConflict(f"job {job_id}: another run stored {names} first")
-        replaced = [name for name, _, _, replace in made if replace]
-        if replaced:
-            conn.execute(DELETE_ARTIFACTS_NAMED, {"job_id": job_id, "names": replaced})
-        now = datetime.now(UTC)
-        rows = [
-            {"job_id": job_id, "name": name, "data": stored, "sealed": sealed, "created_at": now}
-            for name, stored, sealed, _ in made
-        ]
-        conn.execute(INSERT_ARTIFACT, rows)
-
     def get(self, job_id: str, name: str) -> bytes | None:
         with self._reader.connect() as conn:
             row = conn.execute(SELECT_ARTIFACT, {"job_id": job_id, "name": name}).first()
@@ -101,11 +73,7 @@ class Artifacts:
 
     def delete(self, job_id: str, names: Collection[str]) -> None:
         with self._writer.begin() as conn:
-            conn.execute(
-                t.artifacts.delete().where(
-                    t.artifacts.c.job_id == job_id, t.artifacts.c.name.in_(list(names))
-                )
-            )
+            conn.execute(DELETE_ARTIFACTS_NAMED, {"job_id": job_id, "names": list(names)})
 
     def reseal_all(self, sealer: Sealer) -> int:
         """Re-encrypt every sealed artifact under ``sealer``'s primary key; returns the count."""
@@ -125,3 +93,32 @@ class Artifacts:
                 count += 1
         self._sealer = sealer
         return count
+
+
+def write_artifacts_in(
+    conn: Connection, job_id: str, made: Collection[tuple[str, bytes, bool, bool]]
+) -> None:
+    """Store artifacts in the caller's transaction: ``(name, stored, sealed, replace)``,
+    ``stored`` already sealed where ``sealed``.
+
+    A name stored meanwhile and not to be replaced means that another run of the stage
+    got there first: ``StateConflict``, and the caller's transaction (with this run's
+    outcome) rolls back, leaving the first run's artifacts and outcome.
+    """
+    if not made:
+        return
+    kept = [name for name, _, _, replace in made if not replace]
+    if kept:
+        taken = conn.execute(SELECT_ARTIFACT_NAMES, {"job_id": job_id, "names": kept}).all()
+        if taken:
+            names = ", ".join(sorted(row.name for row in taken))
+            raise StateConflict(f"job {job_id}: another run stored {names} first")
+    replaced = [name for name, _, _, replace in made if replace]
+    if replaced:
+        conn.execute(DELETE_ARTIFACTS_NAMED, {"job_id": job_id, "names": replaced})
+    now = datetime.now(UTC)
+    rows = [
+        {"job_id": job_id, "name": name, "data": stored, "sealed": sealed, "created_at": now}
+        for name, stored, sealed, _ in made
+    ]
+    conn.execute(INSERT_ARTIFACT, rows)

@@ -8,18 +8,13 @@ that moves the job, so no delivery can see the job moved but its old results sti
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
 from messages import Stage
 
-from .statements import (
-    DELETE_ARTIFACTS_NAMED,
-    DELETE_OUTPUTS_OF,
-    FORGET_CA_REQUEST,
-    INSERT_ARTIFACT,
-)
+from .artifacts import write_artifacts_in
+from .statements import DELETE_ARTIFACTS_NAMED, DELETE_OUTPUTS_OF, FORGET_CA_REQUEST
 
 __all__ = ["rewind"]
 
@@ -36,8 +31,8 @@ def rewind(
 
     ``artifacts`` are deleted, then ``write`` (plain, never secret artifacts) is stored.
     """
-    written = dict(write or {})
-    dropped = sorted({*artifacts, *written})
+    written = [(name, data, False, True) for name, data in (write or {}).items()]
+    dropped = sorted(set(artifacts))
     stages = sorted(stage.value for stage in outputs)
 
     def run(conn: Connection) -> None:
@@ -45,13 +40,7 @@ def rewind(
             conn.execute(DELETE_OUTPUTS_OF, {"job_id": job_id, "stages": stages})
         if dropped:
             conn.execute(DELETE_ARTIFACTS_NAMED, {"job_id": job_id, "names": dropped})
-        if written:
-            now = datetime.now(UTC)
-            rows = [
-                {"job_id": job_id, "name": name, "data": data, "sealed": False, "created_at": now}
-                for name, data in written.items()
-            ]
-            conn.execute(INSERT_ARTIFACT, rows)
+        write_artifacts_in(conn, job_id, written)
         if forget_ca_request:
             conn.execute(FORGET_CA_REQUEST, {"b_id": job_id})
 

@@ -14,6 +14,7 @@ from tests.factories import good
 from workers.errors import IdempotencyConflict, JobNotFound, ReplayRefused, StateConflict
 from workers.sealing import Sealer
 from workers.store import Store
+from workers.store.artifacts import write_artifacts_in
 from workers.store.engine import normalise_url
 
 
@@ -210,3 +211,22 @@ def test_renewing_extends_a_held_lease_but_never_recreates_a_freed_one(store: St
     store.progress.release(job.id, "run-a")
     assert not store.progress.renew(job.id, "run-a", timedelta(minutes=5))
     assert store.progress.lease_of(job.id) is None
+
+
+def test_artifacts_written_with_an_outcome_roll_back_with_it(store: Store) -> None:
+    """What a stage produced is written in the outcome's transaction: a name another run
+    stored first refuses the write and the outcome with it; ``replace`` overwrites."""
+    job, _ = store.create_job(request())
+    store.artifacts.put(job.id, "csr", b"the other run's")
+    store.artifacts.put(job.id, "keystore", b"old keystore")
+    before = store.history(job.id)
+    mine = [("csr", b"mine", False, False), ("private_key", b"k", False, False)]
+    with pytest.raises(StateConflict, match="another run stored csr first"):
+        store.transition(job.id, kind="done", within=lambda c: write_artifacts_in(c, job.id, mine))
+    assert store.history(job.id) == before
+    assert store.artifacts.get(job.id, "private_key") is None
+    made = [("keystore", b"new keystore", False, True), ("private_key", b"k", False, False)]
+    store.transition(job.id, kind="done", within=lambda c: write_artifacts_in(c, job.id, made))
+    assert store.artifacts.get(job.id, "keystore") == b"new keystore"
+    assert store.artifacts.get(job.id, "private_key") == b"k"
+    assert store.artifacts.get(job.id, "csr") == b"the other run's"
