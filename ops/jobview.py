@@ -138,13 +138,15 @@ def follow(
     deadline = time.monotonic() + timeout
     seen = since
     while True:
+        # The job before its history: the history read after holds every event up to the
+        # state seen, so the events that ended the job are shown before returning.
+        job = store.get_job(job_id)
         history = store.history(job_id)
         for event in history[seen:]:
             line = progress_line(event)
             if line:
                 show(line)
         seen = len(history)
-        job = store.get_job(job_id)
         if until(job) or time.monotonic() > deadline:
             return job
         time.sleep(poll)

@@ -62,8 +62,8 @@ def test_submit_wait_shows_progress_then_replay_after_the_cause_is_fixed(
         rabbit_stack.sandbox.allow("sys_rest_message", "write")
     assert submitted.returncode == 1, submitted.stderr  # failed
     lines = submitted.stdout.splitlines()
-    assert any("[    ok] generate" in line for line in lines)
-    assert any("[FAILED] enable" in line and "403" in line for line in lines)
+    assert any("[    ok] generate" in line for line in lines), submitted.stdout
+    assert any("[FAILED] enable" in line and "403" in line for line in lines), submitted.stdout
     job_id = lines[0].split()[1]
     assert rabbit_stack.app.store.get_job(job_id).state is JobState.FAILED
 
