@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
@@ -114,6 +114,13 @@ class StageContext:
         """Store once; a second run gets back what the first stored."""
         kept = self.deps.store.artifacts.put(self.job.id, name, data, secret=secret)
         self._plain[name] = kept
+        return kept
+
+    def keep_all(self, values: Mapping[str, bytes]) -> dict[str, bytes]:
+        """``keep`` for what belongs together, in one transaction: a run that dies stores
+        all of it or none (never a certificate without its chain)."""
+        kept = self.deps.store.artifacts.put_all(self.job.id, values)
+        self._plain.update(kept)
         return kept
 
     def replace(self, name: str, data: bytes, *, secret: bool = False) -> bytes:

@@ -32,7 +32,9 @@ def wait_for_ca(msg: CsrCreated, ctx: StageContext) -> CertificateIssued | Pause
         result = ca.submit(csr_pem, request_key=request_key.decode())
     if not isinstance(result, Issued):
         return Paused(request_id=result.request_id, reason=f"waiting for CA {ca.name}")
-    certificate = ctx.keep("certificate", result.certificate_pem)
-    ctx.keep("issued_chain", result.chain_pem)
+    # Both at once: a run killed between two writes would leave a certificate without its
+    # chain, and the next run would take the certificate as issued and hand on no chain.
+    kept = ctx.keep_all({"certificate": result.certificate_pem, "issued_chain": result.chain_pem})
+    certificate = kept["certificate"]
     ctx.note("certificate_issued", ca=ca.name, request_id=result.request_id)
     return CertificateIssued(job_id=msg.job_id, certificate_sha256=sha256_hex(certificate))

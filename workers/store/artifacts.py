@@ -6,7 +6,7 @@ one CSR and one keystore. Secret artifacts are sealed before they reach the data
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, select, update
@@ -40,17 +40,34 @@ class Artifacts:
         First writer wins, so two runs of one stage agree on one key, one CSR, one keystore.
         ``replace`` overwrites (replays that must mint anew, and master-key rotation).
         """
-        stored = self.seal(data) if secret else data
-        key = {"job_id": job_id, "name": name}
-        with self._writer.begin() as conn:
-            if replace:
+        if replace:
+            with self._writer.begin() as conn:
                 conn.execute(DELETE_ARTIFACTS_NAMED, {"job_id": job_id, "names": [name]})
-            there = conn.execute(SELECT_ARTIFACT, key).first()
-            if there is None:
-                row = {**key, "data": stored, "sealed": secret, "created_at": datetime.now(UTC)}
-                conn.execute(INSERT_ARTIFACT, row)
-                return data
-        return self.open(there.data, there.sealed)
+                self._insert(conn, job_id, name, data, secret)
+            return data
+        return self.put_all(job_id, {name: data}, secret=secret)[name]
+
+    def put_all(
+        self, job_id: str, values: Mapping[str, bytes], *, secret: bool = False
+    ) -> dict[str, bytes]:
+        """``put`` for several names in one transaction: all of them are stored or none
+        (what belongs together, like a certificate and its chain, is never half there).
+        Returns what is stored under each name."""
+        kept: dict[str, bytes] = {}
+        with self._writer.begin() as conn:
+            for name, data in values.items():
+                there = conn.execute(SELECT_ARTIFACT, {"job_id": job_id, "name": name}).first()
+                if there is None:
+                    self._insert(conn, job_id, name, data, secret)
+                    kept[name] = data
+                else:
+                    kept[name] = self.open(there.data, there.sealed)
+        return kept
+
+    def _insert(self, conn: Connection, job_id: str, name: str, data: bytes, secret: bool) -> None:
+        stored = self.seal(data) if secret else data
+        row = {"job_id": job_id, "name": name, "data": stored, "sealed": secret}
+        conn.execute(INSERT_ARTIFACT, {**row, "created_at": datetime.now(UTC)})
 
     def seal(self, data: bytes) -> bytes:
         return self._sealer.seal(data)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from messages import JobRequest, JobState, Stage
 from tests.factories import good
@@ -105,6 +106,18 @@ def test_artifacts_are_write_once_and_the_first_writer_wins(store: Store) -> Non
     assert store.artifacts.put(job.id, "csr", b"second") == b"first"
     assert store.artifacts.put(job.id, "csr", b"third", replace=True) == b"third"
     assert store.artifacts.get(job.id, "nothing") is None
+
+
+def test_artifacts_kept_together_are_stored_all_or_none(store: Store) -> None:
+    job, _ = store.create_job(request())
+    broken: Any = None  # the database refuses it (data is NOT NULL) after the first insert
+    with pytest.raises(IntegrityError):
+        store.artifacts.put_all(job.id, {"certificate": b"leaf", "issued_chain": broken})
+    assert store.artifacts.get(job.id, "certificate") is None  # not half there
+    kept = store.artifacts.put_all(job.id, {"certificate": b"leaf", "issued_chain": b"chain"})
+    assert kept == {"certificate": b"leaf", "issued_chain": b"chain"}
+    again = store.artifacts.put_all(job.id, {"certificate": b"other", "issued_chain": b"x"})
+    assert again == kept  # first writer wins, per name
 
 
 def test_secret_artifacts_are_sealed_at_rest(store: Store, store_url: str) -> None:
