@@ -27,7 +27,7 @@ from .deps import Deps
 from .errors import PermanentError, TransientError
 from .logs import register_secret
 from .servicenow import CallRecord, Instance
-from .store import JobRecord
+from .store import JobRecord, Note
 from .store.artifacts import write_artifacts_in
 
 __all__ = ["StageContext", "current_context", "record_call", "sha256_hex"]
@@ -48,7 +48,7 @@ def record_call(record: CallRecord) -> None:
     """ServiceNow client observer: retries and waits go into the current job's history."""
     ctx = _current.get()
     if ctx is not None and record.outcome in ("retry", "wait"):
-        ctx.note(
+        ctx.note_now(
             f"servicenow_{record.outcome}",
             method=record.method,
             path=record.path_template,
@@ -65,6 +65,7 @@ class StageContext:
         self._stored: dict[str, tuple[bytes, bool]] | None = None  # as read, sealed or not
         self._plain: dict[str, bytes] = {}  # opened or written by this run
         self._made: dict[str, tuple[bytes, bool, bool]] = {}  # produced, stored at the end
+        self.notes: list[Note] = []  # history events, written with the outcome
         self.log = structlog.get_logger("twoway.stage").bind(job_id=job.id, stage=stage.value)
 
     @property
@@ -198,6 +199,15 @@ class StageContext:
     # -- history --------------------------------------------------------------------------
 
     def note(self, kind: str, **detail: Any) -> None:
+        """An event for the job's history, written with the run's outcome (completed,
+        failed or retried): a run that dies leaves none of its notes, and the next run,
+        finding the same things, notes them again."""
+        self.notes.append((kind, detail))
+        self.log.info(kind, **detail)
+
+    def note_now(self, kind: str, **detail: Any) -> None:
+        """An event written at once: progress an operator should see while the run goes
+        on (a ServiceNow retry, a wait the instance asked for)."""
         self.deps.store.note(self.job.id, kind, detail)
         self.log.info(kind, **detail)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from .deps import Deps
 from .errors import PermanentError, RateLimited, StateConflict, TwowayError
 from .logs import redact_text
 from .pipeline import Route
-from .store import JobRecord
+from .store import JobRecord, Note
 
 __all__ = ["Paused", "StageCore", "StageRun", "error_detail"]
 
@@ -85,10 +85,10 @@ class StageRun:
             with ctx.active():
                 result = core(message, ctx)
         except PermanentError as exc:
-            self.fail(exc)
+            self.fail(exc, ctx.notes)
             return None
         except (Exception, TimeLimitExceeded) as exc:
-            self._retry_or_fail(exc)
+            self._retry_or_fail(exc, ctx.notes)
             if isinstance(exc, RateLimited):  # wait as long as the instance asked
                 raise dramatiq.Retry(delay=int(exc.retry_after * 1000)) from exc
             raise
@@ -106,6 +106,7 @@ class StageRun:
                     ca_request_id=result.request_id,
                     detail={"request_id": result.request_id, "reason": result.reason},
                     within=self._closing(ctx),
+                    notes=ctx.notes,
                 )
                 self._observe("paused", "stage_paused")
                 return None
@@ -116,6 +117,7 @@ class StageRun:
                 output=(stage, result.model_dump_json()),
                 detail={"duration_ms": self.duration_ms, **_facts(result)},
                 within=self._closing(ctx),
+                notes=ctx.notes,
             )
         except StateConflict:
             self._observe("dropped", "stage_result_dropped")
@@ -123,7 +125,7 @@ class StageRun:
         self._observe("completed", "stage_completed")
         return result
 
-    def fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException, notes: Sequence[Note] = ()) -> None:
         detail = error_detail(exc)
         with contextlib.suppress(StateConflict):
             self.deps.store.transition(
@@ -134,11 +136,12 @@ class StageRun:
                 error={**detail, "stage": self.route.stage.value},
                 detail={**detail, "duration_ms": self.duration_ms},
                 within=self._free_lease,
+                notes=notes,
             )
         _log.warning("stage_failed", duration_ms=self.duration_ms, **detail)
         self.deps.metrics.observe_stage(self.route.stage, "failed", self.duration_ms / 1000)
 
-    def _retry_or_fail(self, exc: BaseException) -> None:
+    def _retry_or_fail(self, exc: BaseException, notes: Sequence[Note]) -> None:
         attempt = self.retries_so_far + 1
         if attempt > self.max_retries:
             self.fail(
@@ -147,7 +150,8 @@ class StageRun:
                     f" {error_detail(exc).get('message', type(exc).__name__)}",
                     hint=f"fix the cause, then replay stage {self.route.stage.value}"
                     " (the message is in the dead-letter queue)",
-                )
+                ),
+                notes,
             )
             return
         detail = {
@@ -156,7 +160,7 @@ class StageRun:
             "of": self.max_retries + 1,
             "duration_ms": self.duration_ms,
         }
-        self.deps.store.note(self.job.id, "stage_retry", detail)
+        self.deps.store.note(self.job.id, "stage_retry", detail, notes=notes)
         _log.warning("stage_retry", **detail)
         self.deps.metrics.observe_stage(self.route.stage, "retried", self.duration_ms / 1000)
 

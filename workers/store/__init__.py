@@ -2,13 +2,14 @@
 
 from .progress import LeaseHeld, RecordedOutput
 from .records import Begin, JobRecord
-from .store import EventListener, Store, request_sha256
+from .store import EventListener, Note, Store, request_sha256
 
 __all__ = [
     "Begin",
     "EventListener",
     "JobRecord",
     "LeaseHeld",
+    "Note",
     "RecordedOutput",
     "Store",
     "request_sha256",

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -37,9 +37,10 @@ from .statements import BUMP_SEQ, INSERT_EVENT, LOCK_JOB, SELECT_JOB, UPDATE_JOB
 from .stats import Stats
 from .tokens import Tokens
 
-__all__ = ["EventListener", "Store"]
+__all__ = ["EventListener", "Note", "Store"]
 
 EventListener = Callable[[JobEvent], None]
+Note = tuple[str, Mapping[str, Any]]  # an event's kind and detail, to append as it stands
 # PostgreSQL hands out event ids when rows are inserted, not when they commit; a reader
 # could see id 11 committed while id 10 is still in flight, and pass it for good. Events
 # are therefore inserted under one transaction-level lock, taken last in each write (so
@@ -239,11 +240,13 @@ class Store(JobQueries, StageStarts):
         output: tuple[Stage, str] | None = None,
         ca_request_id: str | None = None,
         within: Callable[[Connection], None] | None = None,
+        notes: Sequence[Note] = (),
     ) -> JobRecord:
         """Compare-and-set a job's state/stage and append one event, atomically.
 
         Raises StateConflict when the job is not in one of ``expect`` (or ``expect_stage``).
         ``within`` runs in the same transaction, after the compare-and-set succeeded.
+        ``notes`` (``kind, detail``) are appended first, in the state the job was in.
         """
         with self._write() as (conn, emitted):
             row = self._lock_job(conn, job_id)
@@ -256,6 +259,7 @@ class Store(JobQueries, StageStarts):
                 )
             if expect_stage is not None and current_stage not in expect_stage:
                 raise StateConflict(f"job {job_id} is at stage {row.stage}")
+            last_seq = self._add_notes(conn, row, notes, emitted)["last_seq"]
             new_state = state or current
             new_stage = stage or current_stage
             changes: dict[str, Any] = {
@@ -272,7 +276,7 @@ class Store(JobQueries, StageStarts):
                 changes["error"] = None
             if ca_request_id is not None:
                 changes["ca_request_id"] = ca_request_id
-            values = {**row._mapping, **changes}
+            values = {**row._mapping, **changes, "last_seq": last_seq}
             event = self._add_event(conn, values, kind, detail or {})
             values = self._update_job(conn, row, **changes, last_seq=values["last_seq"])
             if output is not None:
@@ -282,12 +286,23 @@ class Store(JobQueries, StageStarts):
             emitted.append(event)
         return self._record(values)
 
-    def note(self, job_id: str, kind: str, detail: Mapping[str, Any]) -> JobEvent:
-        """Append an event without changing state (a retry, a wait, a rejected callback)."""
+    def note(
+        self, job_id: str, kind: str, detail: Mapping[str, Any], *, notes: Sequence[Note] = ()
+    ) -> JobEvent:
+        """Append an event without changing state (a retry, a wait, a rejected callback),
+        after ``notes`` if given, in one transaction."""
         with self._write() as (conn, emitted):
             row = self._lock_job(conn, job_id)
-            values = dict(row._mapping)
-            event = self._add_event(conn, values, kind, detail)
+            values = self._add_notes(conn, row, [*notes, (kind, detail)], emitted)
             conn.execute(BUMP_SEQ, {"b_id": job_id, "b_last_seq": values["last_seq"]})
-            emitted.append(event)
-        return event
+        return emitted[-1]
+
+    def _add_notes(
+        self, conn: Connection, row: Row[Any], notes: Sequence[Note], emitted: list[JobEvent]
+    ) -> dict[str, Any]:
+        """Append ``notes`` as events; the row's values with ``last_seq`` moved on (not yet
+        written back: the caller does)."""
+        values = dict(row._mapping)
+        for kind, detail in notes:
+            emitted.append(self._add_event(conn, values, kind, detail))
+        return values
