@@ -45,6 +45,9 @@ class FloorContext(StageContext):
     def keep(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
         return self.artifacts.setdefault(name, data)
 
+    def keep_all(self, values: Mapping[str, bytes]) -> dict[str, bytes]:
+        return {name: self.artifacts.setdefault(name, data) for name, data in values.items()}
+
     def replace(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
         self.artifacts[name] = data
         return data
