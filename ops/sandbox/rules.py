@@ -35,8 +35,8 @@ def _unique_certificate_name(
 ) -> None:
     if table != _CERTS or not row["name"] or (old is not None and old["name"] == row["name"]):
         return
-    for other in store.rows[_CERTS].values():
-        if other["sys_id"] != row["sys_id"] and other["name"] == row["name"]:
+    for other in store.indexes.find(_CERTS, "name", row["name"]):
+        if other["sys_id"] != row["sys_id"]:
             verb = "insert" if old is None else "update"
             raise Refusal(
                 403, "Operation Failed", f"Error during {verb} of {_CERTS} ({row['name']})"
@@ -51,8 +51,8 @@ def _protocol_problem(store: Store, row: dict[str, str]) -> str | None:
         return "the protocol name must not be empty or contain special characters"
     if protocol in ("http", "https"):
         return f"'{protocol}' is an existing protocol name"
-    for other in store.rows["sys_protocol_profile"].values():
-        if other["sys_id"] != row["sys_id"] and other["protocol"] == protocol:
+    for other in store.indexes.find("sys_protocol_profile", "protocol", protocol):
+        if other["sys_id"] != row["sys_id"]:
             return f"a protocol profile named '{protocol}' already exists"
     return None
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from . import query as q
 from .facts import SandboxFacts
+from .index import Indexes
 from .schema import Column, Schema, Table
 from .values import coerce
 
@@ -66,6 +67,7 @@ class Store:
         self.forbidden: set[tuple[str, str]] = set()
         self.validators: list[Validator] = []
         self.after_write: list[AfterWrite] = []
+        self.indexes = Indexes(self.rows)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -81,9 +83,16 @@ class Store:
         """Copies of the rows an encoded query selects (see :mod:`.query`)."""
         strict = self.property("glide.invalid_query.returns_no_rows") == "true"
         with self.lock:  # filter the stored rows first; copy only what is selected
-            rows = list(self.rows[table].values())
-            selected = q.run(q.parse(encoded_query), rows, self.resolver(table), strict=strict)
+            rows = self.rows[table].values()
+            index = _TableIndex(self.indexes, table)
+            query = q.parse(encoded_query)
+            selected = q.run(query, rows, self.resolver(table), strict=strict, index=index)
             return [dict(r) for r in selected]
+
+    def find(self, table: str, column: str, value: str) -> list[dict[str, str]]:
+        """Copies of the rows whose plain ``column`` holds ``value`` (by index)."""
+        with self.lock:
+            return [dict(r) for r in self.indexes.find(table, column, value)]
 
     def walk(self, table: str, row: dict[str, str], path: str) -> tuple[Column, str] | None:
         """A (possibly dot-walked) field's column and stored value; None if invalid."""
@@ -114,10 +123,8 @@ class Store:
 
     def property(self, name: str) -> str:
         with self.lock:
-            for row in self.rows["sys_properties"].values():
-                if row["name"] == name:
-                    return row["value"]
-        return ""
+            found = self.indexes.find("sys_properties", "name", name)
+            return found[0]["value"] if found else ""
 
     def display_of(self, table: str, value: str) -> str:
         """The display value of a referenced record ("" if it is not here)."""
@@ -132,9 +139,8 @@ class Store:
         if spec is None:
             return None
         with self.lock:
-            return next(
-                (sid for sid, row in self.rows[table].items() if row[spec.display] == text), None
-            )
+            found = self.indexes.find(table, spec.display, text)
+            return found[0]["sys_id"] if found else None
 
     def secret(self, table: str, sys_id: str, column: str) -> str:
         with self.lock:
@@ -183,6 +189,7 @@ class Store:
                 sys_tags="",
             )
             self.rows[table][row["sys_id"]] = row
+            self.indexes.changed(table, None, row)
             self._commit_secrets(table, row["sys_id"], pending)
             self._after(table, row, changed | {"inserted"}, user)
             return dict(row)
@@ -215,6 +222,7 @@ class Store:
                     sys_mod_count=str(int(row["sys_mod_count"] or 0) + 1),
                 )
             self.rows[table][sys_id] = row
+            self.indexes.changed(table, old, row)
             self._commit_secrets(table, sys_id, pending)
             if changed:
                 self._after(table, row, changed, user)
@@ -228,6 +236,7 @@ class Store:
                 return False
             self.check_allowed(table, "delete", row)
             del self.rows[table][sys_id]
+            self.indexes.changed(table, row, None)
             for column in self.schema[table].columns:
                 self.secrets.pop((table, sys_id, column), None)
             if table == "sys_attachment":
@@ -237,6 +246,7 @@ class Store:
                     "sys_attachment", f"table_name={table}^table_sys_id={sys_id}"
                 ):
                     self.rows["sys_attachment"].pop(att["sys_id"], None)
+                    self.indexes.changed("sys_attachment", att, None)
                     self.blobs.pop(att["sys_id"], None)
             self._after(table, row, {"deleted"}, user)
             return True
@@ -244,7 +254,10 @@ class Store:
     def set_stored(self, table: str, sys_id: str, values: Mapping[str, str]) -> None:
         """Set derived values the platform computes itself (no mod count, no hooks)."""
         with self.lock:
-            self.rows[table][sys_id].update(values)
+            row = self.rows[table][sys_id]
+            old = dict(row)
+            row.update(values)
+            self.indexes.changed(table, old, row)
 
     # -- internals -------------------------------------------------------------------
 
@@ -303,3 +316,16 @@ class Store:
     def _after(self, table: str, row: dict[str, str], changed: set[str], user: str) -> None:
         for hook in self.after_write:
             hook(self, table, dict(row), changed, user)
+
+
+class _TableIndex:
+    """One table's view of the store's indexes, for :func:`query.run`."""
+
+    def __init__(self, indexes: Indexes, table: str) -> None:
+        self._indexes, self._table = indexes, table
+
+    def count(self, field: str, value: str) -> int:
+        return self._indexes.count(self._table, field, value)
+
+    def find(self, field: str, value: str) -> list[dict[str, str]]:
+        return self._indexes.find(self._table, field, value)
