@@ -56,8 +56,10 @@ class StageStarts:
             held = self.progress.acquire_in(conn, job_id, stage, owner, lease)
             if held is not None:
                 return Begin("held", job, held=held)
-            recorded = self.progress.output_in(conn, job_id, stage)
-            if recorded is not None and job.stage is stage:
+            # An output of this stage can only be pending when the job is at it (a
+            # delivery that finds the job at the stage before is a first one).
+            recorded = self.progress.output_in(conn, job_id, stage) if job.stage is stage else None
+            if recorded is not None:
                 if recorded.forwarded:
                     self.progress.release_in(conn, job_id, owner)
                     return Begin("skip", job, reason="a duplicate of a completed stage")

@@ -22,14 +22,14 @@ from . import schema as t
 from .engine import Writer
 from .statements import (
     DELETE_LEASE,
-    DELETE_OUTPUT,
     INSERT_LEASE,
-    INSERT_OUTPUT,
     LOCK_LEASE,
     MARK_FORWARDED,
     SELECT_LEASE,
     SELECT_OUTPUT,
+    TAKE_FREE_LEASE,
     UPDATE_LEASE,
+    UPSERT_OUTPUT,
 )
 
 __all__ = ["LeaseHeld", "Progress", "RecordedOutput", "put_output"]
@@ -59,9 +59,8 @@ def _aware(value: datetime) -> datetime:
 
 
 def put_output(conn: Connection, job_id: str, stage: Stage, message: str) -> None:
-    conn.execute(DELETE_OUTPUT, {"job_id": job_id, "stage": stage.value})
     conn.execute(
-        INSERT_OUTPUT,
+        UPSERT_OUTPUT[conn.dialect.name],
         {
             "job_id": job_id,
             "stage": stage.value,
@@ -122,6 +121,10 @@ class Progress:
         now = _now()
         what = stage.value if isinstance(stage, Stage) else stage
         values = {"owner": owner, "stage": what, "until": now + duration}
+        # Mostly nobody holds one (a lease row lives only while a stage runs): one insert.
+        taken = conn.execute(TAKE_FREE_LEASE[conn.dialect.name], {"job_id": job_id, **values})
+        if taken.first() is not None:
+            return None
         row = self._lease_row(conn, job_id)
         if row is not None and row.owner != owner and _aware(row.until) > now:
             return LeaseHeld(row.owner, row.stage, _aware(row.until))

@@ -8,6 +8,8 @@ largest cost of a stage's bookkeeping. These are built once, with bound paramete
 from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import schema as t
 
@@ -15,13 +17,11 @@ __all__ = [
     "BUMP_SEQ",
     "DELETE_ARTIFACTS_NAMED",
     "DELETE_LEASE",
-    "DELETE_OUTPUT",
     "DELETE_OUTPUTS_OF",
     "FORGET_CA_REQUEST",
     "INSERT_ARTIFACT",
     "INSERT_EVENT",
     "INSERT_LEASE",
-    "INSERT_OUTPUT",
     "LOCK_JOB",
     "LOCK_LEASE",
     "MARK_FORWARDED",
@@ -31,8 +31,10 @@ __all__ = [
     "SELECT_JOB",
     "SELECT_LEASE",
     "SELECT_OUTPUT",
+    "TAKE_FREE_LEASE",
     "UPDATE_JOB",
     "UPDATE_LEASE",
+    "UPSERT_OUTPUT",
 ]
 
 SELECT_JOB = select(t.jobs).where(t.jobs.c.id == bindparam("job_id"))
@@ -62,10 +64,18 @@ BUMP_SEQ = (
 SELECT_OUTPUT = select(t.outputs.c.message, t.outputs.c.forwarded).where(
     t.outputs.c.job_id == bindparam("job_id"), t.outputs.c.stage == bindparam("stage")
 )
-DELETE_OUTPUT = t.outputs.delete().where(
-    t.outputs.c.job_id == bindparam("job_id"), t.outputs.c.stage == bindparam("stage")
-)
-INSERT_OUTPUT = insert(t.outputs)
+# A stage's output, recorded or recorded anew (a replayed stage): one upsert per dialect.
+_RECORDED = ("message", "recorded_at", "forwarded")
+UPSERT_OUTPUT = {
+    "sqlite": sqlite_insert(t.outputs).on_conflict_do_update(
+        index_elements=["job_id", "stage"],
+        set_={name: sqlite_insert(t.outputs).excluded[name] for name in _RECORDED},
+    ),
+    "postgresql": pg_insert(t.outputs).on_conflict_do_update(
+        index_elements=["job_id", "stage"],
+        set_={name: pg_insert(t.outputs).excluded[name] for name in _RECORDED},
+    ),
+}
 DELETE_OUTPUTS_OF = t.outputs.delete().where(
     t.outputs.c.job_id == bindparam("job_id"),
     t.outputs.c.stage.in_(bindparam("stages", expanding=True)),
@@ -97,6 +107,15 @@ FORGET_CA_REQUEST = (
 SELECT_LEASE = select(t.leases).where(t.leases.c.job_id == bindparam("job_id"))
 LOCK_LEASE = SELECT_LEASE.with_for_update()
 INSERT_LEASE = insert(t.leases)
+# A lease taken if nobody holds one (a row returned); else nothing, and the caller looks.
+TAKE_FREE_LEASE = {
+    "sqlite": sqlite_insert(t.leases)
+    .on_conflict_do_nothing(index_elements=["job_id"])
+    .returning(t.leases.c.job_id),
+    "postgresql": pg_insert(t.leases)
+    .on_conflict_do_nothing(index_elements=["job_id"])
+    .returning(t.leases.c.job_id),
+}
 UPDATE_LEASE = (
     update(t.leases)
     .where(t.leases.c.job_id == bindparam("b_job_id"))
