@@ -45,7 +45,16 @@ def make_engines(url: str) -> tuple[Engine, Engine]:
     return engine, engine
 
 
+_SQLITE_AT_LEAST = (3, 35, 0)  # INSERT ... RETURNING
+
+
 def _sqlite(url: str, *, immediate: bool) -> Engine:
+    if sqlite3.sqlite_version_info < _SQLITE_AT_LEAST:
+        raise ConfigError(
+            f"the store needs SQLite 3.35 or newer; this Python links {sqlite3.sqlite_version}",
+            hint="use a Python built against a newer SQLite, or PostgreSQL"
+            " (TWOWAY_DATABASE_URL=postgresql://...)",
+        )
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
