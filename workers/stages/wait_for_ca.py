@@ -21,7 +21,10 @@ CA_REQUEST_KEY = "ca_request_key"
 
 def wait_for_ca(msg: CsrCreated, ctx: StageContext) -> CertificateIssued | Paused:
     certificate = ctx.artifact("certificate")
-    if certificate is not None:  # already issued (a redelivery, or a resume raced us)
+    # Already issued (a redelivery, or a resume raced us): with its chain, or asked for
+    # again (a job stored before certificate and chain were kept together could hold the
+    # one without the other; the CA answers the same request key with the same leaf).
+    if certificate is not None and ctx.artifact("issued_chain") is not None:
         return CertificateIssued(job_id=msg.job_id, certificate_sha256=sha256_hex(certificate))
     csr_pem = ctx.require("csr", made_by=Stage.CSR)
     ca = ctx.ca()
