@@ -124,16 +124,11 @@ class StageContext:
         self._plain.update(kept)
         return kept
 
-    def replace(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
-        kept = self.deps.store.artifacts.put(self.job.id, name, data, secret=secret, replace=True)
-        self._plain[name] = kept
-        return kept
-
     def produce(
         self, name: str, data: bytes, *, secret: bool = False, replace: bool = False
     ) -> bytes:
-        """Like ``keep`` (or ``replace``), for what this run computed on its own: it is
-        stored with the stage's outcome, in that one transaction, not on its own.
+        """Like ``keep`` (``replace``: overwriting), for what this run computed on its own:
+        it is stored with the stage's outcome, in that one transaction, not on its own.
 
         Only for values that may be made again: if the run dies first, nothing of it is
         stored and the next run computes it anew. What records the outside world (the

@@ -48,10 +48,6 @@ class FloorContext(StageContext):
     def keep_all(self, values: Mapping[str, bytes]) -> dict[str, bytes]:
         return {name: self.artifacts.setdefault(name, data) for name, data in values.items()}
 
-    def replace(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
-        self.artifacts[name] = data
-        return data
-
     def produce(
         self, name: str, data: bytes, *, secret: bool = False, replace: bool = False
     ) -> bytes:

@@ -32,19 +32,12 @@ class Artifacts:
         self._writer = writer
         self._sealer = sealer
 
-    def put(
-        self, job_id: str, name: str, data: bytes, *, secret: bool = False, replace: bool = False
-    ) -> bytes:
+    def put(self, job_id: str, name: str, data: bytes, *, secret: bool = False) -> bytes:
         """Store ``data`` under ``name`` unless something is there; return what is stored.
 
-        First writer wins, so two runs of one stage agree on one key, one CSR, one keystore.
-        ``replace`` overwrites (replays that must mint anew, and master-key rotation).
+        First writer wins, so two runs of one stage agree on what they keep. (What a run
+        replaces goes with its outcome: ``write_artifacts_in``.)
         """
-        if replace:
-            with self._writer.begin() as conn:
-                conn.execute(DELETE_ARTIFACTS_NAMED, {"job_id": job_id, "names": [name]})
-                self._insert(conn, job_id, name, data, secret)
-            return data
         return self.put_all(job_id, {name: data}, secret=secret)[name]
 
     def put_all(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,13 @@ from sqlalchemy.exc import IntegrityError
 
 from messages import JobRequest, JobState, Stage
 from tests.factories import good
-from workers.errors import IdempotencyConflict, JobNotFound, ReplayRefused, StateConflict
+from workers.errors import (
+    ConfigError,
+    IdempotencyConflict,
+    JobNotFound,
+    ReplayRefused,
+    StateConflict,
+)
 from workers.sealing import Sealer
 from workers.store import Store
 from workers.store.artifacts import write_artifacts_in
@@ -79,6 +86,9 @@ def test_outputs_are_recorded_with_the_transition(store: Store) -> None:
     assert recorded is not None and recorded.message == '{"a": 1}' and not recorded.forwarded
     store.progress.mark_forwarded(job.id, Stage.GENERATE)
     assert store.progress.get_output(job.id, Stage.GENERATE).forwarded  # type: ignore[union-attr]
+    store.transition(job.id, kind="stage_completed", output=(Stage.GENERATE, '{"a": 2}'))
+    again = store.progress.get_output(job.id, Stage.GENERATE)  # recorded anew (a replay)
+    assert again is not None and again.message == '{"a": 2}' and not again.forwarded
     store.progress.clear_outputs(job.id, [Stage.GENERATE])
     assert store.progress.get_output(job.id, Stage.GENERATE) is None
 
@@ -104,7 +114,6 @@ def test_artifacts_are_write_once_and_the_first_writer_wins(store: Store) -> Non
     job, _ = store.create_job(request())
     assert store.artifacts.put(job.id, "csr", b"first") == b"first"
     assert store.artifacts.put(job.id, "csr", b"second") == b"first"
-    assert store.artifacts.put(job.id, "csr", b"third", replace=True) == b"third"
     assert store.artifacts.get(job.id, "nothing") is None
 
 
@@ -243,3 +252,12 @@ def test_artifacts_written_with_an_outcome_roll_back_with_it(store: Store) -> No
     assert store.artifacts.get(job.id, "keystore") == b"new keystore"
     assert store.artifacts.get(job.id, "private_key") == b"k"
     assert store.artifacts.get(job.id, "csr") == b"the other run's"
+
+
+def test_an_sqlite_too_old_for_the_store_is_refused_clearly(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, sealer: Sealer
+) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(ConfigError, match=r"SQLite 3\.35 or newer; this Python links 3\.31\.1"):
+        Store(f"sqlite:///{tmp_path}/old.sqlite3", sealer)
