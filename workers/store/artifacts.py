@@ -14,7 +14,6 @@ from sqlalchemy import Connection, Engine, select, update
 from ..errors import StateConflict
 from ..sealing import Sealer
 from . import schema as t
-from .engine import Writer
 from .statements import (
     DELETE_ARTIFACTS_NAMED,
     INSERT_ARTIFACT,
@@ -22,6 +21,7 @@ from .statements import (
     SELECT_ARTIFACT_NAMES,
     SELECT_ARTIFACTS,
 )
+from .writer import Writer
 
 __all__ = ["Artifacts", "write_artifacts_in"]
 

@@ -8,17 +8,14 @@ to one job with ``SELECT ... FOR UPDATE`` on its row (see store.py).
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 
 from ..errors import ConfigError
 
-__all__ = ["Writer", "make_engines", "normalise_url"]
+__all__ = ["make_engines", "normalise_url"]
 
 _WAL_PATIENCE_S = 30.0
 
@@ -94,31 +91,3 @@ def _use_wal(cursor: Any) -> None:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 0.5)
-
-
-class Writer:
-    """The engine the store writes through: ``begin()`` opens one write transaction.
-
-    On SQLite a process's threads queue for the database's one write lock on a Python
-    lock first, so at most one of them waits inside SQLite. SQLite's own busy handler
-    sleeps in growing steps (up to 100 ms) and cannot be woken, so a crowd of threads
-    waiting there leaves the lock idle between sleeps; a Python lock hands over at once.
-    PostgreSQL locks rows, and its writers run in parallel.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.dialect: Dialect = engine.dialect
-        self._turn = threading.RLock() if engine.dialect.name == "sqlite" else None
-
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        if self._turn is None:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        with self._turn, self.engine.begin() as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        self.engine.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 from messages import JobEvent, JobState, Stage
 
 from . import schema as t
-from .engine import Writer
+from .writer import Writer
 
 __all__ = ["Outbox", "OutboxEvent", "RelayCursor"]
 

@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 from messages import Stage
 
 from . import schema as t
-from .engine import Writer
 from .statements import (
     DELETE_LEASE,
     INSERT_LEASE,
@@ -31,6 +30,7 @@ from .statements import (
     UPDATE_LEASE,
     UPSERT_OUTPUT,
 )
+from .writer import Writer
 
 __all__ = ["LeaseHeld", "Progress", "RecordedOutput", "put_output"]
 

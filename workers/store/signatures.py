@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ReplayRefused
 from . import schema as t
-from .engine import Writer
+from .writer import Writer
 
 __all__ = ["CallbackSignatures"]
 

@@ -26,7 +26,7 @@ from ..sealing import Sealer
 from . import schema as t
 from .artifacts import Artifacts
 from .begin import StageStarts
-from .engine import Writer, make_engines
+from .engine import make_engines
 from .migrate import upgrade as upgrade_schema
 from .outbox import Outbox
 from .progress import Progress, put_output
@@ -36,6 +36,7 @@ from .signatures import CallbackSignatures
 from .statements import BUMP_SEQ, INSERT_EVENT, LOCK_JOB, SELECT_JOB, UPDATE_JOB
 from .stats import Stats
 from .tokens import Tokens
+from .writer import Writer
 
 __all__ = ["EventListener", "Note", "Store"]
 

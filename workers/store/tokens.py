@@ -19,7 +19,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from ..errors import RequestInvalid
 from . import schema as t
-from .engine import Writer
+from .writer import Writer
 
 __all__ = ["ROLES", "Role", "TokenRecord", "Tokens"]
 
