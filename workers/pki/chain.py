@@ -7,6 +7,7 @@ with the check's name (``public_key``, ``chain``, ``validity``, ``key_usage``, `
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -119,26 +120,26 @@ def _name(cert: x509.Certificate) -> str:
     return f"'{cert.subject.rfc4514_string()}'"
 
 
-def _is_self_signed(cert: x509.Certificate) -> bool:
-    if cert.subject != cert.issuer:
-        return False
+@functools.lru_cache(maxsize=256)
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key signed ``cert`` (names and signature). Certificates compare
+    by their DER bytes, so an answer holds for good: a CA's chain, the same in every
+    callback, is verified once per process."""
     try:
-        cert.verify_directly_issued_by(cert)
+        cert.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature):
         return False
     return True
 
 
+def _is_self_signed(cert: x509.Certificate) -> bool:
+    return cert.subject == cert.issuer and _issued_by(cert, cert)
+
+
 def _find_issuer(
     cert: x509.Certificate, candidates: Sequence[x509.Certificate]
 ) -> x509.Certificate | None:
-    for candidate in candidates:
-        try:
-            cert.verify_directly_issued_by(candidate)
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-        return candidate
-    return None
+    return next((c for c in candidates if _issued_by(cert, c)), None)
 
 
 def _build_chain(

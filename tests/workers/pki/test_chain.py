@@ -143,6 +143,23 @@ def test_chain_whose_signature_does_not_verify(
     assert "signature does not verify" in message
 
 
+def test_a_chain_verified_before_does_not_vouch_for_an_impostor_of_its_name(
+    root: Authority, intermediate: Authority, enrollment: Enrollment
+) -> None:
+    """Signature checks are remembered per pair of certificates (their bytes), not names."""
+    leaf = leaf_for(intermediate, enrollment)
+    check(enrollment, leaf, [intermediate.certificate, root.certificate])  # verified, kept
+    impostor = root.new_intermediate("Hand Intermediate")  # same name, another key
+    message = rejected(enrollment, leaf, [impostor.certificate, root.certificate])
+    assert "signature does not verify" in message
+    forged_root = Authority.new_root("Hand Root", organization="Hand", path_length=1)
+    forged = forged_root.new_intermediate("Hand Intermediate", path_length=0)
+    message = rejected(
+        enrollment, leaf_for(forged, enrollment), [forged.certificate, root.certificate]
+    )
+    assert message.startswith("chain: ")
+
+
 def test_chain_without_root_is_refused(intermediate: Authority, enrollment: Enrollment) -> None:
     leaf = leaf_for(intermediate, enrollment)
     message = rejected(enrollment, leaf, [intermediate.certificate])
