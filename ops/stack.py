@@ -58,6 +58,9 @@ class StackOptions:
     worker_threads: int = 4
     config: PipelineConfig | None = None
     state_dir: Path | None = None
+    # The store (None: a new SQLite file in the state directory). An empty database: the
+    # stack's jobs are all the jobs it counts.
+    database_url: str | None = None
     keep_state: bool = False
     chaos: tuple[str, ...] = ()
     # How often the poller looks at jobs waiting for their CA (max_wait, pollable CAs).
@@ -113,7 +116,10 @@ class Stack:
             **self._callback_secrets(base),
         }
         self.settings = Settings(
-            broker_url=self.options.broker_url, state_dir=self.state_dir, chaos=self.options.chaos
+            broker_url=self.options.broker_url,
+            database_url=self.options.database_url,
+            state_dir=self.state_dir,
+            chaos=self.options.chaos,
         )
         self.app = build_app(
             self.config,
@@ -181,6 +187,7 @@ class Stack:
             "TWOWAY_CONFIG": str(config_path),
             "TWOWAY_MASTER_KEY": self.master_key,
             "TWOWAY_STATE_DIR": str(self.state_dir),
+            "TWOWAY_DATABASE_URL": self.settings.store_url(),  # the stack's, not the caller's
             "TWOWAY_BROKER_URL": self.options.broker_url,
             "TWOWAY_QUEUE_PREFIX": self.queue_prefix,
             "TWOWAY_LOG_FILE": str(self.state_dir / "worker.log"),

@@ -121,7 +121,7 @@ def _gateway_process(stack: Stack) -> Iterator[str]:
     command = [sys.executable, "-m", "ops", "gateway", "--port", str(port)]
     process = subprocess.Popen(
         command,
-        env={**stack.worker_environment(), "TWOWAY_DATABASE_URL": stack.settings.store_url()},
+        env=stack.worker_environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -21,6 +21,10 @@ def register(sub: Any) -> None:
     bench.add_argument("--threads", type=int, default=4, help="threads per worker")
     bench.add_argument("--runbook-jobs", type=int, default=5, help="jobs of the keytool runbook")
     bench.add_argument("--paused", type=int, default=0, help="jobs parked at wait-for-ca")
+    bench.add_argument(
+        "--database-url",
+        help="the store to use, an empty PostgreSQL database (default: a new SQLite file)",
+    )
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(run=_bench)
 
@@ -42,6 +46,7 @@ def _bench(args: argparse.Namespace) -> int:
             threads=args.threads,
             runbook_jobs=args.runbook_jobs,
             paused=args.paused,
+            database_url=args.database_url,
         )
     )
     if args.json:

@@ -72,7 +72,7 @@ def api_answers(stack: Stack, job_ids: list[str]) -> list[bytes]:
 
 
 def cli_answers(stack: Stack, job_ids: list[str]) -> list[bytes]:
-    env = {**stack.worker_environment(), "TWOWAY_DATABASE_URL": stack.settings.store_url()}
+    env = stack.worker_environment()
     commands = [["jobs", "--json"], *(["status", job_id, "--json"] for job_id in job_ids)]
     out = []
     for command in commands:
