@@ -2,7 +2,8 @@
 
 A ``StageContext`` is made per message. While a core runs, the context is also the
 current one for this thread, so that integrations deep below (the ServiceNow client's
-retries and waits) land in the right job's history.
+retries and waits) land in the right job's history. What it keeps of the job goes to a
+``JobMemory``: the store's, unless given another (the benchmark's floor).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .config import AnyCaProfile
 from .deps import Deps
 from .errors import PermanentError, TransientError
 from .logs import register_secret
+from .memory import JobMemory, Made, StoredJob
 from .servicenow import CallRecord, Instance
 from .store import JobRecord, Note
 from .store.artifacts import write_artifacts_in
@@ -58,10 +60,13 @@ def record_call(record: CallRecord) -> None:
 
 
 class StageContext:
-    def __init__(self, deps: Deps, job: JobRecord, stage: Stage) -> None:
+    def __init__(
+        self, deps: Deps, job: JobRecord, stage: Stage, *, memory: JobMemory | None = None
+    ) -> None:
         self.deps = deps
         self.job = job
         self.stage = stage
+        self.memory: JobMemory = memory if memory is not None else StoredJob(deps.store, job.id)
         self._stored: dict[str, tuple[bytes, bool]] | None = None  # as read, sealed or not
         self._plain: dict[str, bytes] = {}  # opened or written by this run
         self._made: dict[str, tuple[bytes, bool, bool]] = {}  # produced, stored at the end
@@ -88,11 +93,11 @@ class StageContext:
         if name in self._plain:
             return self._plain[name]
         if self._stored is None:
-            self._stored = self.deps.store.artifacts.stored_for(self.job.id)
+            self._stored = self.memory.stored()
         stored = self._stored.get(name)
         if stored is None:
             return None
-        self._plain[name] = plain = self.deps.store.artifacts.open(*stored)
+        self._plain[name] = plain = self.memory.open(*stored)
         return plain
 
     def require(self, name: str, *, made_by: Stage) -> bytes:
@@ -113,14 +118,14 @@ class StageContext:
 
     def keep(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
         """Store once; a second run gets back what the first stored."""
-        kept = self.deps.store.artifacts.put(self.job.id, name, data, secret=secret)
+        kept = self.memory.put_all({name: data}, secret=secret)[name]
         self._plain[name] = kept
         return kept
 
     def keep_all(self, values: Mapping[str, bytes]) -> dict[str, bytes]:
         """``keep`` for what belongs together, in one transaction: a run that dies stores
         all of it or none (never a certificate without its chain)."""
-        kept = self.deps.store.artifacts.put_all(self.job.id, values)
+        kept = self.memory.put_all(values)
         self._plain.update(kept)
         return kept
 
@@ -140,25 +145,29 @@ class StageContext:
             there = self.artifact(name)
             if there is not None:
                 return there
-        stored = self.deps.store.artifacts.seal(data) if secret else data
+        stored = self.memory.seal(data) if secret else data
         self._made[name] = (stored, secret, replace)
         self._plain[name] = data
         return data
 
+    @property
+    def made(self) -> list[Made]:
+        """What ``produce`` collected, for the outcome to store."""
+        return [(name, *value) for name, value in self._made.items()]
+
     def store_made(self, conn: Connection) -> None:
         """Write what ``produce`` collected, in the transaction recording the outcome."""
-        made = [(name, *value) for name, value in self._made.items()]
-        write_artifacts_in(conn, self.job.id, made)
+        write_artifacts_in(conn, self.job.id, self.made)
 
     def output(self, stage: Stage, kind: type[M]) -> M:
         """What an earlier stage of this job recorded as its result."""
-        recorded = self.deps.store.progress.get_output(self.job.id, stage)
+        recorded = self.memory.output(stage)
         if recorded is None:
             raise PermanentError(
                 f"stage {stage.value} has no recorded result for this job",
                 hint=f"replay stage '{stage.value}'",
             )
-        return kind.model_validate_json(recorded.message)
+        return kind.model_validate_json(recorded)
 
     # -- shared things --------------------------------------------------------------------
 
@@ -175,10 +184,9 @@ class StageContext:
         """
         key = "x" + hashlib.sha256(name.encode()).hexdigest()[:31]
         owner = f"{self.job.id}:{uuid.uuid4().hex[:16]}"
-        progress = self.deps.store.progress
         deadline, pause = time.monotonic() + wait_s, 0.01
         lease = timedelta(seconds=hold_s)
-        while progress.acquire(key, self.stage.value, owner, lease) is not None:
+        while not self.memory.acquire(key, self.stage, owner, lease):
             if time.monotonic() + pause > deadline:
                 raise TransientError(
                     f"another job is working on {name} for over {wait_s:.0f} s",
@@ -189,7 +197,7 @@ class StageContext:
         try:
             yield
         finally:
-            progress.release(key, owner)
+            self.memory.release(key, owner)
 
     # -- history --------------------------------------------------------------------------
 
@@ -203,7 +211,7 @@ class StageContext:
     def note_now(self, kind: str, **detail: Any) -> None:
         """An event written at once: progress an operator should see while the run goes
         on (a ServiceNow retry, a wait the instance asked for)."""
-        self.deps.store.note(self.job.id, kind, detail)
+        self.memory.note_now(kind, detail)
         self.log.info(kind, **detail)
 
     # -- integrations ---------------------------------------------------------------------

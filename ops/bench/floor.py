@@ -1,72 +1,38 @@
 """The floor: the same nine stage cores, in plain processes, with no broker and no store.
 
 Each floor process runs its share of jobs one after another, calling the stage cores
-with an in-memory context: the same keys, CSRs, signings, keystores, ServiceNow calls
-against the same sandbox, and the same handshakes. What the pipeline costs beyond this
-is the queue, the store and the stage bookkeeping.
+with the job kept in memory (``JobInMemory``): the same keys, CSRs, signings, keystores,
+ServiceNow calls against the same sandbox, and the same handshakes. What the pipeline
+costs beyond this is the queue, the store and the stage bookkeeping (its logs too: the
+floor logs warnings only).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import resource
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import structlog
+
 from messages import JobAccepted, JobRequest, JobState, Stage, StageMessage
 from workers.config import PipelineConfig
 from workers.context import StageContext
 from workers.deps import CaRegistry, Deps, InstanceRegistry
+from workers.memory import JobInMemory
 from workers.runtime import Paused
 from workers.sealing import Sealer
 from workers.stages import CORES
 from workers.store import JobRecord, Store
 
-__all__ = ["FloorContext", "FloorResult", "run_floor"]
-
-
-class FloorContext(StageContext):
-    """A StageContext whose artifacts and outputs live in dictionaries."""
-
-    def __init__(self, deps: Deps, job: JobRecord) -> None:
-        super().__init__(deps, job, Stage.GENERATE)
-        self.artifacts: dict[str, bytes] = {}
-        self.outputs: dict[Stage, StageMessage] = {}
-
-    def artifact(self, name: str) -> bytes | None:
-        return self.artifacts.get(name)
-
-    def keep(self, name: str, data: bytes, *, secret: bool = False) -> bytes:
-        return self.artifacts.setdefault(name, data)
-
-    def keep_all(self, values: Mapping[str, bytes]) -> dict[str, bytes]:
-        return {name: self.artifacts.setdefault(name, data) for name, data in values.items()}
-
-    def produce(
-        self, name: str, data: bytes, *, secret: bool = False, replace: bool = False
-    ) -> bytes:
-        if replace:
-            self.artifacts[name] = data
-            return data
-        return self.artifacts.setdefault(name, data)
-
-    def output(self, stage: Stage, kind: type[Any]) -> Any:
-        return self.outputs[stage]
-
-    def note(self, kind: str, **detail: Any) -> None:
-        return None
-
-    @contextmanager
-    def exclusive(
-        self, name: str, *, wait_s: float = 30.0, hold_s: float = 120.0
-    ) -> Iterator[None]:
-        yield  # no store to hold a lease in: the floor runs without one
+__all__ = ["FloorResult", "run_floor"]
 
 
 def _run_one(deps: Deps, raw: Mapping[str, Any]) -> None:
@@ -79,14 +45,14 @@ def _run_one(deps: Deps, raw: Mapping[str, Any]) -> None:
         created_at=now,
         updated_at=now,
     )
-    ctx = FloorContext(deps, job)
+    memory = JobInMemory()
     message: StageMessage = JobAccepted(job_id=job.id)
     for stage in Stage:
-        ctx.stage = stage
+        ctx = StageContext(deps, job, stage, memory=memory)
         result = CORES[stage](message, ctx)
         if isinstance(result, Paused):
             raise RuntimeError("the floor needs a synchronous CA")
-        ctx.outputs[stage] = result
+        memory.record(stage, ctx.made, result.model_dump_json())
         message = result
 
 
@@ -98,11 +64,12 @@ def _floor_process(
     jobs: list[dict[str, Any]],
     ready: Any,
 ) -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     config = PipelineConfig.model_validate_json(config_json)
     sealer = Sealer([key])
     deps = Deps(
         config=config,
-        store=cast(Store, None),  # the floor has no store: FloorContext never touches it
+        store=cast(Store, None),  # the floor has no store: contexts keep the job in memory
         cas=CaRegistry(config, Path(state_dir), sealer),
         instances=InstanceRegistry(config, environ=environ),
     )
