@@ -48,6 +48,7 @@ class _Group:
         self.transaction = transaction
         self.members = 0
         self.broken: BaseException | None = None  # a savepoint could not be rolled back
+        self.discard = False  # the opener's work raised: roll back, let no one join
         self.failed: BaseException | None = None  # the commit (or rollback) raised
         self.done = threading.Event()
 
@@ -113,7 +114,15 @@ class Writer:
         return self._group
 
     def _member(self, group: _Group) -> Iterator[Connection]:
-        """One caller's work, in a savepoint of the group's transaction."""
+        """One caller's work, in a savepoint of the group's transaction; the opener's
+        needs none (alone, most often): if it raises, the transaction is rolled back."""
+        if group.members == 1:
+            try:
+                yield group.conn
+            except BaseException:
+                group.discard = True
+                raise
+            return
         savepoint = group.conn.begin_nested()
         try:
             yield group.conn
@@ -135,7 +144,7 @@ class Writer:
         raises if the group's writes were not committed."""
         with self._queue:
             others = self._queued
-        if others and group.members < GROUP_MAX and group.broken is None:
+        if others and group.members < GROUP_MAX and group.broken is None and not group.discard:
             self._turn.release()
             group.done.wait()
         else:
@@ -149,7 +158,7 @@ class Writer:
 
     def _close(self, group: _Group) -> None:
         try:
-            if group.broken is None:
+            if group.broken is None and not group.discard:
                 group.transaction.commit()
             else:
                 group.transaction.rollback()

@@ -96,6 +96,35 @@ def test_a_caller_alone_commits_at_once(db: tuple[Writer, Path, list[str]]) -> N
     assert len(commits) == 2
 
 
+def test_a_lone_caller_that_fails_leaves_nothing(db: tuple[Writer, Path, list[str]]) -> None:
+    writer, path, commits = db
+    with pytest.raises(ValueError, match="own error"), writer.begin() as conn:
+        _insert(conn, "a")
+        raise ValueError("its own error")
+    assert _committed(path) == set()
+    assert commits == []
+    with writer.begin() as conn:  # the next caller opens a new transaction
+        _insert(conn, "b")
+    assert _committed(path) == {"b"}
+
+
+def test_a_failing_first_caller_does_not_take_the_queued_ones_down(
+    db: tuple[Writer, Path, list[str]],
+) -> None:
+    writer, path, _commits = db
+    results: dict[str, Any] = {}
+    threads: list[threading.Thread] = []
+    with pytest.raises(ValueError, match="first's error"), writer.begin() as conn:
+        _insert(conn, "a")
+        threads += [_caller(writer, n, results) for n in ("b", "c")]
+        time.sleep(QUEUE_S)
+        raise ValueError("first's error")
+    for thread in threads:
+        thread.join()
+    assert results == {"b": "ok", "c": "ok"}
+    assert _committed(path) == {"b", "c"}
+
+
 def test_no_caller_returns_before_its_group_commits(db: tuple[Writer, Path, list[str]]) -> None:
     """``a`` hands the transaction to ``b``, whose work is slow: ``a`` must not return
     until ``b`` is done and the group committed, or what ``a`` does next (answer 202,
