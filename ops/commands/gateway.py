@@ -12,7 +12,29 @@ def register(sub: Any) -> None:
     gateway = sub.add_parser("gateway", help="serve the HTTP API (/v1, /healthz, /openapi.json)")
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8000)
+    gateway.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        help="serving processes sharing the port (each opens the store and the broker;"
+        " a dead one is replaced)",
+    )
     gateway.set_defaults(run=_gateway)
+
+
+def _processes(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_PROCESSES:
+        raise argparse.ArgumentTypeError(
+            f"--processes must be a whole number from 1 to {MAX_PROCESSES}, not {text!r}"
+        )
+    return count
+
+
+MAX_PROCESSES = 64
 
 
 def _gateway(args: argparse.Namespace) -> int:
@@ -21,10 +43,36 @@ def _gateway(args: argparse.Namespace) -> int:
     from ..control import open_app
     from ..gateway.server import GatewayServer
 
+    if args.processes > 1:
+        return _serve_processes(args)
     configure_logging()
     app = open_app()
     try:
         GatewayServer(app, host=args.host, port=args.port).serve()
     finally:
         app.close()
+    return 0
+
+
+def _serve_processes(args: argparse.Namespace) -> int:
+    """uvicorn's supervisor: it binds the port, starts the processes and replaces any
+    that dies, until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from workers.logs import configure_logging
+
+    from ..control import open_app
+
+    configure_logging()
+    open_app().close()  # a configuration error is told once, here, not by every process
+    uvicorn.run(
+        "ops.gateway.asgi:gateway_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.processes,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
     return 0

@@ -1,0 +1,23 @@
+"""The gateway as an ASGI application built from the environment, for ``twoway gateway
+--processes N``: uvicorn imports this factory in each serving process, and each opens
+its own App (store engines, broker connection) from the same environment."""
+
+from __future__ import annotations
+
+import atexit
+
+from fastapi import FastAPI
+
+from workers.logs import configure_logging
+
+from ..control import open_app
+from .app import create_gateway
+
+__all__ = ["gateway_from_environment"]
+
+
+def gateway_from_environment() -> FastAPI:
+    configure_logging()
+    app = open_app()
+    atexit.register(app.close)
+    return create_gateway(app)
