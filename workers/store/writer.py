@@ -87,9 +87,11 @@ class Writer:
         caller's part: hand over to a queued thread and wait, or commit."""
         with self._queue:
             self._queued += 1
-        self._turn.acquire()
-        with self._queue:
-            self._queued -= 1
+        try:
+            self._turn.acquire()
+        finally:  # also if interrupted (a stage's time limit): never a phantom in the queue
+            with self._queue:
+                self._queued -= 1
         try:
             group = self._group or self._open()
         except BaseException:
