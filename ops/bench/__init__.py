@@ -34,6 +34,7 @@ class BenchOptions:
     threads: int = 4
     runbook_jobs: int = 5
     paused: int = 0
+    gateway_processes: int = 1  # serving the callbacks of the paused phase
     database_url: str | None = None  # None: a new SQLite file
     timeout_s: float = 1800.0
 
@@ -57,7 +58,13 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         pipeline = run_pipeline_phase(stack, pipeline_jobs, options.timeout_s)
         after = run_floor_phase(stack, floor_jobs[half:], options.workers)
         floor = FloorResult.combined(before, after)
-        paused = run_paused_phase(stack, options.paused, options.key) if options.paused else None
+        paused = (
+            run_paused_phase(
+                stack, options.paused, options.key, gateway_processes=options.gateway_processes
+            )
+            if options.paused
+            else None
+        )
     runbook = run_runbook(options.runbook_jobs, options.key.value)
     pipeline_cpu = pipeline.cpu_s / max(pipeline.jobs, 1)
     result: dict[str, Any] = {
@@ -90,6 +97,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             paused_broker_idle_cpu_pct=paused.broker_idle_cpu_pct,
             paused_resume_s=paused.resume_s,
             paused_resumed=paused.resumed,
+            paused_gateway_processes=paused.gateway_processes,
         )
     return result
 

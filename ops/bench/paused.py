@@ -40,6 +40,7 @@ class PausedResult:
     broker_idle_cpu_pct: float
     resume_s: float
     resumed: int
+    gateway_processes: int
 
 
 def _park(stack: Stack, count: int, key: KeyType) -> list[str]:
@@ -113,12 +114,14 @@ def _post_all(base: str, callbacks: list[tuple[str, bytes]], secret: bytes) -> l
 
 
 @contextmanager
-def _gateway_process(stack: Stack) -> Iterator[str]:
-    """``twoway gateway`` on a free port with the stack's environment; its base URL."""
+def _gateway_process(stack: Stack, processes: int) -> Iterator[str]:
+    """``twoway gateway --processes N`` on a free port with the stack's environment; its
+    base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "ops", "gateway", "--port", str(port)]
+    command += ["--processes", str(processes)]
     process = subprocess.Popen(
         command,
         env=stack.worker_environment(),
@@ -138,7 +141,9 @@ def _gateway_process(stack: Stack) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def run_paused_phase(stack: Stack, count: int, key: KeyType) -> PausedResult:
+def run_paused_phase(
+    stack: Stack, count: int, key: KeyType, *, gateway_processes: int = 1
+) -> PausedResult:
     assert stack.app is not None
     ids = _park(stack, count, key)
     names = stage_queue_names(stack.queues)
@@ -151,7 +156,10 @@ def run_paused_phase(stack: Stack, count: int, key: KeyType) -> PausedResult:
     # As deployed, the gateway is a process of its own, and the CA another party: neither
     # shares an interpreter lock with the sandbox instance that lives in this process.
     spawn = multiprocessing.get_context("spawn")
-    with _gateway_process(stack) as base, ProcessPoolExecutor(CLIENTS, mp_context=spawn) as pool:
+    with (
+        _gateway_process(stack, gateway_processes) as base,
+        ProcessPoolExecutor(CLIENTS, mp_context=spawn) as pool,
+    ):
         started = time.monotonic()
         parts = pool.map(_post_all, [base] * CLIENTS, shares, [secret] * CLIENTS)
         statuses = [code for part in parts for code in part]
@@ -166,4 +174,5 @@ def run_paused_phase(stack: Stack, count: int, key: KeyType) -> PausedResult:
         broker_idle_cpu_pct=round(broker_idle, 2),
         resume_s=round(resume_s, 2),
         resumed=sum(code == 202 for code in statuses),
+        gateway_processes=gateway_processes,
     )

@@ -9,6 +9,7 @@ from typing import Any
 from messages import KeyType
 
 from ..output import table
+from .gateway import processes as gateway_processes
 
 __all__ = ["register"]
 
@@ -21,6 +22,12 @@ def register(sub: Any) -> None:
     bench.add_argument("--threads", type=int, default=4, help="threads per worker")
     bench.add_argument("--runbook-jobs", type=int, default=5, help="jobs of the keytool runbook")
     bench.add_argument("--paused", type=int, default=0, help="jobs parked at wait-for-ca")
+    bench.add_argument(
+        "--gateway-processes",
+        type=gateway_processes,
+        default=1,
+        help="gateway processes taking the paused jobs' callbacks (twoway gateway --processes)",
+    )
     bench.add_argument(
         "--database-url",
         help="the store to use, an empty PostgreSQL database (default: a new SQLite file)",
@@ -47,6 +54,7 @@ def _bench(args: argparse.Namespace) -> int:
             runbook_jobs=args.runbook_jobs,
             paused=args.paused,
             database_url=args.database_url,
+            gateway_processes=args.gateway_processes,
         )
     )
     if args.json:

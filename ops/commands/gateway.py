@@ -14,7 +14,7 @@ def register(sub: Any) -> None:
     gateway.add_argument("--port", type=int, default=8000)
     gateway.add_argument(
         "--processes",
-        type=_processes,
+        type=processes,
         default=1,
         help="serving processes sharing the port (each opens the store and the broker;"
         " a dead one is replaced)",
@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
     gateway.set_defaults(run=_gateway)
 
 
-def _processes(text: str) -> int:
+def processes(text: str) -> int:
+    """``--processes``: a whole number from 1 to MAX_PROCESSES."""
     try:
         count = int(text)
     except ValueError:

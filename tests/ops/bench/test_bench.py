@@ -15,7 +15,15 @@ def test_percentile_by_nearest_rank() -> None:
 
 def test_a_small_bench_runs_every_phase() -> None:
     result = run_bench(
-        BenchOptions(jobs=3, key=KeyType.EC256, workers=1, threads=2, runbook_jobs=1, paused=3)
+        BenchOptions(
+            jobs=3,
+            key=KeyType.EC256,
+            workers=1,
+            threads=2,
+            runbook_jobs=1,
+            paused=3,
+            gateway_processes=2,
+        )
     )
     assert result["pipeline_succeeded"] == 3 and result["pipeline_failures"] == {}
     for key in (
@@ -42,4 +50,5 @@ def test_a_small_bench_runs_every_phase() -> None:
         "verify",
     }
     assert result["paused_broker_messages"] == 0  # a paused job holds no message
-    assert result["paused_resumed"] == 3
+    assert result["paused_resumed"] == 3  # through a gateway of two processes
+    assert result["paused_gateway_processes"] == 2
