@@ -30,10 +30,25 @@ def register(sub: Any) -> None:
     )
     bench.add_argument(
         "--database-url",
+        type=database_url,
         help="the store to use, an empty PostgreSQL database (default: a new SQLite file)",
     )
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(run=_bench)
+
+
+def database_url(text: str) -> str:
+    """A store URL the store accepts (SQLite or PostgreSQL), as given."""
+    from workers.errors import ConfigError
+    from workers.store.engine import normalise_url
+
+    try:
+        normalise_url(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(
+            "sqlite:///PATH or postgresql://USER@HOST/DB (an empty database), not another scheme"
+        ) from exc
+    return text
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -23,14 +23,15 @@ def register(sub: Any) -> None:
 
 
 def processes(text: str) -> int:
-    """``--processes``: a whole number from 1 to MAX_PROCESSES."""
+    """A count of processes: a whole number from 1 to MAX_PROCESSES (argparse names the
+    option in its error)."""
     try:
         count = int(text)
     except ValueError:
         count = 0
     if not 1 <= count <= MAX_PROCESSES:
         raise argparse.ArgumentTypeError(
-            f"--processes must be a whole number from 1 to {MAX_PROCESSES}, not {text!r}"
+            f"a whole number of processes from 1 to {MAX_PROCESSES}, not {text!r}"
         )
     return count
 

@@ -190,7 +190,7 @@ def test_a_trust_record_two_jobs_made_together_stays_while_either_relies_on_it(
         )
     )
     twin, _ = app.store.create_job(request)
-    app.store.artifacts.put(twin.id, "trust_before", json.dumps({"sys_id": None}).encode())
+    app.store.artifacts.put_all(twin.id, {"trust_before": json.dumps({"sys_id": None}).encode()})
     app.runtime.send(Stage.GENERATE, JobAccepted(job_id=twin.id))
     wait_all(stack, [twin.id], timeout=60)
     assert app.store.get_job(twin.id).state is JobState.SUCCEEDED

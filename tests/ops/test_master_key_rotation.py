@@ -30,9 +30,9 @@ def test_rotation_moves_every_secret_to_the_new_key(store_url: str) -> None:
     old, new = Sealer.generate_key(), Sealer.generate_key()
     store = Store(store_url, Sealer([old]))
     job, _ = store.create_job(JobRequest.model_validate(good()))
-    store.artifacts.put(job.id, "private_key", b"key material", secret=True)
-    store.artifacts.put(job.id, "keystore_password", b"pw-0123456789", secret=True)
-    store.artifacts.put(job.id, "csr", b"not secret")
+    store.artifacts.put_all(job.id, {"private_key": b"key material"}, secret=True)
+    store.artifacts.put_all(job.id, {"keystore_password": b"pw-0123456789"}, secret=True)
+    store.artifacts.put_all(job.id, {"csr": b"not secret"})
     done = rotate(store_url, f"{new},{old}")
     assert done.returncode == 0, done.stderr
     assert '"resealed": 2' in done.stdout

@@ -65,7 +65,7 @@ def _start(h: Harness) -> tuple[str, StageContext]:
 def test_a_product_stored_first_by_another_run_rolls_this_outcome_back(h: Harness) -> None:
     job_id, ctx = _start(h)
     ctx.produce("private_key", b"this run's key", secret=True)
-    h.store.artifacts.put(job_id, "private_key", b"the other run's key", secret=True)
+    h.store.artifacts.put_all(job_id, {"private_key": b"the other run's key"}, secret=True)
     before = h.store.history(job_id)
     with pytest.raises(StateConflict, match="another run stored private_key first"):
         h.store.transition(job_id, kind="stage_completed", within=ctx.store_made)
@@ -75,7 +75,7 @@ def test_a_product_stored_first_by_another_run_rolls_this_outcome_back(h: Harnes
 
 def test_a_product_marked_replace_overwrites_what_is_stored(h: Harness) -> None:
     job_id, ctx = _start(h)
-    h.store.artifacts.put(job_id, "keystore", b"built for the old certificate")
+    h.store.artifacts.put_all(job_id, {"keystore": b"built for the old certificate"})
     assert ctx.produce("keystore", b"built anew", replace=True) == b"built anew"
     assert ctx.produce("csr", b"first") == b"first"
     h.store.transition(job_id, kind="stage_completed", within=ctx.store_made)
@@ -85,7 +85,7 @@ def test_a_product_marked_replace_overwrites_what_is_stored(h: Harness) -> None:
 
 def test_a_run_gets_back_what_an_earlier_outcome_stored(h: Harness) -> None:
     job_id, ctx = _start(h)
-    h.store.artifacts.put(job_id, "csr", b"recorded before")
+    h.store.artifacts.put_all(job_id, {"csr": b"recorded before"})
     assert ctx.produce("csr", b"made again") == b"recorded before"
     h.store.transition(job_id, kind="stage_completed", within=ctx.store_made)
     assert h.store.artifacts.get(job_id, "csr") == b"recorded before"

@@ -32,20 +32,14 @@ class Artifacts:
         self._writer = writer
         self._sealer = sealer
 
-    def put(self, job_id: str, name: str, data: bytes, *, secret: bool = False) -> bytes:
-        """Store ``data`` under ``name`` unless something is there; return what is stored.
-
-        First writer wins, so two runs of one stage agree on what they keep. (What a run
-        replaces goes with its outcome: ``write_artifacts_in``.)
-        """
-        return self.put_all(job_id, {name: data}, secret=secret)[name]
-
     def put_all(
         self, job_id: str, values: Mapping[str, bytes], *, secret: bool = False
     ) -> dict[str, bytes]:
-        """``put`` for several names in one transaction: all of them are stored or none
-        (what belongs together, like a certificate and its chain, is never half there).
-        Returns what is stored under each name."""
+        """Store each value under its name unless something is there, all in one
+        transaction: all of them are stored or none (what belongs together, like a
+        certificate and its chain, is never half there). Returns what is stored under each
+        name: first writer wins, so two runs of one stage agree on what they keep. (What a
+        run replaces goes with its outcome: ``write_artifacts_in``.)"""
         kept: dict[str, bytes] = {}
         with self._writer.begin() as conn:
             for name, data in values.items():

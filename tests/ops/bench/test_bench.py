@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
+
 from messages import KeyType
 from ops.bench import BenchOptions, run_bench
 from ops.bench.stats import percentile
@@ -52,3 +57,25 @@ def test_a_small_bench_runs_every_phase() -> None:
     assert result["paused_broker_messages"] == 0  # a paused job holds no message
     assert result["paused_resumed"] == 3  # through a gateway of two processes
     assert result["paused_gateway_processes"] == 2
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "expected"),
+    [
+        ("--database-url", "mysql://bench:s3cr3t-pw@db/empty", "sqlite:///PATH or postgresql://"),
+        ("--gateway-processes", "0", "a whole number of processes from 1 to 64"),
+    ],
+)
+def test_bad_bench_arguments_are_refused_before_anything_starts(
+    argument: str, value: str, expected: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ops", "bench", argument, value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"argument {argument}: {expected}" in done.stderr
+    assert "s3cr3t-pw" not in done.stderr  # a URL's password is not repeated

@@ -108,5 +108,5 @@ def test_a_bad_process_count_is_refused_with_the_range(value: str) -> None:
         check=False,
     )
     assert done.returncode == 2
-    assert "--processes must be a whole number from 1 to 64" in done.stderr
+    assert "argument --processes: a whole number of processes from 1 to 64" in done.stderr
     assert repr(value) in done.stderr

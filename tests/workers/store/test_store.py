@@ -112,8 +112,8 @@ def test_an_expired_lease_can_be_taken_over(store: Store) -> None:
 
 def test_artifacts_are_write_once_and_the_first_writer_wins(store: Store) -> None:
     job, _ = store.create_job(request())
-    assert store.artifacts.put(job.id, "csr", b"first") == b"first"
-    assert store.artifacts.put(job.id, "csr", b"second") == b"first"
+    assert store.artifacts.put_all(job.id, {"csr": b"first"})["csr"] == b"first"
+    assert store.artifacts.put_all(job.id, {"csr": b"second"})["csr"] == b"first"
     assert store.artifacts.get(job.id, "nothing") is None
 
 
@@ -132,7 +132,8 @@ def test_artifacts_kept_together_are_stored_all_or_none(store: Store) -> None:
 def test_secret_artifacts_are_sealed_at_rest(store: Store, store_url: str) -> None:
     job, _ = store.create_job(request())
     secret = b"-----BEGIN PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n"
-    assert store.artifacts.put(job.id, "private_key", secret, secret=True) == secret
+    kept = store.artifacts.put_all(job.id, {"private_key": secret}, secret=True)
+    assert kept == {"private_key": secret}
     engine = create_engine(normalise_url(store_url))
     with engine.connect() as conn:
         raw = conn.execute(text("SELECT data FROM twoway_artifacts")).scalar_one()
@@ -191,7 +192,7 @@ def test_master_key_rotation_reseals_everything(store_url: str) -> None:
     old, new = Sealer.generate_key(), Sealer.generate_key()
     store = Store(store_url, Sealer([old]))
     job, _ = store.create_job(request())
-    store.artifacts.put(job.id, "keystore_password", b"pw-abcdef", secret=True)
+    store.artifacts.put_all(job.id, {"keystore_password": b"pw-abcdef"}, secret=True)
     assert store.artifacts.reseal_all(Sealer([new, old])) == 1
     assert Store(store_url, Sealer([new])).artifacts.get(job.id, "keystore_password") == (
         b"pw-abcdef"
@@ -239,8 +240,8 @@ def test_artifacts_written_with_an_outcome_roll_back_with_it(store: Store) -> No
     """What a stage produced is written in the outcome's transaction: a name another run
     stored first refuses the write and the outcome with it; ``replace`` overwrites."""
     job, _ = store.create_job(request())
-    store.artifacts.put(job.id, "csr", b"the other run's")
-    store.artifacts.put(job.id, "keystore", b"old keystore")
+    store.artifacts.put_all(job.id, {"csr": b"the other run's"})
+    store.artifacts.put_all(job.id, {"keystore": b"old keystore"})
     before = store.history(job.id)
     mine = [("csr", b"mine", False, False), ("private_key", b"k", False, False)]
     with pytest.raises(StateConflict, match="another run stored csr first"):

@@ -64,7 +64,7 @@ def test_rewind_forgets_outputs_and_artifacts_in_the_transition(store: Store) ->
     store.transition(job.id, kind="x", state=JobState.RUNNING, stage=Stage.CSR)
     for stage in (Stage.GENERATE, Stage.CSR):
         store.transition(job.id, kind="done", output=(stage, "{}"))
-    store.artifacts.put(job.id, "csr", b"old csr")
+    store.artifacts.put_all(job.id, {"csr": b"old csr"})
     store.transition(job.id, kind="failed", state=JobState.FAILED)
     with pytest.raises(StateConflict):  # a lost compare-and-set forgets nothing
         store.transition(
