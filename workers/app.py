@@ -63,6 +63,7 @@ def build_app(
     store = Store(settings.store_url(), sealer)
     metrics = Metrics()
     metrics.watch(StoreCollector(store))
+    store.observe_write_waits(metrics.store_write_wait.observe)
     deps = Deps(
         config=config,
         store=store,

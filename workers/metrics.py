@@ -32,8 +32,16 @@ from .servicenow import CallRecord
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["STAGE_BUCKETS", "WAIT_BUCKETS", "Metrics", "StoreCollector", "observing"]
+__all__ = [
+    "STAGE_BUCKETS",
+    "WAIT_BUCKETS",
+    "WRITE_WAIT_BUCKETS",
+    "Metrics",
+    "StoreCollector",
+    "observing",
+]
 
+WRITE_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30)
 STAGE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 WAIT_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400)
 
@@ -78,6 +86,13 @@ class Metrics:
             "twoway_servicenow_errors",
             "ServiceNow calls that failed, by status and what followed (retry, wait, error).",
             ["method", "path", "status", "outcome"],
+            registry=self.registry,
+        )
+        self.store_write_wait = Histogram(
+            "twoway_store_write_wait_seconds",
+            "Time a write to the store waited to begin: for its process's turn and the"
+            " database's write lock (SQLite), or a pooled connection (PostgreSQL).",
+            buckets=WRITE_WAIT_BUCKETS,
             registry=self.registry,
         )
         self._watched: set[int] = set()

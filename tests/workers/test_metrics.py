@@ -83,3 +83,17 @@ def test_stage_durations_are_observed_by_outcome() -> None:
     name = "twoway_stage_duration_seconds"
     assert got[(f"{name}_count", (("outcome", "retried"), ("stage", "enable")))] == 1
     assert got[(f"{name}_sum", (("outcome", "completed"), ("stage", "enable")))] == 0.3
+
+
+def test_every_write_transaction_observes_its_wait_to_begin(store_url: str) -> None:
+    store = Store(store_url, Sealer([Sealer.generate_key()]))
+    metrics = Metrics()
+    store.observe_write_waits(metrics.store_write_wait.observe)
+    try:
+        job, _ = store.create_job(JobRequest.model_validate(good()))
+        store.transition(job.id, kind="stage_started", state=JobState.RUNNING, stage=Stage.GENERATE)
+        got = samples(metrics)
+        assert got[("twoway_store_write_wait_seconds_count", ())] == 2
+        assert got[("twoway_store_write_wait_seconds_bucket", (("le", "+Inf"),))] == 2
+    finally:
+        store.close()

@@ -103,6 +103,10 @@ class Store(JobQueries, StageStarts):
         self._reader.dispose()
         self._writer.dispose()
 
+    def observe_write_waits(self, observer: Callable[[float], None]) -> None:
+        """Called with the seconds each write transaction waited to begin (writer.py)."""
+        self._writer.on_wait = observer
+
     def add_listener(self, listener: EventListener) -> None:
         """Called with every event after its transaction commits (metrics, publishing)."""
         self._listeners.append(listener)

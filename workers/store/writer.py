@@ -23,6 +23,10 @@ commits, and then every caller of the group returns. So:
 - if the commit itself fails, every caller of the group gets the error (none of their
   writes is there).
 
+How long each ``begin()`` waited before its transaction was ready (its process's turn and
+SQLite's lock; PostgreSQL: a pooled connection and ``BEGIN``) goes to ``on_wait`` if set:
+the gauge of a store that has become the bottleneck.
+
 A group pays one ``BEGIN IMMEDIATE`` (often a wait for another process to let go of the
 lock) and one commit instead of one each, and hands the lock between processes once.
 """
@@ -30,7 +34,8 @@ lock) and one commit instead of one each, and hands the lock between processes o
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Dialect, Engine, RootTransaction
@@ -65,11 +70,14 @@ class Writer:
         self._queued = 0  # threads waiting for _turn
         self._group: _Group | None = None
         self._inside = threading.local()
+        self.on_wait: Callable[[float], None] | None = None  # seconds until ready
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
+        started = time.monotonic()
         if not self._sqlite:
             with self.engine.begin() as conn:
+                self._waited(started)
                 yield conn
             return
         if getattr(self._inside, "active", False):
@@ -77,9 +85,14 @@ class Writer:
         self._inside.active = True
         try:
             with self._queued_turn() as group:
+                self._waited(started)
                 yield from self._member(group)
         finally:
             self._inside.active = False
+
+    def _waited(self, started: float) -> None:
+        if self.on_wait is not None:
+            self.on_wait(time.monotonic() - started)
 
     @contextmanager
     def _queued_turn(self) -> Iterator[_Group]:

@@ -55,6 +55,8 @@ def test_a_job_moves_the_numbers(stack: Stack, api: httpx.Client, reader: dict[s
     not_after = total(after, "twoway_certificate_not_after_timestamp_seconds", job_id=job.id)
     assert 364 * 86400 < not_after - time.time() < 366 * 86400  # the local CA's 365 days
     assert ("twoway_ca_wait_longest_open_seconds", ()) in after
+    waits = "twoway_store_write_wait_seconds_count"  # the job's writes, each observed
+    assert total(after, waits) > total(before, waits)
 
 
 def test_metrics_need_a_token(api: httpx.Client) -> None:

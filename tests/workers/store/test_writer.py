@@ -21,6 +21,7 @@ from workers.store.engine import make_engines
 from workers.store.writer import Writer
 
 QUEUE_S = 0.3  # long enough for a started thread to be queued on the writer
+HELD_S = 0.2  # how long a test holds the write lock
 
 
 @pytest.fixture
@@ -233,3 +234,42 @@ def test_same_idempotency_key_twice_in_one_group_gives_the_first_job(
         assert len({job_id for job_id, _created in got}) == 1
     finally:
         store.close()
+
+
+def test_the_wait_for_another_process_write_lock_is_observed(
+    db: tuple[Writer, Path, list[str]],
+) -> None:
+    writer, path, _ = db
+    waits: list[float] = []
+    writer.on_wait = waits.append
+    with writer.begin() as conn:  # nobody else writes: ready at once
+        _insert(conn, "alone")
+    other = sqlite3.connect(path, isolation_level=None)  # SQLite's view: another process
+    other.execute("BEGIN IMMEDIATE")
+    results: dict[str, Any] = {}
+    thread = _caller(writer, "blocked", results)
+    time.sleep(HELD_S)
+    other.execute("COMMIT")
+    other.close()
+    thread.join()
+    assert results == {"blocked": "ok"}
+    assert len(waits) == 2
+    assert waits[0] < HELD_S
+    assert waits[1] >= HELD_S / 2  # most of the time the other connection held it
+
+
+def test_a_write_queued_behind_another_in_its_process_observes_the_wait(
+    db: tuple[Writer, Path, list[str]],
+) -> None:
+    writer, _, _ = db
+    waits: list[float] = []
+    writer.on_wait = waits.append
+    results: dict[str, Any] = {}
+    with writer.begin() as conn:
+        _insert(conn, "first")
+        thread = _caller(writer, "second", results)
+        time.sleep(HELD_S)
+    thread.join()
+    assert results == {"second": "ok"}
+    assert len(waits) == 2
+    assert waits[1] >= HELD_S / 2
