@@ -44,10 +44,13 @@ EventListener = Callable[[JobEvent], None]
 Note = tuple[str, Mapping[str, Any]]  # an event's kind and detail, to append as it stands
 # PostgreSQL hands out event ids when rows are inserted, not when they commit; a reader
 # could see id 11 committed while id 10 is still in flight, and pass it for good. Events
-# are therefore inserted under one transaction-level lock, taken last in each write (so
-# that it cannot deadlock) and held only for the commit: ids commit in order, and the
-# events relay (a cursor over ids) never skips one. SQLite serialises all writes anyway.
+# are therefore inserted under one transaction-level lock: ids commit in order, and the
+# events relay (a cursor over ids) never skips one. A write collects its events and
+# inserts them last (``_write``), so the lock is taken after every other lock of the
+# write (it cannot deadlock) and held only for those inserts and the commit: writers of
+# different jobs run in parallel up to there. SQLite serialises all writes anyway.
 _EVENT_ORDER = 7302672
+_PENDING_EVENTS = "twoway_pending_events"  # Connection.info key: the write's events
 _log = logging.getLogger(__name__)
 _MUTABLE = (
     "id",
@@ -121,10 +124,26 @@ class Store(JobQueries, StageStarts):
 
     @contextmanager
     def _write(self) -> Iterator[tuple[Connection, list[JobEvent]]]:
+        """A write transaction; the events ``_add_event`` collected are inserted at its end
+        (see ``_EVENT_ORDER``), and listeners hear of them once it has committed."""
         emitted: list[JobEvent] = []
         with self._writer.begin() as conn:
-            yield conn, emitted
+            pending: list[dict[str, Any]] = []
+            conn.info[_PENDING_EVENTS] = pending
+            try:
+                yield conn, emitted
+                self._insert_events(conn, pending)
+            finally:
+                del conn.info[_PENDING_EVENTS]
         self._notify(emitted)
+
+    def _insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self._postgres:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_ORDER})
+        for row in rows:  # one at a time: ids in the order the write added them
+            conn.execute(INSERT_EVENT, row)
 
     def _lock_job(self, conn: Connection, job_id: str) -> Row[Any]:
         row = conn.execute(LOCK_JOB if self._postgres else SELECT_JOB, {"job_id": job_id}).first()
@@ -148,6 +167,7 @@ class Store(JobQueries, StageStarts):
         """Append the job's next event (``values``: its row, ``last_seq`` moved on by one).
 
         The caller writes ``values`` back (``_update_job``), which records the new number.
+        The row is inserted when the write ends (``_write``).
         """
         values["last_seq"] = int(values["last_seq"]) + 1
         stage = Stage(values["stage"]) if values["stage"] else None
@@ -160,10 +180,7 @@ class Store(JobQueries, StageStarts):
             stage=stage,
             detail=dict(detail),
         )
-        if self._postgres:  # see _EVENT_ORDER
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_ORDER})
-        conn.execute(
-            INSERT_EVENT,
+        conn.info[_PENDING_EVENTS].append(
             {
                 "job_id": event.job_id,
                 "seq": event.seq,
@@ -172,7 +189,7 @@ class Store(JobQueries, StageStarts):
                 "state": event.state.value,
                 "stage": stage.value if stage else None,
                 "detail": json.dumps(event.detail, default=str),
-            },
+            }
         )
         return event
 

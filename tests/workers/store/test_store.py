@@ -262,3 +262,46 @@ def test_an_sqlite_too_old_for_the_store_is_refused_clearly(
     monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
     with pytest.raises(ConfigError, match=r"SQLite 3\.35 or newer; this Python links 3\.31\.1"):
         Store(f"sqlite:///{tmp_path}/old.sqlite3", sealer)
+
+
+def test_a_write_blocks_writes_of_other_jobs_only_for_its_events_and_commit(
+    pg_schema_url: str, sealer: Sealer
+) -> None:
+    """PostgreSQL: the lock that orders event ids is taken at the end of a write, so a
+    write to one job held up half-way does not hold up a write to another job."""
+    store = Store(pg_schema_url, sealer)
+    first, _ = store.create_job(request())
+    second, _ = store.create_job(request(), idempotency_key="another")
+    inside, release = threading.Event(), threading.Event()
+
+    def held(_conn: Any) -> None:
+        inside.set()
+        release.wait(30)
+
+    def start(job_id: str, within: Any = None) -> threading.Thread:
+        def run() -> None:
+            store.transition(
+                job_id,
+                kind="stage_started",
+                state=JobState.RUNNING,
+                stage=Stage.GENERATE,
+                notes=[("note", {"n": 1})],
+                within=within,
+            )
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    slow = start(first.id, held)
+    assert inside.wait(10)
+    fast = start(second.id)
+    fast.join(timeout=10)
+    passed = not fast.is_alive()
+    release.set()
+    slow.join()
+    fast.join()
+    assert passed, "the second job's write waited for the first job's"
+    for job in (first, second):  # each write's events went in, in their order
+        assert [e.kind for e in store.history(job.id)] == ["job_accepted", "note", "stage_started"]
+    store.close()
