@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -236,40 +237,40 @@ def test_same_idempotency_key_twice_in_one_group_gives_the_first_job(
         store.close()
 
 
-def test_the_wait_for_another_process_write_lock_is_observed(
+@contextmanager
+def _held_by_another_connection(writer: Writer, path: Path) -> Iterator[None]:
+    """SQLite's write lock, held by another connection (to SQLite: another process)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    yield
+    other.execute("COMMIT")
+    other.close()
+
+
+@contextmanager
+def _held_by_this_process(writer: Writer, path: Path) -> Iterator[None]:
+    """The process's write turn, held by another thread's transaction."""
+    with writer.begin() as conn:
+        _insert(conn, "holder")
+        yield
+
+
+@pytest.mark.parametrize("holder", [_held_by_another_connection, _held_by_this_process])
+def test_the_wait_for_the_write_lock_is_observed(
     db: tuple[Writer, Path, list[str]],
+    holder: Callable[[Writer, Path], AbstractContextManager[None]],
 ) -> None:
     writer, path, _ = db
     waits: list[float] = []
     writer.on_wait = waits.append
     with writer.begin() as conn:  # nobody else writes: ready at once
         _insert(conn, "alone")
-    other = sqlite3.connect(path, isolation_level=None)  # SQLite's view: another process
-    other.execute("BEGIN IMMEDIATE")
     results: dict[str, Any] = {}
-    thread = _caller(writer, "blocked", results)
-    time.sleep(HELD_S)
-    other.execute("COMMIT")
-    other.close()
-    thread.join()
-    assert results == {"blocked": "ok"}
-    assert len(waits) == 2
-    assert waits[0] < HELD_S
-    assert waits[1] >= HELD_S / 2  # most of the time the other connection held it
-
-
-def test_a_write_queued_behind_another_in_its_process_observes_the_wait(
-    db: tuple[Writer, Path, list[str]],
-) -> None:
-    writer, _, _ = db
-    waits: list[float] = []
-    writer.on_wait = waits.append
-    results: dict[str, Any] = {}
-    with writer.begin() as conn:
-        _insert(conn, "first")
-        thread = _caller(writer, "second", results)
+    with holder(writer, path):
+        thread = _caller(writer, "blocked", results)
         time.sleep(HELD_S)
     thread.join()
-    assert results == {"second": "ok"}
-    assert len(waits) == 2
-    assert waits[1] >= HELD_S / 2
+    assert results == {"blocked": "ok"}
+    *ready, blocked = waits
+    assert ready and all(wait < HELD_S for wait in ready)
+    assert blocked >= HELD_S / 2  # most of the time the lock was held
