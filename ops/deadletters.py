@@ -29,7 +29,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from messages import JobState, Stage
 from workers.errors import JobNotFound, StateConflict
 from workers.logs import redact_text
-from workers.pipeline import Routes
+from workers.machinery.pipeline import Routes
 from workers.store import Store
 
 __all__ = ["DeadLetter", "DeadLetters", "Outcome"]

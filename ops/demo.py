@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TextIO
 
 from messages import JobEvent, JobState, KeyType
-from workers.broker import BrokerKind
 from workers.errors import RequestInvalid
 from workers.logs import configure_logging
+from workers.machinery.broker import BrokerKind
 from workers.pki import cert_to_pem, parse_certificates
 from workers.store import JobRecord
 

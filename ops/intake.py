@@ -26,9 +26,9 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 from sqlalchemy.exc import OperationalError
 
-from workers.app import App
 from workers.errors import RequestInvalid, TransientError, TwowayError
 from workers.logs import redact_text
+from workers.machinery.app import App
 
 from .amqp import CONNECTION_ERRORS, Topology, connect, declare, publish_json
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pika
 
-from workers.app import App
+from workers.machinery.app import App
 
 from .amqp import CONNECTION_ERRORS, topology_of
 from .intake import Intake

@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
-from workers.app import App
+from workers.machinery.app import App
 
 from .deadletters import DeadLetters
 

@@ -21,8 +21,6 @@ import dramatiq
 import tomli_w
 
 from messages import KeyType
-from workers.app import App, build_app
-from workers.broker import BrokerKind
 from workers.ca import LocalCa
 from workers.config import (
     InstanceProfile,
@@ -31,9 +29,11 @@ from workers.config import (
     Settings,
     load_config,
 )
-from workers.deps import CaRegistry
-from workers.poller import Poller
-from workers.scheduler import RenewalScheduler
+from workers.levers.poller import Poller
+from workers.levers.scheduler import RenewalScheduler
+from workers.machinery.app import App, build_app
+from workers.machinery.broker import BrokerKind
+from workers.machinery.deps import CaRegistry
 from workers.sealing import Sealer
 
 from .gateway.server import GatewayServer

@@ -17,9 +17,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from messages import Stage
-
-from .errors import ConfigError
-from .renewal_policy import RenewalSettings, RenewBefore
+from workers.errors import ConfigError
+from workers.levers.renewal_policy import RenewalSettings, RenewBefore
 
 __all__ = [
     "AnyCaProfile",

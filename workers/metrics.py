@@ -26,11 +26,10 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from messages import JobState, Stage
-
-from .servicenow import CallRecord
+from workers.servicenow import CallRecord
 
 if TYPE_CHECKING:
-    from .store import Store
+    from workers.store import Store
 
 __all__ = [
     "STAGE_BUCKETS",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from .errors import ConfigError, TwowayError
+from workers.errors import ConfigError, TwowayError
 
 __all__ = ["SealBroken", "Sealer"]
 

@@ -73,7 +73,7 @@ def _certificate_and_chain(args: argparse.Namespace) -> tuple[bytes, bytes]:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from workers.resume import resume_with_certificate
+    from workers.levers.resume import resume_with_certificate
 
     from ..control import open_app
 
@@ -119,8 +119,8 @@ def _ca_callback(args: argparse.Namespace) -> int:
 
 
 def _poller(args: argparse.Namespace) -> int:
+    from workers.levers.poller import Poller
     from workers.logs import configure_logging
-    from workers.poller import Poller
 
     from ..control import open_app
     from .local import wait_for_signal
@@ -143,7 +143,7 @@ def _poller(args: argparse.Namespace) -> int:
 def show_waiting(*, as_json: bool) -> int:
     """``twoway jobs --waiting``: paused jobs, how long they waited, and until when."""
     from workers.config import load_config
-    from workers.waiting import waiting_jobs
+    from workers.levers.waiting import waiting_jobs
 
     from ..control import open_store
 

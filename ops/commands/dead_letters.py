@@ -66,7 +66,7 @@ def _selection(parser: argparse.ArgumentParser) -> None:
 
 def _open() -> Any:
     from workers.config import Settings, load_config
-    from workers.pipeline import build_routes
+    from workers.machinery.pipeline import build_routes
 
     from ..control import open_store
     from ..deadletters import DeadLetters

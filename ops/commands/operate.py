@@ -58,7 +58,7 @@ def register(sub: Any) -> None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from workers.replay import replay
+    from workers.levers.replay import replay
 
     from ..control import open_app
     from .jobs import wait_and_report
@@ -90,7 +90,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    from workers.replay import cancel
+    from workers.levers.replay import cancel
 
     from ..control import open_store
 

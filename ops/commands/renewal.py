@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 
 def _certificates(args: argparse.Namespace) -> int:
-    from workers.renewal import inventory
+    from workers.levers.renewal import inventory
 
     from ..control import open_app
 
@@ -58,7 +58,7 @@ def _certificates(args: argparse.Namespace) -> int:
 
 
 def _renew(args: argparse.Namespace) -> int:
-    from workers.renewal import renew
+    from workers.levers.renewal import renew
 
     from ..control import open_app
 
@@ -76,8 +76,8 @@ def _renew(args: argparse.Namespace) -> int:
 
 
 def _scheduler(args: argparse.Namespace) -> int:
+    from workers.levers.scheduler import RenewalScheduler
     from workers.logs import configure_logging
-    from workers.scheduler import RenewalScheduler
 
     from ..control import open_app
     from .local import wait_for_signal

@@ -28,9 +28,9 @@ def register(sub: Any) -> None:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from workers.app import build_app
     from workers.config import Settings, load_config
-    from workers.rollback import rollback
+    from workers.levers.rollback import rollback
+    from workers.machinery.app import build_app
 
     app = build_app(load_config(), Settings.from_environment(), broker="stub")  # no messages
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from workers.app import App
+from workers.machinery.app import App
 
 from . import ca, certificates, health, jobs_list, jobs_read, jobs_write, metrics
 from .errors import install_error_handlers

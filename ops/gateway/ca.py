@@ -17,7 +17,6 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from workers.app import App
 from workers.config import format_validation_error
 from workers.errors import (
     AuthenticationFailed,
@@ -27,7 +26,8 @@ from workers.errors import (
     StateConflict,
     TwowayError,
 )
-from workers.resume import resume_with_certificate
+from workers.levers.resume import resume_with_certificate
+from workers.machinery.app import App
 
 from ..callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S, check_signature
 from .auth import require

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from workers.renewal import inventory, renew
-from workers.replay import MAX_REASON
+from workers.levers.renewal import inventory, renew
+from workers.levers.replay import MAX_REASON
 
 from .auth import OperatorToken, ReadToken, actor_of
 from .jobs_read import JOB_ID

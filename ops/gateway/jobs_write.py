@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from messages import JobRequest, Stage
-from workers.replay import MAX_REASON, cancel, replay
+from workers.levers.replay import MAX_REASON, cancel, replay
 
 from .auth import OperatorToken, actor_of
 from .jobs_read import JOB_ID

@@ -8,7 +8,7 @@ import time
 
 import uvicorn
 
-from workers.app import App
+from workers.machinery.app import App
 
 from .app import create_gateway
 from .state import GatewayState

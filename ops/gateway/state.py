@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
-from workers.app import App
+from workers.machinery.app import App
 
 __all__ = ["GatewayState", "state_of"]
 

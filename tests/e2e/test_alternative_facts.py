@@ -18,7 +18,7 @@ from ops.stack import Stack, StackOptions
 from ops.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import UPDATE_STAMPS, dump_changes, local_ca, wait_all
 from workers import pki
-from workers.rollback import rollback
+from workers.levers.rollback import rollback
 
 OTHER = SandboxFacts(
     keystore_type=("jks", "Java Key Store"),

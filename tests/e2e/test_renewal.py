@@ -17,8 +17,8 @@ from ops.stack import Stack, StackOptions
 from tests.e2e.conftest import Partner, add_partners, job_for, wait_all
 from workers.config import PipelineConfig, load_config
 from workers.errors import VerificationFailed
+from workers.levers.renewal import inventory, renew
 from workers.pki import mtls_request, open_jks, parse_certificates
-from workers.renewal import inventory, renew
 from workers.store import JobRecord
 
 

@@ -17,8 +17,8 @@ from ops.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import UPDATE_STAMPS, dump_changes, local_ca, wait_all
 from workers import pki
 from workers.errors import ServiceNowRejected, StateConflict
-from workers.replay import replay
-from workers.rollback import RollbackReport, rollback
+from workers.levers.replay import replay
+from workers.levers.rollback import RollbackReport, rollback
 
 
 @pytest.fixture

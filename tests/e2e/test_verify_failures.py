@@ -13,7 +13,7 @@ from ops.stack import Stack, StackOptions
 from ops.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import local_ca, wait_all
 from workers import pki
-from workers.replay import replay
+from workers.levers.replay import replay
 
 
 @pytest.fixture(scope="module")

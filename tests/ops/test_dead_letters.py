@@ -22,7 +22,7 @@ from ops.deadletters import DeadLetter, DeadLetters
 from tests.conftest import AMQP_URL
 from tests.factories import good
 from workers.config import load_config
-from workers.pipeline import build_routes
+from workers.machinery.pipeline import build_routes
 from workers.sealing import Sealer
 from workers.store import Store
 

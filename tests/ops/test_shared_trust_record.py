@@ -15,7 +15,7 @@ import pytest
 
 from messages import JobRequest, KeystoreUploaded, KeyType, Stage, TrustRegistered
 from ops.stack import Stack, StackOptions
-from workers.context import StageContext
+from workers.machinery.context import StageContext
 from workers.stages.register_trust import register_trust
 
 JOBS = 8

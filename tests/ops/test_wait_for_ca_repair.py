@@ -11,7 +11,7 @@ import pytest
 from messages import CertificateIssued, CsrCreated, JobState, Stage
 from ops.jobview import follow
 from ops.stack import Stack, StackOptions
-from workers.context import StageContext
+from workers.machinery.context import StageContext
 from workers.stages.wait_for_ca import wait_for_ca
 
 

@@ -16,10 +16,10 @@ import messages
 from messages import JobAccepted, JobState, Stage, StageMessage
 from tests.factories import good
 from workers.config import load_config
-from workers.context import StageContext
-from workers.deps import CaRegistry, Deps, InstanceRegistry
-from workers.pipeline import build_routes
-from workers.runtime import Paused, Runtime, StageCore
+from workers.machinery.context import StageContext
+from workers.machinery.deps import CaRegistry, Deps, InstanceRegistry
+from workers.machinery.pipeline import build_routes
+from workers.machinery.runtime import Paused, Runtime, StageCore
 from workers.sealing import Sealer
 from workers.store import Store
 

@@ -11,7 +11,7 @@ import tomli_w
 from messages import Stage
 from workers.config import PipelineConfig, Settings, load_config
 from workers.errors import ConfigError
-from workers.pipeline import build_routes
+from workers.machinery.pipeline import build_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 

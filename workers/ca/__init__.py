@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .base import CaAdapter, Issued, Pending
-from .cfssl import CfsslCa
-from .local import LocalCa
-from .manual import ManualCa
+from workers.ca.base import CaAdapter, Issued, Pending
+from workers.ca.cfssl import CfsslCa
+from workers.ca.local import LocalCa
+from workers.ca.manual import ManualCa
 
 __all__ = ["CaAdapter", "CfsslCa", "Issued", "LocalCa", "ManualCa", "Pending"]

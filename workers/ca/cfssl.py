@@ -24,9 +24,8 @@ from typing import Any
 import requests
 from cryptography import x509
 
+from workers.ca.base import Issued, Pending
 from workers.errors import CaRejected, CaUnavailable, ConfigError
-
-from .base import Issued, Pending
 
 __all__ = ["CfsslCa"]
 

@@ -26,12 +26,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from messages.job import KeyType
+from workers.ca.base import Issued, Pending
 from workers.errors import CaRejected, ConfigError, RequestInvalid
 from workers.pki import Authority, cert_to_pem
 from workers.pki.authority import random_suffix
 from workers.sealing import SealBroken, Sealer
-
-from .base import Issued, Pending
 
 __all__ = ["LocalCa"]
 

@@ -8,7 +8,7 @@ request and a paused job costs its row and nothing else.
 
 from __future__ import annotations
 
-from .base import Issued, Pending
+from workers.ca.base import Issued, Pending
 
 __all__ = ["ManualCa"]
 

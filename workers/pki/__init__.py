@@ -7,15 +7,21 @@ only); callers seal it with :class:`workers.sealing.Sealer` before storing it.
 
 from __future__ import annotations
 
-from .authority import Authority, general_names
-from .certs import cert_to_der, cert_to_pem, describe, parse_certificates, sha256_fingerprint
-from .chain import IssuedChain, check_issued
-from .csr import build_csr, subject_name
-from .fetch import fetch_server_certificate
-from .identity import load_identity
-from .keys import generate_private_key, public_key_sha256
-from .keystore import KeystoreContents, build_jks, new_keystore_password, open_jks
-from .tls import HandshakeResult, mtls_request
+from workers.pki.authority import Authority, general_names
+from workers.pki.certs import (
+    cert_to_der,
+    cert_to_pem,
+    describe,
+    parse_certificates,
+    sha256_fingerprint,
+)
+from workers.pki.chain import IssuedChain, check_issued
+from workers.pki.csr import build_csr, subject_name
+from workers.pki.fetch import fetch_server_certificate
+from workers.pki.identity import load_identity
+from workers.pki.keys import generate_private_key, public_key_sha256
+from workers.pki.keystore import KeystoreContents, build_jks, new_keystore_password, open_jks
+from workers.pki.tls import HandshakeResult, mtls_request
 
 __all__ = [
     "Authority",

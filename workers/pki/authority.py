@@ -19,8 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from messages.job import KeyType
-
-from .keys import generate_private_key, load_private_key, spki_der
+from workers.pki.keys import generate_private_key, load_private_key, spki_der
 
 __all__ = ["Authority", "general_names", "random_suffix"]
 

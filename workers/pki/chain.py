@@ -19,10 +19,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from messages.job import SubjectName
 from workers.errors import CertificateRejected
-
-from .certs import cert_to_der, cert_to_pem, parse_certificates, sha256_fingerprint
-from .csr import SUBJECT_ATTRIBUTES
-from .keys import spki_der
+from workers.pki.certs import cert_to_der, cert_to_pem, parse_certificates, sha256_fingerprint
+from workers.pki.csr import SUBJECT_ATTRIBUTES
+from workers.pki.keys import spki_der
 
 __all__ = ["IssuedChain", "check_issued"]
 

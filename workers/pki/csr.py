@@ -9,8 +9,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from messages.job import SubjectName
-
-from .keys import load_private_key
+from workers.pki.keys import load_private_key
 
 __all__ = ["SUBJECT_ATTRIBUTES", "build_csr", "subject_name"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 
-from ..errors import CertificateRejected, TransientError
+from workers.errors import CertificateRejected, TransientError
 
 __all__ = ["fetch_server_certificate"]
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from cryptography import x509
 
 from workers.errors import RequestInvalid
-
-from .certs import cert_to_pem
+from workers.pki.certs import cert_to_pem
 
 __all__ = ["load_identity"]
 

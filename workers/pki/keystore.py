@@ -25,10 +25,9 @@ from cryptography.hazmat.primitives import serialization
 from pyasn1.error import PyAsn1Error  # type: ignore[import-untyped]
 
 from workers.errors import CertificateRejected, VerificationFailed
-
-from .certs import cert_to_der
-from .chain import IssuedChain
-from .keys import load_private_key, spki_der
+from workers.pki.certs import cert_to_der
+from workers.pki.chain import IssuedChain
+from workers.pki.keys import load_private_key, spki_der
 
 __all__ = ["KeystoreContents", "build_jks", "new_keystore_password", "open_jks"]
 

@@ -23,10 +23,9 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from workers.errors import RequestInvalid, TransientError, TwowayError, VerificationFailed
-
-from .certs import cert_to_pem
-from .identity import load_identity
-from .tls_failures import (
+from workers.pki.certs import cert_to_pem
+from workers.pki.identity import load_identity
+from workers.pki.tls_failures import (
     CLIENT_HINT,
     REFUSING_ALERTS,
     client_refused,

@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from workers.errors import VerificationFailed
-
-from .certs import cert_to_der
-from .identity import load_identity
+from workers.pki.certs import cert_to_der
+from workers.pki.identity import load_identity
 
 __all__ = [
     "CLIENT_HINT",

@@ -8,11 +8,11 @@ Layers, lowest first:
   stage cores call without touching HTTP.
 """
 
-from .auth import BasicAuth, CallRecord, OAuthPassword
-from .client import ServiceNowClient
-from .facts import FactsCache, InstanceFacts, discover
-from .instance import Instance
-from .models import (
+from workers.servicenow.auth import BasicAuth, CallRecord, OAuthPassword
+from workers.servicenow.client import ServiceNowClient
+from workers.servicenow.facts import FactsCache, InstanceFacts, discover
+from workers.servicenow.instance import Instance
+from workers.servicenow.models import (
     ConfigurationSnapshot,
     KeystoreRecord,
     ProfileRecord,

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workers.errors import ServiceNowRejected, TransientError, VerificationFailed
-
-from .client import ServiceNowClient
+from workers.servicenow.client import ServiceNowClient
 
 __all__ = [
     "CERTIFICATE",

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers.errors import ServiceNowConflict, VerificationFailed
-
-from ._common import (
+from workers.servicenow._common import (
     CERTIFICATE,
     create_once,
     delete_with_attachments,
@@ -21,9 +20,9 @@ from ._common import (
     text,
     upload_checked,
 )
-from .client import ServiceNowClient
-from .facts import InstanceFacts
-from .models import KeystoreRecord
+from workers.servicenow.client import ServiceNowClient
+from workers.servicenow.facts import InstanceFacts
+from workers.servicenow.models import KeystoreRecord
 
 __all__ = ["activate_keystore_record", "ensure_keystore_record"]
 

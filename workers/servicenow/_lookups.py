@@ -7,12 +7,11 @@ silently ignored), and none changes anything on the instance.
 from __future__ import annotations
 
 from workers.errors import RequestInvalid
-
-from ._common import CERTIFICATE, PROFILE, text
-from ._trust import find_trust
-from .client import ServiceNowClient
-from .facts import InstanceFacts
-from .models import ProfileState
+from workers.servicenow._common import CERTIFICATE, PROFILE, text
+from workers.servicenow._trust import find_trust
+from workers.servicenow.client import ServiceNowClient
+from workers.servicenow.facts import InstanceFacts
+from workers.servicenow.models import ProfileState
 
 __all__ = [
     "find_profile",

@@ -6,12 +6,11 @@ import re
 from typing import Any
 
 from workers.errors import RequestInvalid, ServiceNowConflict
-
-from ._common import CERTIFICATE, PROFILE, create_once, ignore_missing, text
-from ._lookups import profile_users
-from .client import ServiceNowClient
-from .facts import InstanceFacts
-from .models import ProfileRecord
+from workers.servicenow._common import CERTIFICATE, PROFILE, create_once, ignore_missing, text
+from workers.servicenow._lookups import profile_users
+from workers.servicenow.client import ServiceNowClient
+from workers.servicenow.facts import InstanceFacts
+from workers.servicenow.models import ProfileRecord
 
 __all__ = ["ensure_protocol_profile", "validate_protocol"]
 

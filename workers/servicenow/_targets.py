@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from workers.errors import ServiceNowConflict, VerificationFailed
-
-from ._common import text
-from .client import ServiceNowClient
-from .facts import InstanceFacts
-from .models import TargetRef
+from workers.servicenow._common import text
+from workers.servicenow.client import ServiceNowClient
+from workers.servicenow.facts import InstanceFacts
+from workers.servicenow.models import TargetRef
 
 __all__ = [
     "enable_mutual_auth",

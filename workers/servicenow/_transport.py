@@ -11,10 +11,9 @@ from typing import Any
 import requests
 
 from workers.errors import RateLimited, ServiceNowUnavailable, TwowayError
-
-from . import _wire as wire
-from ._translate import error_from_response, maybe_sent, transport_error
-from .auth import BasicAuth, CallRecord, OAuthPassword, TokenCache
+from workers.servicenow import _wire as wire
+from workers.servicenow._translate import error_from_response, maybe_sent, transport_error
+from workers.servicenow.auth import BasicAuth, CallRecord, OAuthPassword, TokenCache
 
 __all__ = ["Transport"]
 

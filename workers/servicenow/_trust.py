@@ -12,8 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from workers.errors import RequestInvalid, ServiceNowConflict
-
-from ._common import (
+from workers.servicenow._common import (
     CERTIFICATE,
     attachment_sha256,
     create_once,
@@ -23,9 +22,9 @@ from ._common import (
     text,
     upload_checked,
 )
-from .client import ServiceNowClient
-from .facts import InstanceFacts
-from .models import TrustRecord
+from workers.servicenow.client import ServiceNowClient
+from workers.servicenow.facts import InstanceFacts
+from workers.servicenow.models import TrustRecord
 
 __all__ = ["ensure_trust_record", "find_trust", "pem_sha256", "trust_description"]
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import CERTIFICATE, PROFILE, attachment_sha256, keystore_load_errors, text
-from ._targets import mutual_columns, read_mutual_auth
-from ._trust import pem_sha256
-from .client import ServiceNowClient
-from .facts import InstanceFacts, legacy_protocol_properties
-from .models import ConfigurationSnapshot, TargetRef
+from workers.servicenow._common import (
+    CERTIFICATE,
+    PROFILE,
+    attachment_sha256,
+    keystore_load_errors,
+    text,
+)
+from workers.servicenow._targets import mutual_columns, read_mutual_auth
+from workers.servicenow._trust import pem_sha256
+from workers.servicenow.client import ServiceNowClient
+from workers.servicenow.facts import InstanceFacts, legacy_protocol_properties
+from workers.servicenow.models import ConfigurationSnapshot, TargetRef
 
 __all__ = ["check_configuration", "configuration_warnings", "read_configuration"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import _wire as wire
-from ._transport import Transport
-from .auth import BasicAuth, CallRecord, OAuthPassword
+from workers.servicenow import _wire as wire
+from workers.servicenow._transport import Transport
+from workers.servicenow.auth import BasicAuth, CallRecord, OAuthPassword
 
 __all__ = ["ServiceNowClient"]
 

@@ -16,8 +16,7 @@ from pathlib import PurePosixPath
 from pydantic import BaseModel, ConfigDict
 
 from workers.errors import ConfigError
-
-from .client import ServiceNowClient
+from workers.servicenow.client import ServiceNowClient
 
 __all__ = ["FactsCache", "InstanceFacts", "discover"]
 

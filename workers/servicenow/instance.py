@@ -10,22 +10,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from ._common import PROFILE, delete_with_attachments, ignore_missing
-from ._keystore import activate_keystore_record, ensure_keystore_record
-from ._lookups import find_profile, keystore_records, profile_users, profiles_using
-from ._profile import ensure_protocol_profile
-from ._targets import (
+from workers.servicenow._common import PROFILE, delete_with_attachments, ignore_missing
+from workers.servicenow._keystore import activate_keystore_record, ensure_keystore_record
+from workers.servicenow._lookups import (
+    find_profile,
+    keystore_records,
+    profile_users,
+    profiles_using,
+)
+from workers.servicenow._profile import ensure_protocol_profile
+from workers.servicenow._targets import (
     enable_mutual_auth,
     find_target,
     mutual_columns,
     read_mutual_auth,
     restore_mutual_auth,
 )
-from ._trust import ensure_trust_record, find_trust
-from ._verify import check_configuration, configuration_warnings, read_configuration
-from .client import ServiceNowClient
-from .facts import InstanceFacts
-from .models import (
+from workers.servicenow._trust import ensure_trust_record, find_trust
+from workers.servicenow._verify import (
+    check_configuration,
+    configuration_warnings,
+    read_configuration,
+)
+from workers.servicenow.client import ServiceNowClient
+from workers.servicenow.facts import InstanceFacts
+from workers.servicenow.models import (
     ConfigurationSnapshot,
     KeystoreRecord,
     ProfileRecord,

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from messages import Stage
-
-from ..runtime import StageCore
-from .create_profile import create_profile
-from .csr import csr
-from .enable import enable
-from .generate import generate
-from .import_chain import import_chain
-from .register_trust import register_trust
-from .upload_keystore import upload_keystore
-from .verify import verify
-from .wait_for_ca import wait_for_ca
+from workers.machinery.runtime import StageCore
+from workers.stages.create_profile import create_profile
+from workers.stages.csr import csr
+from workers.stages.enable import enable
+from workers.stages.generate import generate
+from workers.stages.import_chain import import_chain
+from workers.stages.register_trust import register_trust
+from workers.stages.upload_keystore import upload_keystore
+from workers.stages.verify import verify
+from workers.stages.wait_for_ca import wait_for_ca
 
 __all__ = ["CORES"]
 

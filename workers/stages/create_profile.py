@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 
 from messages import ProfileCreated, TrustRegistered
-
-from ..context import StageContext
-from ..errors import ServiceNowConflict
+from workers.errors import ServiceNowConflict
+from workers.machinery.context import StageContext
 
 __all__ = ["create_profile"]
 

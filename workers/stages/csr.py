@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from messages import CsrCreated, KeyGenerated, Stage
-
-from .. import pki
-from ..context import StageContext, sha256_hex
-from ..errors import PermanentError
+from workers import pki
+from workers.errors import PermanentError
+from workers.machinery.context import StageContext, sha256_hex
 
 __all__ = ["csr"]
 

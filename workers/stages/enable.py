@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 
 from messages import MutualAuthEnabled, ProfileCreated
-
-from ..context import StageContext
-from ..errors import PermanentError
+from workers.errors import PermanentError
+from workers.machinery.context import StageContext
 
 __all__ = ["enable", "find_target"]
 

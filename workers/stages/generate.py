@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from messages import JobAccepted, KeyGenerated
-
-from .. import pki
-from ..context import StageContext
+from workers import pki
+from workers.machinery.context import StageContext
 
 __all__ = ["generate"]
 

@@ -10,10 +10,9 @@ exported as PEM and DER for the third party (runbook step C).
 from __future__ import annotations
 
 from messages import CertificateIssued, ChainImported, Stage
-
-from .. import pki
-from ..context import StageContext, sha256_hex
-from ..errors import CertificateRejected, PermanentError
+from workers import pki
+from workers.errors import CertificateRejected, PermanentError
+from workers.machinery.context import StageContext, sha256_hex
 
 __all__ = ["import_chain", "server_certificate_der"]
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 
 from messages import KeystoreUploaded, TrustRegistered
-
-from .. import pki
-from ..context import StageContext
-from .import_chain import server_certificate_der
+from workers import pki
+from workers.machinery.context import StageContext
+from workers.stages.import_chain import server_certificate_der
 
 __all__ = ["register_trust"]
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from messages import JobVerified, KeystoreUploaded, MutualAuthEnabled, Stage
-
-from .. import pki
-from ..context import StageContext, sha256_hex
-from ..errors import PermanentError, VerificationFailed
-from .enable import find_target
+from workers import pki
+from workers.errors import PermanentError, VerificationFailed
+from workers.machinery.context import StageContext, sha256_hex
+from workers.stages.enable import find_target
 
 __all__ = ["old_keystore", "verify_and_switch"]
 

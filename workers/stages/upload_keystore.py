@@ -8,9 +8,8 @@ renewal's new record stays inactive until ``verify`` has proved it and switches 
 from __future__ import annotations
 
 from messages import ChainImported, KeystoreUploaded, Stage
-
-from ..context import StageContext, sha256_hex
-from ..errors import PermanentError
+from workers.errors import PermanentError
+from workers.machinery.context import StageContext, sha256_hex
 
 __all__ = ["job_marker", "upload_keystore"]
 

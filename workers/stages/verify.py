@@ -15,14 +15,13 @@ our keystore with the password on the record), ``configuration``, ``keystore_att
 from __future__ import annotations
 
 from messages import JobVerified, KeystoreUploaded, MutualAuthEnabled, Stage, TrustRegistered
-
-from .. import pki
-from ..context import StageContext, sha256_hex
-from ..errors import VerificationFailed
-from ..servicenow import ConfigurationSnapshot
-from .enable import find_target
-from .import_chain import server_certificate_der
-from .switch import verify_and_switch
+from workers import pki
+from workers.errors import VerificationFailed
+from workers.machinery.context import StageContext, sha256_hex
+from workers.servicenow import ConfigurationSnapshot
+from workers.stages.enable import find_target
+from workers.stages.import_chain import server_certificate_der
+from workers.stages.switch import verify_and_switch
 
 __all__ = ["handshake", "verify", "verify_configuration"]
 

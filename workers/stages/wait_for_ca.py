@@ -7,10 +7,9 @@ broker, and the CA's callback, an operator, or the poller resumes the job later.
 from __future__ import annotations
 
 from messages import CertificateIssued, CsrCreated, Stage
-
-from ..ca import Issued
-from ..context import StageContext, sha256_hex
-from ..runtime import Paused
+from workers.ca import Issued
+from workers.machinery.context import StageContext, sha256_hex
+from workers.machinery.runtime import Paused
 
 __all__ = ["CA_REQUEST_KEY", "wait_for_ca"]
 

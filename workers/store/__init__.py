@@ -1,8 +1,8 @@
 """The job store: SQLite by default, PostgreSQL for several hosts."""
 
-from .progress import LeaseHeld, RecordedOutput
-from .records import Begin, JobRecord
-from .store import EventListener, Note, Store, request_sha256
+from workers.store.progress import LeaseHeld, RecordedOutput
+from workers.store.records import Begin, JobRecord
+from workers.store.store import EventListener, Note, Store, request_sha256
 
 __all__ = [
     "Begin",

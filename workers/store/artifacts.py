@@ -11,17 +11,17 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, select, update
 
-from ..errors import StateConflict
-from ..sealing import Sealer
-from . import schema as t
-from .statements import (
+from workers.errors import StateConflict
+from workers.sealing import Sealer
+from workers.store import schema as t
+from workers.store.statements import (
     DELETE_ARTIFACTS_NAMED,
     INSERT_ARTIFACT,
     SELECT_ARTIFACT,
     SELECT_ARTIFACT_NAMES,
     SELECT_ARTIFACTS,
 )
-from .writer import Writer
+from workers.store.writer import Writer
 
 __all__ = ["Artifacts", "write_artifacts_in"]
 

@@ -11,9 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from messages import JobEvent, JobState, Stage
-
-from .progress import Progress
-from .records import Begin, JobRecord
+from workers.store.progress import Progress
+from workers.store.records import Begin, JobRecord
 
 __all__ = ["StageStarts"]
 

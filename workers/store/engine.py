@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-from ..errors import ConfigError
+from workers.errors import ConfigError
 
 __all__ = ["make_engines", "normalise_url"]
 

@@ -21,8 +21,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
-from ..errors import ConfigError
-from . import schema
+from workers.errors import ConfigError
+from workers.store import schema
 
 __all__ = [
     "BASELINE",

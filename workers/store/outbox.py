@@ -18,9 +18,8 @@ from sqlalchemy import Engine, and_, insert, select, update
 from sqlalchemy.orm import aliased
 
 from messages import JobEvent, JobState, Stage
-
-from . import schema as t
-from .writer import Writer
+from workers.store import schema as t
+from workers.store.writer import Writer
 
 __all__ = ["Outbox", "OutboxEvent", "RelayCursor"]
 

@@ -17,9 +17,8 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from messages import Stage
-
-from . import schema as t
-from .statements import (
+from workers.store import schema as t
+from workers.store.statements import (
     DELETE_LEASE,
     INSERT_LEASE,
     LOCK_LEASE,
@@ -30,7 +29,7 @@ from .statements import (
     UPDATE_LEASE,
     UPSERT_OUTPUT,
 )
-from .writer import Writer
+from workers.store.writer import Writer
 
 __all__ = ["LeaseHeld", "Progress", "RecordedOutput", "put_output"]
 

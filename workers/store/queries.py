@@ -16,11 +16,10 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from messages import JobEvent, JobRequest, JobState, Stage
-
-from ..errors import IdempotencyConflict, JobNotFound
-from . import schema as t
-from .records import JobRecord
-from .statements import SELECT_JOB
+from workers.errors import IdempotencyConflict, JobNotFound
+from workers.store import schema as t
+from workers.store.records import JobRecord
+from workers.store.statements import SELECT_JOB
 
 __all__ = ["JobQueries"]
 

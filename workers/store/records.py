@@ -8,8 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from messages import TERMINAL_STATES, JobRequest, JobState, Stage
-
-from .progress import LeaseHeld, RecordedOutput
+from workers.store.progress import LeaseHeld, RecordedOutput
 
 __all__ = ["Begin", "JobRecord"]
 

@@ -12,9 +12,8 @@ from collections.abc import Callable, Collection, Mapping
 from sqlalchemy import Connection
 
 from messages import Stage
-
-from .artifacts import write_artifacts_in
-from .statements import DELETE_ARTIFACTS_NAMED, DELETE_OUTPUTS_OF, FORGET_CA_REQUEST
+from workers.store.artifacts import write_artifacts_in
+from workers.store.statements import DELETE_ARTIFACTS_NAMED, DELETE_OUTPUTS_OF, FORGET_CA_REQUEST
 
 __all__ = ["rewind"]
 

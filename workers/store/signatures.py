@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import ReplayRefused
-from . import schema as t
-from .writer import Writer
+from workers.errors import ReplayRefused
+from workers.store import schema as t
+from workers.store.writer import Writer
 
 __all__ = ["CallbackSignatures"]
 

@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 
 from messages import JobState
-
-from . import schema as t
+from workers.store import schema as t
 
 __all__ = ["WAIT_ENDS", "CaWait", "CertificateRow", "Stats"]
 

@@ -20,23 +20,22 @@ from sqlalchemy import Connection, Row, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from messages import JobEvent, JobRequest, JobState, Stage
-
-from ..errors import JobNotFound, StateConflict
-from ..sealing import Sealer
-from . import schema as t
-from .artifacts import Artifacts
-from .begin import StageStarts
-from .engine import make_engines
-from .migrate import upgrade as upgrade_schema
-from .outbox import Outbox
-from .progress import Progress, put_output
-from .queries import JobQueries
-from .records import JobRecord
-from .signatures import CallbackSignatures
-from .statements import BUMP_SEQ, INSERT_EVENT, LOCK_JOB, SELECT_JOB, UPDATE_JOB
-from .stats import Stats
-from .tokens import Tokens
-from .writer import Writer
+from workers.errors import JobNotFound, StateConflict
+from workers.sealing import Sealer
+from workers.store import schema as t
+from workers.store.artifacts import Artifacts
+from workers.store.begin import StageStarts
+from workers.store.engine import make_engines
+from workers.store.migrate import upgrade as upgrade_schema
+from workers.store.outbox import Outbox
+from workers.store.progress import Progress, put_output
+from workers.store.queries import JobQueries
+from workers.store.records import JobRecord
+from workers.store.signatures import CallbackSignatures
+from workers.store.statements import BUMP_SEQ, INSERT_EVENT, LOCK_JOB, SELECT_JOB, UPDATE_JOB
+from workers.store.stats import Stats
+from workers.store.tokens import Tokens
+from workers.store.writer import Writer
 
 __all__ = ["EventListener", "Note", "Store"]
 

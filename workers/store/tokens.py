@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, insert, select, update
 
-from ..errors import RequestInvalid
-from . import schema as t
-from .writer import Writer
+from workers.errors import RequestInvalid
+from workers.store import schema as t
+from workers.store.writer import Writer
 
 __all__ = ["ROLES", "Role", "TokenRecord", "Tokens"]
 

@@ -12,8 +12,8 @@ from messages import KeyType, SubjectName
 from tests.factories import CfsslServer
 from workers.ca import CfsslCa, Issued
 from workers.config import CfsslCaProfile, load_config
-from workers.deps import CaRegistry
 from workers.errors import CaRejected, CaUnavailable, ConfigError
+from workers.machinery.deps import CaRegistry
 from workers.pki import build_csr, cert_to_pem, check_issued, generate_private_key
 from workers.sealing import Sealer
 

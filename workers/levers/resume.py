@@ -19,12 +19,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from messages import CertificateIssued, JobState, Stage
-
-from . import pki
-from .app import App
-from .errors import CertificateRejected, PermanentError, RequestInvalid, StateConflict
-from .store import JobRecord
-from .store.rewind import rewind
+from workers import pki
+from workers.errors import CertificateRejected, PermanentError, RequestInvalid, StateConflict
+from workers.machinery.app import App
+from workers.store import JobRecord
+from workers.store.rewind import rewind
 
 __all__ = ["resume_with_certificate"]
 

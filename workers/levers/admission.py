@@ -10,10 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from messages import JobRequest
-
-from .config import PipelineConfig, format_validation_error
-from .deps import InstanceRegistry
-from .errors import ConfigError, RequestInvalid
+from workers.config import PipelineConfig, format_validation_error
+from workers.errors import ConfigError, RequestInvalid
+from workers.machinery.deps import InstanceRegistry
 
 __all__ = ["admit", "parse_request"]
 

@@ -9,18 +9,17 @@ from typing import Any
 import dramatiq
 
 from messages import JobAccepted, JobRequest
-
-from .admission import admit, parse_request
-from .broker import BrokerKind, make_broker
-from .chaos import wrap_cores
-from .config import PipelineConfig, Settings
-from .context import record_call
-from .deps import CaRegistry, Deps, InstanceRegistry
-from .metrics import Metrics, StoreCollector, observing
-from .runtime import Runtime
-from .sealing import Sealer
-from .stages import CORES
-from .store import JobRecord, Store
+from workers.config import PipelineConfig, Settings
+from workers.levers.admission import admit, parse_request
+from workers.machinery.broker import BrokerKind, make_broker
+from workers.machinery.chaos import wrap_cores
+from workers.machinery.context import record_call
+from workers.machinery.deps import CaRegistry, Deps, InstanceRegistry
+from workers.machinery.runtime import Runtime
+from workers.metrics import Metrics, StoreCollector, observing
+from workers.sealing import Sealer
+from workers.stages import CORES
+from workers.store import JobRecord, Store
 
 __all__ = ["App", "build_app"]
 

@@ -13,8 +13,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from messages import Stage
-
-from .store import Store
+from workers.store import Store
 
 __all__ = ["JobInMemory", "JobMemory", "Made", "StoredJob"]
 

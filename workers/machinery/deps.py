@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from .ca import CaAdapter, CfsslCa, LocalCa, ManualCa
-from .config import CfsslCaProfile, ManualCaProfile, PipelineConfig
-from .errors import ConfigError, PermissionDenied
-from .metrics import Metrics
-from .sealing import Sealer
-from .servicenow import (
+from workers.ca import CaAdapter, CfsslCa, LocalCa, ManualCa
+from workers.config import CfsslCaProfile, ManualCaProfile, PipelineConfig
+from workers.errors import ConfigError, PermissionDenied
+from workers.metrics import Metrics
+from workers.sealing import Sealer
+from workers.servicenow import (
     BasicAuth,
     CallRecord,
     FactsCache,
@@ -26,7 +26,7 @@ from .servicenow import (
     OAuthPassword,
     ServiceNowClient,
 )
-from .store import Store
+from workers.store import Store
 
 __all__ = ["CaRegistry", "Deps", "InstanceRegistry"]
 

@@ -11,8 +11,8 @@ import messages
 from messages import JobState, Stage
 from tests.factories import good
 from tests.workers.harness import Harness
-from workers.context import StageContext
 from workers.errors import StateConflict, TransientError
+from workers.machinery.context import StageContext
 
 
 def test_what_a_run_produced_is_stored_with_its_outcome_not_before(h: Harness) -> None:

@@ -25,12 +25,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from messages import JobRequest, Stage, TrustRegistered
-
-from . import pki
-from .deps import Deps
-from .servicenow import ProfileState, TargetRef
-from .stages.upload_keystore import job_marker
-from .store import JobRecord
+from workers import pki
+from workers.machinery.deps import Deps
+from workers.servicenow import ProfileState, TargetRef
+from workers.stages.upload_keystore import job_marker
+from workers.store import JobRecord
 
 __all__ = ["RollbackStep", "Undo", "rolled_back_after_last_run"]
 

@@ -12,8 +12,8 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
-from .chaos import chaos_middleware
-from .errors import ConfigError
+from workers.errors import ConfigError
+from workers.machinery.chaos import chaos_middleware
 
 __all__ = ["BrokerKind", "make_broker"]
 

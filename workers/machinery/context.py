@@ -21,16 +21,15 @@ import structlog
 from sqlalchemy import Connection
 
 from messages import JobRequest, Stage, StageMessage
-
-from .ca import CaAdapter
-from .config import AnyCaProfile
-from .deps import Deps
-from .errors import PermanentError, TransientError
-from .logs import register_secret
-from .memory import JobMemory, Made, StoredJob
-from .servicenow import CallRecord, Instance
-from .store import JobRecord, Note
-from .store.artifacts import write_artifacts_in
+from workers.ca import CaAdapter
+from workers.config import AnyCaProfile
+from workers.errors import PermanentError, TransientError
+from workers.logs import register_secret
+from workers.machinery.deps import Deps
+from workers.machinery.memory import JobMemory, Made, StoredJob
+from workers.servicenow import CallRecord, Instance
+from workers.store import JobRecord, Note
+from workers.store.artifacts import write_artifacts_in
 
 __all__ = ["StageContext", "current_context", "record_call", "sha256_hex"]
 

@@ -1,6 +1,6 @@
 """Rollback: undo what a job changed on its ServiceNow instance (``twoway rollback ID``).
 
-The steps and their order are in :mod:`workers.undo`. Around them:
+The steps and their order are in :mod:`workers.levers.undo`. Around them:
 
 - a job still ``accepted`` or ``running`` is refused: cancel it first and roll back once
   its stage has finished; while rollback runs it holds the job's lease, so no stage of the
@@ -22,12 +22,11 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict
 
 from messages import JobState
-
-from .app import App
-from .errors import RequestInvalid, StateConflict, TwowayError
-from .logs import redact_text
-from .store import JobRecord
-from .undo import RollbackStep, Undo, rolled_back_after_last_run
+from workers.errors import RequestInvalid, StateConflict, TwowayError
+from workers.levers.undo import RollbackStep, Undo, rolled_back_after_last_run
+from workers.logs import redact_text
+from workers.machinery.app import App
+from workers.store import JobRecord
 
 __all__ = ["RollbackReport", "RollbackStep", "rollback"]
 

@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from messages import JobState
-
-from .config import PipelineConfig
-from .store import JobRecord, Store
+from workers.config import PipelineConfig
+from workers.store import JobRecord, Store
 
 __all__ = ["WaitingJob", "waiting_jobs"]
 

@@ -19,13 +19,12 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from sqlalchemy import Connection
 
 from messages import JobState, StageMessage
-
-from .context import StageContext
-from .deps import Deps
-from .errors import PermanentError, RateLimited, StateConflict, TwowayError
-from .logs import redact_text
-from .pipeline import Route
-from .store import JobRecord, Note
+from workers.errors import PermanentError, RateLimited, StateConflict, TwowayError
+from workers.logs import redact_text
+from workers.machinery.context import StageContext
+from workers.machinery.deps import Deps
+from workers.machinery.pipeline import Route
+from workers.store import JobRecord, Note
 
 __all__ = ["Paused", "StageCore", "StageRun", "error_detail"]
 

@@ -8,8 +8,8 @@ import messages
 from messages import Stage
 from tests.factories import good
 from tests.workers.harness import Harness
-from workers.context import StageContext
 from workers.errors import TransientError
+from workers.machinery.context import StageContext
 
 
 def _run(h: Harness) -> StageContext:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import messages
 from messages import Stage, StageMessage
-
-from .config import PipelineConfig, StageSettings
-from .errors import ConfigError
+from workers.config import PipelineConfig, StageSettings
+from workers.errors import ConfigError
 
 __all__ = ["FIRST_MESSAGE", "LAST_MESSAGE", "Route", "Routes", "build_routes"]
 

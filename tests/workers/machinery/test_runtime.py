@@ -15,9 +15,9 @@ import messages
 from messages import JobAccepted, JobState, Stage
 from tests.factories import good
 from tests.workers.harness import Harness, fake_output
-from workers.context import StageContext
 from workers.errors import PermanentError, TransientError
-from workers.runtime import Paused
+from workers.machinery.context import StageContext
+from workers.machinery.runtime import Paused
 
 
 def test_a_job_runs_the_nine_stages_once_each(h: Harness) -> None:

@@ -29,13 +29,12 @@ import structlog
 from sqlalchemy import Connection
 
 from messages import JobAccepted, JobState, Stage, StageMessage
-
-from .errors import RequestInvalid, StateConflict, TransientError
-from .logs import redact_text
-from .runtime import Runtime
-from .stages.wait_for_ca import CA_REQUEST_KEY
-from .store import JobRecord, Store
-from .store.rewind import rewind
+from workers.errors import RequestInvalid, StateConflict, TransientError
+from workers.logs import redact_text
+from workers.machinery.runtime import Runtime
+from workers.stages.wait_for_ca import CA_REQUEST_KEY
+from workers.store import JobRecord, Store
+from workers.store.rewind import rewind
 
 __all__ = ["CA_REQUEST_KEY", "MAX_REASON", "cancel", "check_reason", "replay"]
 

@@ -18,10 +18,10 @@ from ops.stack import Stack, StackOptions
 from workers.ca import Issued, Pending
 from workers.config import ManualCaProfile, load_config
 from workers.errors import CertificateRejected, ReplayRefused, StateConflict
+from workers.levers.poller import Poller
+from workers.levers.resume import resume_with_certificate
+from workers.levers.waiting import waiting_jobs
 from workers.pki import Authority, cert_to_pem, general_names, subject_name
-from workers.poller import Poller
-from workers.resume import resume_with_certificate
-from workers.waiting import waiting_jobs
 
 
 class SlowCa:

@@ -10,7 +10,7 @@ a delivery does and takes the job's lease:
 - a stage whose output is recorded but was never sent on is not run again: its output
   is re-sent (the worker died after recording, before sending);
 - otherwise the stage starts (an event), runs, and its outcome is recorded with the
-  lease freed in the same transaction (workers/stage_run.py): ``PermanentError`` fails
+  lease freed in the same transaction (workers/machinery/stage_run.py): ``PermanentError`` fails
   the job at the stage; ``TransientError`` is retried by dramatiq with bounded backoff,
   and on the last attempt the job fails and the message goes to the dead-letter queue.
 """
@@ -33,13 +33,12 @@ from dramatiq.middleware import CurrentMessage
 from pydantic import ValidationError
 
 from messages import JobState, Stage, StageMessage
-
-from .deps import Deps
-from .errors import JobNotFound, StateConflict
-from .leases import LeaseKeeper
-from .pipeline import Route, Routes, build_routes
-from .stage_run import Paused, StageCore, StageRun
-from .store import JobRecord, LeaseHeld
+from workers.errors import JobNotFound, StateConflict
+from workers.machinery.deps import Deps
+from workers.machinery.leases import LeaseKeeper
+from workers.machinery.pipeline import Route, Routes, build_routes
+from workers.machinery.stage_run import Paused, StageCore, StageRun
+from workers.store import JobRecord, LeaseHeld
 
 __all__ = ["Paused", "Runtime", "StageCore"]
 

@@ -14,8 +14,7 @@ from datetime import timedelta
 import structlog
 
 from messages import Stage
-
-from .store.progress import Progress
+from workers.store.progress import Progress
 
 __all__ = ["LeaseKeeper"]
 

@@ -8,7 +8,7 @@ import messages
 from messages import JobState, Stage
 from tests.factories import good
 from tests.workers.harness import Harness, fake_output
-from workers.sweeper import Sweeper
+from workers.levers.sweeper import Sweeper
 
 LATER = datetime.now(UTC) + timedelta(hours=1)
 

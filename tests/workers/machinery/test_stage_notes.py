@@ -8,8 +8,8 @@ import pytest
 
 from messages import JobState, Stage
 from tests.workers.harness import Harness
-from workers.context import StageContext
 from workers.errors import PermanentError, StateConflict, TransientError
+from workers.machinery.context import StageContext
 
 
 def _events(h: Harness, job_id: str, stage: Stage) -> list[tuple[str, str]]:

@@ -5,13 +5,13 @@ For each job in ``waiting_for_ca``:
 - past its CA profile's ``max_wait_days``, it fails with a reason that says how long it
   waited and what to do;
 - if its CA adapter is ``pollable``, the CA is asked for the request id stored with the
-  job; a certificate goes through :func:`workers.resume.resume_with_certificate`, as a
+  job; a certificate goes through :func:`workers.levers.resume.resume_with_certificate`, as a
   callback would. A certificate the CA issued that fails the checks fails the job: it is
   the CA's final answer to that request.
 
 Several pollers may run at once: every change is a compare-and-set, and a lost one is
 skipped. A failed resume after the certificate was stored is not left behind: the
-sweeper (:mod:`workers.sweeper`) re-sends an output that was recorded but not forwarded.
+sweeper (:mod:`workers.levers.sweeper`) re-sends an output that was recorded but not forwarded.
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from typing import Any
 import structlog
 
 from messages import JobState, Stage
-
-from .app import App
-from .ca import Issued
-from .errors import (
+from workers.ca import Issued
+from workers.errors import (
     CaRejected,
     CaUnavailable,
     CertificateRejected,
@@ -35,9 +33,10 @@ from .errors import (
     StateConflict,
     TwowayError,
 )
-from .periodic import Periodic
-from .resume import resume_with_certificate
-from .waiting import WaitingJob, waiting_jobs
+from workers.levers.periodic import Periodic
+from workers.levers.resume import resume_with_certificate
+from workers.levers.waiting import WaitingJob, waiting_jobs
+from workers.machinery.app import App
 
 __all__ = ["PollReport", "Poller"]
 

@@ -21,10 +21,9 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from messages import JobAccepted, JobState, Stage, StageMessage
-
-from .periodic import Periodic
-from .runtime import Runtime
-from .store import JobRecord
+from workers.levers.periodic import Periodic
+from workers.machinery.runtime import Runtime
+from workers.store import JobRecord
 
 __all__ = ["SweepReport", "Sweeper"]
 

@@ -24,10 +24,9 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from messages import Stage, StageMessage
-
-from .context import StageContext
-from .errors import ConfigError
-from .runtime import Paused, StageCore
+from workers.errors import ConfigError
+from workers.machinery.context import StageContext
+from workers.machinery.runtime import Paused, StageCore
 
 __all__ = ["DuplicateDeliveries", "chaos_middleware", "wrap_cores"]
 
