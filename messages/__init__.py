@@ -5,9 +5,10 @@ key material or passwords.
 """
 
 from ._base import Message
-from .events import TERMINAL_STATES, JobEvent, JobState, Stage
+from .events import TERMINAL_STATES, WAITING_STATES, JobEvent, JobState, Stage
 from .job import (
     CaChoice,
+    EnableSpec,
     JobRequest,
     KeySpec,
     KeystoreSpec,
@@ -35,10 +36,12 @@ from .stages import (
 
 __all__ = [
     "TERMINAL_STATES",
+    "WAITING_STATES",
     "CaChoice",
     "CertificateIssued",
     "ChainImported",
     "CsrCreated",
+    "EnableSpec",
     "JobAccepted",
     "JobEvent",
     "JobRequest",

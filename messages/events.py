@@ -8,19 +8,23 @@ from typing import Any
 
 from ._base import Message
 
-__all__ = ["TERMINAL_STATES", "JobEvent", "JobState", "Stage"]
+__all__ = ["TERMINAL_STATES", "WAITING_STATES", "JobEvent", "JobState", "Stage"]
 
 
 class JobState(StrEnum):
     ACCEPTED = "accepted"
     RUNNING = "running"
     WAITING_FOR_CA = "waiting_for_ca"
+    # the second pause: the third party has not installed our client certificate yet
+    WAITING_FOR_THIRD_PARTY = "waiting_for_third_party"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
 
 
 TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+# The runbook's two human hand-offs: a paused job holds no broker message and no thread.
+WAITING_STATES = frozenset({JobState.WAITING_FOR_CA, JobState.WAITING_FOR_THIRD_PARTY})
 
 
 class Stage(StrEnum):

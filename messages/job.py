@@ -16,6 +16,7 @@ from ._base import Message
 
 __all__ = [
     "CaChoice",
+    "EnableSpec",
     "JobRequest",
     "KeySpec",
     "KeyType",
@@ -188,6 +189,15 @@ class ProtocolProfileSpec(Message):
         return value
 
 
+class EnableSpec(Message):
+    """How ``enable`` switches the message: by default only once the new keystore has
+    handshaken with the third party's endpoint from twoway's host (``prove_first``). Turn it
+    off only for an endpoint twoway cannot reach (one that admits only the instance's
+    addresses): the switch is then unproven, and the job's history says so."""
+
+    prove_first: bool = True
+
+
 class JobRequest(Message):
     """Give a REST or SOAP message on an instance a client certificate from a CA."""
 
@@ -201,6 +211,10 @@ class JobRequest(Message):
     server_certificate: ServerCertificate
     protocol_profile: ProtocolProfileSpec
     rotate: bool = False
+    # A message already on mutual auth with another protocol profile is taken over only
+    # when the request says so (admission names the profile in use and its keystore).
+    replace: bool = False
+    enable: EnableSpec = EnableSpec()
 
     @field_validator("dns_sans")
     @classmethod

@@ -10,6 +10,7 @@
     +-- ReplayRefused               a signed request that was already used once (a CA callback)
     +-- PermanentError              never retried: fails the job at its stage
     |   +-- RequestInvalid          a job request, callback or resume that does not validate
+    |   |   +-- TakeOverRefused     the message already uses another profile; no "replace"
     |   +-- CertificateRejected     an issued certificate or chain that fails a check
     |   +-- CaRejected              the CA refused the CSR            (.request_id)
     |   +-- ServiceNowRejected      400/401/403/404 from the instance
@@ -45,6 +46,7 @@ __all__ = [
     "ServiceNowRejected",
     "ServiceNowUnavailable",
     "StateConflict",
+    "TakeOverRefused",
     "TransientError",
     "TwowayError",
     "VerificationFailed",
@@ -104,6 +106,11 @@ class PermanentError(TwowayError):
 
 class RequestInvalid(PermanentError):
     """A job request, callback or operator command that does not validate."""
+
+
+class TakeOverRefused(RequestInvalid):
+    """The target message already uses mutual auth with another profile, and the request
+    does not say ``replace``: a working integration is never taken over silently."""
 
 
 class CertificateRejected(PermanentError):

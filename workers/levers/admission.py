@@ -11,10 +11,11 @@ from pydantic import ValidationError
 
 from messages import JobRequest
 from workers.config import PipelineConfig, format_validation_error
-from workers.errors import ConfigError, RequestInvalid
+from workers.errors import ConfigError, RequestInvalid, TakeOverRefused
 from workers.machinery.deps import InstanceRegistry
+from workers.servicenow import ProfileInUse
 
-__all__ = ["admit", "parse_request"]
+__all__ = ["admit", "parse_request", "refuse_take_over"]
 
 
 def parse_request(raw: Any) -> JobRequest:
@@ -53,12 +54,32 @@ def admit(request: JobRequest, config: PipelineConfig, instances: InstanceRegist
     except ConfigError as exc:
         raise RequestInvalid(f"instance: {exc.message}", hint=exc.hint) from exc
     target = request.target
-    if instance.find_target(target.kind.value, target.name) is None:
+    found = instance.find_target(target.kind.value, target.name)
+    if found is None:
         raise RequestInvalid(
             f"target.name: no {target.kind.value.upper()} message named {target.name!r}"
             f" on instance {request.instance!r}",
             hint="names are exact and case-sensitive; an ACL may also hide the message",
         )
+    refuse_take_over(request, instance.profiles_in_use(found))
+
+
+def refuse_take_over(request: JobRequest, in_use: list[ProfileInUse]) -> None:
+    """A message on mutual auth with another profile changes only with ``replace``."""
+    others = [p for p in in_use if p.protocol != request.protocol_profile.name]
+    if not others or request.replace:
+        return
+    named = "; ".join(
+        f"protocol profile {p.protocol or p.sys_id!r} with keystore"
+        f" {p.keystore_name or p.keystore_sys_id or 'none'!r} (on {len(p.used_by)} record(s))"
+        for p in others
+    )
+    raise TakeOverRefused(
+        f"replace: {request.target.name!r} already uses mutual authentication: {named}",
+        hint="a working integration is switched to this job's certificate only when the"
+        ' request says so: set "replace": true (the old configuration stays until the new'
+        " one is proven), or name the profile in use in protocol_profile.name",
+    )
 
 
 def _check_fetch(request: JobRequest, config: PipelineConfig) -> None:

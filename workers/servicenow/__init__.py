@@ -15,6 +15,7 @@ from workers.servicenow.instance import Instance
 from workers.servicenow.models import (
     ConfigurationSnapshot,
     KeystoreRecord,
+    ProfileInUse,
     ProfileRecord,
     ProfileState,
     TargetRef,
@@ -30,6 +31,7 @@ __all__ = [
     "InstanceFacts",
     "KeystoreRecord",
     "OAuthPassword",
+    "ProfileInUse",
     "ProfileRecord",
     "ProfileState",
     "ServiceNowClient",

@@ -12,6 +12,7 @@ from typing import Literal
 
 from workers.servicenow._common import PROFILE, delete_with_attachments, ignore_missing
 from workers.servicenow._keystore import activate_keystore_record, ensure_keystore_record
+from workers.servicenow._live import profile_in_use, profiles_in_use
 from workers.servicenow._lookups import (
     find_profile,
     keystore_records,
@@ -37,6 +38,7 @@ from workers.servicenow.facts import InstanceFacts
 from workers.servicenow.models import (
     ConfigurationSnapshot,
     KeystoreRecord,
+    ProfileInUse,
     ProfileRecord,
     ProfileState,
     TargetRef,
@@ -180,6 +182,14 @@ class Instance:
     def profile_users(self, profile_sys_id: str) -> list[tuple[str, str]]:
         """(table, sys_id) of the messages, methods and functions using the profile."""
         return profile_users(self.client, self.facts, profile_sys_id)
+
+    def profiles_in_use(self, target: TargetRef) -> list[ProfileInUse]:
+        """The profiles the message and its methods use with mutual auth on, now."""
+        return profiles_in_use(self.client, self.facts, target)
+
+    def profile_in_use(self, profile_sys_id: str) -> ProfileInUse:
+        """One profile and its keystore; ``problem`` says why it cannot serve (or is "")."""
+        return profile_in_use(self.client, profile_sys_id)
 
     def mutual_columns(self, target: TargetRef, sys_id: str) -> tuple[str, str]:
         """(mutual-auth column, protocol-profile column) of the message or one method."""

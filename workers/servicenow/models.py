@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "ConfigurationSnapshot",
     "KeystoreRecord",
+    "ProfileInUse",
     "ProfileRecord",
     "ProfileState",
     "TargetRef",
@@ -95,3 +96,17 @@ class ConfigurationSnapshot(_Frozen):
     mutual_auth: dict[str, dict[str, str]]
     legacy_properties: tuple[str, ...] = ()
     load_errors: tuple[str, ...] = ()
+
+
+class ProfileInUse(_Frozen):
+    """A protocol profile a message (or some of its methods) uses for mutual auth now.
+
+    ``protocol`` and ``keystore_name`` are empty when the record they name is gone;
+    ``problem`` says why the profile cannot serve mutual auth (empty when it can)."""
+
+    sys_id: str
+    protocol: str
+    keystore_sys_id: str
+    keystore_name: str
+    used_by: tuple[str, ...]
+    problem: str = ""
