@@ -1,8 +1,12 @@
 """``twoway demo``: one job end to end on the stack of ``twoway up``.
 
-With ``--ca manual`` the job pauses at wait-for-ca the way it would for a slow CA: the
-demo writes the CSR and the callback's address and secret, says how to sign and call
-back, and waits; the third party then trusts the root that arrived in the callback.
+The third party starts out refusing our new certificate, as a real partner does until
+it has installed it: the job proves the keystore before switching the message, finds it
+refused, and waits in ``waiting_for_third_party`` with the message untouched. The demo
+then plays the partner (it installs client-cert.pem) and the poller's re-probe carries
+the job on. With ``--ca manual`` the job first pauses at wait-for-ca the way it would for
+a slow CA: the demo writes the CSR and the callback's address and secret, says how to
+sign and call back, and waits.
 """
 
 from __future__ import annotations
@@ -14,11 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from messages import JobEvent, JobState, KeyType
+from messages import WAITING_STATES, JobEvent, JobState, KeyType
 from workers.errors import RequestInvalid
 from workers.logs import configure_logging
 from workers.machinery.broker import BrokerKind
-from workers.pki import cert_to_pem, parse_certificates
 from workers.store import JobRecord
 
 from .jobview import export_artifacts, follow, summarise
@@ -43,7 +46,10 @@ def run_demo(
 
     if ca == "manual" and out is None:
         raise RequestInvalid("demo --ca manual needs --out DIR", hint="csr.pem goes there")
-    stack = Stack(StackOptions(broker=broker))
+    options = StackOptions(
+        broker=broker, partner_trusts_ca=False, poll_every_s=1.0, probe_every_s=1.0
+    )
+    stack = Stack(options)
     log_path = stack.state_dir / "twoway.log"
     configure_logging(stream=log_path.open("a", buffering=1, encoding="utf-8"), json=True)
     say("twoway demo: outbound mutual TLS for a ServiceNow REST message, end to end")
@@ -51,6 +57,7 @@ def run_demo(
         assert stack.app is not None
         _announce(stack, say)
         job, _ = stack.app.submit(stack.example_job(key, ca={"profile": ca}))
+        stack.app.store.add_listener(_partner_installs(stack, job.id, say))
         say(f"job {job.id}: key {key.value}, target 'Payments API', CA '{ca}'")
         shown = _pause_for_the_ca(stack, job.id, out, say, timeout) if out and ca == "manual" else 0
         final = follow(stack.app.store, job.id, say, timeout=timeout, since=shown)
@@ -79,7 +86,6 @@ def _pause_for_the_ca(
 ) -> int:
     """Follow the job to its pause, hand the CSR out; return the events shown so far."""
     assert stack.app is not None
-    stack.app.store.add_listener(_trust_callback_root(stack, job_id))
     paused = follow(stack.app.store, job_id, say, timeout=timeout, until=_paused_or_done)
     shown = len(stack.app.store.history(job_id))  # nothing happens while it waits
     if paused.state is JobState.WAITING_FOR_CA:
@@ -88,18 +94,24 @@ def _pause_for_the_ca(
 
 
 def _paused_or_done(job: JobRecord) -> bool:
-    return job.terminal or job.state is JobState.WAITING_FOR_CA
+    return job.terminal or job.state in WAITING_STATES
 
 
-def _trust_callback_root(stack: Stack, job_id: str) -> Callable[[JobEvent], None]:
-    """The third party installs the root of the chain the CA called back with."""
+def _partner_installs(
+    stack: Stack, job_id: str, say: Callable[[str], None]
+) -> Callable[[JobEvent], None]:
+    """The demo's third party installs client-cert.pem once the job waits for it."""
 
     def listener(event: JobEvent) -> None:
-        if event.job_id != job_id or event.kind != "ca_resumed" or stack.app is None:
+        if event.job_id != job_id or event.kind != "waiting_for_third_party" or not stack.app:
             return
-        chain = stack.app.store.artifacts.get(job_id, "issued_chain") or b""
-        root = parse_certificates(chain, what="chain")[-1]  # stored leaf side first
-        stack.third_party.trust(cert_to_pem(root))
+        certificate = stack.app.store.artifacts.get(job_id, "client_cert_pem") or b""
+        say(
+            "  the message is untouched while the third party installs our certificate"
+            f" ({event.detail.get('install', {}).get('client_certificate_pem', '')});"
+            " playing the third party: installed. The poller re-probes ..."
+        )
+        stack.third_party.trust(certificate)
 
     return listener
 

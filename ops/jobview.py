@@ -19,6 +19,12 @@ _MARK = {
     "stage_retry": "retry",
     "stage_failed": "FAILED",
     "waiting_for_ca": "paused",
+    "waiting_for_third_party": "paused",
+    "third_party_resumed": "resume",
+    "switch_proved": "proved",
+    "switch_unproven": "UNPROVEN",
+    "switched_back": "back",
+    "third_party_wait_expired": "FAILED",
     "job_succeeded": "done",
     "servicenow_retry": "retry",
     "servicenow_wait": "wait",
@@ -35,6 +41,7 @@ _WITH_REASON = (
     "certificate_rejected",
     "callback_refused",
     "ca_wait_expired",
+    "third_party_wait_expired",
 )
 
 
@@ -53,10 +60,15 @@ def progress_line(event: JobEvent) -> str | None:
     if event.kind.startswith("servicenow_"):
         status = detail.get("status") or "no answer"
         return f"  [{mark:>6}] {stage:<16} {detail.get('method')} {detail.get('path')}: {status}"
-    if event.kind == "ca_resumed":
+    if event.kind in ("ca_resumed", "third_party_resumed"):
         return f"  [{mark:>6}] {stage:<16} by {detail.get('actor')} ({detail.get('source')})"
-    if event.kind == "waiting_for_ca":
+    if event.kind in ("waiting_for_ca", "switch_unproven", "switched_back"):
         return f"  [{mark:>6}] {stage:<16} {detail.get('reason', '')}"
+    if event.kind == "waiting_for_third_party":
+        return f"  [{mark:>6}] {stage:<16} {detail.get('reason', '')}: {detail.get('answer', '')}"
+    if event.kind == "switch_proved":
+        endpoint = detail.get("endpoint")
+        return f"  [{mark:>6}] {stage:<16} handshake with {endpoint} before the switch"
     if event.kind in ("replay_requested", "job_cancelled"):
         forced = " (forced)" if detail.get("force") else ""
         return f"  [{mark:>6}] {stage:<16} by {detail.get('actor')}{forced}: {detail.get('reason')}"

@@ -73,6 +73,11 @@ class StackOptions:
     instance_timeouts: tuple[float, float] | None = None
     # With broker="rabbitmq": the AMQP intake (<prefix>.jobs) and the events relay too.
     amqp: bool = False
+    # Whether the third party accepts certificates of the local CA from the start. When
+    # not, a job waits in waiting_for_third_party until ``third_party.trust(...)``.
+    partner_trusts_ca: bool = True
+    # [third_party] probe_every_s for this stack (None: pipeline.toml's).
+    probe_every_s: float | None = None
 
 
 class Stack:
@@ -102,7 +107,14 @@ class Stack:
         local_ca = CaRegistry(base, self.state_dir, self.sealer).get("local")
         assert isinstance(local_ca, LocalCa), "pipeline.toml's 'local' CA profile must be local"
         ca_root = local_ca.root_pem
-        self.third_party = ThirdPartyServer([ca_root]).start()
+        self.third_party = ThirdPartyServer(
+            [ca_root] if self.options.partner_trusts_ca else []
+        ).start()
+        if self.options.probe_every_s is not None:
+            probing = base.third_party.model_copy(
+                update={"probe_every_s": self.options.probe_every_s}
+            )
+            base = base.model_copy(update={"third_party": probing})
         self.sandbox = SandboxServer(
             self.options.sandbox_facts, seed_endpoint=self.third_party.url
         ).start()

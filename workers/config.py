@@ -59,6 +59,15 @@ class BrokerSettings(_Frozen):
     sweep_quiet_s: Annotated[float, Field(ge=1, le=86400)] | None = None
 
 
+class ThirdPartySettings(_Frozen):
+    """The second pause: a job whose new certificate the third party does not accept yet
+    waits (message untouched) at most ``max_wait_days``; the poller re-probes its
+    endpoint every ``probe_every_s`` with the keystore sealed in the store."""
+
+    max_wait_days: Annotated[float, Field(gt=0, le=365)] = 14
+    probe_every_s: Annotated[float, Field(ge=1, le=86400)] = 900
+
+
 class StageSettings(_Frozen):
     name: Stage
     consumes: str
@@ -182,6 +191,7 @@ class PipelineConfig(_Frozen):
     instances: dict[str, InstanceProfile] = {}
     ca: dict[str, CaProfile] = {}
     renewal: RenewalSettings = RenewalSettings()
+    third_party: ThirdPartySettings = ThirdPartySettings()
 
     @model_validator(mode="after")
     def _stages_once_each(self) -> PipelineConfig:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from messages import JobState, Stage
+from messages import WAITING_STATES, JobState, Stage
 from workers.errors import RequestInvalid
 from workers.store import Store
 
@@ -93,7 +93,7 @@ def wait_and_report(
         show,
         timeout=timeout,
         since=since,
-        until=lambda j: j.terminal or j.state is JobState.WAITING_FOR_CA,
+        until=lambda j: j.terminal or j.state in WAITING_STATES,
     )
     if as_json:
         emit(summarise(store, job), as_json=True)

@@ -15,7 +15,7 @@ from typing import Any
 import pika
 import pytest
 
-from messages import JobState, KeyType
+from messages import TERMINAL_STATES, WAITING_STATES, JobState, KeyType
 from ops.stack import Stack, StackOptions
 from ops.thirdparty import ThirdPartyServer
 from tests.conftest import AMQP_URL
@@ -80,10 +80,7 @@ def wait_all(stack: Stack, job_ids: list[str], timeout: float = 240) -> dict[str
     deadline = time.monotonic() + timeout
     while True:
         states = {job_id: stack.app.store.get_job(job_id).state for job_id in job_ids}
-        if all(
-            state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
-            for state in states.values()
-        ):
+        if all(state in TERMINAL_STATES | WAITING_STATES for state in states.values()):
             return states
         if time.monotonic() > deadline:
             return states

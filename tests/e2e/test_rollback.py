@@ -297,7 +297,8 @@ def test_the_rollback_command(stack: Stack) -> None:
 
 
 def test_a_third_party_that_never_trusted_us_does_not_matter_to_rollback(stack: Stack) -> None:
-    """A job that failed at verify (the common case for a rollback) is undone whole."""
+    """A job whose third party never accepted its certificate (it waits at enable, the
+    message untouched) is undone whole."""
     assert stack.app is not None
     stranger = ThirdPartyServer([]).start()
     try:
@@ -310,7 +311,7 @@ def test_a_third_party_that_never_trusted_us_does_not_matter_to_rollback(stack: 
             protocol_profile={"name": "mauthstranger", "port": stranger.port},
         )
         job = stack.app.store.get_job(job_id)
-        assert (job.state, job.stage) == (JobState.FAILED, Stage.VERIFY)
+        assert (job.state, job.stage) == (JobState.WAITING_FOR_THIRD_PARTY, Stage.ENABLE)
         report = rollback(stack.app, job_id, actor="test", reason="they said no")
         assert_as_before(before, stack.sandbox.dump(), restored_ids(report))
         assert local_ca(stack).issued_count() == 1

@@ -13,6 +13,7 @@ from ops.stack import Stack, StackOptions
 from ops.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import local_ca, wait_all
 from workers import pki
+from workers.levers.partner import resume_third_party
 from workers.levers.replay import replay
 
 
@@ -46,10 +47,10 @@ def submit(stack: Stack, name: str, endpoint: str, trusted_pem: bytes, port: int
     return job.id
 
 
-def failure(stack: Stack, job_id: str) -> dict[str, Any]:
+def failure(stack: Stack, job_id: str, stage: Stage = Stage.VERIFY) -> dict[str, Any]:
     assert stack.app is not None
     job = stack.app.store.get_job(job_id)
-    assert (job.state, job.stage) == (JobState.FAILED, Stage.VERIFY), job.error
+    assert (job.state, job.stage) == (JobState.FAILED, stage), job.error
     assert job.error is not None
     return dict(job.error)
 
@@ -61,22 +62,25 @@ def replay_verify(stack: Stack, job_id: str, reason: str) -> None:
 
 
 def test_the_third_party_does_not_trust_our_ca_yet(stack: Stack) -> None:
+    """The partner refuses the new certificate: the job waits at enable with the message
+    untouched (no outage), and goes on once they have installed it."""
+    assert stack.app is not None
     strict = ThirdPartyServer([]).start()  # has not installed our CA
     try:
         job_id = submit(stack, "Strict API", strict.url, strict.server_certificate_pem, strict.port)
-        error = failure(stack, job_id)
-        assert error["check"] == "client_certificate"
-        assert "answered 'unknown_ca' to our client certificate" in error["message"]
-        assert error["hint"] == (
-            "the third party has not installed client-cert.pem / our CA yet;"
-            " replay verify when they have"
-        )
+        job = stack.app.store.get_job(job_id)
+        assert (job.state, job.stage) == (JobState.WAITING_FOR_THIRD_PARTY, Stage.ENABLE)
+        [wait] = [e for e in stack.app.store.history(job_id) if e.kind == job.state.value]
+        assert "answered 'unknown_ca' to our client certificate" in wait.detail["answer"]
+        assert wait.detail["install"]["client_certificate_der"].endswith("format=der")
+        message = stack.sandbox.store.select("sys_rest_message", "name=Strict API")[0]
+        assert message["use_mutual_auth"] == "false" and message["protocol_name"] == ""
         assert strict.requests_served == 0
         strict.trust(local_ca(stack).root_pem)  # they install it
-        replay_verify(stack, job_id, "the third party installed our CA")
-        assert stack.app is not None
+        resume_third_party(stack.app, job_id, source="test", actor="test", reason="installed")
+        wait_all(stack, [job_id], timeout=60)
         assert stack.app.store.get_job(job_id).state is JobState.SUCCEEDED
-        assert strict.requests_served == 1
+        assert strict.requests_served == 2  # the proof before the switch, and verify's
     finally:
         strict.stop()
 
@@ -86,7 +90,7 @@ def test_the_server_presents_another_certificate_than_the_registered_one(
 ) -> None:
     registered = ThirdPartyServer([]).server_certificate_pem  # what the job was told
     job_id = submit(stack, "Moved API", partner.url, registered, partner.port)
-    error = failure(stack, job_id)
+    error = failure(stack, job_id, Stage.ENABLE)  # found by the proof, before any switch
     assert error["check"] == "server_certificate"
     presented = hashlib.sha256(
         pki.cert_to_der(pki.parse_certificates(partner.server_certificate_pem)[0])

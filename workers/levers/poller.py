@@ -9,6 +9,12 @@ For each job in ``waiting_for_ca``:
   callback would. A certificate the CA issued that fails the checks fails the job: it is
   the CA's final answer to that request.
 
+For each job in ``waiting_for_third_party`` (:mod:`workers.levers.partner`):
+
+- past ``[third_party] max_wait_days``, it fails (the message was never touched);
+- every ``probe_every_s`` it handshakes with the partner's endpoint using the sealed
+  keystore; once the partner accepts our certificate, the job resumes at ``enable``.
+
 Several pollers may run at once: every change is a compare-and-set, and a lost one is
 skipped. A failed resume after the certificate was stored is not left behind: the
 sweeper (:mod:`workers.levers.sweeper`) re-sends an output that was recorded but not forwarded.
@@ -33,6 +39,7 @@ from workers.errors import (
     StateConflict,
     TwowayError,
 )
+from workers.levers.partner import probe_third_party, resume_third_party
 from workers.levers.periodic import Periodic
 from workers.levers.resume import resume_with_certificate
 from workers.levers.waiting import WaitingJob, waiting_jobs
@@ -51,6 +58,7 @@ class PollReport:
     expired: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     unavailable: int = 0
+    probed: int = 0
 
 
 class Poller(Periodic):
@@ -59,6 +67,7 @@ class Poller(Periodic):
     def __init__(self, app: App) -> None:
         super().__init__()
         self.app = app
+        self._probed: dict[str, datetime] = {}  # job id -> this poller's last probe
 
     def run_once(self, now: datetime | None = None) -> PollReport:
         report = PollReport()
@@ -70,7 +79,64 @@ class Poller(Periodic):
                 self._visit(waiting, moment, report)
             except Exception:  # noqa: BLE001 - one job's trouble must not stop the round
                 _log.exception("poll_failed", job_id=waiting.job.id)
+        partners = [JobState.WAITING_FOR_THIRD_PARTY]
+        for waiting in waiting_jobs(self.app.store, self.app.config, states=partners):
+            report.waiting += 1
+            try:
+                self._visit_partner(waiting, moment, report)
+            except Exception:  # noqa: BLE001 - one job's trouble must not stop the round
+                _log.exception("probe_failed", job_id=waiting.job.id)
         return report
+
+    def _visit_partner(self, waiting: WaitingJob, now: datetime, report: PollReport) -> None:
+        job = waiting.job
+        if waiting.deadline is not None and now >= waiting.deadline:
+            if self._expire_partner(waiting, now):
+                report.expired.append(job.id)
+            return
+        every = timedelta(seconds=self.app.config.third_party.probe_every_s)
+        if now - self._probed.get(job.id, waiting.since) < every:
+            return
+        self._probed[job.id] = now
+        report.probed += 1
+        refusal = probe_third_party(self.app, job)
+        if refusal is not None:
+            _log.info("third_party_still_refuses", job_id=job.id, answer=refusal.message)
+            return
+        try:
+            resume_third_party(
+                self.app,
+                job,
+                source="poller",
+                actor="poller",
+                reason="the third party accepts our client certificate now",
+            )
+        except StateConflict:
+            return  # an operator or another poller got there first
+        self._probed.pop(job.id, None)
+        report.resumed.append(job.id)
+
+    def _expire_partner(self, waiting: WaitingJob, now: datetime) -> bool:
+        days = self.app.config.third_party.max_wait_days
+        error = PermanentError(
+            f"the third party did not accept our client certificate within [third_party]"
+            f" max_wait_days = {days:g}: the job waited from {_at(waiting.since)} to"
+            f" {_at(now)}; the message was not changed",
+            hint="hand the third party client-cert.pem and the CA chain again; once they"
+            " have installed it, replay stage 'enable'",
+        )
+        try:
+            self.app.store.transition(
+                waiting.job.id,
+                kind="third_party_wait_expired",
+                expect={JobState.WAITING_FOR_THIRD_PARTY},
+                state=JobState.FAILED,
+                error={**error.as_dict(), "stage": Stage.ENABLE.value},
+                detail=error.as_dict(),
+            )
+        except StateConflict:
+            return False
+        return True
 
     def _any_pollable(self) -> bool:
         """With no pollable CA, a round only expires jobs: those are the only ones read

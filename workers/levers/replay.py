@@ -41,7 +41,9 @@ __all__ = ["CA_REQUEST_KEY", "MAX_REASON", "cancel", "check_reason", "replay"]
 _log = structlog.get_logger("twoway.replay")
 
 MAX_REASON = 500
-_UNFINISHED = frozenset({JobState.ACCEPTED, JobState.RUNNING, JobState.WAITING_FOR_CA})
+_UNFINISHED = frozenset(
+    {JobState.ACCEPTED, JobState.RUNNING, JobState.WAITING_FOR_CA, JobState.WAITING_FOR_THIRD_PARTY}
+)
 # What each stage up to the keystore makes; a forced replay drops them from its stage on.
 _MADE_BY: dict[Stage, tuple[str, ...]] = {
     Stage.GENERATE: ("private_key",),
@@ -58,6 +60,8 @@ _MADE_BY: dict[Stage, tuple[str, ...]] = {
 }
 _NOT_FAILED = {
     JobState.WAITING_FOR_CA: "resume it with the signed certificate, or cancel it",
+    JobState.WAITING_FOR_THIRD_PARTY: "it resumes by itself once the third party accepts our"
+    " certificate; say it is installed (POST /v1/jobs/{id}/partner-installed), or cancel it",
     JobState.CANCELLED: "a cancelled job stays cancelled; submit a new job",
 }
 _ANEW = {

@@ -31,7 +31,13 @@ from workers.store import JobRecord
 __all__ = ["RollbackReport", "RollbackStep", "rollback"]
 
 _UNDOABLE = frozenset(
-    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.WAITING_FOR_CA}
+    {
+        JobState.SUCCEEDED,
+        JobState.FAILED,
+        JobState.CANCELLED,
+        JobState.WAITING_FOR_CA,
+        JobState.WAITING_FOR_THIRD_PARTY,
+    }
 )
 _LEASE = timedelta(minutes=10)
 _MAX_REASON = 500

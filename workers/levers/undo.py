@@ -28,6 +28,7 @@ from messages import JobRequest, Stage, TrustRegistered
 from workers import pki
 from workers.machinery.deps import Deps
 from workers.servicenow import ProfileState, TargetRef
+from workers.stages.restore import safe_values
 from workers.stages.upload_keystore import job_marker
 from workers.store import JobRecord
 
@@ -117,19 +118,29 @@ class Undo:
         before: dict[str, str],
         live: set[str],
     ) -> None:
-        """Put one row back, if it still uses this job's configuration (``live``)."""
+        """Put one row back, if it still uses this job's configuration (``live``), with
+        values that name only records able to serve (:mod:`workers.stages.restore`)."""
         columns = self.instance.mutual_columns(target, sys_id)
-        wanted = {c: before[c] for c in columns if c in before}
         what: Literal["message", "method"] = "message" if sys_id == target.sys_id else "method"
         table = target.table_of(sys_id)
-        if all(now.get(c) == v for c, v in wanted.items()):
-            return  # as it was before the job (or already restored)
-        if now.get(columns[1]) not in live:
-            note = f"uses protocol profile {now.get(columns[1])!r}, which serves another keystore"
-            self._step("kept", what, table, sys_id, note)
+        wanted = {c: before[c] for c in columns if c in before}
+        current = now.get(columns[1], "")
+        broken = (
+            current not in live
+            and bool(current)
+            and bool(self.instance.profile_in_use(current).problem)
+        )
+        if current not in live and not broken:  # another job's configuration, or ours undone
+            if any(now.get(c) != v for c, v in wanted.items()):
+                note = f"uses protocol profile {current!r}, which serves another keystore"
+                self._step("kept", what, table, sys_id, note)
             return
-        self.instance.restore_mutual_auth(target, {sys_id: wanted})
-        self._step("restored", what, table, sys_id, json.dumps(wanted, sort_keys=True))
+        safe = safe_values(self.deps, self.job, self.instance, target, sys_id, before)
+        if all(now.get(c) == v for c, v in safe.values.items()):
+            return
+        self.instance.restore_mutual_auth(target, {sys_id: safe.values})
+        note = json.dumps(safe.values, sort_keys=True) + (f" ({safe.note})" if safe.note else "")
+        self._step("restored", what, table, sys_id, note)
 
     def _profile(self, current: ProfileState | None, keystores: set[str]) -> None:
         known, before = self._profile_before()

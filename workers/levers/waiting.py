@@ -1,8 +1,8 @@
-"""Jobs that wait for their CA: since when, and until when they may."""
+"""Jobs that wait for their CA or for the third party: since when, until when they may."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,9 +30,15 @@ class WaitingJob:
     def waited(self, now: datetime) -> timedelta:
         return now - self.since
 
+    @property
+    def waits_for(self) -> str:
+        """``ca`` (the CA to sign) or ``third_party`` (the partner to install our cert)."""
+        return "third_party" if self.job.state is JobState.WAITING_FOR_THIRD_PARTY else "ca"
+
     def summary(self, now: datetime) -> dict[str, Any]:
         return {
             "job_id": self.job.id,
+            "waits_for": self.waits_for,
             "ca_profile": self.profile,
             "request_id": self.request_id,
             "waiting_since": self.since.isoformat(),
@@ -44,14 +50,18 @@ class WaitingJob:
 
 
 def waiting_jobs(
-    store: Store, config: PipelineConfig, *, since_before: datetime | None = None
+    store: Store,
+    config: PipelineConfig,
+    *,
+    since_before: datetime | None = None,
+    states: Collection[JobState] = (JobState.WAITING_FOR_CA,),
 ) -> Iterator[WaitingJob]:
-    """Every job in ``waiting_for_ca`` (read in pages first, then yielded); with
-    ``since_before``, only those waiting since before then (a query, not a scan)."""
+    """Every job in ``states`` (read in pages first, then yielded); with ``since_before``,
+    only those waiting since before then (a query, not a scan)."""
     found: dict[str, JobRecord] = {}  # by id: a job created meanwhile shifts the pages
     offset = 0
     while batch := store.list_jobs(
-        states=[JobState.WAITING_FOR_CA], updated_before=since_before, limit=_PAGE, offset=offset
+        states=list(states), updated_before=since_before, limit=_PAGE, offset=offset
     ):
         found.update((job.id, job) for job in batch)
         offset += len(batch)
@@ -62,11 +72,13 @@ def waiting_jobs(
 
 
 def _describe(store: Store, config: PipelineConfig, job: JobRecord) -> WaitingJob:
-    # Only the transition into waiting_for_ca moves a waiting job's updated_at (history
-    # notes, such as a refused callback, do not): it is when the wait began.
+    # Only the transition into a wait moves a waiting job's updated_at (history notes,
+    # such as a refused callback, do not): it is when the wait began.
     since = job.updated_at
     name = job.request.ca.profile
     profile = config.ca.get(name)
     limit = profile.max_wait_days if profile is not None else None
+    if job.state is JobState.WAITING_FOR_THIRD_PARTY:
+        limit = config.third_party.max_wait_days
     deadline = since + timedelta(days=limit) if limit is not None else None
     return WaitingJob(job=job, profile=name, since=since, deadline=deadline)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,10 +33,13 @@ _log = structlog.get_logger("twoway.runtime")
 
 @dataclass(frozen=True)
 class Paused:
-    """A core's answer when the job must wait (for the CA): the runtime acks and parks it."""
+    """A core's answer when the job must wait for a person outside (its CA, or the third
+    party): the runtime acks and parks it in ``state``; ``detail`` goes into the event."""
 
     request_id: str
     reason: str
+    state: JobState = JobState.WAITING_FOR_CA
+    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 StageCore = Callable[[Any, StageContext], "StageMessage | Paused"]
@@ -97,13 +100,18 @@ class StageRun:
         store, stage = self.deps.store, self.route.stage
         try:
             if isinstance(result, Paused):
+                for_ca = result.state is JobState.WAITING_FOR_CA
                 store.transition(
                     self.job.id,
-                    kind="waiting_for_ca",
+                    kind=result.state.value,
                     expect={JobState.RUNNING},
-                    state=JobState.WAITING_FOR_CA,
-                    ca_request_id=result.request_id,
-                    detail={"request_id": result.request_id, "reason": result.reason},
+                    state=result.state,
+                    ca_request_id=result.request_id if for_ca else None,
+                    detail={
+                        **({"request_id": result.request_id} if for_ca else {}),
+                        "reason": result.reason,
+                        **result.detail,
+                    },
                     within=self._closing(ctx),
                     notes=ctx.notes,
                 )

@@ -30,7 +30,9 @@ __all__ = [
 ]
 
 CLIENT_HINT = (
-    "the third party has not installed client-cert.pem / our CA yet; replay verify when they have"
+    "the third party has not installed client-cert.pem / our CA yet: a job waiting for them"
+    " goes on by itself once they have (or say so: partner-installed); after a switch, replay"
+    " verify"
 )
 _EXPIRED_HINT = "check the clocks on both sides; if our certificate has expired, submit a new job"
 # OpenSSL's reason for an alert the server sent -> (the alert's name, what to do)

@@ -25,7 +25,7 @@ def create_profile(msg: TrustRegistered, ctx: StageContext) -> ProfileCreated:
         found = instance.find_protocol_profile(spec.name)
         before = found.model_dump() if found is not None else {}
         ctx.keep("profile_before", json.dumps(before, sort_keys=True).encode())
-    if ctx.job.renews is not None:
+    if ctx.job.renews is not None or _rotation_deferred(msg, ctx):
         return _keep_for_renewal(msg, ctx)
     record = instance.ensure_protocol_profile(
         protocol=spec.name,
@@ -50,8 +50,29 @@ def create_profile(msg: TrustRegistered, ctx: StageContext) -> ProfileCreated:
     )
 
 
+def _rotation_deferred(msg: TrustRegistered, ctx: StageContext) -> bool:
+    """A profile to rotate that messages use now keeps serving its keystore until
+    ``enable`` has proven the new one (then it is pointed at it there)."""
+    if not ctx.request.rotate:
+        return False
+    instance = ctx.instance()
+    found = instance.find_protocol_profile(ctx.request.protocol_profile.name)
+    if found is None or found.keystore == msg.keystore_sys_id:
+        return False
+    users = instance.profile_users(found.sys_id)
+    if users:
+        ctx.note(
+            "profile_rotation_deferred",
+            profile=found.sys_id,
+            keystore=found.keystore,
+            used_by=[sys_id for _, sys_id in users],
+        )
+    return bool(users)
+
+
 def _keep_for_renewal(msg: TrustRegistered, ctx: StageContext) -> ProfileCreated:
-    """A renewal leaves the profile on the old keystore; ``verify`` switches it."""
+    """A renewal (or a rotation of a profile in use) leaves the profile on the old
+    keystore; ``verify`` (or ``enable``, once proven) switches it."""
     spec = ctx.request.protocol_profile
     found = ctx.instance().find_protocol_profile(spec.name)
     if found is None:

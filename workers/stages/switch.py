@@ -6,15 +6,17 @@ profile is pointed back at the old keystore.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
-from messages import JobVerified, KeystoreUploaded, MutualAuthEnabled, Stage
+from messages import JobVerified, KeystoreUploaded, MutualAuthEnabled, ProfileCreated, Stage
 from workers import pki
 from workers.errors import PermanentError, VerificationFailed
-from workers.machinery.context import StageContext, sha256_hex
-from workers.stages.enable import find_target
+from workers.machinery.context import StageContext
+from workers.stages.prove import find_target, prove_attached
+from workers.stages.restore import safe_values
 
-__all__ = ["old_keystore", "verify_and_switch"]
+__all__ = ["old_keystore", "switch_back", "verify_and_switch"]
 
 _CERTIFICATE = "sys_certificate"
 Check = Callable[[MutualAuthEnabled, StageContext], JobVerified]
@@ -64,15 +66,8 @@ def verify_and_switch(
 
 def _prove_before_switch(ctx: StageContext, new: KeystoreUploaded, handshake: Handshake) -> None:
     """The new keystore, as attached on the instance, handshakes with the third party."""
-    attached = ctx.instance().download_attachment(new.attachment_sys_id)
-    if sha256_hex(attached) != new.keystore_sha256:
-        raise VerificationFailed(
-            "the renewal's keystore attached on the instance is not the one twoway built",
-            check="keystore_attachment",
-            hint="replay stage 'upload-keystore'",
-        )
     endpoint = find_target(ctx).endpoint
-    result = handshake(ctx, attached, endpoint)
+    result = prove_attached(ctx, new, endpoint, handshake=handshake)
     ctx.note("renewal_proved", endpoint=endpoint, protocol=result.protocol)
 
 
@@ -87,3 +82,52 @@ def _switch(ctx: StageContext, *, to: str, kind: str) -> None:
     ctx.note(kind, **detail)
     assert ctx.job.renews is not None
     ctx.deps.store.note(ctx.job.renews, kind, {"renewal": ctx.job.id, **detail})
+
+
+def switch_back(ctx: StageContext) -> None:
+    """A first job that does not verify after ``enable`` switched the message: the
+    message and methods that use the job's profile get their previous values back (checked
+    by :func:`workers.stages.restore.safe_values`), and a profile the job rotated points at
+    its former keystore again, so that what worked before is what runs."""
+    previous_json = ctx.artifact("previous_values")
+    created = ctx.deps.store.progress.get_output(ctx.job.id, Stage.CREATE_PROFILE)
+    if previous_json is None or created is None:
+        return
+    profile = ProfileCreated.model_validate_json(created.message).profile_sys_id
+    instance, target = ctx.instance(), find_target(ctx)
+    previous = json.loads(previous_json)
+    restored: dict[str, dict[str, str]] = {}
+    for sys_id, now in instance.read_mutual_auth(target).items():
+        _, column = instance.mutual_columns(target, sys_id)
+        if sys_id not in previous or now.get(column) != profile:
+            continue
+        safe = safe_values(ctx.deps, ctx.job, instance, target, sys_id, previous[sys_id])
+        if any(now.get(c) != v for c, v in safe.values.items()):
+            restored[sys_id] = safe.values
+            if safe.note:
+                ctx.note("restore_adjusted", sys_id=sys_id, reason=safe.note)
+    if restored:
+        instance.restore_mutual_auth(target, restored)
+        ctx.note("switched_back", rows=sorted(restored), reason="verify failed after the switch")
+    _point_profile_back(ctx, profile)
+
+
+def _point_profile_back(ctx: StageContext, profile_sys_id: str) -> None:
+    """A profile ``enable`` rotated onto this job's keystore serves the former one again."""
+    rotated = [
+        e.detail
+        for e in ctx.deps.store.history(ctx.job.id)
+        if e.kind == "instance_record"
+        and e.detail.get("what") == "profile"
+        and e.detail.get("sys_id") == profile_sys_id
+        and not e.detail.get("created")
+        and e.detail.get("previous_keystore")
+    ]
+    if not rotated:
+        return
+    former = str(rotated[-1]["previous_keystore"])
+    instance = ctx.instance()
+    if instance.record_exists(_CERTIFICATE, former):
+        port = str(ctx.request.protocol_profile.port)
+        instance.restore_protocol_profile(profile_sys_id, keystore=former, default_port=port)
+        ctx.note("profile_pointed_back", profile=profile_sys_id, keystore=former)

@@ -15,13 +15,11 @@ our keystore with the password on the record), ``configuration``, ``keystore_att
 from __future__ import annotations
 
 from messages import JobVerified, KeystoreUploaded, MutualAuthEnabled, Stage, TrustRegistered
-from workers import pki
 from workers.errors import VerificationFailed
 from workers.machinery.context import StageContext, sha256_hex
 from workers.servicenow import ConfigurationSnapshot
-from workers.stages.enable import find_target
-from workers.stages.import_chain import server_certificate_der
-from workers.stages.switch import verify_and_switch
+from workers.stages.prove import find_target, handshake
+from workers.stages.switch import switch_back, verify_and_switch
 
 __all__ = ["handshake", "verify", "verify_configuration"]
 
@@ -29,7 +27,11 @@ __all__ = ["handshake", "verify", "verify_configuration"]
 def verify(msg: MutualAuthEnabled, ctx: StageContext) -> JobVerified:
     if ctx.job.renews is not None:  # prove the new keystore, switch to it, prove again
         return verify_and_switch(msg, ctx, check=verify_configuration, handshake=handshake)
-    return verify_configuration(msg, ctx)
+    try:
+        return verify_configuration(msg, ctx)
+    except VerificationFailed:
+        switch_back(ctx)  # what worked before stays active until this job verifies
+        raise
 
 
 def verify_configuration(msg: MutualAuthEnabled, ctx: StageContext) -> JobVerified:
@@ -101,15 +103,3 @@ def _hangs_together(
         )
     for warning in instance.configuration_warnings(snapshot):
         ctx.note("configuration_warning", message=warning)
-
-
-def handshake(ctx: StageContext, keystore: bytes, endpoint: str) -> pki.HandshakeResult:
-    """mTLS with exactly the attached keystore, trusting only the registered certificate."""
-    password = ctx.secret("keystore_password", made_by=Stage.IMPORT_CHAIN).decode()
-    contents = pki.open_jks(keystore, password, ctx.request.keystore.alias)
-    return pki.mtls_request(
-        endpoint,
-        private_key_pem=contents.private_key_pem,
-        chain=contents.chain,
-        trust=pki.parse_certificates(server_certificate_der(ctx)),
-    )
