@@ -57,7 +57,8 @@ def test_rest_with_pem_and_soap_with_der_succeed_with_no_code_change(stack: Stac
         stack.sandbox.add_soap_message("Partner SOAP", partner.url)
         before = stack.sandbox.dump()
         rest, soap = run_both(stack, partner)
-        assert stack.third_party.requests_served == 1 and partner.requests_served == 1
+        # enable's proof before the switch, then verify's handshake, each with our certificate
+        assert stack.third_party.requests_served == 2 and partner.requests_served == 2
         check_records(stack, soap)
         # rollback restores the discovered SOAP columns too and leaves the instance as before
         for job_id in (soap, rest):

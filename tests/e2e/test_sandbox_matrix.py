@@ -114,7 +114,7 @@ def test_the_matrix(stack: Stack, case: Case, tmp_path: Path) -> None:
         job_id = submit(stack, case, server)
         states = wait_all(stack, [job_id], timeout=120)
         assert states[job_id] is JobState.SUCCEEDED, stack.app.store.get_job(job_id).error
-        assert server.requests_served == 1  # verify's handshake, with our client certificate
+        assert server.requests_served == 2  # the proof before the switch, then verify's
         assert server.last_client_subjects[-1].startswith("CN=matrix-")
         keystore_id = check_keystore(stack, case, job_id, tmp_path)
         check_trust(stack, case, server)
