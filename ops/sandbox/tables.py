@@ -14,6 +14,9 @@ from .schema import Column, Schema, Table
 
 __all__ = ["build_schema"]
 
+# REST and SOAP messages: role web_service_admin or admin (servicenow-api.md 4.3, 4.4).
+_WEB_SERVICES = ("web_service_admin", "admin")
+
 
 def _text(name: str, label: str, length: int = 100) -> Column:
     return Column(name, label, "string", length)
@@ -75,7 +78,7 @@ def _attachment() -> Table:
             Column("image_height", "Image height", "integer"),
             Column("image_width", "Image width", "integer"),
         ),
-        admin_read=False,
+        read_roles=(),
     )
 
 
@@ -123,6 +126,8 @@ def _rest_message(f: SandboxFacts) -> Table:
             ),
             *_auth_columns(),
         ),
+        read_roles=_WEB_SERVICES,
+        write_roles=_WEB_SERVICES,
     )
 
 
@@ -148,6 +153,8 @@ def _rest_method(f: SandboxFacts) -> Table:
             _text("qualified_name", "Qualified name", 200),
             _bool("lock", "Lock"),
         ),
+        read_roles=_WEB_SERVICES,
+        write_roles=_WEB_SERVICES,
     )
 
 
@@ -166,6 +173,8 @@ def _soap_message(f: SandboxFacts) -> Table:
             _bool(f.soap_mutual_auth_column, "Use mutual authentication"),
             _ref(f.soap_profile_column, "Protocol profile", "sys_protocol_profile"),
         ),
+        read_roles=_WEB_SERVICES,
+        write_roles=_WEB_SERVICES,
     )
 
 
@@ -188,6 +197,8 @@ def _soap_function(f: SandboxFacts) -> Table:
             _text("envelope", "Envelope", 65000),
             *mutual,
         ),
+        read_roles=_WEB_SERVICES,
+        write_roles=_WEB_SERVICES,
     )
 
 
@@ -234,7 +245,7 @@ def _choice_table() -> Table:
             Column("sequence", "Sequence", "integer"),
             _text("dependent_value", "Dependent value", 40),
         ),
-        admin_read=False,
+        read_roles=(),
     )
 
 
@@ -249,7 +260,7 @@ def _properties_table() -> Table:
             Column("type", "Type", "string", 40, default="string"),
             _text("description", "Description", 512),
         ),
-        admin_read=False,
+        read_roles=(),
     )
 
 
@@ -262,6 +273,45 @@ def _syslog_table() -> Table:
             _text("level", "Level", 40),
             _text("source", "Source", 40),
             _text("message", "Message", 4000),
+        ),
+    )
+
+
+def _user_tables(f: SandboxFacts) -> tuple[Table, ...]:
+    """Users, roles and role grants (the platform's names); who may read the grants is a
+    fact the document does not settle (``user_roles_readable``)."""
+    grants_readers: tuple[str, ...] = () if f.user_roles_readable else ("admin",)
+    return (
+        Table(
+            "sys_user",
+            "User",
+            "name",
+            (
+                _text("user_name", "User ID"),
+                _text("name", "Name"),
+                _bool("active", "Active", "true"),
+                _bool("web_service_access_only", "Web service access only"),
+            ),
+            read_roles=(),
+        ),
+        Table(
+            "sys_user_role",
+            "Role",
+            "name",
+            (_text("name", "Name"), _text("description", "Description", 1000)),
+            read_roles=(),
+        ),
+        Table(
+            "sys_user_has_role",
+            "User Role",
+            "role",
+            (
+                _ref("user", "User", "sys_user"),
+                _ref("role", "Role", "sys_user_role"),
+                _choice("state", "State", (("active", "Active"), ("pending", "Pending"))),
+                _bool("inherited", "Inherited"),
+            ),
+            read_roles=grants_readers,
         ),
     )
 
@@ -280,5 +330,6 @@ def build_schema(facts: SandboxFacts) -> Schema:
         _choice_table(),
         _properties_table(),
         _syslog_table(),
+        *_user_tables(facts),
     )
     return {t.name: t for t in tables}
