@@ -12,6 +12,7 @@ from . import (
     ca,
     db,
     dead_letters,
+    doctor,
     gateway,
     jobs,
     local,
@@ -41,4 +42,5 @@ MODULES = [
     bench,
     renewal,
     plan,
+    doctor,
 ]
