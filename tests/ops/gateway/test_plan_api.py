@@ -5,7 +5,9 @@ from __future__ import annotations
 import httpx
 
 from ops.stack import Stack
+from tests.e2e.conftest import local_ca
 from tests.ops.gateway.conftest import fresh_job
+from workers import pki
 
 
 def test_plan_answers_ready_and_refused_alike_and_writes_nothing(
@@ -18,6 +20,10 @@ def test_plan_answers_ready_and_refused_alike_and_writes_nothing(
     assert ready.status_code == 200, ready.text
     assert ready.json()["ready"] is True
     assert [r["what"] for r in ready.json()["creates"]] == ["keystore", "trust", "profile"]
+    party = ready.json()["third_party"]
+    (root,) = pki.parse_certificates(local_ca(stack).root_pem)
+    assert [a["sha256"] for a in party["trust"]] == [pki.sha256_fingerprint(root)]
+    assert "/client-certificate" in party["client_certificate"]
     missing = {**request, "target": {"kind": "rest", "name": "No Such API"}}
     refused = api.post("/v1/plan", json=missing, headers=reader)
     assert refused.status_code == 200
