@@ -88,3 +88,32 @@ def test_an_unknown_target_is_refused(tmp_path: Path) -> None:
         plan = plan_job(request, config, instances, state_dir=tmp_path)
         assert [r.message.split(":")[0] for r in plan.refusals] == ["target.name"]
         assert plan.changes == () and writes(srv) == []
+
+
+def test_rotating_the_profile_in_use_shows_its_keystore_before_and_after(tmp_path: Path) -> None:
+    with sandbox_registry(live_payments=True) as (srv, config, instances):
+        request = job(protocol_profile={"name": LIVE_PROTOCOL, "port": 443}, rotate=True)
+        plan = plan_job(request, config, instances, state_dir=tmp_path)
+        assert plan.ready, plan.refusals
+        (profile,) = [r for r in plan.changes if r.what == "profile"]
+        assert profile.name == LIVE_PROTOCOL and "4 record(s)" in profile.note
+        assert {f.field: (f.before, f.after) for f in profile.fields} == {
+            "keystore": (
+                "Payments API keystore",
+                "twoway payments client (the new keystore record)",
+            )
+        }
+        # the message and its methods already use that profile: reused as they are
+        assert {r.what for r in plan.reuses} == {"message", "method"}
+        assert writes(srv) == []
+
+
+def test_a_fetched_server_certificate_is_looked_up_by_its_pin(tmp_path: Path) -> None:
+    with sandbox_registry() as (srv, config, instances):
+        pin = "ab" * 32
+        fetch = {"fetch": {"host": "partner.example", "port": 443, "sha256": pin}}
+        plan = plan_job(job(server_certificate=fetch), config, instances, state_dir=tmp_path)
+        assert [r.message.split(":")[0] for r in plan.refusals] == ["server_certificate.fetch.host"]
+        (trust,) = [r for r in plan.creates if r.what == "trust"]
+        assert trust.note == f"no record holds SHA-256 {pin}"
+        assert writes(srv) == []
