@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .facts import Choice, SandboxFacts
 from .schema import Column, Schema, Table
+from .user_tables import user_tables
 
 __all__ = ["build_schema"]
 
@@ -277,45 +278,6 @@ def _syslog_table() -> Table:
     )
 
 
-def _user_tables(f: SandboxFacts) -> tuple[Table, ...]:
-    """Users, roles and role grants (the platform's names); who may read the grants is a
-    fact the document does not settle (``user_roles_readable``)."""
-    grants_readers: tuple[str, ...] = () if f.user_roles_readable else ("admin",)
-    return (
-        Table(
-            "sys_user",
-            "User",
-            "name",
-            (
-                _text("user_name", "User ID"),
-                _text("name", "Name"),
-                _bool("active", "Active", "true"),
-                _bool("web_service_access_only", "Web service access only"),
-            ),
-            read_roles=(),
-        ),
-        Table(
-            "sys_user_role",
-            "Role",
-            "name",
-            (_text("name", "Name"), _text("description", "Description", 1000)),
-            read_roles=(),
-        ),
-        Table(
-            "sys_user_has_role",
-            "User Role",
-            "role",
-            (
-                _ref("user", "User", "sys_user"),
-                _ref("role", "Role", "sys_user_role"),
-                _choice("state", "State", (("active", "Active"), ("pending", "Pending"))),
-                _bool("inherited", "Inherited"),
-            ),
-            read_roles=grants_readers,
-        ),
-    )
-
-
 def build_schema(facts: SandboxFacts) -> Schema:
     """Every emulated table, keyed by name, as these facts describe them."""
     tables = (
@@ -330,6 +292,6 @@ def build_schema(facts: SandboxFacts) -> Schema:
         _choice_table(),
         _properties_table(),
         _syslog_table(),
-        *_user_tables(facts),
+        *user_tables(facts),
     )
     return {t.name: t for t in tables}
