@@ -62,11 +62,16 @@ def plan_job(
             notes=("the instance was not read: fix the request's fields first",),
         )
     refusals: list[PlanRefusal] = []
+    notes: list[str] = []
     try:
         examined = examine(request, config, instances)
-    except TwowayError as exc:  # the instance cannot be reached or refuses our login
+    except TwowayError as exc:  # the instance cannot be reached, or refuses our user
         examined = Examined()
         refusals.append(refusal_of(exc))
+        notes.append(
+            f"the instance could not be examined: twoway doctor --instance {request.instance}"
+            " says what the integration user lacks"
+        )
     refusals += [refusal_of(r) for r in examined.refusals]
     records = Records()
     if examined.instance is not None and examined.target is not None:
@@ -93,7 +98,7 @@ def plan_job(
         changes=tuple(records.changes),
         reuses=tuple(records.reuses),
         third_party=party,
-        notes=tuple(_notes(request, examined)),
+        notes=tuple(notes + _notes(request, examined)),
     )
 
 

@@ -117,3 +117,11 @@ def test_a_fetched_server_certificate_is_looked_up_by_its_pin(tmp_path: Path) ->
         (trust,) = [r for r in plan.creates if r.what == "trust"]
         assert trust.note == f"no record holds SHA-256 {pin}"
         assert writes(srv) == []
+
+
+def test_an_instance_that_refuses_the_user_points_to_doctor(tmp_path: Path) -> None:
+    with sandbox_registry(integration_roles=("web_service_admin",)) as (srv, config, instances):
+        plan = plan_job(job(), config, instances, state_dir=tmp_path)
+        assert [r.error for r in plan.refusals] == ["ServiceNowRejected"]
+        assert any("twoway doctor --instance sandbox" in note for note in plan.notes)
+        assert writes(srv) == []
