@@ -45,6 +45,17 @@ def register(sub: Any) -> None:
     sandbox = sub.add_parser("sandbox", help="the sandbox ServiceNow instance alone")
     sandbox.add_argument("--port", type=int, default=0)
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sandbox.add_argument(
+        "--roles",
+        default="admin",
+        help="the integration user's roles, comma-separated (web_service_admin: one that"
+        " lacks admin, refused on certificates and profiles)",
+    )
+    sandbox.add_argument(
+        "--live-payments",
+        action="store_true",
+        help="'Payments API' already live on mutual auth (profile mauthpayments)",
+    )
     sandbox.set_defaults(run=_sandbox)
 
 
@@ -82,7 +93,14 @@ def _sandbox(args: argparse.Namespace) -> int:
     from ..sandbox import serve
 
     # A fixed admin password (for compose) may come from the environment; else random.
-    serve(port=args.port, host=args.host, admin_password=os.environ.get("TWOWAY_SANDBOX_PASSWORD"))
+    roles = tuple(r.strip() for r in args.roles.split(",") if r.strip())
+    serve(
+        port=args.port,
+        host=args.host,
+        admin_password=os.environ.get("TWOWAY_SANDBOX_PASSWORD"),
+        integration_roles=roles,
+        live_payments=args.live_payments,
+    )
     return 0
 
 

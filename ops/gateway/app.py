@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from workers.machinery.app import App
 
-from . import ca, certificates, health, jobs_list, jobs_read, jobs_write, metrics, partner
+from . import ca, certificates, health, jobs_list, jobs_read, jobs_write, metrics, partner, plan
 from .errors import install_error_handlers
 from .limits import BodyLimit
 from .state import GatewayState
@@ -22,6 +22,7 @@ ROUTERS = [
     metrics.router,
     certificates.router,
     partner.router,
+    plan.router,
 ]
 
 

@@ -26,12 +26,28 @@ from types import FrameType
 
 from .facts import Choice, SandboxFacts
 from .faults import FaultPlan
-from .server import SandboxServer
+from .live import LiveMessage
+from .server import LIVE_PROTOCOL, SandboxServer
 
-__all__ = ["Choice", "FaultPlan", "SandboxFacts", "SandboxServer", "serve"]
+__all__ = [
+    "LIVE_PROTOCOL",
+    "Choice",
+    "FaultPlan",
+    "LiveMessage",
+    "SandboxFacts",
+    "SandboxServer",
+    "serve",
+]
 
 
-def serve(port: int = 0, host: str = "127.0.0.1", admin_password: str | None = None) -> None:
+def serve(
+    port: int = 0,
+    host: str = "127.0.0.1",
+    admin_password: str | None = None,
+    *,
+    integration_roles: tuple[str, ...] = ("admin",),
+    live_payments: bool = False,
+) -> None:
     """Run a sandbox until SIGINT/SIGTERM; first print one JSON line with url and login."""
     stopping = threading.Event()
 
@@ -40,9 +56,18 @@ def serve(port: int = 0, host: str = "127.0.0.1", admin_password: str | None = N
         stopping.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    server = SandboxServer(admin_password=admin_password).start(host=host, port=port)
+    server = SandboxServer(
+        admin_password=admin_password,
+        integration_roles=integration_roles,
+        live_payments=live_payments,
+    ).start(host=host, port=port)
     try:
-        line = {"url": server.url, "username": server.username, "password": server.password}
+        line = {
+            "url": server.url,
+            "username": server.username,
+            "password": server.password,
+            "roles": sorted(server.integration_roles),
+        }
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
         while not stopping.wait(0.5):

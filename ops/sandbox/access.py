@@ -1,31 +1,45 @@
-"""ACLs: admin tables refuse the user without the admin role (servicenow-api.md 5.4, 6.10).
+"""ACLs by role (servicenow-api.md 5.4, 6.10): each table names the roles that may read it
+and write it; the admin role passes every ACL, as on the platform.
 
-Writes are refused with 403. Reads are refused with 403, or, when the facts say so,
+The runbook's roles: admin for certificates and protocol profiles, web_service_admin (or
+admin) for REST and SOAP messages (servicenow-api.md 3, 4.3, 4.4). Writes a caller's roles
+do not allow are refused with 403. Reads are refused with 403, or, when the facts say so,
 silently filtered (200 with fewer or no rows, as KB3047115 describes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from .store import Refusal, Store
 
-__all__ = ["can_read", "require_write"]
+__all__ = ["ADMIN", "WEB_SERVICE_ADMIN", "Roles", "can_read", "has_role", "require_write"]
+
+Roles = frozenset[str]
+ADMIN = "admin"
+WEB_SERVICE_ADMIN = "web_service_admin"
 
 _VERBS = {"create": "Insert", "update": "Update", "delete": "Delete"}
 
 
-def can_read(store: Store, table: str, admin: bool) -> bool:
+def has_role(roles: Roles, required: Collection[str]) -> bool:
+    """Whether ``roles`` satisfy an ACL needing one of ``required`` (none: anyone)."""
+    return not required or ADMIN in roles or any(role in roles for role in required)
+
+
+def can_read(store: Store, table: str, roles: Roles) -> bool:
     """Whether the caller may see the rows; raises 403 when the ACL refuses outright."""
     store.check_allowed(table, "read", None)
-    if admin or not store.table(table).admin_read:
+    if has_role(roles, store.table(table).read_roles):
         return True
     if store.facts.acl_read_denied == "filter":
         return False
     raise Refusal(403, "Operation Failed", "ACL Exception Read Failed due to security constraints")
 
 
-def require_write(store: Store, table: str, operation: str, admin: bool) -> None:
+def require_write(store: Store, table: str, operation: str, roles: Roles) -> None:
     """Refuse a create/update/delete the caller's roles do not allow."""
-    if admin or not store.table(table).admin_write:
+    if has_role(roles, store.table(table).write_roles):
         return
     verb = _VERBS[operation]
     raise Refusal(

@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Callable
 
+from .access import Roles
 from .attachment_api import AttachmentApi
 from .auth import Auth
 from .faults import FaultInjector
@@ -102,7 +103,7 @@ class App:
             )
         request.user = user.username
         problem = self._check_headers(request)
-        return problem or self._route(request, user.admin)
+        return problem or self._route(request, user.roles)
 
     def _check_headers(self, request: Request) -> Response | None:
         accept = request.header("Accept")
@@ -115,38 +116,38 @@ class App:
             return error(400, "Content-Type header is required when a body is sent", "")
         return None
 
-    def _route(self, request: Request, admin: bool) -> Response:
+    def _route(self, request: Request, roles: Roles) -> Response:
         path, method = request.path, request.method
         if match := _TABLE_COLLECTION.fullmatch(path):
-            return self.tables.collection(request, match[1] or "", match[2], admin)
+            return self.tables.collection(request, match[1] or "", match[2], roles)
         if match := _TABLE_RECORD.fullmatch(path):
-            return self.tables.record(request, match[1] or "", match[2], match[3], admin)
+            return self.tables.record(request, match[1] or "", match[2], match[3], roles)
         if _ATTACH_FILE.fullmatch(path):
             return (
-                self.attachments.upload_file(request, admin)
+                self.attachments.upload_file(request, roles)
                 if method == "POST"
                 else (_method_not_allowed(request))
             )
         if _ATTACH_UPLOAD.fullmatch(path):
             return (
-                self.attachments.upload_multipart(request, admin)
+                self.attachments.upload_multipart(request, roles)
                 if method == "POST"
                 else (_method_not_allowed(request))
             )
         if _ATTACH_LIST.fullmatch(path):
             return (
-                self.attachments.listing(request, admin)
+                self.attachments.listing(request, roles)
                 if method in ("GET", "HEAD")
                 else (_method_not_allowed(request))
             )
         if match := _ATTACH_CONTENT.fullmatch(path):
             return (
-                self.attachments.content(match[1], admin)
+                self.attachments.content(match[1], roles)
                 if method in ("GET", "HEAD")
                 else (_method_not_allowed(request))
             )
         if match := _ATTACH_ONE.fullmatch(path):
             if method not in ("GET", "HEAD", "DELETE"):
                 return _method_not_allowed(request)
-            return self.attachments.one(request, match[1], admin)
+            return self.attachments.one(request, match[1], roles)
         return error(400, "Requested URI does not represent any resource", "")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import multipart
-from .access import can_read, require_write
+from .access import Roles, can_read, require_write
 from .paging import page
 from .store import Refusal, Store
 from .table_api import not_found
@@ -88,11 +88,11 @@ class AttachmentApi:
                 f"'{extension}' is not listed in glide.attachment.extensions",
             )
 
-    def _create(self, upload: Upload, request: Request, admin: bool) -> Response:
+    def _create(self, upload: Upload, request: Request, roles: Roles) -> Response:
         if upload.table_name not in self.store.schema:
             raise Refusal(400, f"Invalid table {upload.table_name}", "")
-        require_write(self.store, _TABLE, "create", admin)
-        require_write(self.store, upload.table_name, "update", admin)
+        require_write(self.store, _TABLE, "create", roles)
+        require_write(self.store, upload.table_name, "update", roles)
         if self.store.get(upload.table_name, upload.table_sys_id) is None:
             return not_found()
         self._check_extension(upload.file_name)
@@ -119,7 +119,7 @@ class AttachmentApi:
         location = [("Location", f"{self.base_url()}/api/now/attachment/{sys_id}")]
         return ok(self.metadata(row), 201, location)
 
-    def upload_file(self, request: Request, admin: bool) -> Response:
+    def upload_file(self, request: Request, roles: Roles) -> Response:
         """``POST /attachment/file?table_name&table_sys_id&file_name`` with raw bytes."""
         missing = [
             p for p in ("table_name", "table_sys_id", "file_name") if not request.query.get(p)
@@ -137,9 +137,9 @@ class AttachmentApi:
         upload = Upload(
             q["table_name"], q["table_sys_id"], q["file_name"], content_type, request.body
         )
-        return self._create(upload, request, admin)
+        return self._create(upload, request, roles)
 
-    def upload_multipart(self, request: Request, admin: bool) -> Response:
+    def upload_multipart(self, request: Request, roles: Roles) -> Response:
         """``POST /attachment/upload``: fields first, the file part last (2.2)."""
         boundary = multipart.boundary_of(request.header("Content-Type") or "")
         if not boundary:
@@ -166,12 +166,12 @@ class AttachmentApi:
                 part.content_type,
                 part.data,
             )
-            return self._create(upload, request, admin)
+            return self._create(upload, request, roles)
         raise Refusal(400, "No file part in the request", "The file part must be the last part")
 
-    def listing(self, request: Request, admin: bool) -> Response:
+    def listing(self, request: Request, roles: Roles) -> Response:
         """``GET /attachment?sysparm_query=...`` over sys_attachment."""
-        readable = can_read(self.store, _TABLE, admin)
+        readable = can_read(self.store, _TABLE, roles)
         rows = self.store.select(_TABLE, request.query.get("sysparm_query", ""))
         window = page(request, len(rows), ATTACHMENT_LIMIT)
         shown = rows[window.offset : window.offset + window.limit] if readable else []
@@ -179,21 +179,21 @@ class AttachmentApi:
             [self.metadata(r) for r in shown], headers=window.headers(request, self.base_url())
         )
 
-    def one(self, request: Request, sys_id: str, admin: bool) -> Response:
+    def one(self, request: Request, sys_id: str, roles: Roles) -> Response:
         """``GET`` or ``DELETE /attachment/{sys_id}``."""
         row = self.store.get(_TABLE, sys_id)
-        if row is None or not can_read(self.store, _TABLE, admin):
+        if row is None or not can_read(self.store, _TABLE, roles):
             return not_found()
         if request.method == "DELETE":
-            require_write(self.store, _TABLE, "delete", admin)
+            require_write(self.store, _TABLE, "delete", roles)
             self.store.delete(_TABLE, sys_id, request.user)
             return Response(204)
         return ok(self.metadata(row))
 
-    def content(self, sys_id: str, admin: bool) -> Response:
+    def content(self, sys_id: str, roles: Roles) -> Response:
         """``GET /attachment/{sys_id}/file``: the bytes, with the stored Content-Type."""
         row = self.store.get(_TABLE, sys_id)
-        if row is None or not can_read(self.store, _TABLE, admin):
+        if row is None or not can_read(self.store, _TABLE, roles):
             return not_found()
         with self.store.lock:
             data = self.store.blobs.get(sys_id, b"")

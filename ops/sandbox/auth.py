@@ -1,7 +1,8 @@
 """Users, Basic authentication and the OAuth password grant (servicenow-api.md 5.5).
 
-Two users: the integration user with the admin role, and a user without it (ACLs refuse
-it on admin tables). Passwords and the OAuth client secret are random per server.
+Two users: the integration user (roles ``admin`` unless the sandbox is started with other
+roles, e.g. only ``web_service_admin``), and a user with no role (ACLs refuse it on admin
+tables). Passwords and the OAuth client secret are random per server.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 
 from .wire import Request, Response, json_body
 
-__all__ = ["TOKEN_LIFETIME", "Auth", "User"]
+__all__ = ["INTEGRATION_ROLES", "TOKEN_LIFETIME", "Auth", "User"]
+
+INTEGRATION_ROLES = ("admin",)
 
 TOKEN_LIFETIME = 1799
 
@@ -26,7 +29,11 @@ class User:
     username: str
     password: str
     full_name: str
-    admin: bool
+    roles: frozenset[str]
+
+    @property
+    def admin(self) -> bool:
+        return "admin" in self.roles
 
 
 def _new_password() -> str:
@@ -36,10 +43,15 @@ def _new_password() -> str:
 class Auth:
     """Who may call, and the bearer tokens handed out by ``/oauth_token.do``."""
 
-    def __init__(self, admin_password: str | None = None) -> None:
+    def __init__(
+        self,
+        admin_password: str | None = None,
+        integration_roles: tuple[str, ...] = INTEGRATION_ROLES,
+    ) -> None:
         password = admin_password or _new_password()
-        self.admin = User("twoway.integration", password, "Twoway Integration", True)
-        self.readonly = User("twoway.readonly", _new_password(), "Twoway Read Only", False)
+        roles = frozenset(integration_roles)
+        self.admin = User("twoway.integration", password, "Twoway Integration", roles)
+        self.readonly = User("twoway.readonly", _new_password(), "Twoway Read Only", frozenset())
         self.client_id = secrets.token_hex(16)
         self.client_secret = _new_password()
         self._lock = threading.Lock()

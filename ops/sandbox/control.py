@@ -1,6 +1,7 @@
 """The sandbox's own control plane under ``/sandbox/`` (NOT part of the ServiceNow API).
 
-For tests and demos that run the sandbox in another process. Admin Basic auth required.
+For tests and demos that run the sandbox in another process. The integration user's
+Basic auth is required (whatever its roles).
 
     GET    /sandbox/dump                 every table's stored rows
     GET    /sandbox/broken_keystores     sys_ids of active keystores that do not load
@@ -45,8 +46,8 @@ class Control:
 
     def __call__(self, request: Request) -> Response:
         user = self.auth.authenticate(request.header("Authorization"))
-        if user is None or not user.admin:
-            return json_body(401, {"error": "admin Basic auth required"})
+        if user is None or user.username != self.auth.admin.username:
+            return json_body(401, {"error": "the integration user's Basic auth is required"})
         route = (request.method, request.path.rstrip("/"))
         if route == ("GET", "/sandbox/dump"):
             return json_body(200, self.store.dump())

@@ -78,6 +78,9 @@ class SandboxFacts(BaseModel):
     # 6.10 / 5.4: how an ACL refuses a read by a user without the admin role:
     # "forbid" answers 403; "filter" answers 200 with the rows filtered out (KB3047115).
     acl_read_denied: Literal["forbid", "filter"] = "forbid"
+    # Not in the document: whether a user without admin may read sys_user_has_role (its
+    # own role grants). When false, such a user cannot find out its roles through the API.
+    user_roles_readable: bool = True
     # 6.7: the level written to syslog when a keystore fails to load.
     syslog_error_level: str = "error"
 

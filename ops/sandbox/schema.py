@@ -44,8 +44,10 @@ class Table:
     label: str
     display: str
     own_columns: tuple[Column, ...]
-    admin_read: bool = True
-    admin_write: bool = True
+    # The roles an ACL lets read / write the table (one of them; admin passes all; ()
+    # anyone). Default: admin only, as for most system tables.
+    read_roles: tuple[str, ...] = ("admin",)
+    write_roles: tuple[str, ...] = ("admin",)
 
     @cached_property
     def columns(self) -> dict[str, Column]:

@@ -15,15 +15,19 @@ from typing import Self
 
 from . import rules, seed
 from .app import App
-from .auth import Auth
+from .auth import INTEGRATION_ROLES, Auth
 from .control import Control
 from .facts import SandboxFacts
 from .faults import FaultInjector
 from .http import HttpServer
+from .live import LiveMessage, add_live_rest_message
+from .people import seed_people
 from .store import Store
 from .tables import build_schema
 
-__all__ = ["SandboxServer"]
+__all__ = ["LIVE_PROTOCOL", "SandboxServer"]
+
+LIVE_PROTOCOL = "mauthpayments"
 
 _OPERATIONS = {
     "read": ("read",),
@@ -44,16 +48,28 @@ class SandboxServer:
         *,
         seed_endpoint: str = "https://localhost:8443/api",
         admin_password: str | None = None,
+        integration_roles: tuple[str, ...] = INTEGRATION_ROLES,
+        live_payments: bool = False,
     ) -> None:
+        """``integration_roles``: the integration user's roles (``("web_service_admin",)``
+        for one that lacks admin: certificates and profiles answer 403). ``live_payments``:
+        "Payments API" is already live on mutual auth (profile ``mauthpayments``, an active
+        JKS record "Payments API keystore"), see :meth:`add_live_rest_message`."""
         self.facts = facts or SandboxFacts()
         self.store = Store(build_schema(self.facts), self.facts)
         rules.install(self.store)
-        self._auth = Auth(admin_password)
+        self._auth = Auth(admin_password, integration_roles)
         self.faults = FaultInjector(self.facts.retry_after_header)
         self._app = App(
             self.store, self._auth, self.faults, Control(self.store, self._auth, self.faults)
         )
         seed.seed(self.store, seed_endpoint)
+        seed_people(self.store, self._auth.users())
+        self.live: LiveMessage | None = None
+        if live_payments:
+            self.live = add_live_rest_message(
+                self.store, "Payments API", seed_endpoint, protocol=LIVE_PROTOCOL
+            )
         self._httpd: HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -145,6 +161,31 @@ class SandboxServer:
         self, name: str, endpoint: str, methods: Iterable[str] = ("get", "post", "delete")
     ) -> str:
         return seed.add_rest_message(self.store, name, endpoint, methods)
+
+    def add_live_rest_message(
+        self,
+        name: str,
+        endpoint: str,
+        *,
+        protocol: str,
+        keystore_name: str | None = None,
+        keystore: tuple[bytes, str] | None = None,
+    ) -> LiveMessage:
+        """A REST message (new, or the one of that name) and its methods already on mutual
+        auth with their own profile ``protocol`` and an active JKS record; ``keystore`` is
+        (JKS bytes, password), by default a self-signed key pair made here."""
+        return add_live_rest_message(
+            self.store,
+            name,
+            endpoint,
+            protocol=protocol,
+            keystore_name=keystore_name,
+            keystore=keystore,
+        )
+
+    @property
+    def integration_roles(self) -> frozenset[str]:
+        return self._auth.admin.roles
 
     def add_soap_message(self, name: str, endpoint: str) -> str:
         return seed.add_soap_message(self.store, name, endpoint)

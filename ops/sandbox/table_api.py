@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from .access import can_read, require_write
+from .access import Roles, can_read, require_write
 from .paging import page
 from .store import Refusal, Store
 from .values import display_mode, render
@@ -79,16 +79,16 @@ class TableApi:
         if table not in self.store.schema:
             raise Refusal(400, f"Invalid table {table}", "")
 
-    def collection(self, request: Request, version: str, table: str, admin: bool) -> Response:
+    def collection(self, request: Request, version: str, table: str, roles: Roles) -> Response:
         self._check_table(table)
         if request.method in ("GET", "HEAD"):
-            return self._list(request, version, table, admin)
+            return self._list(request, version, table, roles)
         if request.method == "POST":
-            return self._create(request, table, admin)
+            return self._create(request, table, roles)
         return error(405, "Method not Supported", f"{request.method} method not supported for API")
 
-    def _list(self, request: Request, version: str, table: str, admin: bool) -> Response:
-        readable = can_read(self.store, table, admin)
+    def _list(self, request: Request, version: str, table: str, roles: Roles) -> Response:
+        readable = can_read(self.store, table, roles)
         rows = self.store.select(table, request.query.get("sysparm_query", ""))
         window = page(request, len(rows), TABLE_LIMIT)
         # The limit is applied before ACL filtering (5.2), so the count includes hidden rows.
@@ -98,9 +98,9 @@ class TableApi:
         result = [self.render_row(table, row, request) for row in shown]
         return ok(result, headers=window.headers(request, self.base_url()))
 
-    def _create(self, request: Request, table: str, admin: bool) -> Response:
+    def _create(self, request: Request, table: str, roles: Roles) -> Response:
         values = payload(request)
-        require_write(self.store, table, "create", admin)
+        require_write(self.store, table, "create", roles)
         display_input = request.flag("sysparm_input_display_value")
         row = self.store.insert(table, values, request.user, display_input=display_input)
         location = [("Location", f"{self.base_url()}/api/now/table/{table}/{row['sys_id']}")]
@@ -109,25 +109,25 @@ class TableApi:
         return ok(self.render_row(table, row, request), 201, location)
 
     def record(
-        self, request: Request, version: str, table: str, sys_id: str, admin: bool
+        self, request: Request, version: str, table: str, sys_id: str, roles: Roles
     ) -> Response:
         del version  # single-record answers are the same in every version
         self._check_table(table)
         method = request.method
         if method in ("GET", "HEAD"):
             row = self.store.get(table, sys_id)
-            if row is None or not can_read(self.store, table, admin):
+            if row is None or not can_read(self.store, table, roles):
                 return not_found()
             return ok(self.render_row(table, row, request))
         if method in ("PUT", "PATCH"):
             values = payload(request)
-            require_write(self.store, table, "update", admin)
+            require_write(self.store, table, "update", roles)
             display_input = request.flag("sysparm_input_display_value")
             updated = self.store.update(
                 table, sys_id, values, request.user, display_input=display_input
             )
             return not_found() if updated is None else ok(self.render_row(table, updated, request))
         if method == "DELETE":
-            require_write(self.store, table, "delete", admin)
+            require_write(self.store, table, "delete", roles)
             return Response(204) if self.store.delete(table, sys_id, request.user) else not_found()
         return error(405, "Method not Supported", f"{method} method not supported for API")

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from .facts import Choice, SandboxFacts
 from .schema import Column, Schema, Table
+from .user_tables import user_tables
 
 __all__ = ["build_schema"]
+
+# REST and SOAP messages: role web_service_admin or admin (servicenow-api.md 4.3, 4.4).
+_WEB_SERVICES = ("web_service_admin", "admin")
 
 
 def _text(name: str, label: str, length: int = 100) -> Column:
@@ -75,7 +79,7 @@ def _attachment() -> Table:
             Column("image_height", "Image height", "integer"),
             Column("image_width", "Image width", "integer"),
         ),
-        admin_read=False,
+        read_roles=(),
     )
 
 
@@ -123,6 +127,8 @@ def _rest_message(f: SandboxFacts) -> Table:
             ),
             *_auth_columns(),
         ),
+        read_roles=_WEB_SERVICES,
+        write_roles=_WEB_SERVICES,
     )
 
 
@@ -148,6 +154,8 @@ def _rest_method(f: SandboxFacts) -> Table:
             _text("qualified_name", "Qualified name", 200),
             _bool("lock", "Lock"),
         ),
+        read_roles=_WEB_SERVICES,
+        write_roles=_WEB_SERVICES,
     )
 
 
@@ -166,6 +174,8 @@ def _soap_message(f: SandboxFacts) -> Table:
             _bool(f.soap_mutual_auth_column, "Use mutual authentication"),
             _ref(f.soap_profile_column, "Protocol profile", "sys_protocol_profile"),
         ),
+        read_roles=_WEB_SERVICES,
+        write_roles=_WEB_SERVICES,
     )
 
 
@@ -188,6 +198,8 @@ def _soap_function(f: SandboxFacts) -> Table:
             _text("envelope", "Envelope", 65000),
             *mutual,
         ),
+        read_roles=_WEB_SERVICES,
+        write_roles=_WEB_SERVICES,
     )
 
 
@@ -234,7 +246,7 @@ def _choice_table() -> Table:
             Column("sequence", "Sequence", "integer"),
             _text("dependent_value", "Dependent value", 40),
         ),
-        admin_read=False,
+        read_roles=(),
     )
 
 
@@ -249,7 +261,7 @@ def _properties_table() -> Table:
             Column("type", "Type", "string", 40, default="string"),
             _text("description", "Description", 512),
         ),
-        admin_read=False,
+        read_roles=(),
     )
 
 
@@ -280,5 +292,6 @@ def build_schema(facts: SandboxFacts) -> Schema:
         _choice_table(),
         _properties_table(),
         _syslog_table(),
+        *user_tables(facts),
     )
     return {t.name: t for t in tables}

@@ -69,6 +69,17 @@ class LocalCa:
 
     # -- the CA itself -----------------------------------------------------------------
 
+    @staticmethod
+    def existing_root_pem(directory: Path) -> bytes | None:
+        """The root of a complete CA in ``directory``, read without creating one."""
+        directory = Path(directory)
+        if not (directory / "ca.json").exists():
+            return None
+        try:
+            return (directory / "root.pem").read_bytes()
+        except OSError:
+            return None
+
     @property
     def root_pem(self) -> bytes:
         return cert_to_pem(self._authority().root)

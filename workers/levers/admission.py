@@ -1,10 +1,14 @@
 """Admission: a job request is checked against the configuration and the instance before
 anything is created. Every refusal names the field and says what is allowed.
+
+``examine`` collects every refusal it can establish (``plan`` shows them all); ``admit``
+refuses with the first, so a submitted job fails fast with one clear error.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,9 +17,26 @@ from messages import JobRequest
 from workers.config import PipelineConfig, format_validation_error
 from workers.errors import ConfigError, RequestInvalid, TakeOverRefused
 from workers.machinery.deps import InstanceRegistry
-from workers.servicenow import ProfileInUse
+from workers.servicenow import Instance, ProfileInUse, TargetRef
 
-__all__ = ["admit", "parse_request", "refuse_take_over"]
+__all__ = [
+    "Examined",
+    "admit",
+    "examine",
+    "parse_request",
+    "refuse_take_over",
+    "take_over_refusal",
+]
+
+
+@dataclass
+class Examined:
+    """What admission found: its refusals, and the instance and target when it got there."""
+
+    refusals: list[RequestInvalid] = field(default_factory=list)
+    instance: Instance | None = None
+    target: TargetRef | None = None
+    in_use: list[ProfileInUse] = field(default_factory=list)
 
 
 def parse_request(raw: Any) -> JobRequest:
@@ -31,50 +52,57 @@ def parse_request(raw: Any) -> JobRequest:
 
 def admit(request: JobRequest, config: PipelineConfig, instances: InstanceRegistry) -> None:
     """Refuse a request that names an unknown profile or a target the instance lacks."""
+    refusals = examine(request, config, instances).refusals
+    if refusals:
+        raise refusals[0]
+
+
+def examine(request: JobRequest, config: PipelineConfig, instances: InstanceRegistry) -> Examined:
+    """Every refusal of the configuration checks, then of the instance (read-only)."""
+    found = Examined(refusals=_config_refusals(request, config))
     if request.instance not in config.instances:
-        raise RequestInvalid(
-            f"instance: no instance profile {request.instance!r}",
-            hint=f"pipeline.toml defines {sorted(config.instances)}",
-        )
-    if request.ca.profile not in config.ca:
-        raise RequestInvalid(
-            f"ca.profile: no CA profile {request.ca.profile!r}",
-            hint=f"pipeline.toml defines {sorted(config.ca)}",
-        )
-    _check_fetch(request, config)
-    adapter = config.ca[request.ca.profile].adapter
-    if request.ca.adapter is not None and request.ca.adapter != adapter:
-        raise RequestInvalid(
-            f"ca.adapter: CA profile {request.ca.profile!r} uses the {adapter!r} adapter,"
-            f" not {request.ca.adapter!r}",
-            hint="leave ca.adapter out, or name the profile's adapter",
-        )
+        return found
     try:
-        instance = instances.get(request.instance)
+        found.instance = instances.get(request.instance)
     except ConfigError as exc:
-        raise RequestInvalid(f"instance: {exc.message}", hint=exc.hint) from exc
+        found.refusals.append(RequestInvalid(f"instance: {exc.message}", hint=exc.hint))
+        return found
     target = request.target
-    found = instance.find_target(target.kind.value, target.name)
-    if found is None:
-        raise RequestInvalid(
-            f"target.name: no {target.kind.value.upper()} message named {target.name!r}"
-            f" on instance {request.instance!r}",
-            hint="names are exact and case-sensitive; an ACL may also hide the message",
+    found.target = found.instance.find_target(target.kind.value, target.name)
+    if found.target is None:
+        found.refusals.append(
+            RequestInvalid(
+                f"target.name: no {target.kind.value.upper()} message named {target.name!r}"
+                f" on instance {request.instance!r}",
+                hint="names are exact and case-sensitive; an ACL may also hide the message",
+            )
         )
-    refuse_take_over(request, instance.profiles_in_use(found))
+        return found
+    found.in_use = found.instance.profiles_in_use(found.target)
+    refusal = take_over_refusal(request, found.in_use)
+    if refusal is not None:
+        found.refusals.append(refusal)
+    return found
 
 
 def refuse_take_over(request: JobRequest, in_use: list[ProfileInUse]) -> None:
     """A message on mutual auth with another profile changes only with ``replace``."""
+    refusal = take_over_refusal(request, in_use)
+    if refusal is not None:
+        raise refusal
+
+
+def take_over_refusal(request: JobRequest, in_use: list[ProfileInUse]) -> TakeOverRefused | None:
+    """The refusal of a silent take-over, naming the profiles in use (None: allowed)."""
     others = [p for p in in_use if p.protocol != request.protocol_profile.name]
     if not others or request.replace:
-        return
+        return None
     named = "; ".join(
         f"protocol profile {p.protocol or p.sys_id!r} with keystore"
         f" {p.keystore_name or p.keystore_sys_id or 'none'!r} (on {len(p.used_by)} record(s))"
         for p in others
     )
-    raise TakeOverRefused(
+    return TakeOverRefused(
         f"replace: {request.target.name!r} already uses mutual authentication: {named}",
         hint="a working integration is switched to this job's certificate only when the"
         ' request says so: set "replace": true (the old configuration stays until the new'
@@ -82,16 +110,50 @@ def refuse_take_over(request: JobRequest, in_use: list[ProfileInUse]) -> None:
     )
 
 
-def _check_fetch(request: JobRequest, config: PipelineConfig) -> None:
+def _config_refusals(request: JobRequest, config: PipelineConfig) -> list[RequestInvalid]:
+    refusals = []
+    if request.instance not in config.instances:
+        refusals.append(
+            RequestInvalid(
+                f"instance: no instance profile {request.instance!r}",
+                hint=f"pipeline.toml defines {sorted(config.instances)}",
+            )
+        )
+    if request.ca.profile not in config.ca:
+        refusals.append(
+            RequestInvalid(
+                f"ca.profile: no CA profile {request.ca.profile!r}",
+                hint=f"pipeline.toml defines {sorted(config.ca)}",
+            )
+        )
+    else:
+        adapter = config.ca[request.ca.profile].adapter
+        if request.ca.adapter is not None and request.ca.adapter != adapter:
+            refusals.append(
+                RequestInvalid(
+                    f"ca.adapter: CA profile {request.ca.profile!r} uses the {adapter!r}"
+                    f" adapter, not {request.ca.adapter!r}",
+                    hint="leave ca.adapter out, or name the profile's adapter",
+                )
+            )
+    if request.instance in config.instances:
+        refusals += _fetch_refusals(request, config)
+    return refusals
+
+
+def _fetch_refusals(request: JobRequest, config: PipelineConfig) -> list[RequestInvalid]:
     """A pinned fetch only from a host the instance profile lets jobs fetch from."""
     fetch = request.server_certificate.fetch
     if fetch is None:
-        return
+        return []
     allowed = config.instances[request.instance].fetch_hosts
-    if not any(fnmatch.fnmatchcase(fetch.host, pattern.lower()) for pattern in allowed):
-        raise RequestInvalid(
+    if any(fnmatch.fnmatchcase(fetch.host, pattern.lower()) for pattern in allowed):
+        return []
+    return [
+        RequestInvalid(
             f"server_certificate.fetch.host: {fetch.host!r} is not a host instance profile"
             f" {request.instance!r} may fetch certificates from",
             hint="add it to the profile's fetch_hosts in pipeline.toml, or give the"
             " certificate itself as 'pem' or 'der_b64'",
         )
+    ]

@@ -18,6 +18,7 @@ from workers.servicenow.models import TargetRef
 __all__ = [
     "enable_mutual_auth",
     "find_target",
+    "mutual_auth_refusals",
     "mutual_columns",
     "read_mutual_auth",
     "restore_mutual_auth",
@@ -151,3 +152,9 @@ def _endpoint(row: Mapping[str, Any]) -> str:
         if text(row.get(column)):
             return text(row[column])
     return next((text(v) for k, v in row.items() if "endpoint" in k and text(v)), "")
+
+
+def mutual_auth_refusals(facts: InstanceFacts, sys_id: str, row: Mapping[str, str]) -> list[str]:
+    """Why mutual auth cannot work on one record ``read_mutual_auth`` read (MID server,
+    OAuth 2.0: servicenow-api.md 3, 6.4); empty when it can."""
+    return _refusals(facts, sys_id, row)

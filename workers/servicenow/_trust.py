@@ -26,7 +26,13 @@ from workers.servicenow.client import ServiceNowClient
 from workers.servicenow.facts import InstanceFacts
 from workers.servicenow.models import TrustRecord
 
-__all__ = ["ensure_trust_record", "find_trust", "pem_sha256", "trust_description"]
+__all__ = [
+    "ensure_trust_record",
+    "find_trust",
+    "find_trust_by_sha256",
+    "pem_sha256",
+    "trust_description",
+]
 
 _FIELDS = (
     "sys_id",
@@ -98,9 +104,16 @@ def find_trust(
     client: ServiceNowClient, facts: InstanceFacts, certificate_der: bytes
 ) -> str | None:
     """The sys_id of the oldest complete record holding the certificate; changes nothing."""
-    sha256 = sha256_hex(certificate_der)
+    found = find_trust_by_sha256(client, facts, sha256_hex(certificate_der))
+    return text(found["sys_id"]) if found is not None else None
+
+
+def find_trust_by_sha256(
+    client: ServiceNowClient, facts: InstanceFacts, sha256: str
+) -> dict[str, Any] | None:
+    """The oldest complete record holding the certificate of this SHA-256 (read-only)."""
     rows = _candidates(client, facts, sha256)
-    return next((text(r["sys_id"]) for r in rows if _holds(client, facts, r, sha256)), None)
+    return next((r for r in rows if _holds(client, facts, r, sha256)), None)
 
 
 def _candidates(

@@ -18,7 +18,15 @@ from pydantic import BaseModel, ConfigDict
 from workers.errors import ConfigError
 from workers.servicenow.client import ServiceNowClient
 
-__all__ = ["FactsCache", "InstanceFacts", "discover"]
+__all__ = [
+    "FactsCache",
+    "InstanceFacts",
+    "choices",
+    "discover",
+    "legacy_protocol_properties",
+    "password_type",
+    "soap_columns",
+]
 
 ENCRYPTED_TYPES = frozenset({"password2"})
 LEGACY_PREFIX = "glide.httpclient.protocol."
@@ -186,6 +194,28 @@ def _attachment_extensions(client: ServiceNowClient) -> tuple[str, ...]:
     )
     value = str(rows[0].get("value", "")) if rows else ""
     return tuple(e.strip().lstrip(".").lower() for e in value.split(",") if e.strip())
+
+
+def choices(client: ServiceNowClient, table: str, element: str) -> dict[str, str]:
+    """casefolded label -> stored value of ``table.element``'s active English choices."""
+    return _choices(client, table, element)
+
+
+def password_type(client: ServiceNowClient) -> str:
+    """The internal type of sys_certificate.key_store_password (ConfigError if unknown)."""
+    return _password_type(client)
+
+
+def soap_columns(client: ServiceNowClient) -> dict[str, object]:
+    """The SOAP facts discovery finds: message columns, function table, its columns."""
+    mutual, profile = _mutual_columns(client, "sys_soap_message")
+    table, _parent, columns = _soap_functions(client)
+    return {
+        "sys_soap_message mutual-auth column": mutual,
+        "sys_soap_message profile column": profile,
+        "SOAP function table": table,
+        "SOAP function columns": columns or None,
+    }
 
 
 class FactsCache:

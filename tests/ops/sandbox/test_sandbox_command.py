@@ -25,7 +25,8 @@ def test_the_sandbox_command_prints_its_url_and_login_and_serves() -> None:
     try:
         assert process.stdout is not None
         line = json.loads(process.stdout.readline())
-        assert set(line) == {"url", "username", "password"}
+        assert set(line) == {"url", "username", "password", "roles"}
+        assert line["roles"] == ["admin"]
         assert line["url"] == f"http://127.0.0.1:{port}"
         answer = requests.get(
             f"{line['url']}/api/now/table/sys_rest_message",
@@ -36,6 +37,26 @@ def test_the_sandbox_command_prints_its_url_and_login_and_serves() -> None:
         )
         assert answer.status_code == 200
         assert {"name": "Payments API"} in answer.json()["result"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+
+
+def test_the_sandbox_command_starts_an_integration_user_without_admin() -> None:
+    command = [sys.executable, "-m", "ops", "sandbox", "--roles", "web_service_admin"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = json.loads(process.stdout.readline())
+        assert line["roles"] == ["web_service_admin"]
+        login, headers = (line["username"], line["password"]), {"Accept": "application/json"}
+
+        def status(table: str) -> int:
+            url = f"{line['url']}/api/now/table/{table}"
+            return requests.get(url, auth=login, headers=headers, timeout=10).status_code
+
+        assert status("sys_rest_message") == 200  # web_service_admin manages messages
+        assert status("sys_certificate") == status("sys_protocol_profile") == 403
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0

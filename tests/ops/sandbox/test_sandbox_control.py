@@ -70,7 +70,7 @@ def test_serve_prints_one_json_line_and_stops_on_sigterm() -> None:
         try:
             assert proc.stdout is not None
             line = json.loads(proc.stdout.readline())
-            assert set(line) == {"url", "username", "password"}
+            assert set(line) == {"url", "username", "password", "roles"}
             response = requests.get(
                 line["url"] + "/api/now/table/sys_rest_message",
                 auth=(line["username"], line["password"]),
