@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from workers.levers.doctor import doctor
+    from workers.readiness.doctor import doctor
 
     config, _, instances = local_instances()
     report = doctor(args.instance, config, instances)

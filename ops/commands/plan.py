@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from workers.levers.plan import plan_job
+    from workers.readiness.plan import plan_job
 
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 
-from workers.levers.plan import Plan, plan_job
+from workers.readiness.plan import Plan, plan_job
 
 from .auth import ReadToken
 from .state import state_of

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from messages import JobRequest
 from workers import pki
 from workers.errors import ServiceNowConflict, TwowayError
-from workers.levers.plan_model import (
+from workers.readiness.plan_model import (
     FieldChange,
     PlannedRecord,
     PlanRefusal,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import partial
 
 from workers.errors import TwowayError
-from workers.levers.doctor_model import Check
+from workers.readiness.doctor_model import Check
 from workers.servicenow import InstanceFacts, ServiceNowClient
 from workers.servicenow.facts import (
     choices,

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 
 from workers.config import PipelineConfig
 from workers.errors import ConfigError, ServiceNowRejected, TwowayError
-from workers.levers.doctor_access import access_checks, role_checks, tables_used
-from workers.levers.doctor_instance import column_checks, fact_checks, property_checks
-from workers.levers.doctor_model import Check, DoctorReport, Status
 from workers.machinery.deps import InstanceRegistry
+from workers.readiness.doctor_access import access_checks, role_checks, tables_used
+from workers.readiness.doctor_instance import column_checks, fact_checks, property_checks
+from workers.readiness.doctor_model import Check, DoctorReport, Status
 from workers.servicenow import InstanceFacts, ServiceNowClient, discover
 
 __all__ = ["Check", "DoctorReport", "Status", "doctor"]

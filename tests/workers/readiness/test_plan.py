@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ops.sandbox import LIVE_PROTOCOL
 from tests.workers.levers.plan_fixtures import job, sandbox_registry, writes
-from workers.levers.plan import Plan, plan_job
+from workers.readiness.plan import Plan, plan_job
 
 
 def fields(plan: Plan, kind: str, what: str) -> list[dict[str, tuple[str | None, str]]]:

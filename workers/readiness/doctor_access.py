@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workers.errors import ServiceNowRejected, TwowayError
-from workers.levers.doctor_model import Check
+from workers.readiness.doctor_model import Check
 from workers.servicenow import InstanceFacts, ServiceNowClient
 from workers.servicenow.survey import user_roles
 

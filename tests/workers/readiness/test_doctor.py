@@ -11,8 +11,8 @@ from ops.sandbox import SandboxFacts, SandboxServer
 from tests.e2e.test_alternative_facts import OTHER
 from tests.workers.levers.plan_fixtures import sandbox_registry, writes
 from workers.config import InstanceProfile, load_config
-from workers.levers.doctor import DoctorReport, doctor
 from workers.machinery.deps import InstanceRegistry
+from workers.readiness.doctor import DoctorReport, doctor
 
 
 def run(srv: SandboxServer, registry: tuple[object, ...]) -> DoctorReport:

@@ -20,7 +20,8 @@ from messages import JobRequest
 from workers.config import PipelineConfig
 from workers.errors import TwowayError
 from workers.levers.admission import Examined, examine
-from workers.levers.plan_model import (
+from workers.machinery.deps import InstanceRegistry
+from workers.readiness.plan_model import (
     FieldChange,
     Plan,
     PlannedRecord,
@@ -29,9 +30,8 @@ from workers.levers.plan_model import (
     TrustAnchor,
     refusal_of,
 )
-from workers.levers.plan_records import Records, plan_records, server_sha256
-from workers.levers.plan_third_party import ca_refusals, third_party
-from workers.machinery.deps import InstanceRegistry
+from workers.readiness.plan_records import Records, plan_records, server_sha256
+from workers.readiness.plan_third_party import ca_refusals, third_party
 
 __all__ = [
     "FieldChange",

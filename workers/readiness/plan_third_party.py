@@ -12,7 +12,7 @@ from workers import pki
 from workers.ca import LocalCa
 from workers.config import AnyCaProfile, CfsslCaProfile, ManualCaProfile
 from workers.errors import ConfigError, RequestInvalid, TwowayError
-from workers.levers.plan_model import ThirdPartyPlan, TrustAnchor
+from workers.readiness.plan_model import ThirdPartyPlan, TrustAnchor
 
 __all__ = ["ca_refusals", "third_party"]
 
