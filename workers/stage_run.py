@@ -22,7 +22,7 @@ from messages import JobState, StageMessage
 
 from .context import StageContext
 from .deps import Deps
-from .errors import PermanentError, RateLimited, StateConflict, TwowayError
+from .errors import CaRateLimited, PermanentError, RateLimited, StateConflict, TwowayError
 from .logs import redact_text
 from .pipeline import Route
 from .store import JobRecord, Note
@@ -89,7 +89,7 @@ class StageRun:
             return None
         except (Exception, TimeLimitExceeded) as exc:
             self._retry_or_fail(exc, ctx.notes)
-            if isinstance(exc, RateLimited):  # wait as long as the instance asked
+            if isinstance(exc, RateLimited | CaRateLimited):  # wait as long as asked
                 raise dramatiq.Retry(delay=int(exc.retry_after * 1000)) from exc
             raise
         return self._record(result, ctx)

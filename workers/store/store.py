@@ -24,6 +24,7 @@ from messages import JobEvent, JobRequest, JobState, Stage
 from ..errors import JobNotFound, StateConflict
 from ..sealing import Sealer
 from . import schema as t
+from .acme import AcmeRecords
 from .artifacts import Artifacts
 from .begin import StageStarts
 from .engine import make_engines
@@ -94,6 +95,7 @@ class Store(JobQueries, StageStarts):
         self.stats = Stats(self._reader)
         self.tokens = Tokens(self._reader, self._writer)
         self.signatures = CallbackSignatures(self._reader, self._writer)
+        self.acme = AcmeRecords(self._reader, self._writer, sealer)
         self._create_schema()
 
     # -- plumbing -----------------------------------------------------------------------

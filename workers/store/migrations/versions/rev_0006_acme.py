@@ -1,0 +1,39 @@
+"""ACME accounts (sealed keys) and orders by request key, for the ``acme`` CA adapter.
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "twoway_acme_accounts",
+        sa.Column("profile", sa.String(100), primary_key=True),
+        sa.Column("directory", sa.String(500), primary_key=True),
+        sa.Column("key", sa.LargeBinary, nullable=False),
+        sa.Column("url", sa.String(500), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "twoway_acme_orders",
+        sa.Column("profile", sa.String(100), primary_key=True),
+        sa.Column("request_key", sa.String(200), primary_key=True),
+        sa.Column("url", sa.String(500), nullable=False),
+        sa.Column("csr", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("twoway_acme_orders")
+    op.drop_table("twoway_acme_accounts")
