@@ -12,6 +12,7 @@ not return before the value is served.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from dataclasses import dataclass
 
@@ -46,7 +47,7 @@ class Hook:
         self._run("cleanup", challenge)
 
     def _run(self, action: str, challenge: Challenge) -> None:
-        what = f"the {challenge.type} hook {self.command[0]!r} ({action} {challenge.name})"
+        what = f"the {challenge.type} hook '{shlex.join(self.command)}' ({action} {challenge.name})"
         env = {
             **os.environ,
             "CERTBOT_DOMAIN": challenge.domain,
