@@ -82,6 +82,19 @@ class AcmeRecords:
         assert kept is not None, "an order row that was just there is gone"
         return kept
 
+    def reseal_all(self, sealer: Sealer) -> int:
+        """Re-encrypt every account key under ``sealer``'s primary key; returns the count."""
+        with self._writer.begin() as conn:
+            rows = conn.execute(select(_A.c.profile, _A.c.directory, _A.c.key)).all()
+            for row in rows:
+                conn.execute(
+                    update(_A)
+                    .where(and_(_A.c.profile == row.profile, _A.c.directory == row.directory))
+                    .values(key=sealer.reseal(row.key))
+                )
+        self._sealer = sealer
+        return len(rows)
+
     def count_orders(self, profile: str) -> int:
         with self._reader.connect() as conn:
             rows = conn.execute(select(_O.c.url).where(_O.c.profile == profile)).all()

@@ -4,6 +4,7 @@ pebble-challtestsrv, which the hook (tests/acme_hook.py) publishes to."""
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -120,11 +121,12 @@ def test_a_failing_hook_is_named_in_the_error(
     pebble: Pebble, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TWOWAY_TEST_HOOK_FAIL", "DNS API answered 503")
+    name = f"hook-{secrets.token_hex(4)}.example.test"  # new: pebble reuses valid authzs
     with pytest.raises(CaUnavailable) as failed:
-        adapter(pebble, store).submit(csr(), request_key="job-hook")
+        adapter(pebble, store).submit(csr([name]), request_key="job-hook")
     said = failed.value.message
     assert "dns-01 hook" in said and str(HOOK) in said  # the hook named as configured
-    assert "present _acme-challenge.mtls-client.example.test." in said
+    assert f"present _acme-challenge.{name}." in said
     assert "exit status 3" in said and "DNS API answered 503" in said
 
 
