@@ -62,8 +62,15 @@ class Pebble:
     """``pebble`` and ``pebble-challtestsrv``; ``eab`` maps key ids to base64url HMAC keys
     and makes external account binding required."""
 
-    def __init__(self, directory: Path, *, eab: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        eab: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.dir = directory
+        self.env = env or {}
         directory.mkdir(parents=True, exist_ok=True)
         self.eab = eab
         tls_ca = Authority.new_root(f"pebble tls {secrets.token_hex(3)}")
@@ -110,7 +117,7 @@ class Pebble:
         self._processes.append(cts)
         _wait_listening(self.cts_port, cts, cts_log)
         (self.dir / "pebble.json").write_text(json.dumps(self._config()))
-        env = {"PEBBLE_VA_NOSLEEP": "1", "PATH": "/usr/bin:/bin"}
+        env = {"PEBBLE_VA_NOSLEEP": "1", "PATH": "/usr/bin:/bin", **self.env}
         self.log = self.dir / "pebble.log"
         pebble = subprocess.Popen(
             ["pebble", "-config", str(self.dir / "pebble.json"),
@@ -130,6 +137,10 @@ class Pebble:
 
     def hook_command(self) -> list[str]:
         return [sys.executable, str(HOOK), self.challtestsrv_url]
+
+    def requests_to(self, path: str) -> int:
+        """How many POSTs pebble received at ``path`` (its log names each)."""
+        return self.log.read_text(errors="replace").count(f"POST {path} ->")
 
     def orders_created(self) -> int:
         """Orders pebble made (its log has one "Added order" line for each)."""

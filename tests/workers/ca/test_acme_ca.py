@@ -179,3 +179,15 @@ def test_external_account_binding(tmp_path: Path, store: Store) -> None:
     finally:
         server.stop()
     assert os.environ.get("T_EAB_HMAC") is None
+
+
+def test_a_refused_nonce_is_retried_at_once_then_transient(tmp_path: Path, store: Store) -> None:
+    # pebble refusing every nonce: each request is sent four times, then the stage retries
+    server = Pebble(tmp_path / "nonces", env={"PEBBLE_WFE_NONCEREJECT": "100"}).start()
+    try:
+        ca = make_acme_ca("nonces", profile(server), store.acme, environ={})
+        with pytest.raises(CaUnavailable, match="register the account: badNonce"):
+            ca.submit(csr(), request_key="job-1")
+        assert server.requests_to("/sign-me-up") == 4
+    finally:
+        server.stop()
