@@ -31,7 +31,7 @@ def pebble(tmp_path: Path) -> Iterator[Pebble]:
     server.stop()
 
 
-def acme_stack(pebble: Pebble, chaos: tuple[str, ...]) -> Stack:
+def acme_stack(pebble: Pebble, chaos: tuple[str, ...], **changes: Any) -> Stack:
     profile = AcmeCaProfile.model_validate(
         {
             "adapter": "acme",
@@ -39,6 +39,7 @@ def acme_stack(pebble: Pebble, chaos: tuple[str, ...]) -> Stack:
             "ca_bundle": str(pebble.tls_root_file),
             "trusted_roots_file": str(pebble.write_root()),
             "challenge": {"type": "dns-01", "command": pebble.hook_command()},
+            **changes,
         }
     )
     base = load_config()
@@ -118,3 +119,24 @@ def test_a_worker_killed_after_finalize_resumes_the_same_order(pebble: Pebble) -
         assert pebble.orders_created() == len(jobs)  # the retry went on with that order
         for partner in jobs.values():
             partner.server.stop()
+
+
+def test_an_order_still_processing_pauses_and_the_poller_resumes_it(pebble: Pebble) -> None:
+    # issue_wait_s = 0: the run never waits for pebble's processing, so every job pauses
+    with acme_stack(pebble, (), issue_wait_s=0) as stack:
+        assert stack.app is not None
+        jobs = submit(stack, pebble, 3)
+        states = wait_all(stack, list(jobs))
+        assert set(states.values()) == {JobState.SUCCEEDED}, {
+            j: stack.app.store.get_job(j).error for j in jobs
+        }
+        for job_id, partner in jobs.items():
+            history = stack.app.store.history(job_id)
+            [paused] = [e for e in history if e.kind == "waiting_for_ca"]
+            [resumed] = [e for e in history if e.kind == "ca_resumed"]
+            assert resumed.detail["source"] == "poller"
+            assert paused.detail["request_id"] == resumed.detail["request_id"]
+            partner.server.stop()
+        waits = sorted(seconds_in_wait_for_ca(stack, j) for j in jobs)
+        print(f"\nacme paused: wait-for-ca s (poller every 1 s): {[round(w, 2) for w in waits]}")
+        assert pebble.orders_created() == len(jobs)
