@@ -29,6 +29,9 @@ from .base import Issued, Pending
 __all__ = ["AcmeCa"]
 
 _PEM_END = b"-----END CERTIFICATE-----"
+# Without a Retry-After, the order or authorization is asked again after 0.25 s, then
+# twice as long each time, up to 4 s; a Retry-After over 30 s is longer than a run waits.
+_FIRST_PAUSE, _MAX_PAUSE, _MAX_RETRY_AFTER = 0.25, 4.0, 30.0
 
 
 class AcmeCa:
@@ -184,22 +187,25 @@ class AcmeCa:
     def _await_validation(
         self, acme: client.ClientV2, authz: messages.AuthorizationResource
     ) -> messages.AuthorizationResource:
-        deadline = time.monotonic() + self._validation_wait
+        deadline, pause = time.monotonic() + self._validation_wait, _FIRST_PAUSE
         while True:
             with acme_errors(self.name, "read an authorization", acme.net):  # type: ignore[arg-type]
                 authz, response = acme.poll(authz)
             if authz.body.status != messages.STATUS_PENDING:
                 return authz
-            if not _sleep_until(deadline, response.headers.get("Retry-After")):
+            if not _sleep_until(deadline, response.headers.get("Retry-After"), pause):
                 return authz
+            pause = min(pause * 2, _MAX_PAUSE)
 
     def _await_issue(
         self, acme: client.ClientV2, order: messages.OrderResource
     ) -> messages.OrderResource:
-        deadline = time.monotonic() + self._issue_wait
+        deadline, pause = time.monotonic() + self._issue_wait, _FIRST_PAUSE
         while order.body.status == messages.STATUS_PROCESSING:
-            if not _sleep_until(deadline, str(acme.net.last_retry_after or "")):  # type: ignore[attr-defined]
+            asked = str(acme.net.last_retry_after or "")  # type: ignore[attr-defined]
+            if not _sleep_until(deadline, asked, pause):
                 break
+            pause = min(pause * 2, _MAX_PAUSE)
             order = self._order(acme, order.uri, order.csr_pem)
         return order
 
@@ -231,9 +237,10 @@ def dns_names(csr_pem: bytes) -> list[str]:
     return list(san.get_values_for_type(x509.DNSName))
 
 
-def _sleep_until(deadline: float, retry_after_header: str | None) -> bool:
-    """Sleep as the CA asked (Retry-After, else 1 s); False when that passes ``deadline``."""
-    wait = min(max(retry_after(retry_after_header, default=1.0), 0.2), 30.0)
+def _sleep_until(deadline: float, retry_after_header: str | None, pause: float) -> bool:
+    """Sleep as the CA asked (Retry-After, else ``pause``); False when that passes
+    ``deadline`` (the caller then pauses the job instead)."""
+    wait = min(retry_after(retry_after_header, default=pause), _MAX_RETRY_AFTER)
     if time.monotonic() + wait > deadline:
         return False
     time.sleep(wait)
