@@ -149,16 +149,25 @@ class AcmeCa:
     def _answer(
         self, acme: client.ClientV2, authz: messages.AuthorizationResource
     ) -> messages.AuthorizationResource:
+        """Publish and answer a pending challenge; one an earlier run answered (the CA may
+        keep it "pending" while it validates) is only waited for, its value still
+        published. The hook cleans up once the CA has decided."""
         challb = self._challenge_of(authz)
         response, validation = challb.response_and_validation(acme.net.key)
         published = self._published(authz, challb, validation)
-        self._hook.present(published)
-        try:
-            with acme_errors(self.name, "answer the challenge", acme.net):  # type: ignore[arg-type]
-                acme.answer_challenge(challb, response)
-            return self._await_validation(acme, authz)
-        finally:
+        if challb.status == messages.STATUS_PENDING and not self._records.answered(challb.uri):
+            self._hook.present(published)
+            try:
+                with acme_errors(self.name, "answer the challenge", acme.net):  # type: ignore[arg-type]
+                    acme.answer_challenge(challb, response)
+            except BaseException:
+                self._hook.cleanup(published)
+                raise
+            self._records.mark_answered(self.name, challb.uri)
+        authz = self._await_validation(acme, authz)
+        if authz.body.status != messages.STATUS_PENDING:
             self._hook.cleanup(published)
+        return authz
 
     def _challenge_of(self, authz: messages.AuthorizationResource) -> messages.ChallengeBody:
         for challb in authz.body.challenges:

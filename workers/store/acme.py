@@ -82,6 +82,19 @@ class AcmeRecords:
         assert kept is not None, "an order row that was just there is gone"
         return kept
 
+    def answered(self, challenge_url: str) -> bool:
+        with self._reader.connect() as conn:
+            row = conn.execute(_ANSWERED, {"u": challenge_url}).first()
+        return row is not None
+
+    def mark_answered(self, profile: str, challenge_url: str) -> None:
+        row = {"challenge_url": challenge_url, "profile": profile}
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(insert(_C), {**row, "answered_at": datetime.now(UTC)})
+        except IntegrityError:
+            pass  # answered twice (a race): once is what is recorded
+
     def reseal_all(self, sealer: Sealer) -> int:
         """Re-encrypt every account key under ``sealer``'s primary key; returns the count."""
         with self._writer.begin() as conn:
@@ -102,6 +115,7 @@ class AcmeRecords:
 
 
 _A = t.acme_accounts
+_C = t.acme_answers
 _O = t.acme_orders
 _ACCOUNT = select(_A.c.key, _A.c.url).where(
     and_(_A.c.profile == bindparam("p"), _A.c.directory == bindparam("d"))
@@ -117,3 +131,4 @@ _ORDER_BY_KEY = select(_O.c.url, _O.c.csr).where(
 _ORDER_BY_URL = select(_O.c.url, _O.c.csr).where(
     and_(_O.c.profile == bindparam("p"), _O.c.url == bindparam("u"))
 )
+_ANSWERED = select(_C.c.challenge_url).where(_C.c.challenge_url == bindparam("u"))

@@ -18,6 +18,7 @@ from sqlalchemy import (
 
 __all__ = [
     "acme_accounts",
+    "acme_answers",
     "acme_orders",
     "artifacts",
     "callback_signatures",
@@ -163,4 +164,14 @@ acme_orders = Table(
     Column("url", String(500), nullable=False),
     Column("csr", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Challenges answered (their URLs): a CA may keep an answered challenge "pending" until it
+# has validated it, so a later run must know not to publish and answer it again.
+acme_answers = Table(
+    "twoway_acme_answers",
+    metadata,
+    Column("challenge_url", String(500), primary_key=True),
+    Column("profile", String(100), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -189,5 +190,28 @@ def test_a_refused_nonce_is_retried_at_once_then_transient(tmp_path: Path, store
         with pytest.raises(CaUnavailable, match="register the account: badNonce"):
             ca.submit(csr(), request_key="job-1")
         assert server.requests_to("/sign-me-up") == 4
+    finally:
+        server.stop()
+
+
+def test_validation_still_running_pauses_and_the_poll_goes_on_with_that_challenge(
+    tmp_path: Path, store: Store
+) -> None:
+    # pebble's VA sleeping before each validation: the run does not wait for it
+    slow = {"PEBBLE_VA_NOSLEEP": "", "PEBBLE_VA_SLEEPTIME": "2"}
+    server = Pebble(tmp_path / "slow-va", env=slow).start()
+    try:
+        ca = make_acme_ca("slow", profile(server, validation_wait_s=0), store.acme, environ={})
+        name = f"slow-{secrets.token_hex(4)}.example.test"
+        result = ca.submit(csr([name]), request_key="job-1")
+        assert isinstance(result, Pending)  # answered, not yet validated
+        for _ in range(60):  # what the poller does, round after round
+            time.sleep(0.25)
+            result = ca.poll(result.request_id)
+            if isinstance(result, Issued):
+                break
+        assert isinstance(result, Issued)
+        assert server.requests_to("/chalZ/") == 1  # the challenge was answered once
+        assert server.orders_created() == 1
     finally:
         server.stop()

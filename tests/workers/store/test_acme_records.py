@@ -36,3 +36,12 @@ def test_account_keys_are_resealed_with_the_master_key(store_url: str) -> None:
     assert store.acme.reseal_all(Sealer([new, old])) == 1
     account = Store(store_url, Sealer([new])).acme.account("corp", DIRECTORY)
     assert account is not None and account.key_pem == b"THE KEY"
+
+
+def test_an_answered_challenge_is_remembered_once(store_url: str) -> None:
+    store = Store(store_url, Sealer([Sealer.generate_key()]))
+    url = "https://ca.example/chall/1"
+    assert not store.acme.answered(url)
+    store.acme.mark_answered("corp", url)
+    store.acme.mark_answered("corp", url)  # a second run that raced the first
+    assert store.acme.answered(url)

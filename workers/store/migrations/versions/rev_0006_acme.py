@@ -1,4 +1,5 @@
-"""ACME accounts (sealed keys) and orders by request key, for the ``acme`` CA adapter.
+"""ACME accounts (sealed keys), orders by request key and answered challenges, for the
+``acme`` CA adapter.
 
 Revision ID: 0006
 Revises: 0005
@@ -33,7 +34,15 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
 
+    op.create_table(
+        "twoway_acme_answers",
+        sa.Column("challenge_url", sa.String(500), primary_key=True),
+        sa.Column("profile", sa.String(100), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("twoway_acme_answers")
     op.drop_table("twoway_acme_orders")
     op.drop_table("twoway_acme_accounts")
