@@ -31,7 +31,9 @@ def pebble(tmp_path: Path) -> Iterator[Pebble]:
     server.stop()
 
 
-def acme_stack(pebble: Pebble, chaos: tuple[str, ...], **changes: Any) -> Stack:
+def acme_stack(
+    pebble: Pebble, chaos: tuple[str, ...], lease_s: float = 15, **changes: Any
+) -> Stack:
     profile = AcmeCaProfile.model_validate(
         {
             "adapter": "acme",
@@ -43,7 +45,8 @@ def acme_stack(pebble: Pebble, chaos: tuple[str, ...], **changes: Any) -> Stack:
         }
     )
     base = load_config()
-    config = base.model_copy(update={"ca": {**base.ca, "corp": profile}})
+    broker = base.broker.model_copy(update={"lease_s": lease_s})
+    config = base.model_copy(update={"ca": {**base.ca, "corp": profile}, "broker": broker})
     return Stack(StackOptions(broker="rabbitmq", config=config, chaos=chaos, poll_every_s=1))
 
 
@@ -100,7 +103,8 @@ def test_one_order_per_job_under_duplicate_deliveries(pebble: Pebble) -> None:
 
 
 def test_a_worker_killed_after_finalize_resumes_the_same_order(pebble: Pebble) -> None:
-    with acme_stack(pebble, ("crash-after-finalize",)) as stack:
+    # a short lease: the killed worker's job is taken over within 3 s, not 15
+    with acme_stack(pebble, ("crash-after-finalize",), lease_s=3) as stack:
         assert stack.app is not None
         jobs = submit(stack, pebble, 2)
         deadline = time.monotonic() + 240
