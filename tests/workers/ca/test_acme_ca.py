@@ -194,18 +194,20 @@ def test_a_refused_nonce_is_retried_at_once_then_transient(tmp_path: Path, store
         server.stop()
 
 
+@pytest.mark.slow
 def test_validation_still_running_pauses_and_the_poll_goes_on_with_that_challenge(
     tmp_path: Path, store: Store
 ) -> None:
-    # pebble's VA sleeping before each validation: the run does not wait for it
-    slow = {"PEBBLE_VA_NOSLEEP": "", "PEBBLE_VA_SLEEPTIME": "2"}
+    # pebble's VA sleeping 0-5 s before each of its three validations: the run does not
+    # wait for it (all three drawing 0 s, 1 in 216, would let the first run finish)
+    slow = {"PEBBLE_VA_NOSLEEP": "", "PEBBLE_VA_SLEEPTIME": "6"}
     server = Pebble(tmp_path / "slow-va", env=slow).start()
     try:
         ca = make_acme_ca("slow", profile(server, validation_wait_s=0), store.acme, environ={})
         name = f"slow-{secrets.token_hex(4)}.example.test"
         result = ca.submit(csr([name]), request_key="job-1")
         assert isinstance(result, Pending)  # answered, not yet validated
-        for _ in range(60):  # what the poller does, round after round
+        for _ in range(80):  # what the poller does, round after round
             time.sleep(0.25)
             result = ca.poll(result.request_id)
             if isinstance(result, Issued):
