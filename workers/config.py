@@ -21,6 +21,8 @@ from workers.errors import ConfigError
 from workers.levers.renewal_policy import RenewalSettings, RenewBefore
 
 __all__ = [
+    "AcmeCaProfile",
+    "AcmeHook",
     "AnyCaProfile",
     "BrokerSettings",
     "CaProfile",
@@ -39,6 +41,7 @@ __all__ = [
 ENV_CONFIG = "TWOWAY_CONFIG"
 _PREFIX = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$"
 _ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+SubjectPart = Literal["C", "ST", "L", "O", "OU", "CN"]
 
 
 class _Frozen(BaseModel):
@@ -136,6 +139,14 @@ class _CaBase(_Frozen):
     trusted_roots_file: Path | None = None
     # A job that waits longer than this for the CA fails (the poller enforces it).
     max_wait_days: Annotated[float, Field(gt=0, le=365)] | None = None
+    # The subject attributes an issued certificate must carry as requested: "all", or a
+    # list of them ([] keeps none). The DNS names, key, chain, validity and clientAuth
+    # are checked whatever this says.
+    subject_keep: Literal["all"] | list[SubjectPart] = "all"
+
+    def subject_parts(self) -> tuple[str, ...] | None:
+        """The attributes to check (None: all of them)."""
+        return None if self.subject_keep == "all" else tuple(self.subject_keep)
 
     def trusted_roots(self) -> tuple[bytes, ...]:
         if self.trusted_roots_file is None:
@@ -181,7 +192,45 @@ class CfsslCaProfile(_CaBase):
     read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
 
 
-AnyCaProfile = LocalCaProfile | ManualCaProfile | CfsslCaProfile
+class AcmeHook(_Frozen):
+    """A command that publishes a challenge: ``COMMAND present|cleanup NAME VALUE``."""
+
+    type: Literal["dns-01", "http-01"] = "dns-01"
+    command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 120
+
+
+class AcmeCaProfile(_CaBase):
+    """An ACME (RFC 8555) CA: step-ca, Vault's PKI, EJBCA, a commercial private CA.
+
+    The account key is made on first use and kept sealed in the store. EAB credentials,
+    when the CA requires them, come from the environment variables named here.
+    """
+
+    adapter: Literal["acme"]
+    directory: Annotated[str, Field(pattern=r"^https://[^\s/]+(/[^\s]*)?$")]
+    # PEM bundle that the directory's TLS certificate must chain to (None: the system's).
+    ca_bundle: Path | None = None
+    contact: list[Annotated[str, Field(pattern=r"^mailto:[^\s@]+@[^\s@]+$")]] = []
+    eab_kid_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+    eab_hmac_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+    challenge: AcmeHook
+    # How long one run waits for the CA to validate, then to issue, before it pauses.
+    validation_wait_s: Annotated[float, Field(ge=0, le=600)] = 60
+    issue_wait_s: Annotated[float, Field(ge=0, le=600)] = 10
+    max_wait_days: Annotated[float, Field(gt=0, le=365)] | None = 2
+    subject_keep: Literal["all"] | list[SubjectPart] = []
+    connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+    @model_validator(mode="after")
+    def _eab_both_or_neither(self) -> AcmeCaProfile:
+        if bool(self.eab_kid_env) != bool(self.eab_hmac_env):
+            raise ValueError("external account binding needs both eab_kid_env and eab_hmac_env")
+        return self
+
+
+AnyCaProfile = LocalCaProfile | ManualCaProfile | CfsslCaProfile | AcmeCaProfile
 CaProfile = Annotated[AnyCaProfile, Field(discriminator="adapter")]
 
 

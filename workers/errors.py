@@ -19,6 +19,7 @@
     |   +-- VerificationFailed      a verify check failed             (.check)
     +-- TransientError              retried with bounded backoff
         +-- CaUnavailable           the CA did not answer, or answered 5xx
+        |   +-- CaRateLimited       the CA asked to wait               (.retry_after seconds)
         +-- ServiceNowUnavailable   5xx, timeout, reset                (.status_code)
             +-- RateLimited         429                                (.retry_after seconds)
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationFailed",
+    "CaRateLimited",
     "CaRejected",
     "CaUnavailable",
     "CertificateRejected",
@@ -179,6 +181,14 @@ class TransientError(TwowayError):
 
 class CaUnavailable(TransientError):
     """The CA could not be reached or answered with a server error."""
+
+
+class CaRateLimited(CaUnavailable):
+    """The CA asked us to come back later; ``retry_after`` is the wait, in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
 
 
 class ServiceNowUnavailable(TransientError):

@@ -47,7 +47,7 @@ def _rotate(args: argparse.Namespace) -> int:
         )
     store = Store(Settings.from_environment().store_url(), sealer)
     try:
-        count = store.artifacts.reseal_all(sealer)
+        count = store.artifacts.reseal_all(sealer) + store.acme.reseal_all(sealer)
     finally:
         store.close()
     if args.json:

@@ -75,12 +75,17 @@ def job_for(stack: Stack, partner: Partner, key: str = "ec256") -> dict[str, Any
     )
 
 
-def wait_all(stack: Stack, job_ids: list[str], timeout: float = 240) -> dict[str, JobState]:
+def wait_all(
+    stack: Stack, job_ids: list[str], timeout: float = 240, *, through_waits: bool = False
+) -> dict[str, JobState]:
+    """Until every job has ended, or waits for a person (its CA, the third party); with
+    ``through_waits``, until every job has ended (a poller resumes the waits)."""
     assert stack.app is not None
     deadline = time.monotonic() + timeout
     while True:
         states = {job_id: stack.app.store.get_job(job_id).state for job_id in job_ids}
-        if all(state in TERMINAL_STATES | WAITING_STATES for state in states.values()):
+        settled = TERMINAL_STATES if through_waits else TERMINAL_STATES | WAITING_STATES
+        if all(state in settled for state in states.values()):
             return states
         if time.monotonic() > deadline:
             return states

@@ -121,6 +121,7 @@ def _checked(
             dns_sans=job.request.dns_sans,
             min_remaining=timedelta(days=profile.min_remaining_days),
             trusted_roots=profile.trusted_roots(),
+            subject_keep=profile.subject_parts(),
         )
     except (CertificateRejected, RequestInvalid) as exc:
         app.store.note(

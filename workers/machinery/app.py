@@ -66,7 +66,14 @@ def build_app(
     deps = Deps(
         config=config,
         store=store,
-        cas=CaRegistry(config, settings.state_dir, sealer, environ=environ),
+        cas=CaRegistry(
+            config,
+            settings.state_dir,
+            sealer,
+            environ=environ,
+            store=store,
+            chaos=settings.chaos,
+        ),
         instances=InstanceRegistry(
             config, environ=environ, observer=observing(record_call, metrics.observe_call)
         ),

@@ -8,16 +8,21 @@
 - ``crash-before-record:<stage>``: the worker process kills itself (SIGKILL) right after
   the stage's core finished (its ServiceNow calls answered) and before the result is
   recorded; once per job, so the redelivery can finish it.
+- ``crash-after-finalize``: the worker process kills itself (SIGKILL) right after an ACME
+  CA accepted an order's finalize, before anything about it is stored; once per order
+  (a marker file under the state directory), so the redelivery can finish it.
 
 Never enable these in production; the worker logs a warning when one is on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -28,10 +33,15 @@ from workers.errors import ConfigError
 from workers.machinery.context import StageContext
 from workers.machinery.runtime import Paused, StageCore
 
-__all__ = ["DuplicateDeliveries", "chaos_middleware", "wrap_cores"]
+__all__ = ["DuplicateDeliveries", "chaos_middleware", "crash_after_finalize", "wrap_cores"]
 
 _MARK = "twoway_duplicate"
-KNOWN = ("duplicate-deliveries", "slow-stage:<stage>:<seconds>", "crash-before-record:<stage>")
+KNOWN = (
+    "duplicate-deliveries",
+    "slow-stage:<stage>:<seconds>",
+    "crash-before-record:<stage>",
+    "crash-after-finalize",
+)
 
 
 class DuplicateDeliveries(Middleware):
@@ -43,7 +53,12 @@ class DuplicateDeliveries(Middleware):
 
 def _parse(name: str) -> tuple[str, list[str]]:
     kind, *params = name.split(":")
-    shapes = {"duplicate-deliveries": 0, "slow-stage": 2, "crash-before-record": 1}
+    shapes = {
+        "duplicate-deliveries": 0,
+        "slow-stage": 2,
+        "crash-before-record": 1,
+        "crash-after-finalize": 0,
+    }
     if kind not in shapes or len(params) != shapes[kind]:
         raise ConfigError(f"TWOWAY_CHAOS: cannot use {name!r}", hint=f"known: {list(KNOWN)}")
     if params and params[0] not in {s.value for s in Stage}:
@@ -85,3 +100,21 @@ def wrap_cores(cores: Mapping[Stage, StageCore], names: tuple[str, ...]) -> dict
             stage = Stage(params[0])
             wrapped[stage] = _crash_once(wrapped[stage], stage.value)
     return wrapped
+
+
+def crash_after_finalize(names: tuple[str, ...], state_dir: Path) -> Callable[[str], None] | None:
+    """What an ACME adapter calls after a finalize, when ``crash-after-finalize`` is on."""
+    if "crash-after-finalize" not in [_parse(name)[0] for name in names]:
+        return None
+    markers = state_dir / "chaos-finalized"
+
+    def crash(order_url: str) -> None:
+        markers.mkdir(parents=True, exist_ok=True)
+        marker = markers / hashlib.sha256(order_url.encode()).hexdigest()
+        try:
+            marker.touch(exist_ok=False)
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    return crash

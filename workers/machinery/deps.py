@@ -14,7 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from workers.ca import CaAdapter, CfsslCa, LocalCa, ManualCa
-from workers.config import CfsslCaProfile, ManualCaProfile, PipelineConfig
+from workers.ca.acme_profile import make_acme_ca
+from workers.config import AcmeCaProfile, CfsslCaProfile, ManualCaProfile, PipelineConfig
 from workers.errors import ConfigError, PermissionDenied
 from workers.metrics import Metrics
 from workers.sealing import Sealer
@@ -41,11 +42,15 @@ class CaRegistry:
         sealer: Sealer,
         *,
         environ: Mapping[str, str] | None = None,
+        store: Store | None = None,
+        chaos: tuple[str, ...] = (),
     ) -> None:
         self._config = config
         self._state_dir = state_dir
         self._sealer = sealer
         self._environ = environ
+        self._store = store  # where the acme adapter keeps its accounts and orders
+        self._chaos = chaos
         self._made: dict[str, CaAdapter] = {}
         self._lock = threading.Lock()
 
@@ -93,6 +98,20 @@ class CaRegistry:
             return ManualCa(profile_name)
         if isinstance(profile, CfsslCaProfile):
             return self._cfssl(profile_name, profile)
+        if isinstance(profile, AcmeCaProfile):
+            if self._store is None:
+                raise ConfigError(f"CA profile {profile_name!r} (acme) needs the store")
+            from workers.machinery.chaos import (
+                crash_after_finalize,  # chaos imports the stage machinery
+            )
+
+            return make_acme_ca(
+                profile_name,
+                profile,
+                self._store.acme,
+                environ=os.environ if self._environ is None else self._environ,
+                after_finalize=crash_after_finalize(self._chaos, self._state_dir),
+            )
         raise ConfigError(f"CA adapter {profile.adapter!r} is not available in this build")
 
     def _cfssl(self, profile_name: str, profile: CfsslCaProfile) -> CfsslCa:

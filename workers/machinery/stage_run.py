@@ -19,7 +19,7 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from sqlalchemy import Connection
 
 from messages import JobState, StageMessage
-from workers.errors import PermanentError, RateLimited, StateConflict, TwowayError
+from workers.errors import CaRateLimited, PermanentError, RateLimited, StateConflict, TwowayError
 from workers.logs import redact_text
 from workers.machinery.context import StageContext
 from workers.machinery.deps import Deps
@@ -91,7 +91,7 @@ class StageRun:
             return None
         except (Exception, TimeLimitExceeded) as exc:
             self._retry_or_fail(exc, ctx.notes)
-            if isinstance(exc, RateLimited):  # wait as long as the instance asked
+            if isinstance(exc, RateLimited | CaRateLimited):  # wait as long as asked
                 raise dramatiq.Retry(delay=int(exc.retry_after * 1000)) from exc
             raise
         return self._record(result, ctx)

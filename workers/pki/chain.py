@@ -8,7 +8,7 @@ with the check's name (``public_key``, ``chain``, ``validity``, ``key_usage``, `
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -73,12 +73,16 @@ def check_issued(
     min_remaining: timedelta,
     now: datetime | None = None,
     trusted_roots: Sequence[bytes] = (),
+    subject_keep: Collection[str] | None = None,
 ) -> IssuedChain:
     """Check an issued certificate and its chain against the request; return the chain.
 
     ``chain_pem`` may list the CA certificates in any order, and may repeat the leaf. When
     ``trusted_roots`` is given, the chain must end at one of them, and a root missing from
     ``chain_pem`` is taken from there; otherwise the chain must contain its root.
+
+    ``subject_keep`` names the subject attributes (``CN``, ``O``...) the certificate must
+    carry as requested; None checks them all. The DNS names are always checked.
     """
     leaf = _one_certificate(certificate_pem)
     _check_public_key(leaf, csr_pem)
@@ -91,7 +95,7 @@ def check_issued(
     issued = _build_chain(leaf, supplied, roots)
     _check_validity(issued, min_remaining, now or datetime.now(UTC))
     _check_key_usage(leaf)
-    _check_subject(leaf, subject)
+    _check_subject(leaf, subject, subject_keep)
     _check_sans(leaf, dns_sans)
     return issued
 
@@ -257,9 +261,13 @@ def _check_key_usage(leaf: x509.Certificate) -> None:
         )
 
 
-def _check_subject(leaf: x509.Certificate, subject: SubjectName) -> None:
+def _check_subject(
+    leaf: x509.Certificate, subject: SubjectName, keep: Collection[str] | None
+) -> None:
     differences = []
     for label, oid, field in SUBJECT_ATTRIBUTES:
+        if keep is not None and label not in keep:
+            continue
         wanted = getattr(subject, field)
         found = [str(attr.value) for attr in leaf.subject.get_attributes_for_oid(oid)]
         if found == ([wanted] if wanted is not None else []):

@@ -54,6 +54,7 @@ def import_chain(msg: CertificateIssued, ctx: StageContext) -> ChainImported:
         subject=request.subject,
         dns_sans=request.dns_sans,
         min_remaining=ctx.min_remaining(),
+        subject_keep=ctx.ca_profile().subject_parts(),
     )
     keystore = _keystore_for(ctx, msg.certificate_sha256, chain)
     ctx.produce("client_cert_pem", chain.leaf_pem)

@@ -17,6 +17,9 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "acme_accounts",
+    "acme_answers",
+    "acme_orders",
     "artifacts",
     "callback_signatures",
     "events",
@@ -136,4 +139,39 @@ callback_signatures = Table(
     Column("job_id", String(32), nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=False),
     Index("ix_twoway_callback_signatures_used_at", "used_at"),
+)
+
+# ACME accounts, one per CA profile and directory: the account key is sealed (it is made
+# once, here, and never leaves the store); the account URL once the CA has registered it.
+acme_accounts = Table(
+    "twoway_acme_accounts",
+    metadata,
+    Column("profile", String(100), primary_key=True),
+    Column("directory", String(500), primary_key=True),
+    Column("key", LargeBinary, nullable=False),
+    Column("url", String(500), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# ACME orders by request key (the job id): written as soon as the CA made the order, so a
+# redelivered or restarted wait-for-ca finds it and never makes a second one. The CSR is
+# public and kept for the finalize that a later poll may do.
+acme_orders = Table(
+    "twoway_acme_orders",
+    metadata,
+    Column("profile", String(100), primary_key=True),
+    Column("request_key", String(200), primary_key=True),
+    Column("url", String(500), nullable=False),
+    Column("csr", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Challenges answered (their URLs): a CA may keep an answered challenge "pending" until it
+# has validated it, so a later run must know not to publish and answer it again.
+acme_answers = Table(
+    "twoway_acme_answers",
+    metadata,
+    Column("challenge_url", String(500), primary_key=True),
+    Column("profile", String(100), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
 )

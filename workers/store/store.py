@@ -23,6 +23,7 @@ from messages import JobEvent, JobRequest, JobState, Stage
 from workers.errors import JobNotFound, StateConflict
 from workers.sealing import Sealer
 from workers.store import schema as t
+from workers.store.acme import AcmeRecords
 from workers.store.artifacts import Artifacts
 from workers.store.begin import StageStarts
 from workers.store.engine import make_engines
@@ -93,6 +94,7 @@ class Store(JobQueries, StageStarts):
         self.stats = Stats(self._reader)
         self.tokens = Tokens(self._reader, self._writer)
         self.signatures = CallbackSignatures(self._reader, self._writer)
+        self.acme = AcmeRecords(self._reader, self._writer, sealer)
         self._create_schema()
 
     # -- plumbing -----------------------------------------------------------------------

@@ -306,3 +306,44 @@ def test_more_than_one_certificate_as_the_leaf(issued: Issued, enrollment: Enrol
 def _split(issued: Issued) -> tuple[x509.Certificate, list[x509.Certificate]]:
     leaf = x509.load_pem_x509_certificate(issued.certificate_pem)
     return leaf, x509.load_pem_x509_certificates(issued.chain_pem)
+
+
+# -- a CA profile's subject policy (subject_keep) ---------------------------------------
+
+
+def test_subject_keep_checks_only_the_parts_named(
+    root: Authority, intermediate: Authority, enrollment: Enrollment
+) -> None:
+    # What ACME CAs issue: the subject is the first DNS name alone.
+    acme_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, enrollment.dns_sans[0])])
+    leaf = leaf_for(intermediate, enrollment, subject=acme_subject)
+    chain = [intermediate.certificate, root.certificate]
+    assert check(enrollment, leaf, chain, subject_keep=()).leaf == leaf
+    only_o = rejected(enrollment, leaf, chain, subject_keep=("O",))
+    assert "subject O is absent" in only_o and "OU" not in only_o
+    assert "subject OU is absent" in rejected(enrollment, leaf, chain)  # None: every part
+
+
+def test_subject_keep_never_excuses_a_missing_client_auth(
+    root: Authority, intermediate: Authority, enrollment: Enrollment
+) -> None:
+    acme_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, enrollment.dns_sans[0])])
+    leaf = leaf_for(
+        intermediate,
+        enrollment,
+        subject=acme_subject,
+        extended_key_usage=[ExtendedKeyUsageOID.SERVER_AUTH],
+    )
+    chain = [intermediate.certificate, root.certificate]
+    message = rejected(enrollment, leaf, chain, subject_keep=())
+    assert message.startswith("key_usage: ") and "lacks clientAuth" in message
+
+
+def test_subject_keep_never_excuses_a_missing_dns_name(
+    root: Authority, intermediate: Authority, enrollment: Enrollment
+) -> None:
+    acme_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, enrollment.dns_sans[0])])
+    other = general_names(["other.example"])
+    leaf = leaf_for(intermediate, enrollment, subject=acme_subject, sans=other)
+    chain = [intermediate.certificate, root.certificate]
+    assert "dns" in rejected(enrollment, leaf, chain, subject_keep=()).lower()
