@@ -210,7 +210,11 @@ def assert_never_broken(stack: Stack, message: str, undone: set[str], jobs: list
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+@pytest.mark.parametrize(
+    "order",
+    list(itertools.permutations(range(3))),
+    ids=lambda order: "rollback-" + "".join("ABC"[i] for i in order),
+)
 def test_rollbacks_in_any_order_never_leave_a_broken_reference(
     stack: Stack, partner: ThirdPartyServer, order: tuple[int, ...]
 ) -> None:
