@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,7 @@ from selenium.common.exceptions import NoSuchElementException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -108,11 +110,21 @@ def wait_for(up: dict[str, Any], job_id: str, done: Callable[[dict[str, Any]], b
     raise AssertionError(f"job {job_id} stayed {job['state']} at {job['stage']}")
 
 
+def follow(driver: WebDriver, css: str) -> None:
+    """Click what ``css`` finds and wait until the page it leads to has replaced this one."""
+    element = driver.find_element(By.CSS_SELECTOR, css)
+    element.click()
+    WebDriverWait(driver, 30).until(staleness_of(element))
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+
+
 def sign_in(driver: WebDriver, up: dict[str, Any], token: str) -> None:
     driver.get(up["console"] + "/jobs")
     assert "/ui/signin" in driver.current_url  # no session: the sign-in page first
     driver.find_element(By.ID, "token").send_keys(token)
-    driver.find_element(By.CSS_SELECTOR, "form[action='/ui/signin'] button").click()
+    follow(driver, "form[action='/ui/signin'] button")
     WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/ui/jobs"))
 
 
@@ -124,14 +136,14 @@ def as_operator(driver: WebDriver, up: dict[str, Any]) -> None:
 
 
 def sign_out(driver: WebDriver) -> None:
-    driver.find_element(By.CSS_SELECTOR, "form[action='/ui/signout'] button").click()
+    follow(driver, "form[action='/ui/signout'] button")
     WebDriverWait(driver, 10).until(lambda d: "/ui/signin" in d.current_url)
 
 
 def screenshot(driver: WebDriver, name: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(max(int(height), 700), 2400))
+    driver.set_window_size(1280, min(max(int(height), 700), 1500))
     driver.save_screenshot(str(OUT / name))
     driver.set_window_size(1280, 900)
     if os.environ.get("TWOWAY_DOCS_SCREENSHOTS") == "1":
@@ -157,7 +169,8 @@ def test_sign_in_and_watch_a_job_succeed_on_the_list(
     )
     assert browser.execute_script("return window.notReloaded") is True  # redrawn, not reloaded
     screenshot(browser, "console-jobs.png")
-    browser.find_element(By.CSS_SELECTOR, f"tr[data-job='{job_id}'] a").click()
+    link = browser.find_element(By.CSS_SELECTOR, f"tr[data-job='{job_id}'] a")
+    browser.get(link.get_attribute("href"))  # (a click could race the list's redraw)
     stages = browser.find_elements(By.CSS_SELECTOR, "#timeline .stage")
     assert len(stages) == 9
     assert all("stage-done" in s.get_attribute("class") for s in stages)
@@ -208,14 +221,14 @@ def test_resume_a_manual_ca_job_by_uploading_its_certificate(
     (tmp_path / "chain.pem").write_bytes(ca.chain_pem)
     # Without its chain the certificate leads nowhere: refused, in words, the job waits on.
     browser.find_element(By.ID, "certificate_file").send_keys(str(tmp_path / "cert.pem"))
-    browser.find_element(By.CSS_SELECTOR, "#resume-form button").click()
+    follow(browser, "#resume-form button")
     refusal = browser.find_element(By.ID, "refusal").text
     assert refusal.startswith("Refused:") and "chain" in refusal.lower(), refusal
     assert browser.find_element(By.ID, "job-state").text == "waiting for ca"
     browser.find_element(By.ID, "certificate_file").send_keys(str(tmp_path / "cert.pem"))
     browser.find_element(By.ID, "chain_file").send_keys(str(tmp_path / "chain.pem"))
     screenshot(browser, "console-resume.png")
-    browser.find_element(By.CSS_SELECTOR, "#resume-form button").click()
+    follow(browser, "#resume-form button")
     notice = browser.find_element(By.ID, "notice").text
     assert "accepted" in notice
     job = wait_for(up, job_id, lambda j: j["state"] != "waiting_for_ca")
@@ -225,10 +238,18 @@ def test_resume_a_manual_ca_job_by_uploading_its_certificate(
 
 
 def failed_job(up: dict[str, Any]) -> str:
-    """A job whose verify fails: the pinned server certificate is not the third party's."""
+    """A job whose verify fails: the pinned server certificate is not the third party's
+    (a keystore record and protocol profile of its own, so that only verify fails)."""
+    tag = secrets.token_hex(4)
     pem = self_signed("not-the-partner").public_bytes(serialization.Encoding.PEM).decode()
-    job_id = submit(up, server_certificate={"pem": pem})
-    wait_for(up, job_id, lambda j: j["state"] == "failed")
+    job_id = submit(
+        up,
+        server_certificate={"pem": pem},
+        keystore={"record_name": f"twoway {tag}", "alias": "twoway"},
+        protocol_profile={**up["example_job"]["protocol_profile"], "name": f"mauth{tag}"},
+    )
+    job = wait_for(up, job_id, lambda j: j["state"] == "failed")
+    assert job["stage"] == "verify", job["error"]
     return job_id
 
 
@@ -242,7 +263,7 @@ def test_replay_a_failed_job_with_a_reason(up: dict[str, Any], browser: WebDrive
     assert choices.first_selected_option.text == failed_at  # the failed stage, none after it
     assert choices.options[-1].text == failed_at
     browser.find_element(By.ID, "replay-reason").send_keys("partner rotated their certificate")
-    browser.find_element(By.CSS_SELECTOR, "#replay-form button").click()
+    follow(browser, "#replay-form button")
     assert "Replay requested" in browser.find_element(By.ID, "notice").text
     replayed = [
         e
@@ -260,7 +281,7 @@ def test_a_form_without_its_csrf_token_is_refused(up: dict[str, Any], browser: W
     browser.get(f"{up['console']}/jobs/{job_id}")
     browser.execute_script("document.querySelector('#replay-form input[name=csrf]').remove()")
     browser.find_element(By.ID, "replay-reason").send_keys("no csrf")
-    browser.find_element(By.CSS_SELECTOR, "#replay-form button").click()
+    follow(browser, "#replay-form button")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Not done (403)"
     assert "CSRF" in browser.find_element(By.ID, "refusal").text
     assert "replay_requested" not in history_kinds(up, job_id)
