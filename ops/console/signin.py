@@ -6,6 +6,7 @@ import hmac
 import secrets
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -14,6 +15,7 @@ from .common import Refused, check_csrf, refusal, render, require_session, sessi
 __all__ = ["router"]
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+_log = structlog.get_logger("twoway.console")
 _PRE = "twoway_console_signin"  # the sign-in form's own CSRF cookie (before any session)
 
 
@@ -61,8 +63,11 @@ def signin(
         return refusal(request, refused, None)
     record = request.app.state.twoway.app.store.tokens.verify(token.strip())
     if record is None:
+        remote = request.client.host if request.client else None
+        _log.warning("console_signin_refused", reason="unknown or revoked token", remote=remote)
         error = "that token is not valid (malformed, unknown or revoked)"
         return _signin_form(request, _safe_next(next), error=error, status=401)
+    _log.info("console_signed_in", token_id=record.id, role=record.role)
     response = RedirectResponse(_safe_next(next), status_code=303)
     sessions_of(request).start(response, record, secure=request.url.scheme == "https")
     response.delete_cookie(_PRE, path="/ui/signin")
