@@ -44,13 +44,12 @@ def job_page(
     app = app_of(request)
     job = app.store.get_job(job_id)
     view = job_view(app, job)
-    artifacts = {
-        name: app.store.artifacts.get(job.id, art) is not None for name, (art, *_) in _FILES.items()
-    }
+    stored = app.store.artifacts.stored_for(job.id)  # what exists, in one query
+    artifacts = {name: art in stored for name, (art, *_) in _FILES.items()}
     context = {
         "job": view,
         "timeline": timeline(app, view),
-        "holds": instance_holds(app, view),
+        "holds": instance_holds(view, stored),
         "replay_stages": replay_choices(app, job),
         "files": artifacts,
         "notice": _NOTICES.get(notice or ""),

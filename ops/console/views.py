@@ -92,8 +92,12 @@ def _stage_state(name: str, current: str | None, job_state: str, finished: set[s
     return _DONE if name in finished else "pending"
 
 
-def instance_holds(app: App, view: dict[str, Any]) -> dict[str, Any]:
-    """Records the job made or uses on its instance, and the values kept for rollback."""
+def instance_holds(view: dict[str, Any], stored: dict[str, tuple[bytes, bool]]) -> dict[str, Any]:
+    """Records the job made or uses on its instance, and the values kept for rollback.
+
+    ``stored``: the job's artifacts as stored (``Artifacts.stored_for``); the values kept
+    for rollback are shown only as stored in the clear (a sealed artifact is a secret).
+    """
     records = [
         {
             "what": e["detail"].get("what"),
@@ -106,8 +110,8 @@ def instance_holds(app: App, view: dict[str, Any]) -> dict[str, Any]:
         if e["kind"] == "instance_record"
     ]
     previous: dict[str, dict[str, str]] = {}
-    raw = app.store.artifacts.get(view["job_id"], "previous_values")
-    if raw is not None:
+    raw, sealed = stored.get("previous_values", (b"", True))
+    if raw and not sealed:
         loaded = json.loads(raw)
         previous = {str(k): {str(f): str(v) for f, v in vs.items()} for k, vs in loaded.items()}
     return {"records": records, "previous_values": previous}

@@ -176,6 +176,9 @@ def test_sign_in_and_watch_a_job_succeed_on_the_list(
     assert all("stage-done" in s.get_attribute("class") for s in stages)
     assert "ms" in stages[-1].find_element(By.CLASS_NAME, "meta").text
     assert browser.find_element(By.LINK_TEXT, "Client certificate (PEM)")
+    held = browser.find_element(By.ID, "holds-title").find_element(By.XPATH, "..").text
+    assert "sys_certificate" in held and "sys_protocol_profile" in held  # records, sys_ids
+    assert "Values before the job, kept for rollback" in held and "use_mutual_auth" in held
     assert up["token"] not in browser.page_source
     screenshot(browser, "console-job.png")
 
