@@ -253,6 +253,7 @@ class Stack:
                 "password": self.sandbox.password,
             },
             "gateway": self.gateway.url,
+            "console": f"{self.gateway.url}/ui",
             "token": self.token,
             "third_party": {"url": self.third_party.url},
             "broker": self.options.broker,

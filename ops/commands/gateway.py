@@ -9,7 +9,9 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    gateway = sub.add_parser("gateway", help="serve the HTTP API (/v1, /healthz, /openapi.json)")
+    gateway = sub.add_parser(
+        "gateway", help="serve the HTTP API (/v1, /healthz, /openapi.json) and the console (/ui)"
+    )
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8000)
     gateway.add_argument(

@@ -37,4 +37,7 @@ def create_gateway(app: App, *, state: GatewayState | None = None) -> FastAPI:
     api.add_middleware(BodyLimit, state=api.state.twoway)
     for router in ROUTERS:
         api.include_router(router)
+    from ..console import install_console  # the console imports from this package
+
+    install_console(api)
     return api

@@ -94,6 +94,7 @@ class JobQueries:
         states: Collection[JobState] = (),
         stage: Stage | None = None,
         instance: str | None = None,
+        target: str | None = None,
         updated_before: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
@@ -115,6 +116,8 @@ class JobQueries:
             query = query.where(t.jobs.c.stage == stage.value)
         if instance:
             query = query.where(t.jobs.c.instance == instance)
+        if target:
+            query = query.where(t.jobs.c.target == target)
         with self._reader.connect() as conn:
             rows = conn.execute(query.limit(limit).offset(offset)).all()
         return [self._record(row) for row in rows]

@@ -112,6 +112,12 @@ class Tokens:
         record = self._record(row)
         return record if record.revoked_at is None else None
 
+    def by_id(self, token_id: str) -> TokenRecord | None:
+        """The record of the token with this id (revoked or not), or None."""
+        with self._reader.connect() as conn:
+            row = conn.execute(select(t.tokens).where(t.tokens.c.id == token_id)).first()
+        return None if row is None else self._record(row)
+
     def all(self, *, include_revoked: bool = False) -> list[TokenRecord]:
         query = select(t.tokens).order_by(t.tokens.c.created_at, t.tokens.c.id)
         if not include_revoked:

@@ -1,0 +1,108 @@
+"""The waiting jobs, the certificates inventory and the dead letters (with requeue)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import pika.exceptions
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from workers.errors import TwowayError
+from workers.levers.renewal import inventory
+from workers.levers.replay import MAX_REASON, check_reason
+
+from ..deadletters import DeadLetters
+from ..gateway.auth import actor_of
+from .common import (
+    Refused,
+    app_of,
+    check_csrf,
+    refusal,
+    render,
+    require_session,
+    session_of,
+    signin_redirect,
+)
+from .views import waiting_list
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+_BROKER_DOWN = (pika.exceptions.AMQPError, OSError)
+
+
+@router.get("/waiting")
+def waiting_page(request: Request) -> Response:
+    try:
+        session = require_session(request)
+    except Refused:
+        return signin_redirect(request)
+    rows = waiting_list(app_of(request))
+    return render(request, "waiting.html", {"waiting": rows}, session=session)
+
+
+@router.get("/certificates")
+def certificates_page(request: Request) -> Response:
+    try:
+        session = require_session(request)
+    except Refused:
+        return signin_redirect(request)
+    now = datetime.now(UTC)
+    found = [c.as_dict() | {"due": c.renewal_point <= now} for c in inventory(app_of(request))]
+    return render(request, "certificates.html", {"certificates": found}, session=session)
+
+
+def _dead_letters(request: Request) -> DeadLetters:
+    app = app_of(request)
+    return DeadLetters(app.settings.broker_url, app.runtime.routes, app.store)
+
+
+@router.get("/dead-letters")
+def dead_letters_page(request: Request, done: str | None = None) -> Response:
+    try:
+        session = require_session(request)
+    except Refused:
+        return signin_redirect(request)
+    now, error = datetime.now(UTC), None
+    try:
+        letters = [letter.summary(now) for letter in _dead_letters(request).peek()]
+    except _BROKER_DOWN as exc:
+        letters, error = [], f"the broker cannot be read ({type(exc).__name__})"
+    context = {"letters": letters, "error": error, "done": done == "1"}
+    return render(request, "dead_letters.html", context, session=session)
+
+
+@router.post("/dead-letters/requeue")
+def requeue(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    message_id: Annotated[str, Form(max_length=100)] = "",
+    reason: Annotated[str, Form(max_length=MAX_REASON + 100)] = "",
+) -> Response:
+    """Back to its stage's queue, the job revived (ops.deadletters: as the CLI and API)."""
+    session = session_of(request)
+    try:
+        session = require_session(request, "operator")
+        check_csrf(session, csrf)
+        why = check_reason(reason, what="a requeue")
+        outcomes = _dead_letters(request).replay(
+            wanted=lambda letter: letter.message_id == message_id,
+            actor=actor_of(session.token),
+            reason=why,
+        )
+    except (Refused, TwowayError) as exc:
+        return refusal(request, exc, session)
+    except _BROKER_DOWN as exc:
+        return refusal(
+            request, Refused(503, f"the broker cannot be reached ({type(exc).__name__})"), session
+        )
+    if not outcomes:
+        return refusal(
+            request, Refused(404, "no dead letter with that message id", "reload the list"), session
+        )
+    refused = [o.detail for o in outcomes if not o.done]
+    if refused:
+        return refusal(request, Refused(409, refused[0]), session)
+    return RedirectResponse("/ui/dead-letters?done=1", status_code=303)

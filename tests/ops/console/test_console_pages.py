@@ -1,0 +1,162 @@
+"""The console over plain HTTP (no browser): the session cookie, its ends, the sign-in
+form's own CSRF token, nothing loaded from elsewhere, filters, and dead letters on real
+RabbitMQ."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from messages import Stage
+from ops.console.session import COOKIE
+from ops.deadletters import DeadLetters
+from ops.rabbit import delete_queues, stage_queue_names
+from ops.stack import Stack, StackOptions
+from tests.conftest import AMQP_URL
+from tests.ops.test_dead_letters import bury, failed_job
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with Stack(StackOptions(broker="stub")) as running:
+        yield running
+        delete_queues(AMQP_URL, stage_queue_names(running.queues))
+
+
+def client(stack: Stack) -> httpx.Client:
+    return httpx.Client(base_url=stack.gateway.url, timeout=30)
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def signed_in(stack: Stack, token: str | None = None) -> httpx.Client:
+    browser = client(stack)
+    form = browser.get("/ui/signin")
+    answer = browser.post(
+        "/ui/signin", data={"token": token or stack.token, "csrf": csrf_of(form.text)}
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/jobs"
+    return browser
+
+
+def test_the_session_cookie_is_httponly_strict_expiring_and_does_not_hold_the_token(
+    stack: Stack,
+) -> None:
+    browser = client(stack)
+    form = browser.get("/ui/signin")
+    answer = browser.post("/ui/signin", data={"token": stack.token, "csrf": csrf_of(form.text)})
+    header = next(h for h in answer.headers.get_list("set-cookie") if h.startswith(COOKIE))
+    assert "HttpOnly" in header and "SameSite=strict" in header and "Path=/ui" in header
+    assert re.search(r"Max-Age=\d+", header)
+    secret = stack.token.split("_")[2]
+    assert secret not in header and stack.token.split("_")[1] not in header  # sealed
+    assert browser.get("/ui/jobs").status_code == 200
+
+
+def test_a_tampered_cookie_or_none_leads_to_the_sign_in_page(stack: Stack) -> None:
+    browser = signed_in(stack)
+    value = browser.cookies[COOKIE]
+    browser.cookies.set(COOKIE, value[:-4] + "AAAA", path="/ui")
+    answer = browser.get("/ui/jobs")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/ui/signin")
+    assert client(stack).get("/ui/jobs.json").status_code == 401
+
+
+def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(stack: Stack) -> None:
+    browser = signed_in(stack)
+    copy = browser.cookies[COOKIE]
+    page = browser.get("/ui/jobs")
+    assert browser.post("/ui/signout", data={"csrf": csrf_of(page.text)}).status_code == 303
+    thief = client(stack)
+    thief.cookies.set(COOKIE, copy, path="/ui")
+    assert thief.get("/ui/jobs.json").status_code == 401
+
+
+def test_revoking_the_token_ends_its_sessions(stack: Stack) -> None:
+    assert stack.app is not None
+    record, token = stack.app.store.tokens.create("short-lived", "operator")
+    browser = signed_in(stack, token)
+    assert browser.get("/ui/jobs.json").status_code == 200
+    stack.app.store.tokens.revoke(record.id)
+    assert browser.get("/ui/jobs.json").status_code == 401
+
+
+def test_an_expired_session_is_refused(stack: Stack) -> None:
+    assert stack.app is not None
+    browser = signed_in(stack)
+    payload = json.loads(stack.app.store.artifacts.open(browser.cookies[COOKIE].encode(), True))
+    payload["exp"] = time.time() - 1
+    stale = stack.app.store.artifacts.seal(json.dumps(payload).encode()).decode()
+    browser.cookies.set(COOKIE, stale, path="/ui")
+    assert browser.get("/ui/jobs.json").status_code == 401
+
+
+def test_the_sign_in_form_needs_its_csrf_token_and_a_valid_token(stack: Stack) -> None:
+    browser = client(stack)
+    browser.get("/ui/signin")
+    refused = browser.post("/ui/signin", data={"token": stack.token})
+    assert refused.status_code == 403 and COOKIE not in refused.headers.get("set-cookie", "")
+    form = browser.get("/ui/signin")
+    wrong = browser.post("/ui/signin", data={"token": "twoway_nope", "csrf": csrf_of(form.text)})
+    assert wrong.status_code == 401 and "not valid" in wrong.text
+    assert "twoway_nope" not in wrong.text
+
+
+def test_signing_in_returns_only_to_a_console_page(stack: Stack) -> None:
+    browser = client(stack)
+    form = browser.get("/ui/signin?next=//evil.example/ui/")
+    data = {"token": stack.token, "csrf": csrf_of(form.text), "next": "https://evil.example/"}
+    assert browser.post("/ui/signin", data=data).headers["location"] == "/ui/jobs"
+
+
+def test_pages_load_nothing_from_outside_the_gateway(stack: Stack) -> None:
+    assert stack.app is not None
+    browser = signed_in(stack)
+    job, _ = stack.app.submit(stack.example_job())
+    for path in ("/ui/jobs", f"/ui/jobs/{job.id}", "/ui/waiting", "/ui/certificates"):
+        page = browser.get(path)
+        assert page.status_code == 200, path
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        links = re.findall(r'(?:src|href|action)="([^"]*)"', page.text)
+        assert links and all(link.startswith(("/", "?", "#")) for link in links), links
+    for asset in ("/ui/static/console.css", "/ui/static/console.js"):
+        assert browser.get(asset).status_code == 200
+
+
+def test_the_list_filters_by_target_and_the_json_route_serves_rows(stack: Stack) -> None:
+    assert stack.app is not None
+    stack.sandbox.add_rest_message("Elsewhere API", stack.third_party.url)
+    other = stack.example_job(target={"kind": "rest", "name": "Elsewhere API"})
+    job, _ = stack.app.submit(other)
+    browser = signed_in(stack)
+    rows = browser.get("/ui/jobs.json", params={"target": "Elsewhere API"}).json()
+    assert re.findall(r'data-job="([0-9a-f]{32})"', rows["rows"]) == [job.id]
+    page = browser.get("/ui/jobs", params={"state": "no-such-state"})
+    assert page.status_code == 400 and "is not a job state" in page.text
+
+
+def test_dead_letters_are_listed_and_requeued_with_a_reason(stack: Stack) -> None:
+    assert stack.app is not None
+    dead = DeadLetters(AMQP_URL, stack.app.runtime.routes, stack.app.store)
+    job_id = failed_job(stack.app.store)
+    message_id = bury(dead, Stage.ENABLE, job_id)
+    browser = signed_in(stack)
+    page = browser.get("/ui/dead-letters")
+    assert job_id[:12] in page.text and "ServiceNowUnavailable" in page.text
+    assert "hunter22" not in page.text
+    data = {"csrf": csrf_of(page.text), "message_id": message_id, "reason": "instance is back"}
+    answer = browser.post("/ui/dead-letters/requeue", data=data)
+    assert answer.status_code == 303, answer.text
+    assert job_id[:12] not in browser.get("/ui/dead-letters").text
+    revived = [e for e in stack.app.store.history(job_id) if e.kind == "dead_letter_replayed"]
+    assert revived[0].detail["reason"] == "instance is back"
+    assert revived[0].detail["actor"].startswith("token:twoway up")
