@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from messages import Stage
 from workers.config import format_validation_error
 from workers.errors import RequestInvalid, TwowayError
+from workers.levers.partner import resume_third_party
 from workers.levers.renewal import renew
 from workers.levers.replay import MAX_REASON, cancel, check_reason, replay
 from workers.levers.resume import resume_with_certificate
@@ -80,6 +81,19 @@ def cancel_job(
         why = check_reason(reason, what="a cancel")
         cancel(app_of(request).store, job_id, reason=why, actor=actor_of(session.token))
         return f"/ui/jobs/{job_id}?notice=cancelled"
+
+    return _act(request, job_id, csrf, do)
+
+
+@router.post("/partner-installed")
+def partner_installed(
+    request: Request, csrf: Csrf = "", reason: Reason = "", job_id: str = JOB_ID
+) -> Response:
+    def do(session: Session) -> str:
+        why = check_reason(reason, what="saying the third party installed it")
+        actor = actor_of(session.token)
+        resume_third_party(app_of(request), job_id, source="console", actor=actor, reason=why)
+        return f"/ui/jobs/{job_id}?notice=partner_installed"
 
     return _act(request, job_id, csrf, do)
 

@@ -24,11 +24,13 @@ _NOTICES = {
     "resumed": "The certificate was accepted: the job goes on at import-chain.",
     "rolled_back": "Rolled back: what the job changed on its instance is undone.",
     "renewal": "This is the renewal you asked for.",
+    "partner_installed": "Noted: the job proves the keystore again, then switches the message.",
 }
 _FILES = {  # name: (artifact, media type, file name)
     "csr": ("csr", "application/x-pem-file", "csr-{id}.pem"),
     "pem": ("client_cert_pem", "application/x-pem-file", "client-cert-{id}.pem"),
     "der": ("client_cert_der", "application/pkix-cert", "client-cert-{id}.cer"),
+    "chain": ("ca_chain_pem", "application/x-pem-file", "ca-chain-{id}.pem"),
 }
 
 
@@ -59,6 +61,7 @@ def job_page(
         or is_waiting(job.state.value),
         "can_renew": job.state is JobState.SUCCEEDED,
         "can_resume": job.state is JobState.WAITING_FOR_CA,
+        "can_say_installed": job.state is JobState.WAITING_FOR_THIRD_PARTY,
     }
     return render(request, "job.html", context, session=session, status=status)
 
@@ -90,7 +93,7 @@ def show_job(
 
 @router.get("/{job_id}/files/{name}")
 def download(
-    request: Request, name: Literal["csr", "pem", "der"], job_id: str = JOB_ID
+    request: Request, name: Literal["csr", "pem", "der", "chain"], job_id: str = JOB_ID
 ) -> Response:
     """The CSR or the client certificate, as the API's routes hand them out."""
     session = None

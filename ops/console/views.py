@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from messages import JobState, Stage
+from messages import WAITING_STATES, JobState, Stage
 from workers.levers.waiting import waiting_jobs
 from workers.machinery.app import App
 from workers.store import JobRecord
@@ -137,27 +137,18 @@ def waiting_list(app: App, now: datetime | None = None) -> list[dict[str, Any]]:
         {
             **w.summary(moment),
             "state": w.job.state.value,
-            "waits_for": f"its CA ({w.profile}) to sign the CSR",
+            "waits_for": _WAITS_FOR[w.waits_for].format(profile=w.profile),
             "overdue": w.deadline is not None and w.deadline <= moment,
         }
-        for w in waiting_jobs(app.store, app.config)
+        for w in waiting_jobs(app.store, app.config, states=WAITING_STATES)
     ]
-    others = [s for s in JobState if is_waiting(s.value) and s is not JobState.WAITING_FOR_CA]
-    for job in app.store.list_jobs(states=others, limit=1000) if others else []:
-        rows.append(
-            {
-                "job_id": job.id,
-                "state": job.state.value,
-                "waits_for": job.state.value.removeprefix(WAITING_PREFIX).replace("_", " "),
-                "waiting_since": job.updated_at.isoformat(),
-                "waited_s": round((moment - job.updated_at).total_seconds()),
-                "deadline": None,
-                "overdue": False,
-                "instance": job.request.instance,
-                "target": job.request.target.name,
-            }
-        )
     return sorted(rows, key=lambda r: r["waiting_since"])
+
+
+_WAITS_FOR = {
+    "ca": "its CA ({profile}) to sign the CSR",
+    "third_party": "the third party to install our client certificate (re-probed by the poller)",
+}
 
 
 def human_duration(seconds: float) -> str:

@@ -160,3 +160,46 @@ def test_dead_letters_are_listed_and_requeued_with_a_reason(stack: Stack) -> Non
     revived = [e for e in stack.app.store.history(job_id) if e.kind == "dead_letter_replayed"]
     assert revived[0].detail["reason"] == "instance is back"
     assert revived[0].detail["actor"].startswith("token:twoway up")
+
+
+def test_a_job_waiting_for_the_third_party_is_shown_and_goes_on_when_told(stack: Stack) -> None:
+    """The wait is listed with its deadline; the job page offers the CA chain and the
+    "installed" form, which resumes the job as the API's partner-installed does."""
+    from ops.thirdparty import ThirdPartyServer
+    from tests.e2e.conftest import wait_all
+
+    assert stack.app is not None
+    strict = ThirdPartyServer([]).start()  # has not installed anything of ours
+    try:
+        stack.sandbox.add_rest_message("Console Partner API", strict.url)
+        job, _ = stack.app.submit(
+            stack.example_job(
+                target={"kind": "rest", "name": "Console Partner API"},
+                keystore={"record_name": "twoway console partner", "alias": "twoway"},
+                server_certificate={"pem": strict.server_certificate_pem.decode()},
+                protocol_profile={"name": "mauthconsolepartner", "port": strict.port},
+            )
+        )
+        wait_all(stack, [job.id], timeout=60)
+        browser = signed_in(stack)
+        waiting = browser.get("/ui/waiting").text
+        assert job.id in waiting and "the third party to install our client certificate" in waiting
+        page = browser.get(f"/ui/jobs/{job.id}")
+        assert f"/ui/jobs/{job.id}/files/chain" in page.text and "partner-installed" in page.text
+        chain = browser.get(f"/ui/jobs/{job.id}/files/chain")
+        assert chain.text.startswith("-----BEGIN CERTIFICATE-----")
+        pem = stack.app.store.artifacts.get(job.id, "client_cert_pem")
+        assert pem is not None
+        strict.trust(pem)
+        told = browser.post(
+            f"/ui/jobs/{job.id}/partner-installed",
+            data={"csrf": csrf_of(page.text), "reason": "ticket 7 closed"},
+        )
+        assert told.status_code == 303, told.text
+        wait_all(stack, [job.id], timeout=60)
+        assert stack.app.store.get_job(job.id).state.value == "succeeded"
+        [resumed] = [e for e in stack.app.store.history(job.id) if e.kind == "third_party_resumed"]
+        assert resumed.detail["source"] == "console"
+        assert resumed.detail["reason"] == "ticket 7 closed"
+    finally:
+        strict.stop()
