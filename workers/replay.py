@@ -231,9 +231,15 @@ def cancel(store: Store, job_id: str, *, reason: str, actor: str) -> JobRecord:
         job = store.get_job(job_id)
         if job.state is JobState.CANCELLED:
             return job
+        hint = (
+            "its certificate is live on the instance: 'twoway rollback' (POST"
+            " /v1/jobs/{id}/rollback) undoes it"
+            if job.state is JobState.SUCCEEDED
+            else "a failed job stays failed; replay or leave it"
+        )
         raise StateConflict(
             f"job {job.id} is {job.state.value}: only an unfinished job can be cancelled",
-            hint="a failed job stays failed; replay or leave it",
+            hint=hint,
         ) from None
     _log.info("job_cancelled", job_id=job.id, actor=actor)
     return job

@@ -18,6 +18,7 @@ from . import (
     master_key,
     messaging,
     operate,
+    remote,
     renewal,
     rollback,
     tokens,
@@ -39,4 +40,5 @@ MODULES = [
     dead_letters,
     bench,
     renewal,
+    remote,
 ]

@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from messages import KeyType
-
 from ..output import table
 from .gateway import processes as gateway_processes
 
@@ -54,6 +52,7 @@ def database_url(text: str) -> str:
 def _bench(args: argparse.Namespace) -> int:
     import sys
 
+    from messages import KeyType
     from workers.logs import configure_logging
 
     from ..bench import BenchOptions, run_bench

@@ -11,11 +11,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from messages import KeyType
-
 __all__ = ["register", "wait_for_signal"]
 
-KEYS = [k.value for k in KeyType]
+KEYS = ["rsa2048", "rsa3072", "rsa4096", "ec256", "ec384"]  # messages.KeyType; no import: --help
 
 
 def register(sub: Any) -> None:
@@ -49,6 +47,8 @@ def register(sub: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from messages import KeyType
+
     from ..demo import run_demo
 
     timeout = args.timeout or (3600.0 if args.ca == "manual" else 300.0)
@@ -60,15 +60,35 @@ def _demo(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     from workers.logs import configure_logging
 
+    from ..client import write_context
     from ..stack import Stack, StackOptions
 
     options = StackOptions(broker=args.broker, worker_processes=args.workers, amqp=True)
     stack = Stack(options)
     configure_logging(stream=sys.stderr)
     with stack.start():
-        print(json.dumps(stack.info()), flush=True)
-        wait_for_signal()
+        path = write_context(stack.gateway.url, stack.token)
+        print(json.dumps({**stack.info(), "context": str(path)}), flush=True)
+        print(
+            f"twoway up: wrote {path}: the CLI talks to this stack (twoway jobs, status ...)."
+            " Everything the stack holds goes when it stops.",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            wait_for_signal()
+        finally:
+            _forget_context(path, stack.token)
     return 0
+
+
+def _forget_context(path: Path, token: str) -> None:
+    """Remove the context file ``up`` wrote, unless someone wrote another one since."""
+    try:
+        if json.loads(path.read_text("utf-8")).get("token") == token:
+            path.unlink()
+    except (OSError, ValueError):
+        pass
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from workers.app import App
 
-from . import ca, certificates, health, jobs_list, jobs_read, jobs_write, metrics
+from . import ca, certificates, health, jobs_list, jobs_read, jobs_write, metrics, operate
 from .errors import install_error_handlers
 from .limits import BodyLimit
 from .state import GatewayState
@@ -21,6 +21,7 @@ ROUTERS = [
     ca.router,
     metrics.router,
     certificates.router,
+    operate.router,
 ]
 
 
