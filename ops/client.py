@@ -36,7 +36,7 @@ __all__ = [
 
 EXIT_OK = 0  # done; a job that was waited for succeeded (or is paused for a person)
 EXIT_FAILED = 1  # the job failed or was cancelled
-EXIT_USAGE = 2  # bad command line or input file
+EXIT_USAGE = 2  # bad command line, input file or request (fix it and ask again)
 EXIT_NOT_FOUND = 3  # no such job (or other thing)
 EXIT_REFUSED = 4  # refused: conflict with the job's state, invalid request, no permission
 EXIT_TIMED_OUT = 5  # --wait ended before the job did
@@ -114,7 +114,9 @@ def resolve(url: str | None = None, token: str | None = None) -> Context:
     return Context(str(url).rstrip("/"), str(token))
 
 
-def _code_for(status: int) -> int:
+def _code_for(status: int, error: str) -> int:
+    if status == 400 or (status == 422 and error == "RequestInvalid"):
+        return EXIT_USAGE  # the request as given is wrong: fix it
     if status == 404:
         return EXIT_NOT_FOUND
     if status >= 500:
@@ -160,9 +162,10 @@ class Gateway:
         except ValueError:
             body = {}
         body = body if isinstance(body, dict) else {}
+        error = str(body.get("error") or f"HTTP{answer.status_code}")
         return CliError(
-            _code_for(answer.status_code),
-            str(body.get("error") or f"HTTP{answer.status_code}"),
+            _code_for(answer.status_code, error),
+            error,
             str(body.get("message") or f"the gateway answered {answer.status_code}"),
             str(body.get("hint") or ""),
         )

@@ -36,7 +36,9 @@ def register(sub: Any) -> None:
     jobs.add_argument("--stage")
     jobs.add_argument("--instance")
     jobs.add_argument("--limit", type=positive, default=50, help="at most this many (1-200)")
-    jobs.add_argument("--waiting", action="store_true", help="only jobs waiting for their CA")
+    jobs.add_argument(
+        "--waiting", action="store_true", help="jobs waiting for their CA: since, deadline"
+    )
     add_remote(jobs)
     jobs.set_defaults(run=_jobs)
 
@@ -87,9 +89,10 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _jobs(args: argparse.Namespace) -> int:
-    states = ["waiting_for_ca"] if args.waiting else args.state
+    if args.waiting:
+        return _waiting(args)
     found = gateway(args).get(
-        "/v1/jobs", state=states, stage=args.stage, instance=args.instance, limit=args.limit
+        "/v1/jobs", state=args.state, stage=args.stage, instance=args.instance, limit=args.limit
     )["jobs"]
     if args.json:
         emit(found, as_json=True)
@@ -97,6 +100,17 @@ def _jobs(args: argparse.Namespace) -> int:
     columns = ["job_id", "state", "stage", "instance", "target", "updated_at"]
     rows = [[j[c] if c != "updated_at" else j[c][:19] for c in columns] for j in found]
     print(table(rows, ["job", "state", "stage", "instance", "target", "updated (UTC)"]))
+    return 0
+
+
+def _waiting(args: argparse.Namespace) -> int:
+    found = gateway(args).get("/v1/jobs/waiting")["jobs"]
+    if args.json:
+        emit(found, as_json=True)
+        return 0
+    columns = ["job_id", "ca_profile", "request_id", "waiting_since", "waited_s", "deadline"]
+    rows = [[str(w[c] or "-")[:19] if c != "job_id" else w[c] for c in columns] for w in found]
+    print(table(rows, ["job", "CA profile", "request", "since (UTC)", "waited (s)", "deadline"]))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Listing jobs (filtered, paginated by cursor) and fetching a job's client certificate."""
+"""Listing jobs (filtered, paginated by cursor; those waiting for their CA) and fetching a
+job's client certificate."""
 
 from __future__ import annotations
 
@@ -72,6 +73,21 @@ def list_jobs(
         query.append(("cursor", encode_cursor(last.created_at, last.id)))
         next_link = f"{request.url.path}?{urlencode(query)}"
     return {"jobs": [job.summary() for job in page], "next": next_link}
+
+
+@router.get(
+    "/waiting",
+    summary="Jobs waiting for their CA: CA profile, request id, since when, deadline",
+)
+def waiting(request: Request) -> dict[str, Any]:
+    from datetime import UTC
+
+    from workers.waiting import waiting_jobs
+
+    app = state_of(request).app
+    now = datetime.now(UTC)
+    found = sorted(waiting_jobs(app.store, app.config), key=lambda w: w.since)
+    return {"jobs": [w.summary(now) for w in found]}
 
 
 @router.get(
