@@ -35,6 +35,7 @@ from workers.deps import CaRegistry
 from workers.poller import Poller
 from workers.scheduler import RenewalScheduler
 from workers.sealing import Sealer
+from workers.sweeper import Sweeper
 
 from .gateway.server import GatewayServer
 from .rabbit import delete_queues, stage_queue_names
@@ -140,6 +141,9 @@ class Stack:
                 self.app.broker, worker_threads=self.options.worker_threads, worker_timeout=100
             )
             self._worker.start()
+            # In-process workers: the sweeper runs here too (worker processes run their own).
+            self.sweeper = Sweeper(self.app.runtime)
+            self.sweeper.start()
         else:
             self._spawn_workers()
         if self.options.amqp and self.options.broker == "rabbitmq":
@@ -275,6 +279,8 @@ class Stack:
             self.scheduler.stop()
         if getattr(self, "messaging", None) is not None:
             self.messaging.stop()
+        if getattr(self, "sweeper", None) is not None:
+            self.sweeper.stop()
         if self._worker is not None:
             self._worker.stop()
         if self.app is not None:

@@ -63,7 +63,10 @@ def _up(args: argparse.Namespace) -> int:
     from ..client import write_context
     from ..stack import Stack, StackOptions
 
-    options = StackOptions(broker=args.broker, worker_processes=args.workers, amqp=True)
+    chaos = tuple(c.strip() for c in os.environ.get("TWOWAY_CHAOS", "").split(",") if c.strip())
+    options = StackOptions(
+        broker=args.broker, worker_processes=args.workers, amqp=True, chaos=chaos
+    )
     stack = Stack(options)
     configure_logging(stream=sys.stderr)
     with stack.start():
