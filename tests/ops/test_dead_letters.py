@@ -39,7 +39,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
         "TWOWAY_BROKER_URL": AMQP_URL,
         "TWOWAY_STATE_DIR": str(tmp_path),
         "TWOWAY_MASTER_KEY": Sealer.generate_key(),
-        "TWOWAY_ACTOR": "ops-alice",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
