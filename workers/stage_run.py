@@ -22,7 +22,7 @@ from messages import JobState, StageMessage
 
 from .context import StageContext
 from .deps import Deps
-from .errors import PermanentError, RateLimited, StateConflict, TwowayError
+from .errors import ConfigError, PermanentError, RateLimited, StateConflict, TwowayError
 from .logs import redact_text
 from .pipeline import Route
 from .store import JobRecord, Note
@@ -84,7 +84,7 @@ class StageRun:
         try:
             with ctx.active():
                 result = core(message, ctx)
-        except PermanentError as exc:
+        except (PermanentError, ConfigError) as exc:  # a retry cannot fix either
             self.fail(exc, ctx.notes)
             return None
         except (Exception, TimeLimitExceeded) as exc:
