@@ -10,7 +10,7 @@ from typing import Any
 
 from ..client import EXIT_USAGE, CliError, read_input
 from ..output import emit
-from .remote import add_remote
+from .remote import add_remote, seconds
 
 __all__ = ["register", "split_leaf"]
 
@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
     poller = sub.add_parser(
         "poller", help="resume jobs of pollable CAs; fail jobs that wait past max_wait_days"
     )
-    poller.add_argument("--every", type=float, default=30.0, help="seconds between rounds")
+    poller.add_argument("--every", type=seconds, default=30.0, help="seconds between rounds")
     poller.add_argument("--once", action="store_true", help="one round, then exit")
     poller.add_argument("--json", action="store_true")
     poller.set_defaults(run=_poller)

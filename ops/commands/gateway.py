@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .remote import port
+
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
     gateway = sub.add_parser("gateway", help="serve the HTTP API (/v1, /healthz, /openapi.json)")
     gateway.add_argument("--host", default="127.0.0.1")
-    gateway.add_argument("--port", type=int, default=8000)
+    gateway.add_argument("--port", type=port, default=8000)
     gateway.add_argument(
         "--processes",
         type=processes,

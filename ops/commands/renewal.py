@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from ..output import emit, table
-from .remote import add_remote, gateway
+from .remote import add_remote, gateway, seconds
 
 __all__ = ["register"]
 
@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
     renew.set_defaults(run=_renew)
 
     scheduler = sub.add_parser("scheduler", help="renew certificates at their renewal point")
-    scheduler.add_argument("--every", type=float, help="seconds between rounds")
+    scheduler.add_argument("--every", type=seconds, help="seconds between rounds")
     scheduler.add_argument("--once", action="store_true", help="one round, then exit")
     scheduler.add_argument("--json", action="store_true")
     scheduler.set_defaults(run=_scheduler)
