@@ -38,8 +38,13 @@ def run_demo(
     ca: str = "local",
     timeout: float = 300.0,
     stream: TextIO = sys.stdout,
+    as_json: bool = False,
 ) -> int:
-    """Run one job; exit status 0 only when it succeeded."""
+    """Run one job; exit status 0 only when it succeeded.
+
+    With ``as_json`` progress goes to stderr and one JSON result to ``stream``.
+    """
+    result_stream, stream = (stream, sys.stderr) if as_json else (stream, stream)
 
     def say(line: str) -> None:
         print(line, file=stream, flush=True)
@@ -62,10 +67,17 @@ def run_demo(
         shown = _pause_for_the_ca(stack, job.id, out, say, timeout) if out and ca == "manual" else 0
         final = follow(stack.app.store, job.id, say, timeout=timeout, since=shown)
         summary = summarise(stack.app.store, final)
+        files: list[str] = []
         if out is not None:
             files = export_artifacts(stack.app.store, final, out, summary)
             say(f"wrote {', '.join(files)} to {out}")
-        say(json.dumps(_short(summary), indent=2))
+        else:
+            say("nothing was kept: the stack and its files go when the demo ends (--out DIR)")
+        if as_json:
+            kept = {"out": str(out) if out else None, "files": files}
+            print(json.dumps({**_short(summary), **kept}), file=result_stream, flush=True)
+        else:
+            say(json.dumps(_short(summary), indent=2))
         if final.state is not JobState.SUCCEEDED:
             say(f"the job did not succeed; the log is in {log_path}")
             stack.options.keep_state = True

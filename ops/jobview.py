@@ -12,67 +12,14 @@ from typing import Any
 from messages import JobEvent
 from workers.store import JobRecord, Store
 
-__all__ = ["export_artifacts", "follow", "progress_line", "summarise"]
+from .progress import event_line
 
-_MARK = {
-    "stage_completed": "ok",
-    "stage_retry": "retry",
-    "stage_failed": "FAILED",
-    "waiting_for_ca": "paused",
-    "waiting_for_third_party": "paused",
-    "third_party_resumed": "resume",
-    "switch_proved": "proved",
-    "switch_unproven": "UNPROVEN",
-    "switched_back": "back",
-    "third_party_wait_expired": "FAILED",
-    "job_succeeded": "done",
-    "servicenow_retry": "retry",
-    "servicenow_wait": "wait",
-    "replay_requested": "replay",
-    "job_cancelled": "cancel",
-    "ca_resumed": "resume",
-    "certificate_rejected": "refuse",
-    "callback_refused": "refuse",
-    "ca_wait_expired": "FAILED",
-}
-_WITH_REASON = (
-    "stage_failed",
-    "stage_retry",
-    "certificate_rejected",
-    "callback_refused",
-    "ca_wait_expired",
-    "third_party_wait_expired",
-)
+__all__ = ["export_artifacts", "follow", "progress_line", "summarise"]
 
 
 def progress_line(event: JobEvent) -> str | None:
     """One readable line for the events worth showing while a job runs, else None."""
-    mark = _MARK.get(event.kind)
-    if mark is None:
-        return None
-    stage = event.stage.value if event.stage else "-"
-    detail = event.detail
-    if event.kind == "stage_completed":
-        return f"  [{mark:>6}] {stage:<16} {detail.get('duration_ms', 0):>8.1f} ms"
-    if event.kind in _WITH_REASON:
-        hint = f" ({detail['hint']})" if detail.get("hint") else ""
-        return f"  [{mark:>6}] {stage:<16} {detail.get('message', '')}{hint}"
-    if event.kind.startswith("servicenow_"):
-        status = detail.get("status") or "no answer"
-        return f"  [{mark:>6}] {stage:<16} {detail.get('method')} {detail.get('path')}: {status}"
-    if event.kind in ("ca_resumed", "third_party_resumed"):
-        return f"  [{mark:>6}] {stage:<16} by {detail.get('actor')} ({detail.get('source')})"
-    if event.kind in ("waiting_for_ca", "switch_unproven", "switched_back"):
-        return f"  [{mark:>6}] {stage:<16} {detail.get('reason', '')}"
-    if event.kind == "waiting_for_third_party":
-        return f"  [{mark:>6}] {stage:<16} {detail.get('reason', '')}: {detail.get('answer', '')}"
-    if event.kind == "switch_proved":
-        endpoint = detail.get("endpoint")
-        return f"  [{mark:>6}] {stage:<16} handshake with {endpoint} before the switch"
-    if event.kind in ("replay_requested", "job_cancelled"):
-        forced = " (forced)" if detail.get("force") else ""
-        return f"  [{mark:>6}] {stage:<16} by {detail.get('actor')}{forced}: {detail.get('reason')}"
-    return f"  [{mark:>6}] job {event.job_id} succeeded"
+    return event_line(event.model_dump(mode="json"))
 
 
 def summarise(store: Store, job: JobRecord) -> dict[str, Any]:

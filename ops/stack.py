@@ -31,6 +31,7 @@ from workers.config import (
 )
 from workers.levers.poller import Poller
 from workers.levers.scheduler import RenewalScheduler
+from workers.levers.sweeper import Sweeper
 from workers.machinery.app import App, build_app
 from workers.machinery.broker import BrokerKind
 from workers.machinery.deps import CaRegistry
@@ -152,6 +153,9 @@ class Stack:
                 self.app.broker, worker_threads=self.options.worker_threads, worker_timeout=100
             )
             self._worker.start()
+            # In-process workers: the sweeper runs here too (worker processes run their own).
+            self.sweeper = Sweeper(self.app.runtime)
+            self.sweeper.start()
         else:
             self._spawn_workers()
         if self.options.amqp and self.options.broker == "rabbitmq":
@@ -288,6 +292,8 @@ class Stack:
             self.scheduler.stop()
         if getattr(self, "messaging", None) is not None:
             self.messaging.stop()
+        if getattr(self, "sweeper", None) is not None:
+            self.sweeper.stop()
         if self._worker is not None:
             self._worker.stop()
         if self.app is not None:

@@ -116,7 +116,8 @@ class InstanceProfile(_Frozen):
             if not value:
                 raise ConfigError(
                     f"environment variable {name} is not set",
-                    hint=f"the instance profile for {self.url} reads its login from it",
+                    hint=f"the instance profile for {self.url} reads its login from it: set it"
+                    " in the workers' environment, then replay the stage",
                 )
             return value
 

@@ -38,7 +38,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(://[^:/\s@]+:)[^@\s/]+@"), rf"\1{MASK}@"),  # user:password@ in URLs
     (
         re.compile(
-            r"\b(password|passwd|secret|token|storepass|keypass)(\s*[=:]\s*)[^\s,;&\"']+", re.I
+            # ``token:NAME`` (no space, not a twoway token) is who acted, not a secret.
+            r"\b(?!(?-i:token:)(?!twoway_)\S)(password|passwd|secret|token|storepass|keypass)"
+            r"(\s*[=:]\s*)[^\s,;&\"']+",
+            re.I,
         ),
         rf"\1\2{MASK}",
     ),

@@ -20,6 +20,7 @@ from . import (
     messaging,
     operate,
     plan,
+    remote,
     renewal,
     rollback,
     tokens,
@@ -43,4 +44,5 @@ MODULES = [
     renewal,
     plan,
     doctor,
+    remote,
 ]

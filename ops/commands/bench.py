@@ -6,22 +6,23 @@ import argparse
 import json
 from typing import Any
 
-from messages import KeyType
-
 from ..output import table
 from .gateway import processes as gateway_processes
+from .remote import non_negative, positive
 
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
     bench = sub.add_parser("bench", help="benchmark: pipeline vs. plain processes vs. keytool")
-    bench.add_argument("--jobs", type=int, default=50, help="jobs through the pipeline")
+    bench.add_argument("--jobs", type=positive, default=50, help="jobs through the pipeline")
     bench.add_argument("--key", choices=["rsa2048", "ec256"], default="ec256")
-    bench.add_argument("--workers", type=int, default=2, help="worker (and floor) processes")
-    bench.add_argument("--threads", type=int, default=4, help="threads per worker")
-    bench.add_argument("--runbook-jobs", type=int, default=5, help="jobs of the keytool runbook")
-    bench.add_argument("--paused", type=int, default=0, help="jobs parked at wait-for-ca")
+    bench.add_argument("--workers", type=positive, default=2, help="worker (and floor) processes")
+    bench.add_argument("--threads", type=positive, default=4, help="threads per worker")
+    bench.add_argument(
+        "--runbook-jobs", type=non_negative, default=5, help="jobs of the keytool runbook"
+    )
+    bench.add_argument("--paused", type=non_negative, default=0, help="jobs parked at wait-for-ca")
     bench.add_argument(
         "--gateway-processes",
         type=gateway_processes,
@@ -54,6 +55,7 @@ def database_url(text: str) -> str:
 def _bench(args: argparse.Namespace) -> int:
     import sys
 
+    from messages import KeyType
     from workers.logs import configure_logging
 
     from ..bench import BenchOptions, run_bench

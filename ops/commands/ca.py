@@ -1,20 +1,19 @@
-"""Jobs that wait for their CA: ``resume``, ``ca-callback``, ``poller``, ``jobs --waiting``."""
+"""Paused jobs: ``resume`` (through the gateway: a CA's certificate, or the third party's
+"installed"), ``ca-callback``, ``poller``."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from workers.errors import RequestInvalid
+from ..client import EXIT_USAGE, CliError, read_input
+from ..output import emit
+from .remote import add_remote, seconds
 
-from ..output import emit, table
-
-__all__ = ["register", "show_waiting", "split_leaf"]
+__all__ = ["register", "split_leaf"]
 
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\s*", re.DOTALL)
 
@@ -22,17 +21,24 @@ _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\s*"
 def register(sub: Any) -> None:
     resume = sub.add_parser(
         "resume",
-        help="resume a job waiting for its CA with the certificate the CA signed",
-        description="Runs the checks of the CA callback (public key, chain, validity,"
+        help="resume a paused job: with the certificate its CA signed (--cert), or once the"
+        " third party installed our certificate (--installed)",
+        description="--cert runs the checks of the CA callback (public key, chain, validity,"
         " clientAuth, subject); a certificate that fails one leaves the job waiting and the"
-        " reason in its history.",
+        " reason in its history. --installed resumes a job waiting for the third party: it"
+        " proves the keystore against the endpoint again before it switches the message.",
     )
     resume.add_argument("job_id")
-    resume.add_argument("--cert", type=Path, required=True, help="the certificate (PEM)")
+    how = resume.add_mutually_exclusive_group(required=True)
+    how.add_argument("--cert", type=Path, help="the certificate (PEM)")
+    how.add_argument(
+        "--installed", action="store_true", help="the third party installed our certificate"
+    )
+    resume.add_argument("--reason", default="the third party installed our client certificate",
+                        help="with --installed: recorded in the history")  # fmt: skip
     resume.add_argument("--chain", type=Path, help="intermediates and root (PEM); default:"
                         " the certificates after the first one in --cert")  # fmt: skip
-    resume.add_argument("--actor", help="who resumes (default: the login name)")
-    resume.add_argument("--json", action="store_true")
+    add_remote(resume)
     resume.set_defaults(run=_resume)
 
     callback = sub.add_parser(
@@ -46,7 +52,7 @@ def register(sub: Any) -> None:
     poller = sub.add_parser(
         "poller", help="resume jobs of pollable CAs; fail jobs that wait past max_wait_days"
     )
-    poller.add_argument("--every", type=float, default=30.0, help="seconds between rounds")
+    poller.add_argument("--every", type=seconds, default=30.0, help="seconds between rounds")
     poller.add_argument("--once", action="store_true", help="one round, then exit")
     poller.add_argument("--json", action="store_true")
     poller.set_defaults(run=_poller)
@@ -61,10 +67,10 @@ def split_leaf(pem: bytes) -> tuple[bytes, bytes]:
 
 
 def _read(path: Path, option: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise RequestInvalid(f"{option} {path}: {exc.strerror or exc}") from exc
+    data: bytes = read_input(str(path), binary=True)
+    if b"-----BEGIN" not in data and option != "callback":
+        raise CliError(EXIT_USAGE, "InputInvalid", f"{option} {path} holds no PEM block")
+    return data
 
 
 def _certificate_and_chain(args: argparse.Namespace) -> tuple[bytes, bytes]:
@@ -73,27 +79,21 @@ def _certificate_and_chain(args: argparse.Namespace) -> tuple[bytes, bytes]:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from workers.levers.resume import resume_with_certificate
+    from ops.commands.remote import gateway
 
-    from ..control import open_app
-
+    if args.installed:
+        body = {"reason": args.reason}
+        job = gateway(args).post(f"/v1/jobs/{args.job_id}/partner-installed", body)
+        emit(job if args.json else f"job {job['job_id']}: {job['state']}; next: enable proves"
+             " the keystore, then switches the message", as_json=args.json)  # fmt: skip
+        return 0
     certificate, chain = _certificate_and_chain(args)
-    app = open_app()
-    try:
-        job = resume_with_certificate(
-            app,
-            args.job_id,
-            certificate,
-            chain,
-            source="cli",
-            actor=args.actor or f"cli:{getpass.getuser()}",
-        )
-    finally:
-        app.close()
+    body = {"certificate": certificate.decode(), "chain": chain.decode()}
+    job = gateway(args).post(f"/v1/jobs/{args.job_id}/resume", body)
     if args.json:
-        emit(job.summary(), as_json=True)
+        emit(job, as_json=True)
     else:
-        print(f"job {job.id} resumed: the certificate passed its checks; import-chain is next")
+        print(f"job {job['job_id']} resumed: the certificate passed its checks; next: import-chain")
     return 0
 
 
@@ -106,8 +106,11 @@ def _ca_callback(args: argparse.Namespace) -> int:
         spec = json.loads(_read(args.callback, "callback"))
         url, secret = str(spec["url"]), str(spec["secret"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise RequestInvalid(
-            f"{args.callback} is not a callback file", hint='it holds {"url": ..., "secret": ...}'
+        raise CliError(
+            EXIT_USAGE,
+            "InputInvalid",
+            f"{args.callback} is not a callback file",
+            'it holds {"url": ..., "secret": ...}',
         ) from exc
     certificate, chain = _certificate_and_chain(args)
     body = json.dumps({"certificate": certificate.decode(), "chain": chain.decode()}).encode()
@@ -138,43 +141,3 @@ def _poller(args: argparse.Namespace) -> int:
     finally:
         app.close()
     return 0
-
-
-def show_waiting(*, as_json: bool) -> int:
-    """``twoway jobs --waiting``: paused jobs, how long they waited, and until when."""
-    from workers.config import load_config
-    from workers.levers.waiting import waiting_jobs
-
-    from ..control import open_store
-
-    now = datetime.now(UTC)
-    found = list(waiting_jobs(open_store(), load_config()))
-    if as_json:
-        emit([w.summary(now) for w in found], as_json=True)
-        return 0
-    rows = [
-        (
-            w.job.id,
-            w.profile,
-            w.request_id or "-",
-            w.since.isoformat()[:19],
-            _span(w.waited(now)),
-            w.deadline.isoformat()[:19] if w.deadline else "none",
-            _span(w.deadline - now) if w.deadline else "-",
-        )
-        for w in sorted(found, key=lambda w: w.since)
-    ]
-    headers = ["job", "CA profile", "request", "since (UTC)", "waited", "deadline (UTC)", "left"]
-    print(table(rows, headers))
-    return 0
-
-
-def _span(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 0:
-        return "overdue"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"{days}d {hours}h"
-    return f"{hours}h {rest // 60}m" if hours else f"{rest // 60}m {rest % 60}s"

@@ -15,7 +15,9 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    db = sub.add_parser("db", help="the store's schema: current revision, upgrade, new revision")
+    db = sub.add_parser(
+        "db", help="(local: opens the store) the store's schema: revision, upgrade, new revision"
+    )
     commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
 
     current = commands.add_parser("current", help="the store's revision and the newest one")

@@ -1,22 +1,19 @@
-"""``twoway dead-letters list|replay|purge``: the messages that ran out of retries."""
+"""``twoway dead-letters list|replay|purge``: the messages that ran out of retries, through
+the gateway (``/v1/dead-letters``; replay and purge need an operator token)."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
-from messages import Stage
-from workers.errors import RequestInvalid
-
+from ..client import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
 from ..output import emit, table
+from .remote import add_remote, gateway, positive, seconds
 
 __all__ = ["EXIT_EXPIRING", "register"]
 
-EXIT_EXPIRING = 3  # `list` found messages close to RabbitMQ's expiry: act now
+EXIT_EXPIRING = 7  # `list` found messages close to RabbitMQ's expiry: act now
 
 
 def register(sub: Any) -> None:
@@ -30,7 +27,7 @@ def register(sub: Any) -> None:
     _common(listing)
     listing.add_argument(
         "--warn-within",
-        type=float,
+        type=seconds,
         default=24.0,
         metavar="HOURS",
         help="flag messages that expire within this many hours (default 24)",
@@ -52,31 +49,19 @@ def register(sub: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stage", action="append", choices=[s.value for s in Stage])
-    parser.add_argument("--limit", type=int, default=1000, help="messages per queue at most")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--stage", action="append", help="repeatable (default: every stage)")
+    parser.add_argument("--limit", type=positive, default=1000, help="messages per queue at most")
+    add_remote(parser)
 
 
 def _selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--job", action="append", default=[], help="only this job's messages")
     parser.add_argument("--message-id", action="append", default=[], help="only this message")
     parser.add_argument("--all", action="store_true", help="every message of the stages chosen")
-    parser.add_argument("--actor", default=None, help="who (default: the login name)")
 
 
-def _open() -> Any:
-    from workers.config import Settings, load_config
-    from workers.machinery.pipeline import build_routes
-
-    from ..control import open_store
-    from ..deadletters import DeadLetters
-
-    settings = Settings.from_environment()
-    return DeadLetters(settings.broker_url, build_routes(load_config()), open_store())
-
-
-def _stages(args: argparse.Namespace) -> list[Stage]:
-    return [Stage(s) for s in args.stage or []]
+def _stages(args: argparse.Namespace) -> list[str]:
+    return list(args.stage or [])
 
 
 def _human(seconds: float | None) -> str:
@@ -89,33 +74,33 @@ def _human(seconds: float | None) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    letters = _open().peek(_stages(args), limit=args.limit)
-    now = datetime.now(UTC)
+    found = gateway(args).get("/v1/dead-letters", stage=_stages(args), limit=args.limit)
+    letters = found["dead_letters"]
     warn_s = args.warn_within * 3600
-    expiring = [d for d in letters if d.expires_in_s is not None and d.expires_in_s < warn_s]
+    for d in letters:
+        d["expiring"] = d["expires_in_s"] is not None and d["expires_in_s"] < warn_s
+    expiring = [d for d in letters if d["expiring"]]
     if args.json:
-        rows = [{**d.summary(now), "expiring": d in expiring} for d in letters]
-        emit({"count": len(letters), "expiring": len(expiring), "dead_letters": rows}, as_json=True)
-    elif letters:
-        print(
-            table(
-                [
-                    (
-                        d.job_id or "?",
-                        d.stage.value,
-                        _human(d.age_s(now)),
-                        _human(d.expires_in_s) + (" !" if d in expiring else ""),
-                        d.error[:80],
-                    )
-                    for d in letters
-                ],
-                ["job", "stage", "age", "expires in", "error"],
-            )
+        emit(
+            {"count": len(letters), "expiring": len(expiring), "dead_letters": letters},
+            as_json=True,
         )
+    elif letters:
+        rows = [
+            (
+                d["job_id"] or "?",
+                d["stage"],
+                _human(d["age_s"]),
+                _human(d["expires_in_s"]) + (" !" if d["expiring"] else ""),
+                d["error"][:80],
+            )
+            for d in letters
+        ]
+        print(table(rows, ["job", "stage", "age", "expires in", "error"]))
     else:
         print("no dead letters")
     if expiring:
-        soonest = min(d.expires_in_s or 0 for d in expiring)
+        soonest = min(d["expires_in_s"] or 0 for d in expiring)
         print(
             f"WARNING: {len(expiring)} dead letter(s) expire within {args.warn_within:g}h"
             f" (the first in {_human(soonest)}); RabbitMQ then drops them for good."
@@ -126,60 +111,50 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wanted(args: argparse.Namespace) -> Any:
+def _act(args: argparse.Namespace, verb: str) -> int:
     if not (args.job or args.message_id or args.all):
-        raise RequestInvalid(
+        raise CliError(
+            EXIT_USAGE,
+            "UsageError",
             "say which dead letters: --job ID, --message-id ID or --all",
-            hint="'twoway dead-letters list' shows them",
+            "'twoway dead-letters list' shows them",
         )
-    jobs, ids = set(args.job), set(args.message_id)
-
-    def wanted(letter: Any) -> bool:
-        return args.all or letter.job_id in jobs or letter.message_id in ids
-
-    return wanted
-
-
-def _actor(args: argparse.Namespace) -> str:
-    return str(args.actor or os.environ.get("TWOWAY_ACTOR") or getpass.getuser())
-
-
-def _report(outcomes: list[Any], args: argparse.Namespace, verb: str) -> int:
+    if not args.reason.strip():
+        raise CliError(EXIT_USAGE, "UsageError", "--reason must say why", "it goes into history")
+    body = {
+        "stages": _stages(args),
+        "jobs": args.job,
+        "message_ids": args.message_id,
+        "all": args.all,
+        "reason": args.reason.strip(),
+        "limit": args.limit,
+    }
+    outcomes = gateway(args).post(f"/v1/dead-letters/{verb}", body)["outcomes"]
     if args.json:
-        emit([vars(o) for o in outcomes], as_json=True)
+        emit(outcomes, as_json=True)
     elif outcomes:
-        print(
-            table(
-                [(o.job_id or "?", o.stage, o.message_id, o.detail) for o in outcomes],
-                ["job", "stage", "message", verb],
-            )
+        rows = [(o["job_id"] or "?", o["stage"], o["message_id"], o["detail"]) for o in outcomes]
+        print(table(rows, ["job", "stage", "message", f"{verb}d"]))
+    if not outcomes:
+        raise CliError(
+            EXIT_NOT_FOUND,
+            "NothingMatched",
+            "no dead letter matched",
+            "'twoway dead-letters list' shows what there is",
         )
-    else:
-        print("no dead letter matched")
-    return 0 if all(o.done for o in outcomes) else 1
+    return EXIT_OK if all(o["done"] for o in outcomes) else EXIT_REFUSED
 
 
 def _replay(args: argparse.Namespace) -> int:
-    if not args.reason.strip():
-        raise RequestInvalid("--reason must say why", hint="it goes into each job's history")
-    wanted = _wanted(args)
-    outcomes = _open().replay(
-        _stages(args),
-        wanted=wanted,
-        actor=_actor(args),
-        reason=args.reason.strip(),
-        limit=args.limit,
-    )
-    return _report(outcomes, args, "replayed")
+    return _act(args, "replay")
 
 
 def _purge(args: argparse.Namespace) -> int:
-    wanted = _wanted(args)
     if not args.yes:
-        raise RequestInvalid(
-            "purge drops dead letters for good", hint="add --yes if that is what you want"
+        raise CliError(
+            EXIT_USAGE,
+            "UsageError",
+            "purge drops dead letters for good",
+            "add --yes if that is what you want",
         )
-    outcomes = _open().purge(
-        _stages(args), wanted=wanted, actor=_actor(args), reason=args.reason, limit=args.limit
-    )
-    return _report(outcomes, args, "purged")
+    return _act(args, "purge")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .remote import port
+
 __all__ = ["register"]
 
 
@@ -13,7 +15,7 @@ def register(sub: Any) -> None:
         "gateway", help="serve the HTTP API (/v1, /healthz, /openapi.json) and the console (/ui)"
     )
     gateway.add_argument("--host", default="127.0.0.1")
-    gateway.add_argument("--port", type=int, default=8000)
+    gateway.add_argument("--port", type=port, default=8000)
     gateway.add_argument(
         "--processes",
         type=processes,

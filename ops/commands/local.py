@@ -11,11 +11,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from messages import KeyType
+from .remote import port, positive, seconds
 
 __all__ = ["register", "wait_for_signal"]
 
-KEYS = [k.value for k in KeyType]
+KEYS = ["rsa2048", "rsa3072", "rsa4096", "ec256", "ec384"]  # messages.KeyType; no import: --help
 
 
 def register(sub: Any) -> None:
@@ -26,24 +26,29 @@ def register(sub: Any) -> None:
     demo.add_argument(
         "--ca", choices=["local", "manual"], default="local", help="manual: pause for a callback"
     )
-    demo.add_argument("--timeout", type=float, help="seconds (default 300; 3600 with --ca manual)")
+    demo.add_argument(
+        "--timeout", type=seconds, help="seconds (default 300; 3600 with --ca manual)"
+    )
+    demo.add_argument(
+        "--json", action="store_true", help="progress to stderr, the result to stdout"
+    )
     demo.set_defaults(run=_demo)
 
     up = sub.add_parser("up", help="the whole stack in the foreground, for development")
     up.add_argument("--broker", choices=["stub", "rabbitmq"], default="stub")
-    up.add_argument("--workers", type=int, default=2, help="worker processes (rabbitmq)")
+    up.add_argument("--workers", type=positive, default=2, help="worker processes (rabbitmq)")
     up.set_defaults(run=_up)
 
     worker = sub.add_parser("worker", help="a worker process on RabbitMQ")
     worker.add_argument("--stages", default="", help="comma-separated stages (default: all)")
-    worker.add_argument("--threads", type=int, default=4)
+    worker.add_argument("--threads", type=positive, default=4)
     worker.add_argument(
-        "--metrics-port", type=int, help="serve Prometheus metrics (with dramatiq's) on this port"
+        "--metrics-port", type=port, help="serve Prometheus metrics (with dramatiq's) on this port"
     )
     worker.set_defaults(run=_worker)
 
     sandbox = sub.add_parser("sandbox", help="the sandbox ServiceNow instance alone")
-    sandbox.add_argument("--port", type=int, default=0)
+    sandbox.add_argument("--port", type=port, default=0)
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sandbox.add_argument(
         "--roles",
@@ -60,26 +65,56 @@ def register(sub: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from messages import KeyType
+
     from ..demo import run_demo
 
     timeout = args.timeout or (3600.0 if args.ca == "manual" else 300.0)
     return run_demo(
-        key=KeyType(args.key), out=args.out, broker=args.broker, ca=args.ca, timeout=timeout
+        key=KeyType(args.key),
+        out=args.out,
+        broker=args.broker,
+        ca=args.ca,
+        timeout=timeout,
+        as_json=args.json,
     )
 
 
 def _up(args: argparse.Namespace) -> int:
     from workers.logs import configure_logging
 
+    from ..client import write_context
     from ..stack import Stack, StackOptions
 
-    options = StackOptions(broker=args.broker, worker_processes=args.workers, amqp=True)
+    chaos = tuple(c.strip() for c in os.environ.get("TWOWAY_CHAOS", "").split(",") if c.strip())
+    options = StackOptions(
+        broker=args.broker, worker_processes=args.workers, amqp=True, chaos=chaos
+    )
     stack = Stack(options)
     configure_logging(stream=sys.stderr)
     with stack.start():
-        print(json.dumps(stack.info()), flush=True)
-        wait_for_signal()
+        path = write_context(stack.gateway.url, stack.token)
+        print(json.dumps({**stack.info(), "context": str(path)}), flush=True)
+        print(
+            f"twoway up: wrote {path}: the CLI talks to this stack (twoway jobs, status ...)."
+            " Everything the stack holds goes when it stops.",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            wait_for_signal()
+        finally:
+            _forget_context(path, stack.token)
     return 0
+
+
+def _forget_context(path: Path, token: str) -> None:
+    """Remove the context file ``up`` wrote, unless someone wrote another one since."""
+    try:
+        if json.loads(path.read_text("utf-8")).get("token") == token:
+            path.unlink()
+    except (OSError, ValueError):
+        pass
 
 
 def _worker(args: argparse.Namespace) -> int:

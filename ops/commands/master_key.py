@@ -20,7 +20,8 @@ def register(sub: Any) -> None:
 
     rotate = sub.add_parser(
         "rotate-master-key",
-        help="re-encrypt every sealed secret under the first key of TWOWAY_MASTER_KEY",
+        help="(local: opens the store) re-encrypt every sealed secret under"
+        " TWOWAY_MASTER_KEY's first key",
     )
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(run=_rotate)

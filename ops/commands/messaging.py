@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .remote import positive, seconds
+
 __all__ = ["register"]
 
 
@@ -23,14 +25,14 @@ def register(sub: Any) -> None:
     intake = sub.add_parser(
         "intake", help="accept job requests from the <prefix>.jobs queue (AMQP workflows)"
     )
-    intake.add_argument("--prefetch", type=int, default=4, help="requests in flight")
+    intake.add_argument("--prefetch", type=positive, default=4, help="requests in flight")
     intake.set_defaults(run=_intake)
 
     relay = sub.add_parser(
         "relay", help="publish every job event on the <prefix>.events topic exchange"
     )
-    relay.add_argument("--batch", type=int, default=200, help="events per batch")
-    relay.add_argument("--poll", type=float, default=0.2, help="seconds between looks")
+    relay.add_argument("--batch", type=positive, default=200, help="events per batch")
+    relay.add_argument("--poll", type=seconds, default=0.2, help="seconds between looks")
     relay.set_defaults(run=_relay)
 
     broker = sub.add_parser(

@@ -1,19 +1,19 @@
-"""``twoway plan JOB.json``: what a job would do on its instance, read-only.
+"""``twoway plan JOB.json``: what a job would do on its instance, read-only, asked of the
+gateway (``POST /v1/plan``, a read token), which holds the instance logins.
 
 Exit 0 when the job is ready, 4 when it would be refused (every reason listed), 2 when
-the file is missing or not JSON.
+the file is missing or not JSON; the other codes of the CLI's table otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
+from ..client import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError, read_input
 from ..output import emit
-from .readiness import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, local_instances
+from .remote import add_remote, gateway
 
 __all__ = ["register", "render_plan"]
 
@@ -23,26 +23,24 @@ def register(sub: Any) -> None:
         "plan", help="what a job request would change on its instance (read-only)"
     )
     plan.add_argument("file", help="a job request (JSON file, - for stdin)")
-    plan.add_argument("--json", action="store_true")
+    add_remote(plan)
     plan.set_defaults(run=_plan)
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from workers.readiness.plan import plan_job
-
+    text = read_input(args.file)
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
         raw = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        print(f"twoway plan: {args.file}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    config, settings, instances = local_instances()
-    result = plan_job(raw, config, instances, state_dir=settings.state_dir)
+    except json.JSONDecodeError as exc:
+        raise CliError(
+            EXIT_USAGE, "InputInvalid", f"{args.file} is not JSON: {exc}", "give a job request"
+        ) from exc
+    result = gateway(args).post("/v1/plan", raw)
     if args.json:
-        emit(result.model_dump(mode="json"), as_json=True)
+        emit(result, as_json=True)
     else:
-        print(render_plan(result.model_dump(mode="json")))
-    return EXIT_OK if result.ready else EXIT_REFUSED
+        print(render_plan(result))
+    return EXIT_OK if result["ready"] else EXIT_REFUSED
 
 
 def render_plan(plan: dict[str, Any]) -> str:

@@ -1,24 +1,25 @@
-"""What the read-only checks (``plan``, ``doctor``) share: their exit codes, and the local
-configuration and instance logins they read (like ``status`` does, for now).
-
-Exit codes (named, so that the CLI's exit-code table can adopt them in one place):
-0 ready / nothing fails, 2 usage (a file that is missing or not JSON), 4 refused / a check
-fails.
+"""What ``doctor`` reads where it runs: the local configuration and the instance logins
+(it needs the instance's credentials, so it is local, like ``db``). Exit codes are the
+CLI's (ops/client.py): 0 nothing fails, 2 usage, 4 a check fails.
 """
 
 from __future__ import annotations
 
-from workers.config import PipelineConfig, Settings, load_config
-from workers.machinery.deps import InstanceRegistry
+from typing import TYPE_CHECKING
+
+from ..client import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from workers.config import PipelineConfig, Settings
+    from workers.machinery.deps import InstanceRegistry
 
 __all__ = ["EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "local_instances"]
-
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_REFUSED = 4
 
 
 def local_instances() -> tuple[PipelineConfig, Settings, InstanceRegistry]:
     """pipeline.toml, the settings and the instance logins of this environment."""
+    from workers.config import Settings, load_config
+    from workers.machinery.deps import InstanceRegistry
+
     config = load_config()
     return config, Settings.from_environment(), InstanceRegistry(config)

@@ -1,44 +1,37 @@
-"""Commands about certificates and their renewal: certificates, renew, scheduler."""
+"""Certificates and their renewal: certificates and renew (through the gateway), and
+the scheduler (a process of the deployment)."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
 from typing import Any
 
 from ..output import emit, table
+from .remote import add_remote, gateway, seconds
 
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
     certificates = sub.add_parser("certificates", help="every certificate twoway manages")
-    certificates.add_argument("--json", action="store_true")
+    add_remote(certificates)
     certificates.set_defaults(run=_certificates)
 
     renew = sub.add_parser("renew", help="renew a succeeded job's certificate now")
     renew.add_argument("job_id")
     renew.add_argument("--reason", default="renewed by an operator")
-    renew.add_argument("--json", action="store_true")
+    add_remote(renew)
     renew.set_defaults(run=_renew)
 
     scheduler = sub.add_parser("scheduler", help="renew certificates at their renewal point")
-    scheduler.add_argument("--every", type=float, help="seconds between rounds")
+    scheduler.add_argument("--every", type=seconds, help="seconds between rounds")
     scheduler.add_argument("--once", action="store_true", help="one round, then exit")
     scheduler.add_argument("--json", action="store_true")
     scheduler.set_defaults(run=_scheduler)
 
 
 def _certificates(args: argparse.Namespace) -> int:
-    from workers.levers.renewal import inventory
-
-    from ..control import open_app
-
-    app = open_app()
-    try:
-        found = [c.as_dict() for c in inventory(app)]
-    finally:
-        app.close()
+    found = gateway(args).get("/v1/certificates")["certificates"]
     if args.json:
         emit(found, as_json=True)
         return 0
@@ -53,25 +46,17 @@ def _certificates(args: argparse.Namespace) -> int:
         "state",
         "renewed_by",
     ]
-    print(table([[c[k] for k in columns] for c in found], columns))
+    print(table([[c.get(k) for k in columns] for c in found], columns))
     return 0
 
 
 def _renew(args: argparse.Namespace) -> int:
-    from workers.levers.renewal import renew
-
-    from ..control import open_app
-
-    app = open_app()
-    try:
-        job, created = renew(app, args.job_id, actor=f"cli:{getpass.getuser()}", reason=args.reason)
-    finally:
-        app.close()
+    job = gateway(args).post(f"/v1/jobs/{args.job_id}/renew", {"reason": args.reason})
     if args.json:
-        emit({**job.summary(), "created": created}, as_json=True)
+        emit(job, as_json=True)
     else:
-        verb = "started" if created else "is already running"
-        print(f"renewal {job.id} of job {args.job_id} {verb}")
+        verb = "started" if job["created"] else "is already running"
+        print(f"renewal {job['job_id']} of job {args.job_id} {verb}")
     return 0
 
 

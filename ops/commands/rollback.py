@@ -1,12 +1,13 @@
-"""``twoway rollback ID``: undo what a job changed on its ServiceNow instance."""
+"""``twoway rollback ID``: undo what a job changed on its ServiceNow instance (through the
+gateway's ``POST /v1/jobs/{id}/rollback``, operator token)."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
 from typing import Any
 
 from ..output import emit, table
+from .remote import add_remote, gateway
 
 __all__ = ["register"]
 
@@ -22,32 +23,18 @@ def register(sub: Any) -> None:
     )
     rollback.add_argument("job_id")
     rollback.add_argument("--reason", default="rolled back by an operator")
-    rollback.add_argument("--actor", default=None, help="who asks (default: the login name)")
-    rollback.add_argument("--json", action="store_true")
+    add_remote(rollback)
     rollback.set_defaults(run=_rollback)
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from workers.config import Settings, load_config
-    from workers.levers.rollback import rollback
-    from workers.machinery.app import build_app
-
-    app = build_app(load_config(), Settings.from_environment(), broker="stub")  # no messages
-    try:
-        actor = args.actor or f"cli:{getpass.getuser()}"
-        report = rollback(app, args.job_id, actor=actor, reason=args.reason)
-    finally:
-        app.close()
+    report = gateway(args).post(f"/v1/jobs/{args.job_id}/rollback", {"reason": args.reason})
     if args.json:
-        emit(report.model_dump(mode="json"), as_json=True)
+        emit(report, as_json=True)
         return 0
-    already = (
-        " (it had been rolled back before; nothing changed now)" if report.already_done else ""
-    )
-    print(f"job {report.job_id}: {report.state.value}{already}")
-    rows = [(s.action, s.what, s.table, s.sys_id, s.note) for s in report.steps]
-    if rows:
-        print(table(rows, ["action", "what", "table", "sys_id", "note"]))
-    else:
-        print("nothing of this job was on the instance")
+    already = " (it had been rolled back before; nothing changed now)"
+    print(f"job {report['job_id']}: {report['state']}{already if report['already_done'] else ''}")
+    columns = ["action", "what", "table", "sys_id", "note"]
+    rows = [[step.get(c) for c in columns] for step in report["steps"]]
+    print(table(rows, columns) if rows else "nothing of this job was on the instance")
     return 0

@@ -8,19 +8,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from workers.store.tokens import ROLES
-
 from ..output import emit, table
 
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    tokens = sub.add_parser("tokens", help="bearer tokens for the gateway (read, operator)")
+    tokens = sub.add_parser(
+        "tokens", help="(local: opens the store) bearer tokens for the gateway (read, operator)"
+    )
     actions = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     create = actions.add_parser("create", help="make a token and print it (shown only once)")
-    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--role", required=True, choices=["read", "operator"])
     create.add_argument("--name", required=True, help="who or what holds it, e.g. a workflow")
     create.add_argument("--json", action="store_true")
     create.set_defaults(run=_create)

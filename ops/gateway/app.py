@@ -6,7 +6,18 @@ from fastapi import FastAPI
 
 from workers.machinery.app import App
 
-from . import ca, certificates, health, jobs_list, jobs_read, jobs_write, metrics, partner, plan
+from . import (
+    ca,
+    certificates,
+    health,
+    jobs_list,
+    jobs_read,
+    jobs_write,
+    metrics,
+    operate,
+    partner,
+    plan,
+)
 from .errors import install_error_handlers
 from .limits import BodyLimit
 from .state import GatewayState
@@ -23,6 +34,7 @@ ROUTERS = [
     certificates.router,
     partner.router,
     plan.router,
+    operate.router,
 ]
 
 

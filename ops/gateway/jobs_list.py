@@ -1,4 +1,5 @@
-"""Listing jobs (filtered, paginated by cursor) and fetching a job's client certificate."""
+"""Listing jobs (filtered, paginated by cursor; those waiting for their CA) and fetching a
+job's client certificate."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 
-from messages import JobState, Stage
+from messages import WAITING_STATES, JobState, Stage
 from workers.errors import RequestInvalid, StateConflict
 
 from .auth import require
@@ -72,6 +73,23 @@ def list_jobs(
         query.append(("cursor", encode_cursor(last.created_at, last.id)))
         next_link = f"{request.url.path}?{urlencode(query)}"
     return {"jobs": [job.summary() for job in page], "next": next_link}
+
+
+@router.get(
+    "/waiting",
+    summary="Paused jobs (for their CA or the third party): what for, since when, deadline",
+)
+def waiting(request: Request) -> dict[str, Any]:
+    from datetime import UTC
+
+    from workers.levers.waiting import waiting_jobs
+
+    app = state_of(request).app
+    now = datetime.now(UTC)
+    found = sorted(
+        waiting_jobs(app.store, app.config, states=WAITING_STATES), key=lambda w: w.since
+    )
+    return {"jobs": [w.summary(now) for w in found]}
 
 
 @router.get(

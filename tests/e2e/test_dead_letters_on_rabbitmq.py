@@ -5,6 +5,7 @@ replayed once the cause is fixed, and its job completes (worker processes, Rabbi
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -77,8 +78,16 @@ def value(samples: dict[tuple[str, tuple[str, ...]], float], name: str, *labels:
     return sum(v for (n, ls), v in samples.items() if n == name and set(labels) <= set(ls))
 
 
+_TOKENS: dict[int, str] = {}
+
+
 def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**stack.worker_environment(), "TWOWAY_ACTOR": "ops-bob"}
+    """The CLI as operator ops-bob, with the gateway's URL and bob's token only."""
+    assert stack.app is not None
+    if id(stack) not in _TOKENS:
+        _TOKENS[id(stack)] = stack.app.store.tokens.create("ops-bob", "operator")[1]
+    token = _TOKENS[id(stack)]
+    env = {**os.environ, "TWOWAY_URL": stack.gateway.url, "TWOWAY_TOKEN": token}
     return subprocess.run(
         [sys.executable, "-m", "ops", *args], env=env, capture_output=True, text=True, timeout=60
     )
@@ -134,7 +143,8 @@ def test_exhausted_retries_land_in_dead_letters_and_a_replay_completes_the_job(
     kinds = [event.kind for event in store.history(job.id)]
     assert kinds.count("stage_failed") == 1 and kinds[-1] == "job_succeeded"
     [revived] = [e for e in store.history(job.id) if e.kind == "dead_letter_replayed"]
-    assert revived.detail["actor"] == "ops-bob" and revived.detail["reason"] == "quota raised"
+    assert revived.detail["actor"].startswith("token:ops-bob (")
+    assert revived.detail["reason"] == "quota raised"
     assert store.get_job(job.id).attempts["enable"] == 3
     dead = DeadLetters(stack.options.broker_url, stack.app.runtime.routes, store)
     assert dead.peek() == []

@@ -111,7 +111,8 @@ def test_fifty_paused_jobs_hold_nothing_and_finish_on_their_callbacks(
 
 def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "ops", *args]
-    env = stack.worker_environment()
+    env = {**stack.worker_environment(), "TWOWAY_URL": stack.gateway.url}
+    env["TWOWAY_TOKEN"] = stack.token  # the gateway is all the CLI needs
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -141,16 +142,17 @@ def test_an_operator_lists_and_resumes_a_paused_job_with_the_cli(
     stranger.write_bytes(OpensslCa(tmp_path / "other").chain_pem)
 
     refused = twoway(stack, "resume", job.id, "--cert", str(bundle), "--chain", str(stranger))
-    assert refused.returncode == 2
+    assert refused.returncode == 4  # refused
     assert "chain: no certificate in the chain issued" in refused.stderr
     assert stack.app.store.get_job(job.id).state is JobState.WAITING_FOR_CA
 
-    resumed = twoway(stack, "resume", job.id, "--cert", str(bundle), "--actor", "alice")
+    resumed = twoway(stack, "resume", job.id, "--cert", str(bundle))
     assert resumed.returncode == 0, resumed.stderr
     assert wait_all(stack, [job.id]) == {job.id: JobState.SUCCEEDED}
     history = stack.app.store.history(job.id)
     [rejection] = [e for e in history if e.kind == "certificate_rejected"]
     [resume] = [e for e in history if e.kind == "ca_resumed"]
-    assert rejection.detail["source"] == "cli"
-    assert (resume.detail["source"], resume.detail["actor"]) == ("cli", "alice")
+    assert rejection.detail["source"] == "api"
+    assert resume.detail["source"] == "api"
+    assert resume.detail["actor"].startswith("token:twoway up (")
     partner.server.stop()

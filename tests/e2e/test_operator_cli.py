@@ -5,7 +5,6 @@ runs as its own process with the deployment's environment, as an operator's shel
 
 from __future__ import annotations
 
-import getpass
 import json
 import subprocess
 import sys
@@ -22,9 +21,13 @@ pytestmark = pytest.mark.e2e
 
 
 def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """``tokens`` opens the store (the deployment's environment); the rest need only the
+    gateway's URL and a token."""
+    env = {**stack.worker_environment(), "TWOWAY_URL": stack.gateway.url}
+    env["TWOWAY_TOKEN"] = stack.token
     return subprocess.run(
         [sys.executable, "-m", "ops", *args],
-        env=stack.worker_environment(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -75,10 +78,11 @@ def test_submit_wait_shows_progress_then_replay_after_the_cause_is_fixed(
     assert "[replay] enable" in replayed.stderr and "[  done]" in replayed.stderr
     assert "[FAILED]" not in replayed.stderr  # progress shows this replay, not the past
     (event,) = [e for e in rabbit_stack.app.store.history(job_id) if e.kind == "replay_requested"]
-    assert event.detail["actor"] == f"cli:{getpass.getuser()}" and event.detail["reason"] == reason
+    assert event.detail["actor"].startswith("token:twoway up (")
+    assert event.detail["reason"] == reason
 
     again = twoway(rabbit_stack, "replay", job_id, "--stage", "enable", "--reason", "again")
-    assert again.returncode == 2 and "only 'verify'" in again.stderr
+    assert again.returncode == 4 and "only 'verify'" in again.stderr  # refused
 
 
 def test_cancel_from_the_cli(rabbit_stack: Stack) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -282,7 +283,7 @@ def test_the_rollback_command(stack: Stack) -> None:
     before = stack.sandbox.dump()
     job_id = run_job(stack)
     command = [sys.executable, "-m", "ops", "rollback", job_id, "--reason", "by hand"]
-    env = stack.worker_environment()
+    env = {**os.environ, "TWOWAY_URL": stack.gateway.url, "TWOWAY_TOKEN": stack.token}
     done = subprocess.run([*command, "--json"], env=env, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
     report = RollbackReport.model_validate(json.loads(done.stdout))
@@ -293,7 +294,7 @@ def test_the_rollback_command(stack: Stack) -> None:
     refused = subprocess.run(
         [sys.executable, "-m", "ops", "rollback", "0" * 32], env=env, capture_output=True
     )
-    assert refused.returncode == 2 and b"no job" in refused.stderr
+    assert refused.returncode == 3 and b"no job" in refused.stderr  # not found
 
 
 def test_a_third_party_that_never_trusted_us_does_not_matter_to_rollback(stack: Stack) -> None:

@@ -72,7 +72,8 @@ def api_answers(stack: Stack, job_ids: list[str]) -> list[bytes]:
 
 
 def cli_answers(stack: Stack, job_ids: list[str]) -> list[bytes]:
-    env = stack.worker_environment()
+    env = {**stack.worker_environment(), "TWOWAY_URL": stack.gateway.url}
+    env["TWOWAY_TOKEN"] = stack.token
     commands = [["jobs", "--json"], *(["status", job_id, "--json"] for job_id in job_ids)]
     out = []
     for command in commands:

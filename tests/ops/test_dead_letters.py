@@ -18,10 +18,14 @@ from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL
 
 from messages import JobRequest, JobState, Stage
 from ops.cli import main
+from ops.client import EXIT_REFUSED
+from ops.commands.dead_letters import EXIT_EXPIRING
 from ops.deadletters import DeadLetter, DeadLetters
+from ops.gateway.server import GatewayServer
 from tests.conftest import AMQP_URL
 from tests.factories import good
-from workers.config import load_config
+from workers.config import Settings, load_config
+from workers.machinery.app import build_app
 from workers.machinery.pipeline import build_routes
 from workers.sealing import Sealer
 from workers.store import Store
@@ -35,7 +39,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
         "TWOWAY_BROKER_URL": AMQP_URL,
         "TWOWAY_STATE_DIR": str(tmp_path),
         "TWOWAY_MASTER_KEY": Sealer.generate_key(),
-        "TWOWAY_ACTOR": "ops-alice",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -56,7 +59,21 @@ def store(env: dict[str, str]) -> Iterator[Store]:
 
 
 @pytest.fixture
-def dead(store: Store) -> DeadLetters:
+def gateway(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The deployment's gateway; the CLI knows only its URL and ops-alice's token."""
+    app = build_app(load_config(), Settings.from_environment(), broker="rabbitmq")
+    _, token = app.store.tokens.create("ops-alice", "operator")
+    server = GatewayServer(app).start()
+    monkeypatch.setenv("TWOWAY_URL", server.url)
+    monkeypatch.setenv("TWOWAY_TOKEN", token)
+    monkeypatch.setenv("TWOWAY_CONTEXT", str(tmp_path / "no-context.json"))
+    yield
+    server.stop()
+    app.close()
+
+
+@pytest.fixture
+def dead(store: Store, gateway: None) -> DeadLetters:
     return DeadLetters(AMQP_URL, build_routes(load_config()), store)
 
 
@@ -149,7 +166,7 @@ def test_messages_close_to_expiry_are_reported_loudly(
     ttl = timedelta(milliseconds=DEAD_MESSAGE_TTL)
     bury(dead, Stage.VERIFY, failed_job(store, Stage.VERIFY), died=ttl - timedelta(hours=2))
     bury(dead, Stage.ENABLE, failed_job(store))
-    assert main(["dead-letters", "list"]) == 3
+    assert main(["dead-letters", "list"]) == EXIT_EXPIRING
     out, err = capsys.readouterr()
     assert "WARNING: 1 dead letter(s) expire within 24h (the first in 1h5" in err
     assert " !" in out and "verify" in out and "enable" in out
@@ -161,7 +178,8 @@ def test_a_stale_dead_letter_is_not_replayed_and_stays(
     job_id = failed_job(store)
     store.transition(job_id, kind="job_succeeded", state=JobState.SUCCEEDED, stage=Stage.VERIFY)
     message_id = bury(dead, Stage.ENABLE, job_id)
-    assert main(["dead-letters", "replay", "--job", job_id, "--reason", "try", "--json"]) == 1
+    replay = ["dead-letters", "replay", "--job", job_id, "--reason", "try", "--json"]
+    assert main(replay) == EXIT_REFUSED
     [outcome] = json.loads(capsys.readouterr().out)
     assert outcome["done"] is False and "stale" in outcome["detail"]
     assert [d.message_id for d in dead.peek()] == [message_id]
@@ -176,7 +194,8 @@ def test_replay_revives_the_job_and_resets_the_retries(dead: DeadLetters, store:
     assert job.state is JobState.RUNNING and job.stage is Stage.ENABLE and job.error is None
     event = store.history(job_id)[-1]
     assert event.kind == "dead_letter_replayed"
-    assert event.detail["actor"] == "ops-alice" and event.detail["reason"] == "403 fixed"
+    assert event.detail["actor"].startswith("token:ops-alice (")
+    assert event.detail["reason"] == "403 fixed"
     assert [d.message_id for d in dead.peek()] == [other]  # the other one stays
     [(_, xq)] = dead.queues([Stage.ENABLE])
     body = json.loads(_one(xq.removesuffix(".XQ")))
@@ -207,7 +226,7 @@ def test_purge_needs_yes_and_notes_it_in_the_history(
 
 
 def test_replay_without_a_selection_is_refused(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+    gateway: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["dead-letters", "replay", "--reason", "why not"]) == 2
     assert "--job ID, --message-id ID or --all" in capsys.readouterr().err

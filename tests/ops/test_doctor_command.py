@@ -6,11 +6,23 @@ import json
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from ops.cli import main
-from ops.commands.readiness import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
-from tests.ops.test_plan_command import use
-from tests.workers.levers.plan_fixtures import sandbox_registry, writes
+from ops.client import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from ops.sandbox import SandboxServer
+from tests.workers.readiness.plan_fixtures import sandbox_registry, writes
+from workers.config import PipelineConfig
+
+
+def use(config: PipelineConfig, srv: SandboxServer, tmp: Path, mp: pytest.MonkeyPatch) -> None:
+    """Run the local command on this configuration and the sandbox's login."""
+    path = tmp / "pipeline.toml"
+    path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude_none=True)))
+    mp.setenv("TWOWAY_CONFIG", str(path))
+    mp.setenv("TWOWAY_STATE_DIR", str(tmp / "state"))
+    mp.setenv("PLAN_TEST_USER", srv.username)
+    mp.setenv("PLAN_TEST_PASSWORD", srv.password)
 
 
 @pytest.mark.parametrize(

@@ -70,3 +70,10 @@ def test_registered_values_are_bounded_oldest_forgotten() -> None:
 def test_ordinary_text_is_left_alone() -> None:
     text = "stage_completed upload-keystore sys_id=0123456789abcdef0123456789abcdef"
     assert redact_text(text) == text
+
+
+def test_the_acting_token_s_name_is_shown_but_a_token_is_not() -> None:
+    actor = "replay_requested actor=token:ci-bot (0123abcd) by token:twoway up (99ff)"
+    assert redact_text(actor) == actor
+    leaked = "token:twoway_0123abcd_s3cr3tvalue TOKEN:hunter22 token: hunter22"
+    assert "s3cr3t" not in redact_text(leaked) and "hunter22" not in redact_text(leaked)

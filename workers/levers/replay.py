@@ -128,17 +128,28 @@ def _check_replayable(runtime: Runtime, job: JobRecord, stage: Stage) -> None:
                 hint="to change what a finished job configured, submit a new job",
             )
         return
-    if job.state is not JobState.FAILED:
+    stalled_at = _stalled_at(runtime, job)
+    if job.state is not JobState.FAILED and stalled_at is None:
         raise StateConflict(
-            f"job {job.id} is {job.state.value}: only a failed job is replayed",
+            f"job {job.id} is {job.state.value}: only a failed or stalled job is replayed",
             hint=_NOT_FAILED.get(job.state, "wait until it has finished"),
         )
-    failed_at = job.stage or routes.first.stage
+    failed_at = stalled_at or job.stage or routes.first.stage
     if routes.index(stage) > routes.index(failed_at):
         raise StateConflict(
             f"job {job.id} failed at '{failed_at.value}'; replaying '{stage.value}' would skip it",
             hint=f"replay '{failed_at.value}' or an earlier stage",
         )
+
+
+def _stalled_at(runtime: Runtime, job: JobRecord) -> Stage | None:
+    """The stage a running job stalled at (the sweeper marked it), else None."""
+    if job.state is not JobState.RUNNING:
+        return None
+    last = runtime.deps.store.history(job.id)[-1]
+    if last.kind != "job_stalled":
+        return None
+    return Stage(str(last.detail.get("stage") or (job.stage or runtime.routes.first.stage)))
 
 
 def _input_of(runtime: Runtime, store: Store, job: JobRecord, stage: Stage) -> StageMessage:
@@ -234,9 +245,15 @@ def cancel(store: Store, job_id: str, *, reason: str, actor: str) -> JobRecord:
         job = store.get_job(job_id)
         if job.state is JobState.CANCELLED:
             return job
+        hint = (
+            "its certificate is live on the instance: 'twoway rollback' (POST"
+            " /v1/jobs/{id}/rollback) undoes it"
+            if job.state is JobState.SUCCEEDED
+            else "a failed job stays failed; replay or leave it"
+        )
         raise StateConflict(
             f"job {job.id} is {job.state.value}: only an unfinished job can be cancelled",
-            hint="a failed job stays failed; replay or leave it",
+            hint=hint,
         ) from None
     _log.info("job_cancelled", job_id=job.id, actor=actor)
     return job

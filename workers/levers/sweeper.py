@@ -9,6 +9,11 @@ the sweeper re-sends what may have been lost:
 - a running job with no lease and nothing happening for longer than a stage can take
   (its message is gone): its current stage's input is sent again.
 
+A job that stays quiet after that re-send (no lease, no event, for as long again: the
+re-sent message was lost too, or nothing consumes its queue) is marked stalled: an event
+``job_stalled`` with the reason, which the API and ``twoway status`` show. The sweeper
+sends nothing more for it; an operator replays its stage (``twoway replay``).
+
 One sweeper runs at a time across all workers (a lease named ``__sweeper__``).
 """
 
@@ -20,20 +25,22 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from messages import JobAccepted, JobState, Stage, StageMessage
+from messages import JobAccepted, JobEvent, JobState, Stage, StageMessage
 from workers.levers.periodic import Periodic
 from workers.machinery.runtime import Runtime
 from workers.store import JobRecord
 
-__all__ = ["SweepReport", "Sweeper"]
+__all__ = ["STALLED", "SweepReport", "Sweeper"]
 
 _log = structlog.get_logger("twoway.sweeper")
 _KEY = "__sweeper__"
+STALLED = "job_stalled"
 
 
 @dataclass
 class SweepReport:
     resent: dict[str, str] = field(default_factory=dict)  # job id -> stage the message went to
+    stalled: list[str] = field(default_factory=list)  # jobs marked stalled in this sweep
 
 
 class Sweeper(Periodic):
@@ -60,16 +67,34 @@ class Sweeper(Periodic):
             for job in self.store.list_jobs(
                 states=[JobState.ACCEPTED, JobState.RUNNING], updated_before=cutoff, limit=500
             ):
-                if self._quiet(job, cutoff):
+                last = self._quiet(job, cutoff)
+                if last is None or last.kind == STALLED:
+                    continue
+                if last.kind == "message_resent" and last.detail.get("by") == "sweeper":
+                    self._stall(job, last, report)
+                else:
                     self._revive(job, report)
         finally:
             self.store.progress.release(_KEY, self._owner)
         return report
 
-    def _quiet(self, job: JobRecord, cutoff: datetime) -> bool:
+    def _quiet(self, job: JobRecord, cutoff: datetime) -> JobEvent | None:
+        """The job's last event if the job is quiet (no lease, no event since ``cutoff``)."""
         last = self.store.history(job.id)[-1]
         leased = self.store.progress.lease_of(job.id)
-        return last.at < cutoff and leased is None
+        return last if last.at < cutoff and leased is None else None
+
+    def _stall(self, job: JobRecord, resent: JobEvent, report: SweepReport) -> None:
+        stage = str(resent.detail.get("to_stage"))
+        quiet_s = round(self.quiet_for.total_seconds())
+        reason = (
+            f"no worker took the re-sent message for '{stage}' within {quiet_s}s: no live"
+            " lease, no message in flight"
+        )
+        detail = {"stage": stage, "reason": reason, "hint": f"replay '{stage}' to go on"}
+        self.store.note(job.id, STALLED, detail)
+        report.stalled.append(job.id)
+        _log.error("job_stalled", job_id=job.id, stage=stage, reason=reason)
 
     def _revive(self, job: JobRecord, report: SweepReport) -> None:
         routes = self.runtime.routes

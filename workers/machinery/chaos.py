@@ -11,6 +11,9 @@
 - ``crash-after-finalize``: the worker process kills itself (SIGKILL) right after an ACME
   CA accepted an order's finalize, before anything about it is stored; once per order
   (a marker file under the state directory), so the redelivery can finish it.
+- ``lose-messages:<stage>:<n>``: the first ``n`` messages for the stage (in this
+  process) are dropped unprocessed (acked), as a message lost between sender and worker
+  would be; its job stalls until the sweeper re-sends or an operator replays.
 
 Never enable these in production; the worker logs a warning when one is on.
 """
@@ -20,20 +23,27 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import Middleware, SkipMessage
 
 from messages import Stage, StageMessage
 from workers.errors import ConfigError
 from workers.machinery.context import StageContext
 from workers.machinery.runtime import Paused, StageCore
 
-__all__ = ["DuplicateDeliveries", "chaos_middleware", "crash_after_finalize", "wrap_cores"]
+__all__ = [
+    "DuplicateDeliveries",
+    "LoseMessages",
+    "chaos_middleware",
+    "crash_after_finalize",
+    "wrap_cores",
+]
 
 _MARK = "twoway_duplicate"
 KNOWN = (
@@ -41,6 +51,7 @@ KNOWN = (
     "slow-stage:<stage>:<seconds>",
     "crash-before-record:<stage>",
     "crash-after-finalize",
+    "lose-messages:<stage>:<n>",
 )
 
 
@@ -51,6 +62,23 @@ class DuplicateDeliveries(Middleware):
         broker.enqueue(message.copy(options={_MARK: True}))
 
 
+class LoseMessages(Middleware):
+    """Drop the first ``count`` messages for ``stage`` in this process (chaos)."""
+
+    def __init__(self, stage: str, count: int) -> None:
+        self.stage, self.count, self.lost = stage, count, 0
+        self._lock = threading.Lock()
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        if message.actor_name != self.stage:
+            return
+        with self._lock:
+            if self.lost >= self.count:
+                return
+            self.lost += 1
+        raise SkipMessage(f"chaos: lost message {message.message_id} for {self.stage}")
+
+
 def _parse(name: str) -> tuple[str, list[str]]:
     kind, *params = name.split(":")
     shapes = {
@@ -58,9 +86,12 @@ def _parse(name: str) -> tuple[str, list[str]]:
         "slow-stage": 2,
         "crash-before-record": 1,
         "crash-after-finalize": 0,
+        "lose-messages": 2,
     }
     if kind not in shapes or len(params) != shapes[kind]:
         raise ConfigError(f"TWOWAY_CHAOS: cannot use {name!r}", hint=f"known: {list(KNOWN)}")
+    if kind == "lose-messages" and not params[1].isdigit():
+        raise ConfigError(f"TWOWAY_CHAOS: {name!r}: the count must be a whole number")
     if params and params[0] not in {s.value for s in Stage}:
         raise ConfigError(f"TWOWAY_CHAOS: {params[0]!r} is not a stage")
     return kind, params
@@ -68,7 +99,11 @@ def _parse(name: str) -> tuple[str, list[str]]:
 
 def chaos_middleware(names: tuple[str, ...]) -> list[Middleware]:
     parsed = [_parse(name) for name in names]
-    return [DuplicateDeliveries() for kind, _ in parsed if kind == "duplicate-deliveries"]
+    found: list[Middleware] = [
+        DuplicateDeliveries() for kind, _ in parsed if kind == "duplicate-deliveries"
+    ]
+    found += [LoseMessages(p[0], int(p[1])) for kind, p in parsed if kind == "lose-messages"]
+    return found
 
 
 def _slow(core: StageCore, seconds: float) -> StageCore:

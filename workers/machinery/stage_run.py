@@ -19,7 +19,14 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from sqlalchemy import Connection
 
 from messages import JobState, StageMessage
-from workers.errors import CaRateLimited, PermanentError, RateLimited, StateConflict, TwowayError
+from workers.errors import (
+    CaRateLimited,
+    ConfigError,
+    PermanentError,
+    RateLimited,
+    StateConflict,
+    TwowayError,
+)
 from workers.logs import redact_text
 from workers.machinery.context import StageContext
 from workers.machinery.deps import Deps
@@ -86,7 +93,7 @@ class StageRun:
         try:
             with ctx.active():
                 result = core(message, ctx)
-        except PermanentError as exc:
+        except (PermanentError, ConfigError) as exc:  # a retry cannot fix either
             self.fail(exc, ctx.notes)
             return None
         except (Exception, TimeLimitExceeded) as exc:

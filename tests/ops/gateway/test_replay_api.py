@@ -137,7 +137,8 @@ def test_replay_refusals_say_why(stack: Stack, api: httpx.Client, operator: dict
     assert unknown.status_code == 404
     idle, _ = stack.app.store.create_job(stack.app.store.get_job(job_id).request)
     running = api.post(f"/v1/jobs/{idle.id}/replay", json=skip, headers=operator)
-    assert running.status_code == 409 and "only a failed job" in running.json()["message"]
+    assert running.status_code == 409
+    assert "only a failed or stalled job" in running.json()["message"]
 
 
 def test_two_replays_at_once_one_wins(

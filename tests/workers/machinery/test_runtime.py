@@ -15,6 +15,7 @@ import messages
 from messages import JobAccepted, JobState, Stage
 from tests.factories import good
 from tests.workers.harness import Harness, fake_output
+from workers.config import InstanceProfile
 from workers.errors import PermanentError, TransientError
 from workers.machinery.context import StageContext
 from workers.machinery.runtime import Paused
@@ -153,3 +154,16 @@ def test_a_malformed_message_is_dropped_without_touching_jobs(h: Harness) -> Non
     h.broker.join(h.runtime.routes[Stage.GENERATE].queue)
     h.worker.join()
     assert h.runs[Stage.GENERATE] == 0
+
+
+def test_a_missing_credential_variable_fails_the_stage_at_once_naming_it(h: Harness) -> None:
+    profile = InstanceProfile(
+        url="https://acme.service-now.com", username_env="ACME_USER", password_env="ACME_PASS"
+    )
+    h.behaviour[Stage.UPLOAD_KEYSTORE] = lambda ctx: profile.credentials({"ACME_USER": "bot"})
+    job_id = h.start_job()
+    h.wait(job_id, JobState.FAILED)
+    job = h.store.get_job(job_id)
+    assert job.stage is Stage.UPLOAD_KEYSTORE and h.runs[Stage.UPLOAD_KEYSTORE] == 1
+    assert job.error and job.error["message"] == "environment variable ACME_PASS is not set"
+    assert "stage_retry" not in h.kinds(job_id)

@@ -9,7 +9,7 @@ import pytest
 
 from ops.sandbox import SandboxFacts, SandboxServer
 from tests.e2e.test_alternative_facts import OTHER
-from tests.workers.levers.plan_fixtures import sandbox_registry, writes
+from tests.workers.readiness.plan_fixtures import sandbox_registry, writes
 from workers.config import InstanceProfile, load_config
 from workers.machinery.deps import InstanceRegistry
 from workers.readiness.doctor import DoctorReport, doctor

@@ -1,0 +1,160 @@
+"""An operator's levers beyond replay and cancel: resume a CA wait with the certificate
+the CA signed, roll a job back, and act on dead letters.
+
+Writes need the ``operator`` role and record the token's name as the actor; reads need
+``read``. Each route calls the same worker-level function the local commands call.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from messages import Stage
+from workers.errors import RequestInvalid, StateConflict
+from workers.levers.replay import MAX_REASON
+
+from .auth import OperatorToken, ReadToken, actor_of
+from .jobs_read import JOB_ID
+from .state import state_of
+
+__all__ = ["DeadLetterSelection", "ResumeBody", "RollbackBody", "router"]
+
+router = APIRouter(tags=["operations"])
+_ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
+_PEM_MAX = 200_000
+Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON, description="why (recorded)")]
+
+
+class ResumeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    certificate: Annotated[str, Field(min_length=1, max_length=_PEM_MAX)]
+    chain: Annotated[str, Field(max_length=_PEM_MAX)] = ""
+
+
+class RollbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason = "rolled back by an operator"
+
+
+class DeadLetterSelection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stages: list[Stage] = Field(default_factory=list, description="none: every stage")
+    jobs: list[str] = Field(default_factory=list, max_length=1000)
+    message_ids: list[str] = Field(default_factory=list, max_length=1000)
+    all: bool = Field(default=False, description="every dead letter of the stages chosen")
+    reason: Reason
+    limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
+
+
+@router.post(
+    "/v1/jobs/{job_id}/resume",
+    summary="Resume a job waiting for its CA with the certificate the CA signed"
+    " (the checks of the CA callback)",
+    responses=dict.fromkeys((404, 409, 422), _ERROR),
+)
+def resume_job(
+    request: Request, body: ResumeBody, token: OperatorToken, job_id: str = JOB_ID
+) -> dict[str, Any]:
+    from workers.levers.resume import resume_with_certificate
+
+    app = state_of(request).app
+    job = resume_with_certificate(
+        app,
+        job_id,
+        body.certificate.encode(),
+        body.chain.encode(),
+        source="api",
+        actor=actor_of(token),
+    )
+    return job.summary()
+
+
+@router.post(
+    "/v1/jobs/{job_id}/rollback",
+    summary="Undo what a job changed on its instance; the job ends cancelled (idempotent)",
+    responses=dict.fromkeys((404, 409, 422), _ERROR),
+)
+def rollback_job(
+    request: Request, token: OperatorToken, body: RollbackBody | None = None, job_id: str = JOB_ID
+) -> dict[str, Any]:
+    from workers.levers.rollback import rollback
+
+    reason = (body or RollbackBody()).reason
+    report = rollback(state_of(request).app, job_id, actor=actor_of(token), reason=reason)
+    return report.model_dump(mode="json")
+
+
+def _dead_letters(request: Request) -> Any:
+    from dramatiq.brokers.stub import StubBroker
+
+    from ..deadletters import DeadLetters
+
+    app = state_of(request).app
+    if isinstance(app.broker, StubBroker):
+        raise StateConflict(
+            "this gateway runs on the in-process stub broker, which keeps no dead letters",
+            hint="run on RabbitMQ (twoway up --broker rabbitmq) to keep and replay them",
+        )
+    return DeadLetters(app.settings.broker_url, app.runtime.routes, app.store)
+
+
+@router.get("/v1/dead-letters", summary="Messages that exhausted their retries")
+async def list_dead_letters(
+    request: Request,
+    _token: ReadToken,
+    stage: Annotated[list[Stage] | None, Query(description="repeatable")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    letters = await run_in_threadpool(lambda: _dead_letters(request).peek(stage or [], limit=limit))
+    now = datetime.now(UTC)
+    return {"count": len(letters), "dead_letters": [d.summary(now) for d in letters]}
+
+
+def _act(request: Request, body: DeadLetterSelection, token: Any, verb: str) -> dict[str, Any]:
+    if not (body.jobs or body.message_ids or body.all):
+        raise RequestInvalid(
+            "say which dead letters: jobs, message_ids or all",
+            hint="GET /v1/dead-letters lists them",
+        )
+    jobs, ids = set(body.jobs), set(body.message_ids)
+
+    def wanted(letter: Any) -> bool:
+        return body.all or letter.job_id in jobs or letter.message_id in ids
+
+    letters = _dead_letters(request)
+    act = letters.replay if verb == "replay" else letters.purge
+    outcomes = act(
+        body.stages, wanted=wanted, actor=actor_of(token), reason=body.reason, limit=body.limit
+    )
+    return {"matched": len(outcomes), "outcomes": [vars(o) for o in outcomes]}
+
+
+@router.post(
+    "/v1/dead-letters/replay",
+    summary="Send dead letters back to their stage (retries reset), reviving their jobs",
+    responses=dict.fromkeys((400, 409), _ERROR),
+)
+def replay_dead_letters(
+    request: Request, body: DeadLetterSelection, token: OperatorToken
+) -> dict[str, Any]:
+    return _act(request, body, token, "replay")
+
+
+@router.post(
+    "/v1/dead-letters/purge",
+    summary="Drop dead letters for good, noting it in each job's history",
+    responses=dict.fromkeys((400, 409), _ERROR),
+)
+def purge_dead_letters(
+    request: Request, body: DeadLetterSelection, token: OperatorToken
+) -> dict[str, Any]:
+    return _act(request, body, token, "purge")
