@@ -4,6 +4,7 @@ itself, waits for the third party, or is rolled back in any order (issue 14)."""
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -232,3 +233,29 @@ def test_rollbacks_in_any_order_never_leave_a_broken_reference(
     assert {(r["use_mutual_auth"], r["protocol_name"]) for r in rows(stack, name)} == {
         ("false", "")
     }
+
+
+def test_the_cli_shows_the_wait_and_says_installed(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops.cli import main
+
+    assert stack.app is not None
+    stranger = ThirdPartyServer([]).start()
+    try:
+        stack.sandbox.add_rest_message("Cli Partner API", stranger.url)
+        job_id = submit(stack, "Cli Partner API", stranger, "clipartner")
+        remote = ["--url", stack.gateway.url, "--token", stack.token]
+        assert main(["status", job_id, *remote]) == 0
+        shown = capsys.readouterr().out
+        assert "waits for the third party to install our client certificate" in shown
+        assert f"twoway resume {job_id} --installed" in shown
+        assert main(["jobs", "--waiting", "--json", *remote]) == 0
+        waiting = {w["job_id"]: w for w in json.loads(capsys.readouterr().out)}
+        assert waiting[job_id]["waits_for"] == "third_party" and waiting[job_id]["deadline"]
+        stranger.trust(client_cert(stack, job_id))
+        assert main(["resume", job_id, "--installed", "--reason", "INC-1", *remote]) == 0
+        wait_for(stack, job_id, JobState.SUCCEEDED)
+        assert main(["resume", job_id, "--installed", *remote]) == 4  # not waiting any more
+    finally:
+        stranger.stop()
