@@ -1,0 +1,72 @@
+"""Item 8 of issue 16 (small leaks), and probes of the gateway's guards that held before:
+what a caller without a token learns. Against the real gateway process."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import Gateway
+
+
+def test_healthz_says_only_up_or_down(gateway: Gateway) -> None:
+    """/healthz without a token: only up/down, no job counts"""
+    answer = httpx.get(f"{gateway.url}/healthz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/jobs", b"{not json"),
+        ("/v1/jobs", b'{"instance": 3}'),
+        ("/v1/jobs/00000000000000000000000000000000/replay", b"[]"),
+    ],
+)
+def test_an_operator_route_refuses_a_stranger_before_reading_the_body(
+    gateway: Gateway, path: str, body: bytes
+) -> None:
+    """operator route, bad body, no token: 401 before 400/422"""
+    answer = httpx.post(
+        f"{gateway.url}{path}", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 401, answer.text
+    assert "instance" not in answer.text
+
+
+def test_a_read_token_is_refused_an_operator_route_before_its_body_is_read(
+    gateway: Gateway,
+) -> None:
+    """operator route, bad body, wrong token: 401 before 422"""
+    answer = httpx.post(
+        f"{gateway.url}/v1/jobs",
+        content=b"{not json",
+        headers={"Content-Type": "application/json", "Authorization": "Bearer twoway_x_y"},
+    )
+    assert answer.status_code == 401
+
+
+def test_a_valid_token_still_learns_what_is_wrong_with_its_body(gateway: Gateway) -> None:
+    """operator route, bad body, operator token: 422 with the field named"""
+    answer = httpx.post(f"{gateway.url}/v1/jobs", json={"instance": 3}, headers=gateway.auth())
+    assert answer.status_code == 422
+    assert "instance" in answer.json()["message"]
+
+
+@pytest.mark.parametrize("path", ["/v1/jobs", "/metrics", "/v1/dead-letters"])
+def test_guarded_reads_need_a_token(gateway: Gateway, path: str) -> None:
+    """guarded GET routes without a token: 401 or 404, never data"""
+    answer = httpx.get(f"{gateway.url}{path}")
+    assert answer.status_code in (401, 404)
+    assert "twoway_" not in answer.text
+
+
+def test_a_callback_with_a_zero_signature_is_refused(gateway: Gateway) -> None:
+    """CA callback with a zero signature: 401 or 404"""
+    answer = httpx.post(
+        f"{gateway.url}/v1/jobs/00000000000000000000000000000000/ca-callback",
+        json={"certificate": "x"},
+        headers={"X-Twoway-Timestamp": "0", "X-Twoway-Signature": "0" * 64},
+    )
+    assert answer.status_code in (401, 404)
