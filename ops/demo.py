@@ -132,7 +132,7 @@ def _instructions(out: Path, url: str) -> list[str]:
         "1. Sign it as the CA (any CA: ca.pem/ca.key, with ca-chain.pem = intermediates + root):",
         f"   openssl x509 -req -in {out}/csr.pem -CA ca.pem -CAkey ca.key -days 90"
         f" -copy_extensions copyall -extfile <(printf '{ext}') -out {out}/cert.pem",
-        "2. Call back (signed with HMAC-SHA256 over timestamp.body):",
+        "2. Call back (signed with HMAC-SHA256 over timestamp.job_id.body):",
         f"   twoway ca-callback {out}/callback.json --cert {out}/cert.pem --chain ca-chain.pem",
         "   or by hand: ts=$(date +%s); body=<the JSON {certificate, chain}>;"
         ' sig=$(printf \'%s.%s\' "$ts" "$body" | openssl dgst -sha256 -hmac "$SECRET" -r'

@@ -45,6 +45,7 @@ __all__ = [
     "ServiceNowRejected",
     "ServiceNowUnavailable",
     "StateConflict",
+    "TooManyRefusals",
     "TransientError",
     "TwowayError",
     "VerificationFailed",
@@ -92,6 +93,10 @@ class AuthenticationFailed(TwowayError):
 
 class PermissionDenied(TwowayError):
     """The token is valid but its role does not allow the operation (HTTP 403)."""
+
+
+class TooManyRefusals(TwowayError):
+    """Too many refused attempts from one client or at one job, lately (HTTP 429)."""
 
 
 class ReplayRefused(TwowayError):

@@ -19,6 +19,7 @@ from workers.errors import (
     ReplayRefused,
     RequestInvalid,
     StateConflict,
+    TooManyRefusals,
     TransientError,
     TwowayError,
 )
@@ -32,6 +33,7 @@ _STATUS: list[tuple[type[TwowayError], int]] = [
     (JobNotFound, 404),
     (AuthenticationFailed, 401),
     (PermissionDenied, 403),
+    (TooManyRefusals, 429),
     (ReplayRefused, 409),
     (IdempotencyConflict, 409),
     (StateConflict, 409),
