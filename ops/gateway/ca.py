@@ -173,6 +173,11 @@ def _accept(
 def _parse(body: bytes) -> CaCallback:
     try:
         raw = json.loads(body)
+    except RecursionError as exc:
+        raise RequestInvalid(
+            "body: JSON nested too deeply; a callback is one flat object",
+            hint='send {"certificate": PEM, "chain": PEM}',
+        ) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestInvalid(
             'body: not JSON; send {"certificate": PEM, "chain": PEM}',

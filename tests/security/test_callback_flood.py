@@ -94,3 +94,16 @@ def test_authenticated_refusals_stay_in_the_history_but_bounded(
     refused = [e for e in history if e["kind"] == "callback_refused"]
     assert len(refused) == KEPT_PER_JOB + 1
     assert refused[-1]["detail"]["last_kept"] is True
+
+
+def test_a_deeply_nested_signed_body_is_refused_with_its_reason(
+    gateway: Gateway, waiting: str
+) -> None:
+    """signed callback with JSON nested 100,000 deep: 400 saying so, not 500"""
+    body = b"[" * 100_000 + b"]" * 100_000
+    headers = signed_headers(gateway.callback_secret.encode(), body, job_id=waiting)
+    answer = httpx.post(
+        f"{gateway.url}/v1/jobs/{waiting}/ca-callback", content=body, headers=headers
+    )
+    assert answer.status_code == 400, answer.text
+    assert "nested too deeply" in answer.json()["message"]
