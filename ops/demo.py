@@ -8,7 +8,6 @@ back, and waits; the third party then trusts the root that arrived in the callba
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from workers.pki import cert_to_pem, parse_certificates
 from workers.store import JobRecord
 
 from .jobview import export_artifacts, follow, summarise
+from .safefiles import prepare_out_dir, write_file
 from .stack import Stack, StackOptions
 
 __all__ = ["run_demo"]
@@ -43,6 +43,8 @@ def run_demo(
 
     if ca == "manual" and out is None:
         raise RequestInvalid("demo --ca manual needs --out DIR", hint="csr.pem goes there")
+    if out is not None:
+        prepare_out_dir(out)  # refused now, not after the job
     stack = Stack(StackOptions(broker=broker))
     log_path = stack.state_dir / "twoway.log"
     configure_logging(stream=log_path.open("a", buffering=1, encoding="utf-8"), json=True)
@@ -106,19 +108,16 @@ def _trust_callback_root(stack: Stack, job_id: str) -> Callable[[JobEvent], None
 
 def _ask_the_ca(stack: Stack, job: JobRecord, out: Path, say: Callable[[str], None]) -> None:
     assert stack.app is not None
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out)
     csr = stack.app.store.artifacts.get(job.id, "csr")
     assert csr is not None
-    (out / "csr.pem").write_bytes(csr)
+    write_file(out / "csr.pem", csr)
     spec = {
         "url": f"{stack.gateway.url}/v1/jobs/{job.id}/ca-callback",
         "secret": stack.callback_secret().decode(),
     }
-    partial = out / ".callback.json.tmp"  # renamed when whole: its presence means ready
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(spec, handle)
-    partial.replace(out / "callback.json")
+    # renamed into place when whole: its presence means ready
+    write_file(out / "callback.json", json.dumps(spec).encode(), 0o600)
     for line in _instructions(out, spec["url"]):
         say(line)
 
