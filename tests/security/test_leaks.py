@@ -70,3 +70,12 @@ def test_a_callback_with_a_zero_signature_is_refused(gateway: Gateway) -> None:
         headers={"X-Twoway-Timestamp": "0", "X-Twoway-Signature": "0" * 64},
     )
     assert answer.status_code in (401, 404, 429)
+
+
+def test_a_record_name_a_query_cannot_carry_is_refused_at_admission(gateway: Gateway) -> None:
+    """job with keystore.record_name holding '^': 422 at admission"""
+    job = dict(gateway.info["example_job"])
+    job["keystore"] = {"record_name": "x^ORDERBYsys_id", "alias": "twoway"}
+    answer = httpx.post(f"{gateway.url}/v1/jobs", json=job, headers=gateway.auth())
+    assert answer.status_code == 422, answer.text
+    assert "record_name" in answer.json()["message"] and "'^'" in answer.json()["message"]
