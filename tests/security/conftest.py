@@ -35,6 +35,7 @@ class Gateway:
     callback_secret: str
     info: dict[str, Any]
     pid: int
+    log: Path
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -79,6 +80,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             callback_secret=info["callback_secret"],
             info=info,
             pid=process.pid,
+            log=work / "stderr.log",
         )
     finally:
         process.terminate()

@@ -3,6 +3,8 @@ what a caller without a token learns. Against the real gateway process."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -79,3 +81,14 @@ def test_a_record_name_a_query_cannot_carry_is_refused_at_admission(gateway: Gat
     answer = httpx.post(f"{gateway.url}/v1/jobs", json=job, headers=gateway.auth())
     assert answer.status_code == 422, answer.text
     assert "record_name" in answer.json()["message"] and "'^'" in answer.json()["message"]
+
+
+def test_a_callback_profile_without_trusted_roots_is_warned_about(gateway: Gateway) -> None:
+    """shipped 'manual' profile without trusted_roots_file: warned at start-up"""
+    warnings = [
+        json.loads(line)
+        for line in gateway.log.read_text().splitlines()
+        if "ca_profile_trusts_any_root" in line
+    ]
+    assert [w["profile"] for w in warnings] == ["manual"]
+    assert "trusted_roots_file" in warnings[0]["hint"]
