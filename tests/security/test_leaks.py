@@ -8,6 +8,8 @@ import json
 import httpx
 import pytest
 
+from workers.admission import fetch_allowed
+
 from .conftest import Gateway
 
 
@@ -92,3 +94,20 @@ def test_a_callback_profile_without_trusted_roots_is_warned_about(gateway: Gatew
     ]
     assert [w["profile"] for w in warnings] == ["manual"]
     assert "trusted_roots_file" in warnings[0]["hint"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "host", "port", "allowed"),
+    [
+        ("partner.example", "partner.example", 443, True),
+        ("partner.example", "partner.example", 22, False),
+        ("partner.example:8443", "partner.example", 8443, True),
+        ("partner.example:8443", "partner.example", 8444, False),
+        ("*.partner.example:*", "api.partner.example", 25, True),
+    ],
+)
+def test_a_fetch_is_allowed_by_host_and_port(
+    pattern: str, host: str, port: int, allowed: bool
+) -> None:
+    """fetch_hosts allow host:port pairs (a bare host: 443 only)"""
+    assert fetch_allowed(pattern, host, port) is allowed
