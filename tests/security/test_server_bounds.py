@@ -12,8 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from .conftest import Gateway
 
 FLOOD_CONNECTIONS = 20
@@ -46,7 +44,6 @@ def _flood(gateway: Gateway, outcome: list[int]) -> None:
     outcome.append(sent)
 
 
-@pytest.mark.slow
 def test_a_header_flood_is_cut_off_and_the_gateway_memory_stays_flat(gateway: Gateway) -> None:
     """20 connections x 8 MB header line: each refused early; gateway RSS stays flat"""
     before = _vm(gateway, "VmRSS")
