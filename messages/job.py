@@ -95,6 +95,15 @@ class KeystoreSpec(Message):
     record_name: Annotated[str, Field(min_length=1, max_length=100)]
     alias: str = "twoway"
 
+    @field_validator("record_name")
+    @classmethod
+    def _record_name(cls, value: str) -> str:
+        # found again by name in an encoded query, which cannot carry these: refused here,
+        # at admission, not at upload-keystore after the CA has signed
+        if any(c in value for c in "^\r\n"):
+            raise ValueError("must not hold '^' or a line break (a ServiceNow query cannot)")
+        return value
+
     @field_validator("alias")
     @classmethod
     def _alias(cls, value: str) -> str:

@@ -12,7 +12,6 @@ sign and call back, and waits.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from workers.machinery.broker import BrokerKind
 from workers.store import JobRecord
 
 from .jobview import export_artifacts, follow, summarise
+from .safefiles import prepare_out_dir, write_file
 from .stack import Stack, StackOptions
 
 __all__ = ["run_demo"]
@@ -51,6 +51,8 @@ def run_demo(
 
     if ca == "manual" and out is None:
         raise RequestInvalid("demo --ca manual needs --out DIR", hint="csr.pem goes there")
+    if out is not None:
+        prepare_out_dir(out)  # refused now, not after the job
     options = StackOptions(
         broker=broker, partner_trusts_ca=False, poll_every_s=1.0, probe_every_s=1.0
     )
@@ -130,19 +132,16 @@ def _partner_installs(
 
 def _ask_the_ca(stack: Stack, job: JobRecord, out: Path, say: Callable[[str], None]) -> None:
     assert stack.app is not None
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out)
     csr = stack.app.store.artifacts.get(job.id, "csr")
     assert csr is not None
-    (out / "csr.pem").write_bytes(csr)
+    write_file(out / "csr.pem", csr)
     spec = {
         "url": f"{stack.gateway.url}/v1/jobs/{job.id}/ca-callback",
         "secret": stack.callback_secret().decode(),
     }
-    partial = out / ".callback.json.tmp"  # renamed when whole: its presence means ready
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(spec, handle)
-    partial.replace(out / "callback.json")
+    # renamed into place when whole: its presence means ready
+    write_file(out / "callback.json", json.dumps(spec).encode(), 0o600)
     for line in _instructions(out, spec["url"]):
         say(line)
 
@@ -156,7 +155,7 @@ def _instructions(out: Path, url: str) -> list[str]:
         "1. Sign it as the CA (any CA: ca.pem/ca.key, with ca-chain.pem = intermediates + root):",
         f"   openssl x509 -req -in {out}/csr.pem -CA ca.pem -CAkey ca.key -days 90"
         f" -copy_extensions copyall -extfile <(printf '{ext}') -out {out}/cert.pem",
-        "2. Call back (signed with HMAC-SHA256 over timestamp.body):",
+        "2. Call back (signed with HMAC-SHA256 over timestamp.job_id.body):",
         f"   twoway ca-callback {out}/callback.json --cert {out}/cert.pem --chain ca-chain.pem",
         "   or by hand: ts=$(date +%s); body=<the JSON {certificate, chain}>;"
         ' sig=$(printf \'%s.%s\' "$ts" "$body" | openssl dgst -sha256 -hmac "$SECRET" -r'

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from messages import JobEvent
 from workers.store import JobRecord, Store
 
 from .progress import event_line
+from .safefiles import prepare_out_dir, write_file
 
 __all__ = ["export_artifacts", "follow", "progress_line", "summarise"]
 
@@ -46,20 +46,13 @@ def summarise(store: Store, job: JobRecord) -> dict[str, Any]:
     }
 
 
-def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    path.chmod(mode)
-
-
 def export_artifacts(store: Store, job: JobRecord, out: Path, summary: dict[str, Any]) -> list[str]:
     """Write the keystore, its password (0600), the client certificate and the CA chain.
 
     This is the audited way a private key leaves twoway besides the upload: the export is
     recorded in the job's history.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out)
     files: dict[str, tuple[str, int]] = {
         "keystore": ("keystore.jks", 0o600),
         "keystore_password": ("keystore.password", 0o600),
@@ -72,9 +65,9 @@ def export_artifacts(store: Store, job: JobRecord, out: Path, summary: dict[str,
     for artifact, (name, mode) in files.items():
         data = store.artifacts.get(job.id, artifact)
         if data is not None:
-            _write(out / name, data, mode)
+            write_file(out / name, data, mode)
             written.append(name)
-    _write(out / "summary.json", json.dumps(summary, indent=2).encode() + b"\n")
+    write_file(out / "summary.json", json.dumps(summary, indent=2).encode() + b"\n")
     written.append("summary.json")
     store.note(job.id, "artifacts_exported", {"directory": str(out.resolve()), "files": written})
     return written

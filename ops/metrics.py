@@ -4,7 +4,10 @@
   before RabbitMQ drops it (an alert on it is how the 7-day expiry is never suffered
   silently); read at scrape time by peeking the head of each ``.XQ`` queue.
 - ``serve_worker_metrics``: a worker's registry plus dramatiq's own Prometheus
-  middleware, on a port of its own (``twoway worker --metrics-port``).
+  middleware, on a port of its own (``twoway worker --metrics-port``). That endpoint has
+  no token, so it listens on loopback unless told otherwise (``--metrics-host``) and
+  carries no per-job label (job ids and certificate serials are for a ``read`` token, on
+  the gateway's ``/metrics``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterable, Iterator
 import pika
 import pika.exceptions
 import structlog
-from prometheus_client import start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
@@ -23,7 +26,12 @@ from workers.machinery.app import App
 
 from .deadletters import DeadLetters
 
-__all__ = ["DeadLetterCollector", "serve_worker_metrics"]
+__all__ = [
+    "PER_JOB_LABELS",
+    "DeadLetterCollector",
+    "WithoutPerJobLabels",
+    "serve_worker_metrics",
+]
 
 _log = structlog.get_logger("twoway.metrics")
 
@@ -77,7 +85,27 @@ class DeadLetterCollector(Collector):
             connection.close()
 
 
-def serve_worker_metrics(app: App, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
+PER_JOB_LABELS = frozenset({"job_id", "serial"})
+
+
+class WithoutPerJobLabels(Collector):
+    """A registry's metrics, less every sample that names a job or a certificate."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.registry.collect():
+            samples = [s for s in metric.samples if not PER_JOB_LABELS & s.labels.keys()]
+            if samples or not metric.samples:
+                metric.samples = samples
+                yield metric
+
+
+def serve_worker_metrics(app: App, port: int, host: str = "127.0.0.1") -> None:
     """Expose this worker's registry and dramatiq's middleware metrics on ``port``."""
     from dramatiq.middleware.prometheus import Prometheus
 
@@ -89,5 +117,7 @@ def serve_worker_metrics(app: App, port: int, host: str = "0.0.0.0") -> None:  #
     for value in vars(middleware).values():
         if isinstance(value, MetricWrapperBase):
             registry.register(value)
-    start_http_server(port, addr=host, registry=registry)
+    public = CollectorRegistry(auto_describe=False)
+    public.register(WithoutPerJobLabels(registry))
+    start_http_server(port, addr=host, registry=public)
     _log.info("metrics_serving", host=host, port=port)

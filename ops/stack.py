@@ -187,7 +187,7 @@ class Stack:
             url=self.sandbox.url,
             username_env=USER_ENV,
             password_env=PASSWORD_ENV,
-            fetch_hosts=["localhost", "127.0.0.1"],  # the stack's third parties live here
+            fetch_hosts=["localhost:*", "127.0.0.1:*"],  # the stack's third parties live here
             **timeouts,
         )
 

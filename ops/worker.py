@@ -28,7 +28,10 @@ def _log_stream() -> TextIO | None:
 
 
 def run_worker(
-    stages: Sequence[str] = (), threads: int = 4, metrics_port: int | None = None
+    stages: Sequence[str] = (),
+    threads: int = 4,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> int:
     configure_logging(
         stream=_log_stream(), json=True if os.environ.get("TWOWAY_LOG_FILE") else None
@@ -50,7 +53,7 @@ def run_worker(
     if metrics_port is not None:  # before the worker starts: dramatiq's middleware too
         from .metrics import serve_worker_metrics
 
-        serve_worker_metrics(app, metrics_port)
+        serve_worker_metrics(app, metrics_port, host=metrics_host)
     worker.start()
     sweeper = Sweeper(app.runtime)
     sweeper.start()

@@ -96,8 +96,9 @@ class InstanceProfile(_Frozen):
     client_id_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
     client_secret_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
     api_version: Literal["v1", "v2"] = "v2"
-    # Hosts (fnmatch patterns, like "*.partner.example") a job may fetch the third party's
-    # server certificate from, against its SHA-256 pin. Empty: no fetching.
+    # Hosts and ports a job may fetch the third party's server certificate from, against
+    # its SHA-256 pin: "host" (port 443), "host:8443" or "host:*"; the host an fnmatch
+    # pattern, like "*.partner.example". Empty: no fetching.
     fetch_hosts: list[Annotated[str, Field(min_length=1, max_length=253)]] = []
     connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0

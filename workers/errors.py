@@ -49,6 +49,7 @@ __all__ = [
     "ServiceNowUnavailable",
     "StateConflict",
     "TakeOverRefused",
+    "TooManyRefusals",
     "TransientError",
     "TwowayError",
     "VerificationFailed",
@@ -96,6 +97,10 @@ class AuthenticationFailed(TwowayError):
 
 class PermissionDenied(TwowayError):
     """The token is valid but its role does not allow the operation (HTTP 403)."""
+
+
+class TooManyRefusals(TwowayError):
+    """Too many refused attempts from one client or at one job, lately (HTTP 429)."""
 
 
 class ReplayRefused(TwowayError):

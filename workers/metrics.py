@@ -94,6 +94,12 @@ class Metrics:
             buckets=WRITE_WAIT_BUCKETS,
             registry=self.registry,
         )
+        self.callback_refusals = Counter(
+            "twoway_callback_refusals",
+            "CA callbacks refused, by HTTP status (401, 403 and 429 write nothing to the job).",
+            ["status"],
+            registry=self.registry,
+        )
         self._watched: set[int] = set()
         self._lock = threading.Lock()
 

@@ -18,7 +18,7 @@ import httpx
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from messages import JobState, KeyType
-from ops.callback import signed_headers
+from ops.callback import job_id_in, signed_headers
 from ops.rabbit import queue_depths, stage_queue_names
 from ops.stack import Stack
 from workers.pki import Authority, cert_to_pem, general_names, subject_name
@@ -108,7 +108,8 @@ def _post_all(base: str, callbacks: list[tuple[str, bytes]], secret: bytes) -> l
 
         def post(callback: tuple[str, bytes]) -> int:
             url, body = callback
-            return client.post(url, content=body, headers=signed_headers(secret, body)).status_code
+            headers = signed_headers(secret, body, job_id=job_id_in(url))
+            return client.post(url, content=body, headers=headers).status_code
 
         return list(threads.map(post, callbacks))
 

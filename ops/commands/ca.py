@@ -100,7 +100,7 @@ def _resume(args: argparse.Namespace) -> int:
 def _ca_callback(args: argparse.Namespace) -> int:
     import requests
 
-    from ..callback import signed_headers
+    from ..callback import job_id_in, signed_headers
 
     try:
         spec = json.loads(_read(args.callback, "callback"))
@@ -115,7 +115,10 @@ def _ca_callback(args: argparse.Namespace) -> int:
     certificate, chain = _certificate_and_chain(args)
     body = json.dumps({"certificate": certificate.decode(), "chain": chain.decode()}).encode()
     answer = requests.post(
-        url, data=body, headers=signed_headers(secret.encode(), body), timeout=30
+        url,
+        data=body,
+        headers=signed_headers(secret.encode(), body, job_id=job_id_in(url)),
+        timeout=30,
     )
     print(f"{answer.status_code} {answer.text}")
     return 0 if answer.status_code == 202 else 1

@@ -68,6 +68,7 @@ def _serve_processes(args: argparse.Namespace) -> int:
     from workers.logs import configure_logging
 
     from ..control import open_app
+    from ..gateway.serving import uvicorn_options
 
     configure_logging()
     open_app().close()  # a configuration error is told once, here, not by every process
@@ -80,5 +81,6 @@ def _serve_processes(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         lifespan="off",
+        **uvicorn_options(),
     )
     return 0

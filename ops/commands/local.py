@@ -45,6 +45,11 @@ def register(sub: Any) -> None:
     worker.add_argument(
         "--metrics-port", type=port, help="serve Prometheus metrics (with dramatiq's) on this port"
     )
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address of the metrics port (no token: keep it on loopback)",
+    )
     worker.set_defaults(run=_worker)
 
     sandbox = sub.add_parser("sandbox", help="the sandbox ServiceNow instance alone")
@@ -121,7 +126,12 @@ def _worker(args: argparse.Namespace) -> int:
     from ..worker import run_worker
 
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    return run_worker(stages, threads=args.threads, metrics_port=args.metrics_port)
+    return run_worker(
+        stages,
+        threads=args.threads,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+    )
 
 
 def _sandbox(args: argparse.Namespace) -> int:

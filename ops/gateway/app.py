@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI
 
 from workers.machinery.app import App
@@ -22,7 +23,9 @@ from .errors import install_error_handlers
 from .limits import BodyLimit
 from .state import GatewayState
 
-__all__ = ["ROUTERS", "create_gateway"]
+__all__ = ["ROUTERS", "create_gateway", "warn_untrusting_profiles"]
+
+_log = structlog.get_logger("twoway.gateway")
 
 ROUTERS = [
     health.router,
@@ -52,4 +55,22 @@ def create_gateway(app: App, *, state: GatewayState | None = None) -> FastAPI:
     from ..console import install_console  # the console imports from this package
 
     install_console(api)
+    warn_untrusting_profiles(app)
     return api
+
+
+def warn_untrusting_profiles(app: App) -> list[str]:
+    """Log a warning for each CA profile that takes callbacks without trusted_roots_file:
+    it accepts a chain to whatever self-signed root the caller brings. Return their names."""
+    names = [
+        name
+        for name, profile in app.config.ca.items()
+        if getattr(profile, "callback_secret_env", None) and profile.trusted_roots_file is None
+    ]
+    for name in names:
+        _log.warning(
+            "ca_profile_trusts_any_root",
+            profile=name,
+            hint=f"set trusted_roots_file in [ca.{name}] of pipeline.toml to the CA's root(s)",
+        )
+    return names

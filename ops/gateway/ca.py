@@ -1,16 +1,18 @@
 """The CA's side of a paused job: its CSR, and the callback that resumes it.
 
 ``GET /v1/jobs/{id}/csr`` needs a ``read`` token. ``POST /v1/jobs/{id}/ca-callback`` is
-authenticated by the CA profile's shared secret instead (see :mod:`ops.callback`); every
-refusal is written into the job's history, without the signature, and leaves the job
-waiting. An accepted certificate resumes the job at ``import-chain``.
+authenticated by the CA profile's shared secret instead (see :mod:`ops.callback`). A
+refusal leaves the job waiting; one after a good signature is written into the job's
+history (without the signature, at most ``KEPT_PER_JOB``), one before it only counted and
+logged, and throttled (:mod:`ops.gateway.throttle`). An accepted certificate resumes the
+job at ``import-chain``.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from fastapi import APIRouter, Header, Request, Response
@@ -24,6 +26,7 @@ from workers.errors import (
     ReplayRefused,
     RequestInvalid,
     StateConflict,
+    TooManyRefusals,
     TwowayError,
 )
 from workers.levers.resume import resume_with_certificate
@@ -34,6 +37,7 @@ from .auth import require
 from .errors import status_for
 from .jobs_read import JOB_ID
 from .state import state_of
+from .throttle import KEPT_PER_JOB, Throttle
 
 __all__ = ["CaCallback", "router"]
 
@@ -99,17 +103,20 @@ async def ca_callback(
     signature: str | None = Header(
         None,
         alias=SIGNATURE_HEADER,
-        description="sha256=<hex HMAC-SHA256(secret, timestamp + '.' + raw body)>",
+        description="sha256=<hex HMAC-SHA256(secret, timestamp + '.' + job id + '.' + raw body)>",
     ),
 ) -> dict[str, Any]:
     body = await request.body()  # at most the gateway's body limit (ops/gateway/limits.py)
     remote = request.client.host if request.client else None
-    app = state_of(request).app
-    return await run_in_threadpool(_accept, app, job_id, timestamp, signature, body, remote)
+    state = state_of(request)
+    throttle = state.callback_throttle
+    args = (state.app, throttle, job_id, timestamp, signature, body, remote)
+    return await run_in_threadpool(_accept, *args)
 
 
 def _accept(
     app: App,
+    throttle: Throttle,
     job_id: str,
     timestamp: str | None,
     signature: str | None,
@@ -123,10 +130,9 @@ def _accept(
     signatures = app.store.signatures
     try:
         secret = app.deps.cas.callback_secret(profile)
-        used = check_signature(secret, timestamp, signature, body)
+        used = check_signature(secret, timestamp, signature, body, job_id=job.id)
     except (AuthenticationFailed, PermissionDenied) as exc:
-        _refused(app, job.id, exc, remote)
-        raise
+        _unauthenticated(app, job.id, _throttled(throttle, job.id, remote) or exc, remote)
     try:
         signatures.refuse_if_used(used)
         callback = _parse(body)
@@ -167,6 +173,11 @@ def _accept(
 def _parse(body: bytes) -> CaCallback:
     try:
         raw = json.loads(body)
+    except RecursionError as exc:
+        raise RequestInvalid(
+            "body: JSON nested too deeply; a callback is one flat object",
+            hint='send {"certificate": PEM, "chain": PEM}',
+        ) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestInvalid(
             'body: not JSON; send {"certificate": PEM, "chain": PEM}',
@@ -181,7 +192,40 @@ def _parse(body: bytes) -> CaCallback:
         ) from exc
 
 
+def _throttled(throttle: Throttle, job_id: str, remote: str | None) -> TwowayError | None:
+    """429 for a client or a job past its refusals (counted here); a callback whose
+    signature is good is never throttled, so a flood cannot keep a job waiting."""
+    client, job = f"client:{remote}", f"job:{job_id}"
+    whom = "this client" if throttle.over(client) else "this job" if throttle.over(job) else None
+    throttle.hit(client, job)
+    return None if whom is None else _too_many(whom, throttle)
+
+
+def _too_many(whom: str, throttle: Throttle) -> TooManyRefusals:
+    return TooManyRefusals(
+        f"too many refused callbacks from {whom} in the last {throttle.window_s:.0f} s",
+        hint="sign each callback for its job (see the README's callback section), then retry",
+    )
+
+
+def _unauthenticated(app: App, job_id: str, exc: TwowayError, remote: str | None) -> NoReturn:
+    """A refusal before the signature proved anything: it costs the job nothing (no event,
+    no message), only a metric and a log line."""
+    status = status_for(exc)
+    app.deps.metrics.callback_refusals.labels(str(status)).inc()
+    _log.warning("callback_refused", job_id=job_id, status=status, **exc.as_dict(), remote=remote)
+    raise exc
+
+
 def _refused(app: App, job_id: str, exc: TwowayError, remote: str | None) -> None:
-    detail = {"status": status_for(exc), **exc.as_dict(), "remote": remote}
-    app.store.note(job_id, "callback_refused", detail)
+    """An authenticated refusal: into the history, at most ``KEPT_PER_JOB`` per job."""
+    status = status_for(exc)
+    app.deps.metrics.callback_refusals.labels(str(status)).inc()
+    detail = {"status": status, **exc.as_dict(), "remote": remote}
     _log.warning("callback_refused", job_id=job_id, **detail)
+    kept = sum(e.kind == "callback_refused" for e in app.store.history(job_id))
+    if kept < KEPT_PER_JOB:
+        app.store.note(job_id, "callback_refused", detail)
+    elif kept == KEPT_PER_JOB:
+        capped = {"kept": KEPT_PER_JOB, "see": "twoway_callback_refusals_total, gateway log"}
+        app.store.note(job_id, "callback_refused", {**detail, "last_kept": True, **capped})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from workers.errors import (
     AuthenticationFailed,
@@ -18,10 +19,13 @@ from workers.errors import (
     ReplayRefused,
     RequestInvalid,
     StateConflict,
+    TooManyRefusals,
     TransientError,
     TwowayError,
 )
 from workers.logs import redact_text
+
+from .auth import refusal_before_validation
 
 __all__ = ["install_error_handlers", "status_for"]
 
@@ -29,6 +33,7 @@ _STATUS: list[tuple[type[TwowayError], int]] = [
     (JobNotFound, 404),
     (AuthenticationFailed, 401),
     (PermissionDenied, 403),
+    (TooManyRefusals, 429),
     (ReplayRefused, 409),
     (IdempotencyConflict, 409),
     (StateConflict, 409),
@@ -58,7 +63,10 @@ def install_error_handlers(api: FastAPI) -> None:
         return JSONResponse(_body(exc), status_code=status_for(exc), headers=challenge)
 
     @api.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refusal = await run_in_threadpool(refusal_before_validation, request)
+        if refusal is not None:  # auth first: an invalid body tells a stranger nothing
+            return await _twoway(request, refusal)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or '(body)'}: {err['msg']}"
             for err in exc.errors()

@@ -1,10 +1,9 @@
-"""Liveness and readiness."""
+"""Liveness and readiness: up or down, and nothing else (it needs no token)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from .state import state_of
 
@@ -14,6 +13,11 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Is the gateway up, and can it reach its store?")
-def healthz(request: Request) -> dict[str, Any]:
-    counts = state_of(request).app.store.count_jobs()
-    return {"status": "ok", "jobs": counts}
+def healthz(request: Request) -> JSONResponse:
+    """``{"status": "ok"}`` or 503 ``{"status": "down"}``: job counts are in ``/metrics``
+    (read token), not here, where anyone may ask."""
+    try:
+        state_of(request).app.store.count_jobs()
+    except Exception:  # noqa: BLE001 - any failure to reach the store is "down"
+        return JSONResponse({"status": "down"}, status_code=503)
+    return JSONResponse({"status": "ok"})

@@ -11,6 +11,7 @@ import uvicorn
 from workers.machinery.app import App
 
 from .app import create_gateway
+from .serving import uvicorn_options
 from .state import GatewayState
 
 __all__ = ["GatewayServer"]
@@ -26,7 +27,9 @@ class GatewayServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(self.api, log_config=None, access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self.api, log_config=None, access_log=False, lifespan="off", **uvicorn_options()
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 

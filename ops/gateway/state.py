@@ -9,6 +9,8 @@ from fastapi import Request
 
 from workers.machinery.app import App
 
+from .throttle import Throttle
+
 __all__ = ["GatewayState", "state_of"]
 
 
@@ -16,6 +18,7 @@ __all__ = ["GatewayState", "state_of"]
 class GatewayState:
     app: App
     max_body_bytes: int = 1_000_000
+    callback_throttle: Throttle = field(default_factory=Throttle)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -91,9 +91,8 @@ def test_fifty_paused_jobs_hold_nothing_and_finish_on_their_callbacks(
         body = json.dumps(
             {"certificate": ca.sign(csr).decode(), "chain": ca.chain_pem.decode()}
         ).encode()
-        answer = httpx.post(
-            f"{base}/ca-callback", content=body, headers=signed_headers(secret, body), timeout=30
-        )
+        headers = signed_headers(secret, body, job_id=job_id)
+        answer = httpx.post(f"{base}/ca-callback", content=body, headers=headers, timeout=30)
         return answer.status_code
 
     with ThreadPoolExecutor(8) as pool:

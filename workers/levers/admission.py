@@ -23,6 +23,7 @@ __all__ = [
     "Examined",
     "admit",
     "examine",
+    "fetch_allowed",
     "parse_request",
     "refuse_take_over",
     "take_over_refusal",
@@ -147,13 +148,24 @@ def _fetch_refusals(request: JobRequest, config: PipelineConfig) -> list[Request
     if fetch is None:
         return []
     allowed = config.instances[request.instance].fetch_hosts
-    if any(fnmatch.fnmatchcase(fetch.host, pattern.lower()) for pattern in allowed):
+    if any(fetch_allowed(pattern, fetch.host, fetch.port) for pattern in allowed):
         return []
     return [
         RequestInvalid(
-            f"server_certificate.fetch.host: {fetch.host!r} is not a host instance profile"
-            f" {request.instance!r} may fetch certificates from",
-            hint="add it to the profile's fetch_hosts in pipeline.toml, or give the"
-            " certificate itself as 'pem' or 'der_b64'",
+            f"server_certificate.fetch: {fetch.host}:{fetch.port} is not a host and port"
+            f" instance profile {request.instance!r} may fetch certificates from",
+            hint="add 'host:port' to the profile's fetch_hosts in pipeline.toml, or give"
+            " the certificate itself as 'pem' or 'der_b64'",
         )
     ]
+
+
+def fetch_allowed(pattern: str, host: str, port: int) -> bool:
+    """``pattern`` is ``host`` (port 443 only), ``host:port`` or ``host:*``; the host part
+    an fnmatch pattern (``*.partner.example``)."""
+    host_pattern, _, port_pattern = pattern.lower().partition(":")
+    if not fnmatch.fnmatchcase(host, host_pattern):
+        return False
+    if port_pattern in ("", "443"):
+        return port == 443
+    return port_pattern == "*" or port_pattern == str(port)

@@ -94,6 +94,7 @@ def check_issued(
     ]
     issued = _build_chain(leaf, supplied, roots)
     _check_validity(issued, min_remaining, now or datetime.now(UTC))
+    _check_not_a_ca(leaf)
     _check_key_usage(leaf)
     _check_subject(leaf, subject, subject_keep)
     _check_sans(leaf, dns_sans)
@@ -201,6 +202,16 @@ def _check_ca(issuer: x509.Certificate, *, below: int) -> None:
             " (basicConstraints CA is not TRUE)",
             hint=_CHAIN_HINT,
         )
+    try:
+        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None  # no extension: no restriction (RFC 5280 4.2.1.3)
+    if usage is not None and not usage.key_cert_sign:
+        raise CertificateRejected(
+            f"chain: {_name(issuer)} signed a certificate in the chain but its key usage"
+            " lacks keyCertSign",
+            hint=_CHAIN_HINT,
+        )
     if constraints.path_length is not None and constraints.path_length < below:
         raise CertificateRejected(
             f"chain: {_name(issuer)} allows {constraints.path_length} intermediate(s) below"
@@ -235,6 +246,19 @@ def _span(delta: timedelta) -> str:
     if delta.seconds == 0 and delta.microseconds == 0:
         return f"{delta.days} day(s)"
     return f"{delta.total_seconds():.0f} second(s)"
+
+
+def _check_not_a_ca(leaf: x509.Certificate) -> None:
+    try:
+        constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return
+    if constraints.ca:
+        raise CertificateRejected(
+            "basic_constraints: the certificate is a CA certificate (basicConstraints"
+            " CA:TRUE); a client certificate must not be one",
+            hint="ask the CA for an end-entity TLS client certificate (CA:FALSE)",
+        )
 
 
 def _check_key_usage(leaf: x509.Certificate) -> None:

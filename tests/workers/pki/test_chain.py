@@ -347,3 +347,72 @@ def test_subject_keep_never_excuses_a_missing_dns_name(
     leaf = leaf_for(intermediate, enrollment, subject=acme_subject, sans=other)
     chain = [intermediate.certificate, root.certificate]
     assert "dns" in rejected(enrollment, leaf, chain, subject_keep=()).lower()
+
+
+def _hand_made(
+    issuer: Authority,
+    subject: x509.Name,
+    public_key: Any,
+    *,
+    ca: bool,
+    usage: x509.KeyUsage,
+    sans: Sequence[x509.GeneralName] = (),
+) -> x509.Certificate:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.certificate.subject)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(hours=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=200))
+        .public_key(public_key)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), False)
+    return builder.sign(issuer._key, hashes.SHA256())  # type: ignore[arg-type]
+
+
+def _usage(*, sign: bool, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def test_an_intermediate_without_key_cert_sign(root: Authority, enrollment: Enrollment) -> None:
+    key_pem = generate_private_key(KeyType.EC256)
+    key = serialization.load_pem_private_key(key_pem, None)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "No Signing")])
+    cert = _hand_made(
+        root, name, key.public_key(), ca=True, usage=_usage(sign=True, cert_sign=False)
+    )
+    weak = Authority(cert, key_pem, parents=root.chain)
+    leaf = leaf_for(weak, enrollment)
+    message = rejected(enrollment, leaf, [cert, root.certificate])
+    assert "'CN=No Signing' signed a certificate in the chain but its key usage lacks" in message
+
+
+def test_a_leaf_that_is_a_ca(
+    root: Authority, intermediate: Authority, enrollment: Enrollment
+) -> None:
+    csr = x509.load_pem_x509_csr(enrollment.csr_pem)
+    leaf = _hand_made(
+        intermediate,
+        subject_name(enrollment.subject),
+        csr.public_key(),
+        ca=True,
+        usage=_usage(sign=True, cert_sign=True),
+        sans=general_names(enrollment.dns_sans),
+    )
+    message = rejected(enrollment, leaf, [intermediate.certificate, root.certificate])
+    assert message.startswith("basic_constraints: the certificate is a CA certificate")
