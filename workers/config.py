@@ -69,6 +69,9 @@ class ThirdPartySettings(_Frozen):
 
     max_wait_days: Annotated[float, Field(gt=0, le=365)] = 14
     probe_every_s: Annotated[float, Field(ge=1, le=86400)] = 900
+    # The variable holding the secret with which the request workflow signs "installed"
+    # (POST /v1/jobs/{id}/partner-callback); None: only operators can say it.
+    callback_secret_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None
 
 
 class StageSettings(_Frozen):

@@ -39,7 +39,13 @@ from .jobs_read import JOB_ID
 from .state import state_of
 from .throttle import KEPT_PER_JOB, Throttle
 
-__all__ = ["CaCallback", "router"]
+__all__ = [
+    "CaCallback",
+    "refuse_authenticated",
+    "refuse_unauthenticated",
+    "router",
+    "throttled",
+]
 
 router = APIRouter(prefix="/v1/jobs", tags=["ca"])
 _log = structlog.get_logger("twoway.gateway")
@@ -132,16 +138,16 @@ def _accept(
         secret = app.deps.cas.callback_secret(profile)
         used = check_signature(secret, timestamp, signature, body, job_id=job.id)
     except (AuthenticationFailed, PermissionDenied) as exc:
-        _unauthenticated(app, job.id, _throttled(throttle, job.id, remote) or exc, remote)
+        refuse_unauthenticated(app, job.id, throttled(throttle, job.id, remote) or exc, remote)
     try:
         signatures.refuse_if_used(used)
         callback = _parse(body)
     except RequestInvalid as exc:
         signatures.claim(used, job.id, keep=_KEEP)
-        _refused(app, job.id, exc, remote)
+        refuse_authenticated(app, job.id, exc, remote)
         raise
     except ReplayRefused as exc:
-        _refused(app, job.id, exc, remote)
+        refuse_authenticated(app, job.id, exc, remote)
         raise
     try:
         resumed = resume_with_certificate(
@@ -154,11 +160,11 @@ def _accept(
             claim=lambda conn: signatures.claim_in(conn, used, job.id, keep=_KEEP),
         )
     except ReplayRefused as exc:  # a twin callback claimed the signature first
-        _refused(app, job.id, exc, remote)
+        refuse_authenticated(app, job.id, exc, remote)
         raise
     except StateConflict as exc:  # the job moved on
         signatures.claim(used, job.id, keep=_KEEP)
-        _refused(app, job.id, exc, remote)
+        refuse_authenticated(app, job.id, exc, remote)
         raise
     except TwowayError:  # a certificate that failed a check: resume wrote it into the history
         signatures.claim(used, job.id, keep=_KEEP)
@@ -192,7 +198,7 @@ def _parse(body: bytes) -> CaCallback:
         ) from exc
 
 
-def _throttled(throttle: Throttle, job_id: str, remote: str | None) -> TwowayError | None:
+def throttled(throttle: Throttle, job_id: str, remote: str | None) -> TwowayError | None:
     """429 for a client or a job past its refusals (counted here); a callback whose
     signature is good is never throttled, so a flood cannot keep a job waiting."""
     client, job = f"client:{remote}", f"job:{job_id}"
@@ -208,7 +214,7 @@ def _too_many(whom: str, throttle: Throttle) -> TooManyRefusals:
     )
 
 
-def _unauthenticated(app: App, job_id: str, exc: TwowayError, remote: str | None) -> NoReturn:
+def refuse_unauthenticated(app: App, job_id: str, exc: TwowayError, remote: str | None) -> NoReturn:
     """A refusal before the signature proved anything: it costs the job nothing (no event,
     no message), only a metric and a log line."""
     status = status_for(exc)
@@ -217,7 +223,7 @@ def _unauthenticated(app: App, job_id: str, exc: TwowayError, remote: str | None
     raise exc
 
 
-def _refused(app: App, job_id: str, exc: TwowayError, remote: str | None) -> None:
+def refuse_authenticated(app: App, job_id: str, exc: TwowayError, remote: str | None) -> None:
     """An authenticated refusal: into the history, at most ``KEPT_PER_JOB`` per job."""
     status = status_for(exc)
     app.deps.metrics.callback_refusals.labels(str(status)).inc()

@@ -2,27 +2,47 @@
 
 A job in ``waiting_for_third_party`` has not touched its message: the third party must
 first install our client certificate (``/client-certificate``) and the CA chain it
-chains to (``/ca-chain``). Once they have, the request workflow or an operator says so
-here; the job then proves the keystore again and switches the message. The poller's
-re-probe gets there too, without anyone saying it.
+chains to (``/ca-chain``). Once they have, an operator (``/partner-installed``, operator
+token) or the request workflow (``/partner-callback``, signed like a CA callback with the
+secret named by ``[third_party] callback_secret_env``: HMAC-SHA256 over
+``timestamp + "." + job id + "." + raw body``) says so; the job then proves the keystore
+again and switches the message. The poller's re-probe gets there too, without anyone
+saying it. A signed call is refused as cheaply as a CA callback (nothing in the history
+before the signature holds; throttled per client and job; each signature once).
 """
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from workers.errors import StateConflict
+from workers.config import format_validation_error
+from workers.errors import (
+    AuthenticationFailed,
+    PermissionDenied,
+    ReplayRefused,
+    RequestInvalid,
+    StateConflict,
+)
 from workers.levers.partner import resume_third_party
 from workers.levers.replay import MAX_REASON
+from workers.machinery.app import App
 
+from ..callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S, check_signature
 from .auth import OperatorToken, actor_of, require
+from .ca import refuse_authenticated, refuse_unauthenticated, throttled
 from .jobs_read import JOB_ID
 from .state import state_of
+from .throttle import Throttle
 
 __all__ = ["InstalledBody", "router"]
+
+_KEEP = timedelta(seconds=2 * WINDOW_S)
 
 router = APIRouter(prefix="/v1/jobs", tags=["third party"])
 _ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
@@ -72,3 +92,89 @@ def partner_installed(
     app = state_of(request).app
     job = resume_third_party(app, job_id, source="api", actor=actor_of(token), reason=reason)
     return job.summary()
+
+
+@router.post(
+    "/{job_id}/partner-callback",
+    status_code=202,
+    summary="The request workflow says the third party installed our certificate (signed)",
+    responses=dict.fromkeys((400, 401, 403, 404, 409, 429), _ERROR),
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": InstalledBody.model_json_schema()}},
+        }
+    },
+)
+async def partner_callback(
+    request: Request,
+    job_id: str = JOB_ID,
+    timestamp: str | None = Header(None, alias=TIMESTAMP_HEADER, description="Unix seconds"),
+    signature: str | None = Header(
+        None,
+        alias=SIGNATURE_HEADER,
+        description="sha256=<hex HMAC-SHA256(secret, timestamp + '.' + job id + '.' + raw body)>",
+    ),
+) -> dict[str, Any]:
+    body = await request.body()
+    remote = request.client.host if request.client else None
+    state = state_of(request)
+    args = (state.app, state.callback_throttle, job_id, timestamp, signature, body, remote)
+    return await run_in_threadpool(_installed, *args)
+
+
+def _installed(
+    app: App,
+    throttle: Throttle,
+    job_id: str,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    remote: str | None,
+) -> dict[str, Any]:
+    job = app.store.get_job(job_id)
+    try:
+        used = check_signature(_secret(app), timestamp, signature, body, job_id=job.id)
+    except (AuthenticationFailed, PermissionDenied) as exc:
+        refuse_unauthenticated(app, job.id, throttled(throttle, job.id, remote) or exc, remote)
+    signatures = app.store.signatures
+    try:
+        signatures.refuse_if_used(used)
+        said = _parse(body)
+        signatures.claim(used, job.id, keep=_KEEP)
+        resumed = resume_third_party(
+            app, job, source="partner-callback", actor="workflow", reason=said.reason
+        )
+    except (RequestInvalid, ReplayRefused, StateConflict) as exc:
+        refuse_authenticated(app, job.id, exc, remote)
+        raise
+    return resumed.summary()
+
+
+def _secret(app: App) -> bytes:
+    name = app.config.third_party.callback_secret_env
+    secret = app.deps.env(name) if name else ""
+    if not secret:
+        raise PermissionDenied(
+            "this gateway takes no signed 'installed' calls",
+            hint="set [third_party] callback_secret_env in pipeline.toml and the variable it"
+            " names; or have an operator call /partner-installed",
+        )
+    return secret.encode()
+
+
+def _parse(body: bytes) -> InstalledBody:
+    if not body.strip():
+        return InstalledBody()
+    try:
+        raw = json.loads(body)
+    except RecursionError as exc:
+        raise RequestInvalid("body: JSON nested too deeply", hint='send {"reason": "..."}') from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestInvalid("body: not JSON", hint='send {"reason": "..."} or nothing') from exc
+    try:
+        return InstalledBody.model_validate(raw)
+    except ValidationError as exc:
+        raise RequestInvalid(
+            f"body: {format_validation_error(exc)}", hint='send {"reason": "..."}'
+        ) from exc

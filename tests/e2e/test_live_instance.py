@@ -259,3 +259,62 @@ def test_the_cli_shows_the_wait_and_says_installed(
         assert main(["resume", job_id, "--installed", *remote]) == 4  # not waiting any more
     finally:
         stranger.stop()
+
+
+def test_the_workflow_signs_installed_for_its_job_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """POST /v1/jobs/{id}/partner-callback, signed over the job id with the secret of
+    [third_party] callback_secret_env: a signature for another job or a second use is
+    refused, and an unsigned call costs the job nothing."""
+    from ops.callback import signed_headers
+    from workers.config import load_config
+
+    secret = "s3cret-partner-callbacks"
+    monkeypatch.setenv("TWOWAY_TEST_PARTNER_SECRET", secret)
+    base = load_config()
+    settings = base.third_party.model_copy(
+        update={"callback_secret_env": "TWOWAY_TEST_PARTNER_SECRET"}
+    )
+    options = StackOptions(config=base.model_copy(update={"third_party": settings}))
+    stranger = ThirdPartyServer([]).start()
+    try:
+        with Stack(options) as stack, httpx.Client(base_url=stack.gateway.url) as api:
+            assert stack.app is not None
+            stack.sandbox.add_rest_message("Signed Partner API", stranger.url)
+            job_id = submit(stack, "Signed Partner API", stranger, "signedpartner")
+            other = submit(stack, "Signed Partner API", stranger, "signedpartner2", replace=True)
+            assert state(stack, job_id)[0] is JobState.WAITING_FOR_THIRD_PARTY
+            history = len(stack.app.store.history(job_id))
+            body = json.dumps({"reason": "CHG-9 done"}).encode()
+            path = f"/v1/jobs/{job_id}/partner-callback"
+            wrong_job = signed_headers(secret.encode(), body, job_id=other)
+            assert api.post(path, content=body, headers=wrong_job).status_code == 401
+            unsigned = {"Content-Type": "application/json"}
+            assert api.post(path, content=body, headers=unsigned).status_code == 401
+            assert len(stack.app.store.history(job_id)) == history  # cost it nothing
+            stranger.trust(client_cert(stack, job_id))
+            headers = signed_headers(secret.encode(), body, job_id=job_id)
+            said = api.post(path, content=body, headers=headers)
+            assert said.status_code == 202, said.text
+            assert api.post(path, content=body, headers=headers).status_code == 409  # used
+            wait_for(stack, job_id, JobState.SUCCEEDED)
+            [resumed] = [
+                e for e in stack.app.store.history(job_id) if e.kind == "third_party_resumed"
+            ]
+            assert resumed.detail == {
+                "source": "partner-callback",
+                "actor": "workflow",
+                "reason": "CHG-9 done",
+            }
+    finally:
+        stranger.stop()
+
+
+def test_a_gateway_without_the_secret_takes_no_signed_installed(
+    stack: Stack, partner: ThirdPartyServer
+) -> None:
+    stack.sandbox.add_rest_message("Unsigned Partner API", partner.url)
+    job_id = submit(stack, "Unsigned Partner API", partner, "unsignedpartner")
+    with httpx.Client(base_url=stack.gateway.url) as api:
+        answer = api.post(f"/v1/jobs/{job_id}/partner-callback", content=b"{}")
+    assert answer.status_code == 403
+    assert "takes no signed 'installed' calls" in answer.json()["message"]

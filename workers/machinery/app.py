@@ -66,6 +66,7 @@ def build_app(
     deps = Deps(
         config=config,
         store=store,
+        environ=environ,
         cas=CaRegistry(
             config,
             settings.state_dir,

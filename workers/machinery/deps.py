@@ -199,3 +199,8 @@ class Deps:
     instances: InstanceRegistry
     extra: dict[str, object] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
+    environ: Mapping[str, str] | None = None  # None: the process's environment
+
+    def env(self, name: str) -> str:
+        """A variable of the environment the app was built with ("" when unset)."""
+        return (os.environ if self.environ is None else self.environ).get(name, "")
