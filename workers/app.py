@@ -12,11 +12,12 @@ from messages import JobAccepted, JobRequest
 
 from .admission import admit, parse_request
 from .broker import BrokerKind, make_broker
+from .call_slots import InstanceSlots
 from .chaos import wrap_cores
 from .config import PipelineConfig, Settings
 from .context import record_call
 from .deps import CaRegistry, Deps, InstanceRegistry
-from .metrics import Metrics, StoreCollector, observing
+from .metrics import Metrics, SlotCollector, StoreCollector, observing
 from .runtime import Runtime
 from .sealing import Sealer
 from .stages import CORES
@@ -64,12 +65,17 @@ def build_app(
     metrics = Metrics()
     metrics.watch(StoreCollector(store))
     store.observe_write_waits(metrics.store_write_wait.observe)
+    limits = {name: p.max_concurrent_calls for name, p in config.instances.items()}
+    metrics.watch(SlotCollector(store, limits))
     deps = Deps(
         config=config,
         store=store,
         cas=CaRegistry(config, settings.state_dir, sealer, environ=environ),
         instances=InstanceRegistry(
-            config, environ=environ, observer=observing(record_call, metrics.observe_call)
+            config,
+            environ=environ,
+            observer=observing(record_call, metrics.observe_call),
+            gates=lambda name, profile: InstanceSlots(name, profile, store, metrics),
         ),
         metrics=metrics,
     )

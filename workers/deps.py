@@ -14,12 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from .ca import CaAdapter, CfsslCa, LocalCa, ManualCa
-from .config import CfsslCaProfile, ManualCaProfile, PipelineConfig
+from .config import CfsslCaProfile, InstanceProfile, ManualCaProfile, PipelineConfig
 from .errors import ConfigError, PermissionDenied
 from .metrics import Metrics
 from .sealing import Sealer
 from .servicenow import (
     BasicAuth,
+    CallGate,
     CallRecord,
     FactsCache,
     Instance,
@@ -131,10 +132,12 @@ class InstanceRegistry:
         *,
         environ: Mapping[str, str] | None = None,
         observer: Callable[[CallRecord], None] | None = None,
+        gates: Callable[[str, InstanceProfile], CallGate] | None = None,
     ) -> None:
         self._config = config
         self._environ = environ
         self._observer = observer
+        self._gates = gates
         self._facts = FactsCache()
         self._clients: dict[str, ServiceNowClient] = {}
         self._lock = threading.Lock()
@@ -169,6 +172,7 @@ class InstanceRegistry:
             api_version=profile.api_version,
             timeout=(profile.connect_timeout_s, profile.read_timeout_s),
             observer=self._observer,
+            gate=self._gates(name, profile) if self._gates is not None else None,
         )
 
 

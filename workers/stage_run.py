@@ -2,7 +2,8 @@
 
 The outcome (completed, paused, failed) is written in the same transaction that frees
 the job's lease, so the next stage's message never finds the lease still held. A
-transient error frees the lease on its own and lets dramatiq retry.
+transient error frees the lease on its own and lets dramatiq retry. ``InstanceBusy``
+(every call slot of the instance taken) is no outcome: the runtime gives the message back.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from messages import JobState, StageMessage
 
 from .context import StageContext
 from .deps import Deps
-from .errors import PermanentError, RateLimited, StateConflict, TwowayError
+from .errors import InstanceBusy, PermanentError, RateLimited, StateConflict, TwowayError
 from .logs import redact_text
 from .pipeline import Route
 from .store import JobRecord, Note
@@ -84,6 +85,9 @@ class StageRun:
         try:
             with ctx.active():
                 result = core(message, ctx)
+        except InstanceBusy:  # not a failure: the runtime gives the message back
+            self._observe("busy", "stage_instance_busy")
+            raise
         except PermanentError as exc:
             self.fail(exc, ctx.notes)
             return None

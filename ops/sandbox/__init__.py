@@ -26,9 +26,10 @@ from types import FrameType
 
 from .facts import Choice, SandboxFacts
 from .faults import FaultPlan
+from .pacing import Pacing
 from .server import SandboxServer
 
-__all__ = ["Choice", "FaultPlan", "SandboxFacts", "SandboxServer", "serve"]
+__all__ = ["Choice", "FaultPlan", "Pacing", "SandboxFacts", "SandboxServer", "serve"]
 
 
 def serve(port: int = 0, host: str = "127.0.0.1", admin_password: str | None = None) -> None:

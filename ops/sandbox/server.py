@@ -20,6 +20,7 @@ from .control import Control
 from .facts import SandboxFacts
 from .faults import FaultInjector
 from .http import HttpServer
+from .pacing import Pacer, Pacing
 from .store import Store
 from .tables import build_schema
 
@@ -50,9 +51,9 @@ class SandboxServer:
         rules.install(self.store)
         self._auth = Auth(admin_password)
         self.faults = FaultInjector(self.facts.retry_after_header)
-        self._app = App(
-            self.store, self._auth, self.faults, Control(self.store, self._auth, self.faults)
-        )
+        self.pacer = Pacer()
+        control = Control(self.store, self._auth, self.faults, self.pacer)
+        self._app = App(self.store, self._auth, self.faults, control, self.pacer)
         seed.seed(self.store, seed_endpoint)
         self._httpd: HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -132,6 +133,15 @@ class SandboxServer:
     def request_log(self) -> list[tuple[str, str, int]]:
         """(method, path, status) of every call, oldest first; status 0 = reset."""
         return self._app.request_log
+
+    def pace(self, pacing: Pacing) -> None:
+        """Answer with this latency and concurrency from now on (counters start again)."""
+        self.pacer.set(pacing)
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most API calls this instance ever had in flight at once (queued included)."""
+        return self.pacer.max_in_flight
 
     def dump(self) -> dict[str, list[dict[str, str]]]:
         """A deep copy of every table's stored rows (passwords as their opaque tokens)."""

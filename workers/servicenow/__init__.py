@@ -8,6 +8,7 @@ Layers, lowest first:
   stage cores call without touching HTTP.
 """
 
+from ._transport import CallGate
 from .auth import BasicAuth, CallRecord, OAuthPassword
 from .client import ServiceNowClient
 from .facts import FactsCache, InstanceFacts, discover
@@ -23,6 +24,7 @@ from .models import (
 
 __all__ = [
     "BasicAuth",
+    "CallGate",
     "CallRecord",
     "ConfigurationSnapshot",
     "FactsCache",

@@ -33,6 +33,7 @@ from .progress import Progress, put_output
 from .queries import JobQueries
 from .records import JobRecord
 from .signatures import CallbackSignatures
+from .slots import Slots
 from .statements import BUMP_SEQ, INSERT_EVENT, LOCK_JOB, SELECT_JOB, UPDATE_JOB
 from .stats import Stats
 from .tokens import Tokens
@@ -94,6 +95,7 @@ class Store(JobQueries, StageStarts):
         self.stats = Stats(self._reader)
         self.tokens = Tokens(self._reader, self._writer)
         self.signatures = CallbackSignatures(self._reader, self._writer)
+        self.slots = Slots(self._reader, self._writer, postgres=self._postgres)
         self._create_schema()
 
     # -- plumbing -----------------------------------------------------------------------
