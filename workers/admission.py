@@ -1,10 +1,15 @@
 """Admission: a job request is checked against the configuration and the instance before
 anything is created. Every refusal names the field and says what is allowed.
+
+The instance lookup takes one of the instance's call slots like any other call; when all
+are taken, admission waits for one (up to ``ADMISSION_PATIENCE_S``) instead of refusing
+the request at once: a client submitting a job would rather wait a moment than retry.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import time
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,9 +18,11 @@ from messages import JobRequest
 
 from .config import PipelineConfig, format_validation_error
 from .deps import InstanceRegistry
-from .errors import ConfigError, RequestInvalid
+from .errors import ConfigError, InstanceBusy, RequestInvalid
 
-__all__ = ["admit", "parse_request"]
+__all__ = ["ADMISSION_PATIENCE_S", "admit", "parse_request"]
+
+ADMISSION_PATIENCE_S = 30.0
 
 
 def parse_request(raw: Any) -> JobRequest:
@@ -49,17 +56,30 @@ def admit(request: JobRequest, config: PipelineConfig, instances: InstanceRegist
             f" not {request.ca.adapter!r}",
             hint="leave ca.adapter out, or name the profile's adapter",
         )
-    try:
-        instance = instances.get(request.instance)
-    except ConfigError as exc:
-        raise RequestInvalid(f"instance: {exc.message}", hint=exc.hint) from exc
     target = request.target
-    if instance.find_target(target.kind.value, target.name) is None:
+    deadline = time.monotonic() + ADMISSION_PATIENCE_S
+    while True:
+        try:
+            found = _find_target(request, instances)
+            break
+        except InstanceBusy:  # every slot taken by workers: wait for one, then 503
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    if found is None:
         raise RequestInvalid(
             f"target.name: no {target.kind.value.upper()} message named {target.name!r}"
             f" on instance {request.instance!r}",
             hint="names are exact and case-sensitive; an ACL may also hide the message",
         )
+
+
+def _find_target(request: JobRequest, instances: InstanceRegistry) -> object | None:
+    try:
+        instance = instances.get(request.instance)  # discovers the instance's facts once
+    except ConfigError as exc:
+        raise RequestInvalid(f"instance: {exc.message}", hint=exc.hint) from exc
+    return instance.find_target(request.target.kind.value, request.target.name)
 
 
 def _check_fetch(request: JobRequest, config: PipelineConfig) -> None:
