@@ -7,8 +7,14 @@ and a slot freed here passes to the next thread at once. A thread that has no sl
 ``slot_wait_s`` raises ``InstanceBusy``: the runtime gives its message back to the broker
 for a moment, and the worker thread is free for other instances' jobs.
 
-A slot is held for at most the call's timeouts plus a margin; a killed worker's slots come
-back when that time has passed.
+Within ``keeping()`` (the runtime wraps each stage run in it) a thread keeps the slot it
+took across its consecutive calls to the instance and gives it back when the block ends:
+a stage of several calls takes one slot once (one store write each way, not one per call)
+and, once it has made its first call, is never turned away halfway. A thread makes one
+call at a time, so the instance still never sees more calls than slots.
+
+A slot is held for at most the call's timeouts plus a margin (a kept slot is re-taken
+after the margin); a killed worker's slots come back when that time has passed.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
@@ -30,12 +37,37 @@ from .errors import InstanceBusy
 from .metrics import Metrics
 from .store import Store
 
-__all__ = ["InstanceSlots", "slot_hold"]
+__all__ = ["InstanceSlots", "keeping", "slot_hold"]
 
 _log = structlog.get_logger("twoway.slots")
 _HOST = socket.gethostname()[:24]
 _MARGIN_S = 5.0
-_POLL_S = (0.01, 0.1)  # first and longest pause between looks at the store
+_POLL_S = (0.005, 0.025)  # first and longest pause between looks (reads) at the store
+
+
+@dataclass
+class _Kept:
+    gate: InstanceSlots
+    slot: int
+    owner: str
+    reuse_until: float  # monotonic: after it, the slot's expiry may not cover another call
+
+
+_kept = threading.local()  # .slots: instance name -> _Kept, inside keeping()
+
+
+@contextmanager
+def keeping() -> Iterator[None]:
+    """Keep each slot this thread takes until the block ends (see the module's docstring)."""
+    outer = getattr(_kept, "slots", None)
+    _kept.slots = {}
+    try:
+        yield
+    finally:
+        held: dict[str, _Kept] = _kept.slots
+        _kept.slots = outer
+        for kept in held.values():
+            kept.gate.give_back(kept.slot, kept.owner)
 
 
 def slot_hold(profile: InstanceProfile) -> timedelta:
@@ -61,25 +93,44 @@ class InstanceSlots:
     @contextmanager
     def hold(self) -> Iterator[int]:
         """Hold a slot around one call; ``InstanceBusy`` when none is free in time."""
+        kept_slots: dict[str, _Kept] | None = getattr(_kept, "slots", None)
+        kept = kept_slots.get(self.name) if kept_slots is not None else None
+        if kept_slots is not None and kept is not None and kept.gate is self:
+            if time.monotonic() < kept.reuse_until:
+                yield kept.slot
+                return
+            del kept_slots[self.name]
+            self.give_back(kept.slot, kept.owner)
+        slot, owner = self._wait_for_slot()
+        if kept_slots is not None:
+            reuse_until = time.monotonic() + _MARGIN_S
+            kept_slots[self.name] = _Kept(self, slot, owner, reuse_until)
+            yield slot
+            return
+        try:
+            yield slot
+        finally:
+            self.give_back(slot, owner)
+
+    def give_back(self, slot: int, owner: str) -> None:
+        try:
+            self._store.slots.give_back(self.name, slot, owner)
+        finally:
+            self._local.release()
+
+    def _wait_for_slot(self) -> tuple[int, str]:
         started = time.monotonic()
-        deadline = started + self.wait_s
         waiting = self._metrics.instance_slot_waiters.labels(self.name) if self._metrics else None
         if waiting is not None:
             waiting.inc()
         try:
-            slot, owner = self._take(deadline)
+            taken = self._take(started + self.wait_s)
         finally:
             if waiting is not None:
                 waiting.dec()
         if self._metrics is not None:
             self._metrics.instance_slot_wait.labels(self.name).observe(time.monotonic() - started)
-        try:
-            yield slot
-        finally:
-            try:
-                self._store.slots.give_back(self.name, slot, owner)
-            finally:
-                self._local.release()
+        return taken
 
     def _take(self, deadline: float) -> tuple[int, str]:
         if not self._local.acquire(timeout=max(deadline - time.monotonic(), 0.0)):

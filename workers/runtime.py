@@ -17,8 +17,8 @@ a delivery does and takes the job's lease:
   is neither: its lease is freed and its message is given back to the broker with a short
   delay, carrying its retry count unchanged, so the worker thread is free at once for
   other instances' jobs and the wait never uses up ``max_retries``. The stage runs again
-  from its start (stages are idempotent); a stage of several calls holds a slot only
-  during each call.
+  from its start (stages are idempotent); a stage that has made its first call keeps
+  its slot until it ends, so it is never turned away halfway.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from messages import JobState, StageMessage
 
+from .call_slots import keeping
 from .context import StageContext
 from .deps import Deps
 from .errors import InstanceBusy, PermanentError, RateLimited, StateConflict, TwowayError
@@ -83,7 +84,7 @@ class StageRun:
         """The core, then its outcome; returns the result to send on, if any."""
         ctx = StageContext(self.deps, self.job, self.route.stage)
         try:
-            with ctx.active():
+            with ctx.active(), keeping():  # its calls to the instance share one slot
                 result = core(message, ctx)
         except InstanceBusy:  # not a failure: the runtime gives the message back
             self._observe("busy", "stage_instance_busy")

@@ -131,7 +131,9 @@ def run_latency_bench(options: LatencyOptions) -> dict[str, Any]:
         )
     )
     with stack.start():
+        floor_calls = stack.sandbox.pacer.served
         floor_s = run_floor_phase(stack, make_jobs(stack, 1, options.key, "f"), 1).wall_s
+        floor_calls = stack.sandbox.pacer.served - floor_calls
         jobs = make_jobs(stack, options.jobs, options.key, "p")
         sandbox: SandboxServer = stack.sandbox
         sandbox.pacer.reset_peak()
@@ -151,6 +153,7 @@ def run_latency_bench(options: LatencyOptions) -> dict[str, Any]:
             "max_concurrent_calls": limit,
             "succeeded": sum(r.state is JobState.SUCCEEDED for r in records),
             "calls_per_job": round(calls_per_job, 1),
+            "floor_calls_one_job": floor_calls,  # with the instance's discovery, once
             "instance_limit_jobs_per_s": round(allowed, 2),
             "pipeline_jobs_per_s": round(throughput, 2),
             "pipeline_to_instance_limit": round(throughput / allowed, 3),

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from workers.call_slots import InstanceSlots
+from workers.call_slots import InstanceSlots, keeping
 from workers.config import InstanceProfile
 from workers.errors import InstanceBusy, TransientError
 from workers.metrics import Metrics, SlotCollector
@@ -137,3 +137,22 @@ def test_a_full_instance_raises_instance_busy_a_transient_error(store: Store) ->
     store.slots.give_back("i1", 0, "elsewhere:0")
     with slots.hold() as slot:  # the process's local queue was left as it was
         assert slot == 0
+
+
+def test_a_stage_run_keeps_its_slot_across_its_calls_and_gives_it_back_at_the_end(
+    store: Store,
+) -> None:
+    slots = InstanceSlots("i1", profile(2, wait_s=0.05), store)
+    with keeping():
+        with slots.hold() as first:
+            pass
+        assert store.slots.in_use() == {"i1": 1}  # kept between the run's calls
+        store.slots.take("i1", 2, "elsewhere", LONG)  # now every slot is taken
+        with slots.hold() as second:  # the run is not turned away halfway
+            assert second == first
+    assert store.slots.in_use() == {"i1": 1}  # only the other holder's is left
+    store.slots.take("i1", 2, "elsewhere too", LONG)
+    with pytest.raises(InstanceBusy), slots.hold():  # a new run has to find a free slot
+        pytest.fail("unreachable")
+    with keeping(), pytest.raises(InstanceBusy), slots.hold():
+        pytest.fail("unreachable")

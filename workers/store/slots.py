@@ -58,6 +58,9 @@ class Slots:
             .order_by(_s.c.slot)
             .limit(1)
         )
+        with self._reader.connect() as conn:  # a read first: waiting costs no write lock
+            if conn.execute(free).first() is None:
+                return None
         if self._postgres:
             free = free.with_for_update(skip_locked=True)
         with self._writer.begin() as conn:
