@@ -67,7 +67,10 @@ def keeping() -> Iterator[None]:
         held: dict[str, _Kept] = _kept.slots
         _kept.slots = outer
         for kept in held.values():
-            kept.gate.give_back(kept.slot, kept.owner)
+            try:
+                kept.gate.give_back(kept.slot, kept.owner)
+            except Exception:  # noqa: BLE001 - the slot comes back when its hold ends
+                _log.warning("slot_give_back_failed", instance=kept.gate.name, exc_info=True)
 
 
 def slot_hold(profile: InstanceProfile) -> timedelta:
