@@ -73,12 +73,13 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow  # the hold must outlast a loaded machine's pause between kill and look
 def test_a_killed_workers_slots_come_back_when_their_hold_ends(store_url: str) -> None:
     key = Sealer.generate_key()
     store = Store(store_url, Sealer([key]))
     try:
         holder = subprocess.Popen(
-            [sys.executable, "-c", _HOLDER, store_url, key, "1.5"],
+            [sys.executable, "-c", _HOLDER, store_url, key, "4"],
             stdout=subprocess.PIPE,
             env={**os.environ},
         )
@@ -116,7 +117,7 @@ def test_threads_never_hold_more_than_the_limit(store: Store) -> None:
     for t in threads:
         t.join()
     assert len(done) == 8
-    assert peak[0] == 3
+    assert 2 <= peak[0] <= 3  # calls did overlap, never beyond the limit
     assert store.slots.in_use() == {}
 
 
