@@ -18,6 +18,7 @@ from typing import Any
 from messages import TERMINAL_STATES, JobState, KeyType
 from ops.sandbox import Pacing, SandboxServer
 from ops.stack import SECOND, Stack, StackOptions
+from workers.errors import InstanceBusy
 from workers.store import JobRecord
 
 from .phases import make_jobs, progress, run_floor_phase
@@ -53,11 +54,20 @@ def _pacing(latency_ms: float, spread: float, concurrency: int) -> Pacing:
 
 
 def _submit(stack: Stack, jobs: list[dict[str, Any]]) -> list[str]:
-    """Submit 8 at a time, as several gateway clients would (admission calls the instance)."""
+    """Submit 8 at a time, as several gateway clients would (admission calls the instance),
+    and submit again after a 503 (``InstanceBusy``: the workers hold every slot)."""
     assert stack.app is not None
     app = stack.app
+
+    def submit(raw: dict[str, Any]) -> str:
+        while True:
+            try:
+                return app.submit(raw)[0].id
+            except InstanceBusy:
+                time.sleep(1)
+
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda raw: app.submit(raw)[0].id, jobs))
+        return list(pool.map(submit, jobs))
 
 
 def _wait(stack: Stack, ids: list[str], timeout: float) -> list[JobRecord]:
