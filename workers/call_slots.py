@@ -13,8 +13,8 @@ a stage of several calls takes one slot once (one store write each way, not one 
 and, once it has made its first call, is never turned away halfway. A thread makes one
 call at a time, so the instance still never sees more calls than slots.
 
-A slot is held for at most the call's timeouts plus a margin (a kept slot is re-taken
-after the margin); a killed worker's slots come back when that time has passed.
+A slot is taken for ``HOLD_S`` and renewed every third of it while its process holds it
+(as job leases are); a killed worker's slots come back within ``HOLD_S``.
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ from .errors import InstanceBusy
 from .metrics import Metrics
 from .store import Store
 
-__all__ = ["InstanceSlots", "keeping", "slot_hold"]
+__all__ = ["HOLD_S", "InstanceSlots", "keeping", "slot_hold"]
 
 _log = structlog.get_logger("twoway.slots")
 _HOST = socket.gethostname()[:24]
 _MARGIN_S = 5.0
+HOLD_S = 10.0
 _POLL_S = (0.005, 0.025)  # first and longest pause between looks (reads) at the store
 
 
@@ -74,8 +75,9 @@ def keeping() -> Iterator[None]:
 
 
 def slot_hold(profile: InstanceProfile) -> timedelta:
-    """How long a call may hold a slot: its connect and read timeouts, and a margin."""
-    return timedelta(seconds=profile.connect_timeout_s + profile.read_timeout_s + _MARGIN_S)
+    """How long a take holds a slot unless renewed (``HOLD_S``; renewed while held)."""
+    del profile
+    return timedelta(seconds=HOLD_S)
 
 
 class InstanceSlots:
@@ -92,6 +94,28 @@ class InstanceSlots:
         self._metrics = metrics
         self._local = threading.BoundedSemaphore(self.limit)
         self._prefix = f"{_HOST}:{os.getpid()}"
+        self._held: dict[str, int] = {}  # owner -> slot, renewed by _renew_loop
+        self._held_lock = threading.Lock()
+        self._renewer: threading.Thread | None = None
+
+    def _track(self, slot: int, owner: str) -> None:
+        with self._held_lock:
+            self._held[owner] = slot
+            if self._renewer is None or not self._renewer.is_alive():
+                self._renewer = threading.Thread(
+                    target=self._renew_loop, daemon=True, name=f"slots-{self.name}"
+                )
+                self._renewer.start()
+
+    def _renew_loop(self) -> None:
+        while True:
+            time.sleep(HOLD_S / 3)
+            with self._held_lock:
+                held = [(slot, owner) for owner, slot in self._held.items()]
+            try:
+                self._store.slots.renew(self.name, held, self._hold)
+            except Exception:  # noqa: BLE001 - retried next round; the holds last HOLD_S
+                _log.warning("slot_renewal_failed", instance=self.name, exc_info=True)
 
     @contextmanager
     def hold(self) -> Iterator[int]:
@@ -116,6 +140,8 @@ class InstanceSlots:
             self.give_back(slot, owner)
 
     def give_back(self, slot: int, owner: str) -> None:
+        with self._held_lock:
+            self._held.pop(owner, None)
         try:
             self._store.slots.give_back(self.name, slot, owner)
         finally:
@@ -144,6 +170,7 @@ class InstanceSlots:
             while True:
                 slot = self._store.slots.take(self.name, self.limit, owner, self._hold)
                 if slot is not None:
+                    self._track(slot, owner)
                     return slot, owner
                 if time.monotonic() + pause > deadline:
                     self._busy()

@@ -83,6 +83,18 @@ class Slots:
                 .values(owner=None, until=None)
             )
 
+    def renew(self, instance: str, held: list[tuple[int, str]], hold: timedelta) -> None:
+        """Extend the holds of ``held`` (slot, owner) that their owners still have."""
+        if not held:
+            return
+        with self._writer.begin() as conn:
+            for slot, owner in held:
+                conn.execute(
+                    update(_s)
+                    .where(_s.c.instance == instance, _s.c.slot == slot, _s.c.owner == owner)
+                    .values(until=_now() + hold)
+                )
+
     def in_use(self) -> dict[str, int]:
         """Slots held now (unexpired), by instance."""
         held = and_(_s.c.owner.is_not(None), _s.c.until > _now())
