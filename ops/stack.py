@@ -39,7 +39,7 @@ from workers.sealing import Sealer
 
 from .gateway.server import GatewayServer
 from .rabbit import delete_queues, stage_queue_names
-from .sandbox import SandboxFacts, SandboxServer
+from .sandbox import Pacing, SandboxFacts, SandboxServer
 from .thirdparty import ThirdPartyServer
 
 __all__ = ["Stack", "StackOptions"]
@@ -47,6 +47,7 @@ __all__ = ["Stack", "StackOptions"]
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672"
 USER_ENV = "TWOWAY_SANDBOX_USERNAME"
 PASSWORD_ENV = "TWOWAY_SANDBOX_PASSWORD"  # noqa: S105 - the variable's name, not a secret
+SECOND = "sandbox2"  # the second instance's profile name (StackOptions.second_instance)
 
 
 @dataclass
@@ -79,6 +80,14 @@ class StackOptions:
     partner_trusts_ca: bool = True
     # [third_party] probe_every_s for this stack (None: pipeline.toml's).
     probe_every_s: float | None = None
+    # How the sandbox answers (latency, its own concurrency limit); None: at once.
+    sandbox_pacing: Pacing | None = None
+    # max_concurrent_calls and slot_wait_s of the instance profiles (None: the defaults).
+    max_concurrent_calls: int | None = None
+    slot_wait_s: float | None = None
+    # A second sandbox instance, profile "sandbox2", answering with this pacing.
+    second_instance: Pacing | None = None
+    second_max_concurrent_calls: int | None = None
 
 
 class Stack:
@@ -116,9 +125,7 @@ class Stack:
                 update={"probe_every_s": self.options.probe_every_s}
             )
             base = base.model_copy(update={"third_party": probing})
-        self.sandbox = SandboxServer(
-            self.options.sandbox_facts, seed_endpoint=self.third_party.url
-        ).start()
+        self.sandbox = self._sandbox(self.options.sandbox_pacing)
         self.config = base.with_instance("sandbox", self._instance_profile()).with_queue_prefix(
             self.queue_prefix
         )
@@ -126,6 +133,7 @@ class Stack:
             **os.environ,
             USER_ENV: self.sandbox.username,
             PASSWORD_ENV: self.sandbox.password,
+            **self._second_instance(),
             **self._callback_secrets(base),
         }
         self.settings = Settings(
@@ -178,17 +186,47 @@ class Stack:
         assert self.app is not None
         return self.app.deps.cas.callback_secret(profile)
 
-    def _instance_profile(self) -> InstanceProfile:
-        timeouts: dict[str, float] = {}
+    def _sandbox(self, pacing: Pacing | None) -> SandboxServer:
+        server = SandboxServer(self.options.sandbox_facts, seed_endpoint=self.third_party.url)
+        if pacing is not None:
+            server.pace(pacing)
+        return server.start()
+
+    def _second_instance(self) -> dict[str, str]:
+        """Start the second sandbox, if asked for; its profile and login variables."""
+        pacing = self.options.second_instance
+        if pacing is None:
+            return {}
+        self.second = self._sandbox(pacing)
+        user_env, password_env = f"{USER_ENV}2", f"{PASSWORD_ENV}2"
+        profile = self._instance_profile(
+            self.second.url, user_env, password_env, self.options.second_max_concurrent_calls
+        )
+        self.config = self.config.with_instance(SECOND, profile)
+        return {user_env: self.second.username, password_env: self.second.password}
+
+    def _instance_profile(
+        self,
+        url: str | None = None,
+        user_env: str = USER_ENV,
+        password_env: str = PASSWORD_ENV,
+        limit: int | None = None,
+    ) -> InstanceProfile:
+        extra: dict[str, float] = {}
         if self.options.instance_timeouts is not None:
             connect, read = self.options.instance_timeouts
-            timeouts = {"connect_timeout_s": connect, "read_timeout_s": read}
+            extra = {"connect_timeout_s": connect, "read_timeout_s": read}
+        limit = limit or self.options.max_concurrent_calls
+        if limit is not None:
+            extra["max_concurrent_calls"] = limit
+        if self.options.slot_wait_s is not None:
+            extra["slot_wait_s"] = self.options.slot_wait_s
         return InstanceProfile(
-            url=self.sandbox.url,
-            username_env=USER_ENV,
-            password_env=PASSWORD_ENV,
+            url=url or self.sandbox.url,
+            username_env=user_env,
+            password_env=password_env,
             fetch_hosts=["localhost:*", "127.0.0.1:*"],  # the stack's third parties live here
-            **timeouts,
+            **extra,
         )
 
     def worker_environment(self) -> dict[str, str]:
@@ -300,7 +338,8 @@ class Stack:
             if self.options.broker == "rabbitmq":
                 delete_queues(self.options.broker_url, stage_queue_names(self.queues))
             self.app.close()
-        for server in (getattr(self, "sandbox", None), getattr(self, "third_party", None)):
+        servers = ("sandbox", "second", "third_party")
+        for server in (getattr(self, name, None) for name in servers):
             if server is not None:
                 server.stop()
         if self._owns_dir and not self.options.keep_state:

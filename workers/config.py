@@ -105,6 +105,11 @@ class InstanceProfile(_Frozen):
     fetch_hosts: list[Annotated[str, Field(min_length=1, max_length=253)]] = []
     connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    # Calls in flight to this instance at once, across every worker thread, process and
+    # host (slots in the store). A stage that finds none free within slot_wait_s gives
+    # its message back to the broker for a moment instead of holding a worker thread.
+    max_concurrent_calls: Annotated[int, Field(ge=1, le=256)] = 4
+    slot_wait_s: Annotated[float, Field(ge=0, le=30)] = 1.0
 
     @model_validator(mode="after")
     def _oauth_needs_client(self) -> InstanceProfile:

@@ -22,6 +22,9 @@
         |   +-- CaRateLimited       the CA asked to wait               (.retry_after seconds)
         +-- ServiceNowUnavailable   5xx, timeout, reset                (.status_code)
             +-- RateLimited         429                                (.retry_after seconds)
+        +-- InstanceBusy            every call slot of the instance is taken (.instance);
+                                    the message goes back to the broker for a moment,
+                                    not counted as a retry
 
 Integrations translate their low-level failures into this tree once, at their boundary,
 with ``raise ... from exc``. Every message is written for the person who must act on it
@@ -38,6 +41,7 @@ __all__ = [
     "CertificateRejected",
     "ConfigError",
     "IdempotencyConflict",
+    "InstanceBusy",
     "JobNotFound",
     "PermanentError",
     "PermissionDenied",
@@ -210,3 +214,21 @@ class RateLimited(ServiceNowUnavailable):
     def __init__(self, message: str, *, retry_after: float, hint: str = "") -> None:
         super().__init__(message, status_code=429, hint=hint)
         self.retry_after = retry_after
+
+
+class InstanceBusy(TransientError):
+    """Every call slot of ``instance`` (its ``max_concurrent_calls``) is taken.
+
+    Not a failure: the runtime gives the message back to the broker with a short delay,
+    and the attempt is not counted against the stage's ``max_retries``.
+    """
+
+    def __init__(self, instance: str, *, limit: int, retry_in_s: float) -> None:
+        super().__init__(
+            f"instance {instance!r} has all its {limit} call slots in use",
+            hint="the stage runs again shortly; raise max_concurrent_calls only if the"
+            " instance can take more calls at once",
+        )
+        self.instance = instance
+        self.limit = limit
+        self.retry_in_s = retry_in_s

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -32,16 +32,19 @@ if TYPE_CHECKING:
     from workers.store import Store
 
 __all__ = [
+    "SLOT_WAIT_BUCKETS",
     "STAGE_BUCKETS",
     "WAIT_BUCKETS",
     "WRITE_WAIT_BUCKETS",
     "Metrics",
+    "SlotCollector",
     "StoreCollector",
     "observing",
 ]
 
 WRITE_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30)
 STAGE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+SLOT_WAIT_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30)
 WAIT_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400)
 
 
@@ -100,8 +103,32 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self._instance_metrics()
         self._watched: set[int] = set()
         self._lock = threading.Lock()
+
+    def _instance_metrics(self) -> None:
+        """The queue in front of each instance's call slots, as this process sees it."""
+        self.instance_slot_waiters = Gauge(
+            "twoway_instance_slot_waiters",
+            "Calls of this process waiting for a free call slot of the instance.",
+            ["instance"],
+            registry=self.registry,
+        )
+        self.instance_slot_wait = Histogram(
+            "twoway_instance_slot_wait_seconds",
+            "Time a call waited for one of its instance's call slots.",
+            ["instance"],
+            buckets=SLOT_WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.instance_busy = Counter(
+            "twoway_instance_busy",
+            "Stage runs given back to the broker because every call slot of the instance"
+            " stayed taken for slot_wait_s (not failures: they run again shortly).",
+            ["instance"],
+            registry=self.registry,
+        )
 
     def observe_stage(self, stage: Stage, outcome: str, seconds: float) -> None:
         self.stage_duration.labels(stage.value, outcome).observe(seconds)
@@ -177,3 +204,32 @@ class StoreCollector(Collector):
             serial = format(certificate.serial_number, "x")
             gauge.add_metric([row.job_id, row.instance, row.target, serial], not_after)
         return gauge
+
+
+class SlotCollector(Collector):
+    """Each instance's call limit and the slots held now across every worker (the store)."""
+
+    def __init__(self, store: Store, limits: dict[str, int]) -> None:
+        self.store = store
+        self.limits = limits
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        limit = GaugeMetricFamily(
+            "twoway_instance_max_concurrent_calls",
+            "Each instance profile's max_concurrent_calls (pipeline.toml).",
+            labels=["instance"],
+        )
+        used = GaugeMetricFamily(
+            "twoway_instance_calls_in_flight",
+            "Call slots of the instance held now, by every worker process and host.",
+            labels=["instance"],
+        )
+        held = self.store.slots.in_use()
+        for name, value in sorted(self.limits.items()):
+            limit.add_metric([name], value)
+            used.add_metric([name], held.get(name, 0))
+        yield limit
+        yield used

@@ -19,15 +19,19 @@ from .stats import percentile, stage_latencies
 __all__ = ["PipelineResult", "make_jobs", "run_floor_phase", "run_pipeline_phase"]
 
 
-def make_jobs(stack: Stack, count: int, key: KeyType, tag: str) -> list[dict[str, Any]]:
+def make_jobs(
+    stack: Stack, count: int, key: KeyType, tag: str, *, instance: str = "sandbox"
+) -> list[dict[str, Any]]:
     """``count`` job requests, each with its own REST message, keystore and profile."""
+    server = stack.sandbox if instance == "sandbox" else stack.second
     jobs = []
     for index in range(count):
         name = f"Bench {tag} {index}"
-        stack.sandbox.add_rest_message(name, stack.third_party.url, methods=("get", "post"))
+        server.add_rest_message(name, stack.third_party.url, methods=("get", "post"))
         jobs.append(
             stack.example_job(
                 key,
+                instance=instance,
                 target={"kind": "rest", "name": name},
                 keystore={"record_name": f"twoway bench {tag} {index}", "alias": "twoway"},
                 protocol_profile={"name": f"bench{tag}{index}", "port": stack.third_party.port},

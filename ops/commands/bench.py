@@ -34,6 +34,30 @@ def register(sub: Any) -> None:
         type=database_url,
         help="the store to use, an empty PostgreSQL database (default: a new SQLite file)",
     )
+    latency = bench.add_argument_group(
+        "an instance with real latency (replaces the floor/runbook comparison)"
+    )
+    latency.add_argument(
+        "--instance-latency-ms",
+        type=float,
+        help="each sandbox call takes about this long (uniform within +-50%%)",
+    )
+    latency.add_argument(
+        "--instance-concurrency",
+        type=int,
+        default=8,
+        help="calls the sandbox serves at once; the rest queue (default 8)",
+    )
+    latency.add_argument(
+        "--max-concurrent-calls",
+        type=int,
+        help="twoway's limit for the instance (default: --instance-concurrency)",
+    )
+    latency.add_argument(
+        "--slow-instance-latency-ms",
+        type=float,
+        help="also a second instance this slow, saturated while the first one's jobs run",
+    )
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(run=_bench)
 
@@ -61,7 +85,8 @@ def _bench(args: argparse.Namespace) -> int:
     from ..bench import BenchOptions, run_bench
 
     configure_logging(stream=sys.stderr, level="WARNING")  # stdout carries the result only
-
+    if args.instance_latency_ms is not None:
+        return _latency_bench(args)
     result = run_bench(
         BenchOptions(
             jobs=args.jobs,
@@ -82,4 +107,29 @@ def _bench(args: argparse.Namespace) -> int:
     stages = [(s, v["p50"], v["p95"], v["p99"]) for s, v in result["stage_latency_ms"].items()]
     print()
     print(table(stages, ["stage", "p50 ms", "p95 ms", "p99 ms"]))
+    return 0
+
+
+def _latency_bench(args: argparse.Namespace) -> int:
+    from messages import KeyType
+
+    from ..bench.latency import LatencyOptions, run_latency_bench
+
+    result = run_latency_bench(
+        LatencyOptions(
+            jobs=args.jobs,
+            key=KeyType(args.key),
+            workers=args.workers,
+            threads=args.threads,
+            latency_ms=args.instance_latency_ms,
+            concurrency=args.instance_concurrency,
+            limit=args.max_concurrent_calls,
+            slow_latency_ms=args.slow_instance_latency_ms,
+            database_url=args.database_url,
+        )
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(table(list(result.items()), ["measure", "value"]))
     return 0

@@ -27,6 +27,7 @@ from types import FrameType
 from .facts import Choice, SandboxFacts
 from .faults import FaultPlan
 from .live import LiveMessage
+from .pacing import Pacing
 from .server import LIVE_PROTOCOL, SandboxServer
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Choice",
     "FaultPlan",
     "LiveMessage",
+    "Pacing",
     "SandboxFacts",
     "SandboxServer",
     "serve",

@@ -1,6 +1,8 @@
 """Routing, authentication, header rules and faults for every call to the instance.
 
-Order of a call to ``/api/now/*`` or ``/oauth_token.do``: the fault plan draws; a fault
+Order of a call to ``/api/now/*`` or ``/oauth_token.do``: the pacing admits it (queued or
+refused past its concurrency) and waits its latency (ops/sandbox/pacing.py); the fault
+plan draws; a fault
 answers at once (or, with ``after_write``, after the write was carried out); otherwise the
 caller is authenticated (401), the Accept and Content-Type rules are checked (400/406),
 and the route answers. Refusals raised anywhere become the error envelope.
@@ -18,6 +20,7 @@ from .access import Roles
 from .attachment_api import AttachmentApi
 from .auth import Auth
 from .faults import FaultInjector
+from .pacing import Pacer
 from .store import Refusal, Store
 from .table_api import TableApi
 from .wire import Request, Response, accepts_json, error, parse_query
@@ -50,8 +53,10 @@ class App:
         auth: Auth,
         faults: FaultInjector,
         control: Callable[[Request], Response],
+        pacer: Pacer | None = None,
     ) -> None:
         self.store, self.auth, self.faults, self.control = store, auth, faults, control
+        self.pacer = pacer or Pacer()
         self.base_url = ""
         self.tables = TableApi(store, lambda: self.base_url)
         self.attachments = AttachmentApi(store, self._full_name, lambda: self.base_url)
@@ -74,6 +79,9 @@ class App:
             return self._guarded(request, self.control)
         if not (request.path.startswith("/api/now/") or request.path == "/oauth_token.do"):
             return error(404, "Not Found", f"{request.path} is not served by this instance")
+        return self.pacer.serve(lambda: self._answer(request))
+
+    def _answer(self, request: Request) -> Response:
         kind = self.faults.draw(request)
         if kind is None or self.faults.delays(kind):
             return self._guarded(request, self._serve)

@@ -8,6 +8,8 @@ Basic auth is required (whatever its roles).
     PUT    /sandbox/faults               a FaultPlan as JSON
     DELETE /sandbox/faults               no more faults
     GET    /sandbox/faults               the plan and the faults served so far
+    PUT    /sandbox/pacing               a Pacing as JSON (latency, concurrency, overflow)
+    GET    /sandbox/pacing               the pacing, calls in flight and the most ever
     POST   /sandbox/rest_messages        {"name", "endpoint", "methods"} -> {"sys_id"}
     PUT    /sandbox/properties/{name}    {"value"} -> {"sys_id"}
 """
@@ -20,6 +22,7 @@ from pydantic import ValidationError
 
 from .auth import Auth
 from .faults import FaultInjector, FaultPlan
+from .pacing import Pacer, Pacing
 from .rules import broken_keystores
 from .seed import add_rest_message, set_property
 from .store import Refusal, Store
@@ -41,8 +44,11 @@ def _json(request: Request) -> dict[str, object]:
 class Control:
     """Handles ``/sandbox/*`` calls for one sandbox."""
 
-    def __init__(self, store: Store, auth: Auth, faults: FaultInjector) -> None:
+    def __init__(
+        self, store: Store, auth: Auth, faults: FaultInjector, pacer: Pacer | None = None
+    ) -> None:
         self.store, self.auth, self.faults = store, auth, faults
+        self.pacer = pacer or Pacer()
 
     def __call__(self, request: Request) -> Response:
         user = self.auth.authenticate(request.header("Authorization"))
@@ -55,6 +61,13 @@ class Control:
             return json_body(200, broken_keystores(self.store))
         if request.path.startswith("/sandbox/faults"):
             return self._faults(request)
+        if route == ("PUT", "/sandbox/pacing"):
+            try:
+                self.pacer.set(Pacing.model_validate(_json(request)))
+            except ValidationError as exc:
+                return json_body(400, {"error": str(exc)})
+        if request.path.rstrip("/") == "/sandbox/pacing" and request.method in ("GET", "PUT"):
+            return json_body(200, self.pacer.stats())
         if route == ("POST", "/sandbox/rest_messages"):
             return self._rest_message(request)
         if request.method == "PUT" and request.path.startswith("/sandbox/properties/"):

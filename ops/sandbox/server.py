@@ -21,6 +21,7 @@ from .facts import SandboxFacts
 from .faults import FaultInjector
 from .http import HttpServer
 from .live import LiveMessage, add_live_rest_message
+from .pacing import Pacer, Pacing
 from .people import seed_people
 from .store import Store
 from .tables import build_schema
@@ -60,9 +61,9 @@ class SandboxServer:
         rules.install(self.store)
         self._auth = Auth(admin_password, integration_roles)
         self.faults = FaultInjector(self.facts.retry_after_header)
-        self._app = App(
-            self.store, self._auth, self.faults, Control(self.store, self._auth, self.faults)
-        )
+        self.pacer = Pacer()
+        control = Control(self.store, self._auth, self.faults, self.pacer)
+        self._app = App(self.store, self._auth, self.faults, control, self.pacer)
         seed.seed(self.store, seed_endpoint)
         seed_people(self.store, self._auth.users())
         self.live: LiveMessage | None = None
@@ -148,6 +149,15 @@ class SandboxServer:
     def request_log(self) -> list[tuple[str, str, int]]:
         """(method, path, status) of every call, oldest first; status 0 = reset."""
         return self._app.request_log
+
+    def pace(self, pacing: Pacing) -> None:
+        """Answer with this latency and concurrency from now on (counters start again)."""
+        self.pacer.set(pacing)
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most API calls this instance ever had in flight at once (queued included)."""
+        return self.pacer.max_in_flight
 
     def dump(self) -> dict[str, list[dict[str, str]]]:
         """A deep copy of every table's stored rows (passwords as their opaque tokens)."""

@@ -3,23 +3,30 @@ anything is created. Every refusal names the field and says what is allowed.
 
 ``examine`` collects every refusal it can establish (``plan`` shows them all); ``admit``
 refuses with the first, so a submitted job fails fast with one clear error.
+
+The instance reads take one of the instance's call slots like any other call; when all
+are taken, admission waits for one (up to ``ADMISSION_PATIENCE_S``) instead of refusing
+at once: a client submitting a job would rather wait a moment than retry.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from messages import JobRequest
 from workers.config import PipelineConfig, format_validation_error
-from workers.errors import ConfigError, RequestInvalid, TakeOverRefused
+from workers.errors import ConfigError, InstanceBusy, RequestInvalid, TakeOverRefused
 from workers.machinery.deps import InstanceRegistry
 from workers.servicenow import Instance, ProfileInUse, TargetRef
 
 __all__ = [
+    "ADMISSION_PATIENCE_S",
     "Examined",
     "admit",
     "examine",
@@ -28,6 +35,23 @@ __all__ = [
     "refuse_take_over",
     "take_over_refusal",
 ]
+
+
+ADMISSION_PATIENCE_S = 30.0
+T = TypeVar("T")
+
+
+def _patiently(read: Callable[[], T]) -> T:
+    """``read()``, waiting for one of the instance's call slots while workers hold them all
+    (then ``InstanceBusy``, a 503)."""
+    deadline = time.monotonic() + ADMISSION_PATIENCE_S
+    while True:
+        try:
+            return read()
+        except InstanceBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @dataclass
@@ -64,12 +88,12 @@ def examine(request: JobRequest, config: PipelineConfig, instances: InstanceRegi
     if request.instance not in config.instances:
         return found
     try:
-        found.instance = instances.get(request.instance)
+        found.instance = _patiently(lambda: instances.get(request.instance))
     except ConfigError as exc:
         found.refusals.append(RequestInvalid(f"instance: {exc.message}", hint=exc.hint))
         return found
-    target = request.target
-    found.target = found.instance.find_target(target.kind.value, target.name)
+    target, instance = request.target, found.instance
+    found.target = _patiently(lambda: instance.find_target(target.kind.value, target.name))
     if found.target is None:
         found.refusals.append(
             RequestInvalid(
@@ -79,7 +103,8 @@ def examine(request: JobRequest, config: PipelineConfig, instances: InstanceRegi
             )
         )
         return found
-    found.in_use = found.instance.profiles_in_use(found.target)
+    where = found.target
+    found.in_use = _patiently(lambda: instance.profiles_in_use(where))
     refusal = take_over_refusal(request, found.in_use)
     if refusal is not None:
         found.refusals.append(refusal)

@@ -12,11 +12,12 @@ from messages import JobAccepted, JobRequest
 from workers.config import PipelineConfig, Settings
 from workers.levers.admission import admit, parse_request
 from workers.machinery.broker import BrokerKind, make_broker
+from workers.machinery.call_slots import InstanceSlots
 from workers.machinery.chaos import wrap_cores
 from workers.machinery.context import record_call
 from workers.machinery.deps import CaRegistry, Deps, InstanceRegistry
 from workers.machinery.runtime import Runtime
-from workers.metrics import Metrics, StoreCollector, observing
+from workers.metrics import Metrics, SlotCollector, StoreCollector, observing
 from workers.sealing import Sealer
 from workers.stages import CORES
 from workers.store import JobRecord, Store
@@ -63,6 +64,8 @@ def build_app(
     metrics = Metrics()
     metrics.watch(StoreCollector(store))
     store.observe_write_waits(metrics.store_write_wait.observe)
+    limits = {name: p.max_concurrent_calls for name, p in config.instances.items()}
+    metrics.watch(SlotCollector(store, limits))
     deps = Deps(
         config=config,
         store=store,
@@ -76,7 +79,10 @@ def build_app(
             chaos=settings.chaos,
         ),
         instances=InstanceRegistry(
-            config, environ=environ, observer=observing(record_call, metrics.observe_call)
+            config,
+            environ=environ,
+            observer=observing(record_call, metrics.observe_call),
+            gates=lambda name, profile: InstanceSlots(name, profile, store, metrics),
         ),
         metrics=metrics,
     )

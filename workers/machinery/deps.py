@@ -15,12 +15,19 @@ from pathlib import Path
 
 from workers.ca import CaAdapter, CfsslCa, LocalCa, ManualCa
 from workers.ca.acme_profile import make_acme_ca
-from workers.config import AcmeCaProfile, CfsslCaProfile, ManualCaProfile, PipelineConfig
+from workers.config import (
+    AcmeCaProfile,
+    CfsslCaProfile,
+    InstanceProfile,
+    ManualCaProfile,
+    PipelineConfig,
+)
 from workers.errors import ConfigError, PermissionDenied
 from workers.metrics import Metrics
 from workers.sealing import Sealer
 from workers.servicenow import (
     BasicAuth,
+    CallGate,
     CallRecord,
     FactsCache,
     Instance,
@@ -150,10 +157,12 @@ class InstanceRegistry:
         *,
         environ: Mapping[str, str] | None = None,
         observer: Callable[[CallRecord], None] | None = None,
+        gates: Callable[[str, InstanceProfile], CallGate] | None = None,
     ) -> None:
         self._config = config
         self._environ = environ
         self._observer = observer
+        self._gates = gates
         self._facts = FactsCache()
         self._clients: dict[str, ServiceNowClient] = {}
         self._lock = threading.Lock()
@@ -188,6 +197,7 @@ class InstanceRegistry:
             api_version=profile.api_version,
             timeout=(profile.connect_timeout_s, profile.read_timeout_s),
             observer=self._observer,
+            gate=self._gates(name, profile) if self._gates is not None else None,
         )
 
 

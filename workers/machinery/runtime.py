@@ -12,7 +12,13 @@ a delivery does and takes the job's lease:
 - otherwise the stage starts (an event), runs, and its outcome is recorded with the
   lease freed in the same transaction (workers/machinery/stage_run.py): ``PermanentError`` fails
   the job at the stage; ``TransientError`` is retried by dramatiq with bounded backoff,
-  and on the last attempt the job fails and the message goes to the dead-letter queue.
+  and on the last attempt the job fails and the message goes to the dead-letter queue;
+- a stage whose instance has every call slot taken (``InstanceBusy``, workers/call_slots.py)
+  is neither: its lease is freed and its message is given back to the broker with a short
+  delay, carrying its retry count unchanged, so the worker thread is free at once for
+  other instances' jobs and the wait never uses up ``max_retries``. The stage runs again
+  from its start (stages are idempotent); a stage that has made its first call keeps
+  its slot until it ends, so it is never turned away halfway.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from dramatiq.middleware import CurrentMessage
 from pydantic import ValidationError
 
 from messages import JobState, Stage, StageMessage
-from workers.errors import JobNotFound, StateConflict
+from workers.errors import InstanceBusy, JobNotFound, StateConflict
 from workers.machinery.deps import Deps
 from workers.machinery.leases import LeaseKeeper
 from workers.machinery.pipeline import Route, Routes, build_routes
@@ -135,7 +141,11 @@ class Runtime:
             assert begin.held is not None
             self._come_back_later(route, message, begin.held)
             return
-        onward = self._leased(begin.job, owner, route, message, begin.output)
+        try:
+            onward = self._leased(begin.job, owner, route, message, begin.output)
+        except InstanceBusy as busy:
+            self._give_back(route, message, busy)
+            return
         if onward is not None:  # sent after the lease is free, so the next stage can start
             self._forward(begin.job.id, route, onward)
 
@@ -169,6 +179,14 @@ class Runtime:
         _log.info("stage_deferred", held_by_stage=held.stage, delay_ms=delay_ms)
         self.actors[route.stage].send_with_options(
             args=(message.model_dump(mode="json"),), delay=delay_ms
+        )
+
+    def _give_back(self, route: Route, message: StageMessage, busy: InstanceBusy) -> None:
+        """The instance is at its limit: the message comes back soon, its retries unchanged."""
+        delay_ms = int(busy.retry_in_s * 1000 * random.uniform(0.5, 1.5))  # noqa: S311
+        _log.info("stage_given_back", instance=busy.instance, delay_ms=delay_ms)
+        self.actors[route.stage].send_with_options(
+            args=(message.model_dump(mode="json"),), delay=delay_ms, retries=self._retries()
         )
 
     def _forward(self, job_id: str, route: Route, result: StageMessage) -> None:

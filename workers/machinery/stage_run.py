@@ -2,7 +2,8 @@
 
 The outcome (completed, paused, failed) is written in the same transaction that frees
 the job's lease, so the next stage's message never finds the lease still held. A
-transient error frees the lease on its own and lets dramatiq retry.
+transient error frees the lease on its own and lets dramatiq retry. ``InstanceBusy``
+(every call slot of the instance taken) is no outcome: the runtime gives the message back.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from messages import JobState, StageMessage
 from workers.errors import (
     CaRateLimited,
     ConfigError,
+    InstanceBusy,
     PermanentError,
     RateLimited,
     StateConflict,
     TwowayError,
 )
 from workers.logs import redact_text
+from workers.machinery.call_slots import keeping
 from workers.machinery.context import StageContext
 from workers.machinery.deps import Deps
 from workers.machinery.pipeline import Route
@@ -91,8 +94,11 @@ class StageRun:
         """The core, then its outcome; returns the result to send on, if any."""
         ctx = StageContext(self.deps, self.job, self.route.stage)
         try:
-            with ctx.active():
+            with ctx.active(), keeping():  # its calls to the instance share one slot
                 result = core(message, ctx)
+        except InstanceBusy:  # not a failure: the runtime gives the message back
+            self._observe("busy", "stage_instance_busy")
+            raise
         except (PermanentError, ConfigError) as exc:  # a retry cannot fix either
             self.fail(exc, ctx.notes)
             return None

@@ -8,6 +8,7 @@ Layers, lowest first:
   stage cores call without touching HTTP.
 """
 
+from workers.servicenow._transport import CallGate
 from workers.servicenow.auth import BasicAuth, CallRecord, OAuthPassword
 from workers.servicenow.client import ServiceNowClient
 from workers.servicenow.facts import FactsCache, InstanceFacts, discover
@@ -24,6 +25,7 @@ from workers.servicenow.models import (
 
 __all__ = [
     "BasicAuth",
+    "CallGate",
     "CallRecord",
     "ConfigurationSnapshot",
     "FactsCache",

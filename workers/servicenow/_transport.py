@@ -6,7 +6,8 @@ import os
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Protocol
 
 import requests
 
@@ -15,7 +16,14 @@ from workers.servicenow import _wire as wire
 from workers.servicenow._translate import error_from_response, maybe_sent, transport_error
 from workers.servicenow.auth import BasicAuth, CallRecord, OAuthPassword, TokenCache
 
-__all__ = ["Transport"]
+__all__ = ["CallGate", "Transport"]
+
+
+class CallGate(Protocol):
+    """What bounds the calls in flight to one instance: ``hold()`` is held around each
+    HTTP call (not around the waits between retries); it may raise ``InstanceBusy``."""
+
+    def hold(self) -> AbstractContextManager[object]: ...
 
 
 def _session_for(base_url: str) -> requests.Session:
@@ -48,8 +56,10 @@ class Transport:
         max_wait: float,
         observer: Callable[[CallRecord], None] | None,
         verify: bool | str,
+        gate: CallGate | None = None,
     ) -> None:
         self._base = base_url
+        self._gate = gate
         self._auth = auth
         self._timeout = timeout
         self._retries = max(retries, 0)
@@ -130,11 +140,17 @@ class Transport:
         bearer: str | None = None
         basic: tuple[str, str] | None = None
         if req.authed and self._tokens is not None:
-            bearer = self._tokens.bearer()
+            bearer = self._tokens.bearer()  # outside the slot: a token fetch takes its own
             headers["Authorization"] = f"Bearer {bearer}"
         elif req.authed and isinstance(self._auth, BasicAuth):
             basic = (self._auth.username, self._auth.password.get_secret_value())
-        resp = self._session.request(
+        with self._gate.hold() if self._gate is not None else nullcontext():
+            return self._request(req, headers, basic), bearer
+
+    def _request(
+        self, req: wire.Req, headers: dict[str, str], basic: tuple[str, str] | None
+    ) -> requests.Response:
+        return self._session.request(
             req.method,
             self._base + req.path,
             params=dict(req.params),
@@ -146,7 +162,6 @@ class Transport:
             verify=self._verify,
             allow_redirects=False,
         )
-        return resp, bearer
 
     def _retry_plan(
         self, req: wire.Req, err: TwowayError, attempt: int

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from workers.servicenow import _wire as wire
-from workers.servicenow._transport import Transport
+from workers.servicenow._transport import CallGate, Transport
 from workers.servicenow.auth import BasicAuth, CallRecord, OAuthPassword
 
 __all__ = ["ServiceNowClient"]
@@ -38,6 +38,7 @@ class ServiceNowClient:
         observer: Callable[[CallRecord], None] | None = None,
         verify: bool | str = True,
         page_size: int = 1000,
+        gate: CallGate | None = None,
     ) -> None:
         if api_version not in ("", "v1", "v2"):
             raise ValueError("api_version must be 'v1', 'v2' or '' (the latest)")
@@ -54,6 +55,7 @@ class ServiceNowClient:
             max_wait=max_wait,
             observer=observer,
             verify=verify,
+            gate=gate,
         )
 
     def __repr__(self) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "artifacts",
     "callback_signatures",
     "events",
+    "instance_slots",
     "jobs",
     "leases",
     "metadata",
@@ -116,6 +117,17 @@ leases = Table(
     Column("owner", String(64), nullable=False),
     Column("stage", String(20), nullable=False),
     Column("until", DateTime(timezone=True), nullable=False),
+)
+
+# Call slots of each ServiceNow instance (its max_concurrent_calls): a call in flight holds
+# one until ``until``, so a killed worker's slots come back when that time has passed.
+instance_slots = Table(
+    "twoway_instance_slots",
+    metadata,
+    Column("instance", String(64), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("owner", String(64), nullable=True),
+    Column("until", DateTime(timezone=True), nullable=True),
 )
 
 # Bearer tokens of the gateway's clients: only the SHA-256 of each token is kept.

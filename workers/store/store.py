@@ -33,6 +33,7 @@ from workers.store.progress import Progress, put_output
 from workers.store.queries import JobQueries
 from workers.store.records import JobRecord
 from workers.store.signatures import CallbackSignatures
+from workers.store.slots import Slots
 from workers.store.statements import BUMP_SEQ, INSERT_EVENT, LOCK_JOB, SELECT_JOB, UPDATE_JOB
 from workers.store.stats import Stats
 from workers.store.tokens import Tokens
@@ -95,6 +96,7 @@ class Store(JobQueries, StageStarts):
         self.tokens = Tokens(self._reader, self._writer)
         self.signatures = CallbackSignatures(self._reader, self._writer)
         self.acme = AcmeRecords(self._reader, self._writer, sealer)
+        self.slots = Slots(self._reader, self._writer, postgres=self._postgres)
         self._create_schema()
 
     # -- plumbing -----------------------------------------------------------------------

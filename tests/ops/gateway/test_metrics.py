@@ -57,6 +57,12 @@ def test_a_job_moves_the_numbers(stack: Stack, api: httpx.Client, reader: dict[s
     assert ("twoway_ca_wait_longest_open_seconds", ()) in after
     waits = "twoway_store_write_wait_seconds_count"  # the job's writes, each observed
     assert total(after, waits) > total(before, waits)
+    # the instance's call limit, its slots in flight now (none: the job is done), and the
+    # calls that waited for a slot (the stack runs its stage workers in this process)
+    assert after[("twoway_instance_max_concurrent_calls", (("instance", "sandbox"),))] == 4
+    assert after[("twoway_instance_calls_in_flight", (("instance", "sandbox"),))] == 0
+    slot_waits = "twoway_instance_slot_wait_seconds_count"
+    assert total(after, slot_waits, instance="sandbox") > total(before, slot_waits)
 
 
 def test_metrics_need_a_token(api: httpx.Client) -> None:
