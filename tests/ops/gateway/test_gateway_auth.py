@@ -16,8 +16,15 @@ from workers.logs import configure_logging
 
 from .conftest import fresh_job, wait_for
 
-OPEN = {("/healthz", "get"), ("/v1/jobs/{job_id}/ca-callback", "post")}
+# Open to the network, but signed (HMAC over the job id): CA callbacks and "installed".
+OPEN = {
+    ("/healthz", "get"),
+    ("/v1/jobs/{job_id}/ca-callback", "post"),
+    ("/v1/jobs/{job_id}/partner-callback", "post"),
+}
 JOB = "0" * 32
+# POSTs that change nothing, so a read token may ask them: what a job would do.
+READ_POSTS = {"/v1/plan"}
 
 
 def guarded_operations(api: httpx.Client) -> list[tuple[str, str, bool]]:
@@ -29,7 +36,8 @@ def guarded_operations(api: httpx.Client) -> list[tuple[str, str, bool]]:
             if (path, method) in OPEN:
                 continue
             assert spec.get("security"), f"{method.upper()} {path} declares no security"
-            found.append((method, path.replace("{job_id}", JOB), method == "post"))
+            changes = method == "post" and path not in READ_POSTS
+            found.append((method, path.replace("{job_id}", JOB), changes))
     return found
 
 

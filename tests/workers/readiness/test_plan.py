@@ -113,7 +113,7 @@ def test_a_fetched_server_certificate_is_looked_up_by_its_pin(tmp_path: Path) ->
         pin = "ab" * 32
         fetch = {"fetch": {"host": "partner.example", "port": 443, "sha256": pin}}
         plan = plan_job(job(server_certificate=fetch), config, instances, state_dir=tmp_path)
-        assert [r.message.split(":")[0] for r in plan.refusals] == ["server_certificate.fetch.host"]
+        assert [r.message.split(":")[0] for r in plan.refusals] == ["server_certificate.fetch"]
         (trust,) = [r for r in plan.creates if r.what == "trust"]
         assert trust.note == f"no record holds SHA-256 {pin}"
         assert writes(srv) == []
