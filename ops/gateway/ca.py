@@ -1,56 +1,38 @@
 """The CA's side of a paused job: its CSR, and the callback that resumes it.
 
 ``GET /v1/jobs/{id}/csr`` needs a ``read`` token. ``POST /v1/jobs/{id}/ca-callback`` is
-authenticated by the CA profile's shared secret instead (see :mod:`ops.callback`). A
-refusal leaves the job waiting; one after a good signature is written into the job's
-history (without the signature, at most ``KEPT_PER_JOB``), one before it only counted and
-logged, and throttled (:mod:`ops.gateway.throttle`). An accepted certificate resumes the
-job at ``import-chain``.
+authenticated by the CA profile's shared secret instead (:mod:`ops.gateway.signed`: what a
+refusal costs, before and after the signature holds). A refusal leaves the job waiting;
+an accepted certificate resumes the job at ``import-chain``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Annotated, Any
 
-import structlog
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from workers.config import format_validation_error
 from workers.errors import (
-    AuthenticationFailed,
-    PermissionDenied,
     ReplayRefused,
     RequestInvalid,
     StateConflict,
-    TooManyRefusals,
     TwowayError,
 )
 from workers.levers.resume import resume_with_certificate
-from workers.machinery.app import App
 
-from ..callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S, check_signature
 from .auth import require
-from .errors import status_for
 from .jobs_read import JOB_ID
+from .signed import KEEP, SignedCall, refuse_authenticated, signed_call
 from .state import state_of
-from .throttle import KEPT_PER_JOB, Throttle
 
-__all__ = [
-    "CaCallback",
-    "refuse_authenticated",
-    "refuse_unauthenticated",
-    "router",
-    "throttled",
-]
+__all__ = ["CaCallback", "router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["ca"])
-_log = structlog.get_logger("twoway.gateway")
 _ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
-_KEEP = timedelta(seconds=2 * WINDOW_S)  # a signature outside the window is refused anyway
 
 
 class CaCallback(BaseModel):
@@ -102,48 +84,23 @@ def get_csr(request: Request, job_id: str = JOB_ID) -> Response:
         }
     },
 )
-async def ca_callback(
-    request: Request,
-    job_id: str = JOB_ID,
-    timestamp: str | None = Header(None, alias=TIMESTAMP_HEADER, description="Unix seconds"),
-    signature: str | None = Header(
-        None,
-        alias=SIGNATURE_HEADER,
-        description="sha256=<hex HMAC-SHA256(secret, timestamp + '.' + job id + '.' + raw body)>",
-    ),
-) -> dict[str, Any]:
-    body = await request.body()  # at most the gateway's body limit (ops/gateway/limits.py)
-    remote = request.client.host if request.client else None
-    state = state_of(request)
-    throttle = state.callback_throttle
-    args = (state.app, throttle, job_id, timestamp, signature, body, remote)
-    return await run_in_threadpool(_accept, *args)
+async def ca_callback(call: Annotated[SignedCall, Depends(signed_call)]) -> dict[str, Any]:
+    return await run_in_threadpool(_accept, call)
 
 
-def _accept(
-    app: App,
-    throttle: Throttle,
-    job_id: str,
-    timestamp: str | None,
-    signature: str | None,
-    body: bytes,
-    remote: str | None,
-) -> dict[str, Any]:
+def _accept(call: SignedCall) -> dict[str, Any]:
     """Check the signature, then the certificate; record the signature as used with the
     resume (one transaction), or on its own when the callback is refused for any reason."""
-    job = app.store.get_job(job_id)
+    app, body, remote = call.app, call.body, call.remote
+    job = app.store.get_job(call.job_id)
     profile = job.request.ca.profile
     signatures = app.store.signatures
-    try:
-        secret = app.deps.cas.callback_secret(profile)
-        used = check_signature(secret, timestamp, signature, body, job_id=job.id)
-    except (AuthenticationFailed, PermissionDenied) as exc:
-        refuse_unauthenticated(app, job.id, throttled(throttle, job.id, remote) or exc, remote)
+    used = call.authenticate(job.id, lambda: app.deps.cas.callback_secret(profile))
     try:
         signatures.refuse_if_used(used)
         callback = _parse(body)
     except RequestInvalid as exc:
-        signatures.claim(used, job.id, keep=_KEEP)
+        signatures.claim(used, job.id, keep=KEEP)
         refuse_authenticated(app, job.id, exc, remote)
         raise
     except ReplayRefused as exc:
@@ -157,17 +114,17 @@ def _accept(
             callback.chain.encode(),
             source="ca-callback",
             actor=f"ca:{profile}",
-            claim=lambda conn: signatures.claim_in(conn, used, job.id, keep=_KEEP),
+            claim=lambda conn: signatures.claim_in(conn, used, job.id, keep=KEEP),
         )
     except ReplayRefused as exc:  # a twin callback claimed the signature first
         refuse_authenticated(app, job.id, exc, remote)
         raise
     except StateConflict as exc:  # the job moved on
-        signatures.claim(used, job.id, keep=_KEEP)
+        signatures.claim(used, job.id, keep=KEEP)
         refuse_authenticated(app, job.id, exc, remote)
         raise
     except TwowayError:  # a certificate that failed a check: resume wrote it into the history
-        signatures.claim(used, job.id, keep=_KEEP)
+        signatures.claim(used, job.id, keep=KEEP)
         raise
     return {
         "job_id": resumed.id,
@@ -196,42 +153,3 @@ def _parse(body: bytes) -> CaCallback:
             f"body: {format_validation_error(exc)}",
             hint='send {"certificate": PEM, "chain": PEM}; no other fields',
         ) from exc
-
-
-def throttled(throttle: Throttle, job_id: str, remote: str | None) -> TwowayError | None:
-    """429 for a client or a job past its refusals (counted here); a callback whose
-    signature is good is never throttled, so a flood cannot keep a job waiting."""
-    client, job = f"client:{remote}", f"job:{job_id}"
-    whom = "this client" if throttle.over(client) else "this job" if throttle.over(job) else None
-    throttle.hit(client, job)
-    return None if whom is None else _too_many(whom, throttle)
-
-
-def _too_many(whom: str, throttle: Throttle) -> TooManyRefusals:
-    return TooManyRefusals(
-        f"too many refused callbacks from {whom} in the last {throttle.window_s:.0f} s",
-        hint="sign each callback for its job (see the README's callback section), then retry",
-    )
-
-
-def refuse_unauthenticated(app: App, job_id: str, exc: TwowayError, remote: str | None) -> NoReturn:
-    """A refusal before the signature proved anything: it costs the job nothing (no event,
-    no message), only a metric and a log line."""
-    status = status_for(exc)
-    app.deps.metrics.callback_refusals.labels(str(status)).inc()
-    _log.warning("callback_refused", job_id=job_id, status=status, **exc.as_dict(), remote=remote)
-    raise exc
-
-
-def refuse_authenticated(app: App, job_id: str, exc: TwowayError, remote: str | None) -> None:
-    """An authenticated refusal: into the history, at most ``KEPT_PER_JOB`` per job."""
-    status = status_for(exc)
-    app.deps.metrics.callback_refusals.labels(str(status)).inc()
-    detail = {"status": status, **exc.as_dict(), "remote": remote}
-    _log.warning("callback_refused", job_id=job_id, **detail)
-    kept = sum(e.kind == "callback_refused" for e in app.store.history(job_id))
-    if kept < KEPT_PER_JOB:
-        app.store.note(job_id, "callback_refused", detail)
-    elif kept == KEPT_PER_JOB:
-        capped = {"kept": KEPT_PER_JOB, "see": "twoway_callback_refusals_total, gateway log"}
-        app.store.note(job_id, "callback_refused", {**detail, "last_kept": True, **capped})

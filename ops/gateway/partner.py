@@ -14,16 +14,14 @@ before the signature holds; throttled per client and job; each signature once).
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from workers.config import format_validation_error
 from workers.errors import (
-    AuthenticationFailed,
     PermissionDenied,
     ReplayRefused,
     RequestInvalid,
@@ -33,16 +31,12 @@ from workers.levers.partner import resume_third_party
 from workers.levers.replay import MAX_REASON
 from workers.machinery.app import App
 
-from ..callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S, check_signature
 from .auth import OperatorToken, actor_of, require
-from .ca import refuse_authenticated, refuse_unauthenticated, throttled
 from .jobs_read import JOB_ID
+from .signed import KEEP, SignedCall, refuse_authenticated, signed_call
 from .state import state_of
-from .throttle import Throttle
 
 __all__ = ["InstalledBody", "router"]
-
-_KEEP = timedelta(seconds=2 * WINDOW_S)
 
 router = APIRouter(prefix="/v1/jobs", tags=["third party"])
 _ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
@@ -107,46 +101,25 @@ def partner_installed(
     },
 )
 async def partner_callback(
-    request: Request,
-    job_id: str = JOB_ID,
-    timestamp: str | None = Header(None, alias=TIMESTAMP_HEADER, description="Unix seconds"),
-    signature: str | None = Header(
-        None,
-        alias=SIGNATURE_HEADER,
-        description="sha256=<hex HMAC-SHA256(secret, timestamp + '.' + job id + '.' + raw body)>",
-    ),
+    call: Annotated[SignedCall, Depends(signed_call)],
 ) -> dict[str, Any]:
-    body = await request.body()
-    remote = request.client.host if request.client else None
-    state = state_of(request)
-    args = (state.app, state.callback_throttle, job_id, timestamp, signature, body, remote)
-    return await run_in_threadpool(_installed, *args)
+    return await run_in_threadpool(_installed, call)
 
 
-def _installed(
-    app: App,
-    throttle: Throttle,
-    job_id: str,
-    timestamp: str | None,
-    signature: str | None,
-    body: bytes,
-    remote: str | None,
-) -> dict[str, Any]:
-    job = app.store.get_job(job_id)
-    try:
-        used = check_signature(_secret(app), timestamp, signature, body, job_id=job.id)
-    except (AuthenticationFailed, PermissionDenied) as exc:
-        refuse_unauthenticated(app, job.id, throttled(throttle, job.id, remote) or exc, remote)
+def _installed(call: SignedCall) -> dict[str, Any]:
+    app = call.app
+    job = app.store.get_job(call.job_id)
+    used = call.authenticate(job.id, lambda: _secret(app))
     signatures = app.store.signatures
     try:
         signatures.refuse_if_used(used)
-        said = _parse(body)
-        signatures.claim(used, job.id, keep=_KEEP)
+        said = _parse(call.body)
+        signatures.claim(used, job.id, keep=KEEP)
         resumed = resume_third_party(
             app, job, source="partner-callback", actor="workflow", reason=said.reason
         )
     except (RequestInvalid, ReplayRefused, StateConflict) as exc:
-        refuse_authenticated(app, job.id, exc, remote)
+        refuse_authenticated(app, job.id, exc, call.remote)
         raise
     return resumed.summary()
 
