@@ -94,7 +94,10 @@ def api(up: dict[str, Any], method: str, path: str, **kwargs: Any) -> requests.R
 
 
 def submit(up: dict[str, Any], **changes: Any) -> str:
-    answer = api(up, "POST", "/v1/jobs", json={**up["example_job"], **changes})
+    # Every job here targets 'Payments API', which the first one leaves on mutual auth:
+    # the later ones take it over knowingly (replace), or admission refuses them.
+    body = {**up["example_job"], "replace": True, **changes}
+    answer = api(up, "POST", "/v1/jobs", json=body)
     assert answer.status_code == 202, answer.text
     job_id: str = answer.json()["job_id"]
     return job_id
@@ -241,8 +244,9 @@ def test_resume_a_manual_ca_job_by_uploading_its_certificate(
 
 
 def failed_job(up: dict[str, Any]) -> str:
-    """A job whose verify fails: the pinned server certificate is not the third party's
-    (a keystore record and protocol profile of its own, so that only verify fails)."""
+    """A job that fails at enable's proof, before the switch: the pinned server
+    certificate is not the third party's (a keystore record and protocol profile of its
+    own, so that nothing before enable fails)."""
     tag = secrets.token_hex(4)
     pem = self_signed("not-the-partner").public_bytes(serialization.Encoding.PEM).decode()
     job_id = submit(
@@ -252,7 +256,7 @@ def failed_job(up: dict[str, Any]) -> str:
         protocol_profile={**up["example_job"]["protocol_profile"], "name": f"mauth{tag}"},
     )
     job = wait_for(up, job_id, lambda j: j["state"] == "failed")
-    assert job["stage"] == "verify", job["error"]
+    assert job["stage"] == "enable", job["error"]
     return job_id
 
 
@@ -313,7 +317,7 @@ def test_a_read_token_sees_no_action_and_the_server_refuses_its_post(
     csrf = browser.find_element(By.CSS_SELECTOR, "form[action='/ui/signout'] input[name=csrf]")
     answer = requests.post(
         f"{up['console']}/jobs/{job_id}/replay",
-        data={"csrf": csrf.get_attribute("value"), "stage": "verify", "reason": "read"},
+        data={"csrf": csrf.get_attribute("value"), "stage": "enable", "reason": "read"},
         cookies={c["name"]: c["value"] for c in browser.get_cookies()},
         allow_redirects=False,
         timeout=10,
