@@ -31,11 +31,15 @@ from tests.factories import OpensslCa, self_signed
 from workers.sealing import Sealer
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import NoSuchElementException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -117,10 +121,25 @@ def follow(driver: WebDriver, css: str) -> None:
     """Click what ``css`` finds and wait until the page it leads to has replaced this one."""
     element = driver.find_element(By.CSS_SELECTOR, css)
     element.click()
-    WebDriverWait(driver, 30).until(staleness_of(element))
+    WebDriverWait(driver, 30).until(lambda _: _detached(element))
     WebDriverWait(driver, 30).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
+
+
+def _detached(element: WebElement) -> bool:
+    """The element left the document (the page was replaced). While a navigation is under
+    way chromedriver may say so as "Node ... does not belong to the document" instead of a
+    stale reference; both mean the same here."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def sign_in(driver: WebDriver, up: dict[str, Any], token: str) -> None:
