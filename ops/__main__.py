@@ -1,5 +1,5 @@
 """``python -m ops`` is ``twoway``."""
 
-from .cli import main
+from ops.cli import main
 
 raise SystemExit(main())

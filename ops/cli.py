@@ -13,8 +13,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .client import EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
-from .commands import MODULES
+from ops.client import EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
+from ops.commands import MODULES
 
 __all__ = ["build_parser", "main"]
 

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import TextIO
 
 from messages import WAITING_STATES, JobEvent, JobState, KeyType
+from ops.jobview import export_artifacts, follow, summarise
+from ops.safefiles import prepare_out_dir, write_file
+from ops.stack import Stack, StackOptions
 from workers.errors import RequestInvalid
 from workers.logs import configure_logging
 from workers.machinery.broker import BrokerKind
 from workers.store import JobRecord
-
-from .jobview import export_artifacts, follow, summarise
-from .safefiles import prepare_out_dir, write_file
-from .stack import Stack, StackOptions
 
 __all__ = ["run_demo"]
 

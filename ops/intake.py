@@ -26,11 +26,10 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 from sqlalchemy.exc import OperationalError
 
+from ops.amqp import CONNECTION_ERRORS, Topology, connect, declare, publish_json
 from workers.errors import RequestInvalid, TransientError, TwowayError
 from workers.logs import redact_text
 from workers.machinery.app import App
-
-from .amqp import CONNECTION_ERRORS, Topology, connect, declare, publish_json
 
 __all__ = ["MAX_BODY_BYTES", "Intake", "idempotency_key_of"]
 

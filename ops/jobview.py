@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from messages import JobEvent
+from ops.progress import event_line
+from ops.safefiles import prepare_out_dir, write_file
 from workers.store import JobRecord, Store
-
-from .progress import event_line
-from .safefiles import prepare_out_dir, write_file
 
 __all__ = ["export_artifacts", "follow", "progress_line", "summarise"]
 

@@ -8,11 +8,10 @@ from typing import Any
 
 import pika
 
+from ops.amqp import CONNECTION_ERRORS, topology_of
+from ops.intake import Intake
+from ops.relay import EventRelay
 from workers.machinery.app import App
-
-from .amqp import CONNECTION_ERRORS, topology_of
-from .intake import Intake
-from .relay import EventRelay
 
 __all__ = ["Messaging"]
 

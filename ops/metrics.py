@@ -22,9 +22,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
+from ops.deadletters import DeadLetters
 from workers.machinery.app import App
-
-from .deadletters import DeadLetters
 
 __all__ = [
     "PER_JOB_LABELS",

@@ -25,10 +25,9 @@ from typing import Any
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 
+from ops.amqp import CONNECTION_ERRORS, Topology, connect, declare, publish_json
 from workers.store import JobRecord, Store
 from workers.store.outbox import OutboxEvent
-
-from .amqp import CONNECTION_ERRORS, Topology, connect, declare, publish_json
 
 __all__ = ["EVENT_SCHEMA_VERSION", "EventRelay", "body_of", "routing_key_of"]
 

@@ -21,6 +21,10 @@ import dramatiq
 import tomli_w
 
 from messages import KeyType
+from ops.gateway.server import GatewayServer
+from ops.rabbit import delete_queues, stage_queue_names
+from ops.sandbox import Pacing, SandboxFacts, SandboxServer
+from ops.thirdparty import ThirdPartyServer
 from workers.ca import LocalCa
 from workers.config import (
     InstanceProfile,
@@ -36,11 +40,6 @@ from workers.machinery.app import App, build_app
 from workers.machinery.broker import BrokerKind
 from workers.machinery.deps import CaRegistry
 from workers.sealing import Sealer
-
-from .gateway.server import GatewayServer
-from .rabbit import delete_queues, stage_queue_names
-from .sandbox import Pacing, SandboxFacts, SandboxServer
-from .thirdparty import ThirdPartyServer
 
 __all__ = ["Stack", "StackOptions"]
 
@@ -167,7 +166,7 @@ class Stack:
         else:
             self._spawn_workers()
         if self.options.amqp and self.options.broker == "rabbitmq":
-            from .messaging import Messaging
+            from ops.messaging import Messaging
 
             self.messaging = Messaging(self.app, self.options.broker_url).start()
         return self

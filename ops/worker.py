@@ -51,7 +51,7 @@ def run_worker(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     if metrics_port is not None:  # before the worker starts: dramatiq's middleware too
-        from .metrics import serve_worker_metrics
+        from ops.metrics import serve_worker_metrics
 
         serve_worker_metrics(app, metrics_port, host=metrics_host)
     worker.start()

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from messages import KeyType
+from ops.bench.floor import FloorResult
+from ops.bench.paused import run_paused_phase
+from ops.bench.phases import make_jobs, run_floor_phase, run_pipeline_phase
+from ops.bench.runbook import run_runbook
 from ops.stack import Stack, StackOptions
 from workers.errors import ConfigError
-
-from .floor import FloorResult
-from .paused import run_paused_phase
-from .phases import make_jobs, run_floor_phase, run_pipeline_phase
-from .runbook import run_runbook
 
 __all__ = ["BenchOptions", "run_bench"]
 

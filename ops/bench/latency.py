@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from messages import TERMINAL_STATES, JobState, KeyType
+from ops.bench.phases import make_jobs, progress, run_floor_phase
+from ops.bench.stats import percentile
 from ops.sandbox import Pacing, SandboxServer
 from ops.stack import SECOND, Stack, StackOptions
 from workers.errors import InstanceBusy
 from workers.store import JobRecord
-
-from .phases import make_jobs, progress, run_floor_phase
-from .stats import percentile
 
 __all__ = ["LatencyOptions", "run_latency_bench"]
 

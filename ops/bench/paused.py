@@ -18,13 +18,12 @@ import httpx
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from messages import JobState, KeyType
+from ops.bench.phases import progress
+from ops.bench.procstat import cpu_seconds, rabbitmq_pid, thread_cpu_seconds
 from ops.callback import job_id_in, signed_headers
 from ops.rabbit import queue_depths, stage_queue_names
 from ops.stack import Stack
 from workers.pki import Authority, cert_to_pem, general_names, subject_name
-
-from .phases import progress
-from .procstat import cpu_seconds, rabbitmq_pid, thread_cpu_seconds
 
 __all__ = ["PausedResult", "run_paused_phase"]
 

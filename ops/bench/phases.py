@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from messages import TERMINAL_STATES, JobState, KeyType
+from ops.bench.floor import FloorResult, run_floor
+from ops.bench.procstat import cpu_seconds, peak_rss_mb, rabbitmq_pid
+from ops.bench.stats import percentile, stage_latencies
 from ops.stack import Stack
 from workers.store import JobRecord
-
-from .floor import FloorResult, run_floor
-from .procstat import cpu_seconds, peak_rss_mb, rabbitmq_pid
-from .stats import percentile, stage_latencies
 
 __all__ = ["PipelineResult", "make_jobs", "run_floor_phase", "run_pipeline_phase"]
 

@@ -40,9 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--src", type=Path, help="a checkout whose ops/ to time")
     args = parser.parse_args(argv)
 
+    from ops.stack import Stack
     from workers.logs import configure_logging
-
-    from ..stack import Stack
 
     configure_logging(stream=sys.stderr, level="WARNING")
     with Stack() as stack:

@@ -7,7 +7,7 @@ Add a module here to add commands; the parser is assembled in ops/cli.py.
 
 from __future__ import annotations
 
-from . import (
+from ops.commands import (
     bench,
     ca,
     db,

@@ -6,9 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from ..output import table
-from .gateway import processes as gateway_processes
-from .remote import non_negative, positive
+from ops.commands.gateway import processes as gateway_processes
+from ops.commands.remote import non_negative, positive
+from ops.output import table
 
 __all__ = ["register"]
 
@@ -80,9 +80,8 @@ def _bench(args: argparse.Namespace) -> int:
     import sys
 
     from messages import KeyType
+    from ops.bench import BenchOptions, run_bench
     from workers.logs import configure_logging
-
-    from ..bench import BenchOptions, run_bench
 
     configure_logging(stream=sys.stderr, level="WARNING")  # stdout carries the result only
     if args.instance_latency_ms is not None:
@@ -112,8 +111,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _latency_bench(args: argparse.Namespace) -> int:
     from messages import KeyType
-
-    from ..bench.latency import LatencyOptions, run_latency_bench
+    from ops.bench.latency import LatencyOptions, run_latency_bench
 
     result = run_latency_bench(
         LatencyOptions(

@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..client import EXIT_USAGE, CliError, read_input
-from ..output import emit
-from .remote import add_remote, seconds
+from ops.client import EXIT_USAGE, CliError, read_input
+from ops.commands.remote import add_remote, seconds
+from ops.output import emit
 
 __all__ = ["register", "split_leaf"]
 
@@ -100,7 +100,7 @@ def _resume(args: argparse.Namespace) -> int:
 def _ca_callback(args: argparse.Namespace) -> int:
     import requests
 
-    from ..callback import job_id_in, signed_headers
+    from ops.callback import job_id_in, signed_headers
 
     try:
         spec = json.loads(_read(args.callback, "callback"))
@@ -125,11 +125,10 @@ def _ca_callback(args: argparse.Namespace) -> int:
 
 
 def _poller(args: argparse.Namespace) -> int:
+    from ops.commands.local import wait_for_signal
+    from ops.control import open_app
     from workers.levers.poller import Poller
     from workers.logs import configure_logging
-
-    from ..control import open_app
-    from .local import wait_for_signal
 
     configure_logging()
     app = open_app()

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..output import emit
+from ops.output import emit
 
 __all__ = ["register"]
 

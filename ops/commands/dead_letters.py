@@ -7,9 +7,9 @@ import argparse
 import sys
 from typing import Any
 
-from ..client import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
-from ..output import emit, table
-from .remote import add_remote, gateway, positive, seconds
+from ops.client import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
+from ops.commands.remote import add_remote, gateway, positive, seconds
+from ops.output import emit, table
 
 __all__ = ["EXIT_EXPIRING", "register"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..output import emit, table
-from .readiness import EXIT_OK, EXIT_REFUSED, local_instances
+from ops.commands.readiness import EXIT_OK, EXIT_REFUSED, local_instances
+from ops.output import emit, table
 
 __all__ = ["register", "render_report"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .remote import port
+from ops.commands.remote import port
 
 __all__ = ["register"]
 
@@ -44,10 +44,9 @@ MAX_PROCESSES = 64
 
 
 def _gateway(args: argparse.Namespace) -> int:
+    from ops.control import open_app
+    from ops.gateway.server import GatewayServer
     from workers.logs import configure_logging
-
-    from ..control import open_app
-    from ..gateway.server import GatewayServer
 
     if args.processes > 1:
         return _serve_processes(args)
@@ -65,10 +64,9 @@ def _serve_processes(args: argparse.Namespace) -> int:
     that dies, until SIGINT/SIGTERM."""
     import uvicorn
 
+    from ops.control import open_app
+    from ops.gateway.serving import uvicorn_options
     from workers.logs import configure_logging
-
-    from ..control import open_app
-    from ..gateway.serving import uvicorn_options
 
     configure_logging()
     open_app().close()  # a configuration error is told once, here, not by every process

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ops.client import EXIT_USAGE, CliError, read_input
-
-from ..output import emit, table
-from .remote import add_remote, gateway, next_step, positive, seconds, wait_for_job
+from ops.commands.remote import add_remote, gateway, next_step, positive, seconds, wait_for_job
+from ops.output import emit, table
 
 __all__ = ["register"]
 

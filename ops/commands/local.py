@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .remote import port, positive, seconds
+from ops.commands.remote import port, positive, seconds
 
 __all__ = ["register", "wait_for_signal"]
 
@@ -71,8 +71,7 @@ def register(sub: Any) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from messages import KeyType
-
-    from ..demo import run_demo
+    from ops.demo import run_demo
 
     timeout = args.timeout or (3600.0 if args.ca == "manual" else 300.0)
     return run_demo(
@@ -86,10 +85,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from ops.client import write_context
+    from ops.stack import Stack, StackOptions
     from workers.logs import configure_logging
-
-    from ..client import write_context
-    from ..stack import Stack, StackOptions
 
     chaos = tuple(c.strip() for c in os.environ.get("TWOWAY_CHAOS", "").split(",") if c.strip())
     options = StackOptions(
@@ -123,7 +121,7 @@ def _forget_context(path: Path, token: str) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from ..worker import run_worker
+    from ops.worker import run_worker
 
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     return run_worker(
@@ -135,7 +133,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from ..sandbox import serve
+    from ops.sandbox import serve
 
     # A fixed admin password (for compose) may come from the environment; else random.
     roles = tuple(r.strip() for r in args.roles.split(",") if r.strip())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..output import emit
+from ops.output import emit
 
 __all__ = ["register"]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .remote import positive, seconds
+from ops.commands.remote import positive, seconds
 
 __all__ = ["register"]
 
@@ -45,11 +45,10 @@ def register(sub: Any) -> None:
 
 
 def _intake(args: argparse.Namespace) -> int:
+    from ops.amqp import topology_of
+    from ops.control import open_app
+    from ops.intake import Intake
     from workers.logs import configure_logging
-
-    from ..amqp import topology_of
-    from ..control import open_app
-    from ..intake import Intake
 
     configure_logging()
     app = open_app()
@@ -62,12 +61,11 @@ def _intake(args: argparse.Namespace) -> int:
 
 
 def _relay(args: argparse.Namespace) -> int:
+    from ops.amqp import topology_of
+    from ops.control import open_store
+    from ops.relay import EventRelay
     from workers.config import Settings, load_config
     from workers.logs import configure_logging
-
-    from ..amqp import topology_of
-    from ..control import open_store
-    from ..relay import EventRelay
 
     configure_logging()
     store = open_store()
@@ -86,9 +84,8 @@ def _relay(args: argparse.Namespace) -> int:
 
 
 def _broker_definitions(args: argparse.Namespace) -> int:
+    from ops.rabbitmq import write_definitions
     from workers.errors import ConfigError
-
-    from ..rabbitmq import write_definitions
 
     password = os.environ.get("RABBITMQ_PASSWORD", "")
     if not password:

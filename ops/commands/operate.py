@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..output import emit
-from .remote import add_remote, gateway, seconds, wait_for_job
+from ops.commands.remote import add_remote, gateway, seconds, wait_for_job
+from ops.output import emit
 
 __all__ = ["register"]
 

@@ -11,9 +11,9 @@ import argparse
 import json
 from typing import Any
 
-from ..client import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError, read_input
-from ..output import emit
-from .remote import add_remote, gateway
+from ops.client import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError, read_input
+from ops.commands.remote import add_remote, gateway
+from ops.output import emit
 
 __all__ = ["register", "render_plan"]
 

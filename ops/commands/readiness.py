@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..client import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from ops.client import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 
 if TYPE_CHECKING:
     from workers.config import PipelineConfig, Settings

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from ..client import (
+from ops.client import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_TIMED_OUT,
@@ -22,7 +22,7 @@ from ..client import (
     resolve,
     write_context,
 )
-from ..output import emit
+from ops.output import emit
 
 __all__ = [
     "add_remote",
@@ -125,7 +125,7 @@ def wait_for_job(
     Exit status: 0 succeeded or paused (for a person), 1 failed or cancelled, 5 timed out.
     With ``as_json`` progress goes to stderr and the job to stdout.
     """
-    from ..progress import event_line
+    from ops.progress import event_line
 
     out = sys.stderr if as_json else sys.stdout
     deadline = time.monotonic() + timeout
@@ -173,7 +173,7 @@ def register(sub: Any) -> None:
 
 
 def _login(args: argparse.Namespace) -> int:
-    from ..client import Context
+    from ops.client import Context
 
     if not args.url.startswith(("http://", "https://")):
         raise CliError(EXIT_USAGE, "UsageError", f"{args.url!r} is not an http(s) URL")

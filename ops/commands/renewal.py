@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..output import emit, table
-from .remote import add_remote, gateway, seconds
+from ops.commands.remote import add_remote, gateway, seconds
+from ops.output import emit, table
 
 __all__ = ["register"]
 
@@ -61,11 +61,10 @@ def _renew(args: argparse.Namespace) -> int:
 
 
 def _scheduler(args: argparse.Namespace) -> int:
+    from ops.commands.local import wait_for_signal
+    from ops.control import open_app
     from workers.levers.scheduler import RenewalScheduler
     from workers.logs import configure_logging
-
-    from ..control import open_app
-    from .local import wait_for_signal
 
     configure_logging()
     app = open_app()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..output import emit, table
-from .remote import add_remote, gateway
+from ops.commands.remote import add_remote, gateway
+from ops.output import emit, table
 
 __all__ = ["register"]
 

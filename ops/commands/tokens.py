@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..output import emit, table
+from ops.output import emit, table
 
 __all__ = ["register"]
 
@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from ..control import open_store
+    from ops.control import open_store
 
     record, token = open_store().tokens.create(args.name, args.role)
     if args.json:
@@ -49,7 +49,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from ..control import open_store
+    from ops.control import open_store
 
     found = open_store().tokens.all(include_revoked=args.all)
     if args.json:
@@ -70,7 +70,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from ..control import open_store
+    from ops.control import open_store
 
     revoked = open_store().tokens.revoke(args.token)
     if args.json:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from . import actions, job, jobs, lists, signin
-from .common import HERE
+from ops.console import actions, job, jobs, lists, signin
+from ops.console.common import HERE
 
 __all__ = ["PATH", "install_console"]
 

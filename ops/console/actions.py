@@ -12,6 +12,12 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from messages import Stage
+from ops.console.common import Refused, app_of, check_csrf, refusal, require_session, session_of
+from ops.console.job import JOB_ID, job_page
+from ops.console.session import Session
+from ops.gateway.auth import actor_of
+from ops.gateway.ca import CaCallback
+from ops.gateway.errors import status_for
 from workers.config import format_validation_error
 from workers.errors import RequestInvalid, TwowayError
 from workers.levers.partner import resume_third_party
@@ -19,13 +25,6 @@ from workers.levers.renewal import renew
 from workers.levers.replay import MAX_REASON, cancel, check_reason, replay
 from workers.levers.resume import resume_with_certificate
 from workers.levers.rollback import rollback
-
-from ..gateway.auth import actor_of
-from ..gateway.ca import CaCallback
-from ..gateway.errors import status_for
-from .common import Refused, app_of, check_csrf, refusal, require_session, session_of
-from .job import JOB_ID, job_page
-from .session import Session
 
 __all__ = ["router"]
 

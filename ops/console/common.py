@@ -10,15 +10,14 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from ops.console.session import Session, Sessions
+from ops.console.views import human_duration, is_waiting
+from ops.gateway.errors import status_for
+from ops.gateway.state import state_of
 from workers.errors import TwowayError
 from workers.logs import redact_text
 from workers.machinery.app import App
 from workers.store.tokens import Role
-
-from ..gateway.errors import status_for
-from ..gateway.state import state_of
-from .session import Session, Sessions
-from .views import human_duration, is_waiting
 
 __all__ = [
     "HERE",

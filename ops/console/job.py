@@ -8,11 +8,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from messages import JobState
+from ops.console.common import Refused, app_of, refusal, render, require_session, signin_redirect
+from ops.console.session import Session
+from ops.console.views import instance_holds, is_waiting, job_view, replay_choices, timeline
 from workers.errors import StateConflict, TwowayError
-
-from .common import Refused, app_of, refusal, render, require_session, signin_redirect
-from .session import Session
-from .views import instance_holds, is_waiting, job_view, replay_choices, timeline
 
 __all__ = ["JOB_ID", "job_page", "router"]
 

@@ -9,10 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from messages import JobState, Stage
-from workers.errors import TwowayError
-
-from ..gateway.jobs_list import decode_cursor, encode_cursor
-from .common import (
+from ops.console.common import (
     SECURITY_HEADERS,
     Refused,
     app_of,
@@ -22,6 +19,8 @@ from .common import (
     signin_redirect,
     templates,
 )
+from ops.gateway.jobs_list import decode_cursor, encode_cursor
+from workers.errors import TwowayError
 
 __all__ = ["router"]
 

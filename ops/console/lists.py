@@ -9,13 +9,7 @@ import pika.exceptions
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from workers.errors import TwowayError
-from workers.levers.renewal import inventory
-from workers.levers.replay import MAX_REASON, check_reason
-
-from ..deadletters import DeadLetters
-from ..gateway.auth import actor_of
-from .common import (
+from ops.console.common import (
     Refused,
     app_of,
     check_csrf,
@@ -25,7 +19,12 @@ from .common import (
     session_of,
     signin_redirect,
 )
-from .views import waiting_list
+from ops.console.views import waiting_list
+from ops.deadletters import DeadLetters
+from ops.gateway.auth import actor_of
+from workers.errors import TwowayError
+from workers.levers.renewal import inventory
+from workers.levers.replay import MAX_REASON, check_reason
 
 __all__ = ["router"]
 

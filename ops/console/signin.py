@@ -10,7 +10,15 @@ import structlog
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from .common import Refused, check_csrf, refusal, render, require_session, session_of, sessions_of
+from ops.console.common import (
+    Refused,
+    check_csrf,
+    refusal,
+    render,
+    require_session,
+    session_of,
+    sessions_of,
+)
 
 __all__ = ["router"]
 

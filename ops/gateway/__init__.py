@@ -5,7 +5,7 @@ owns one surface (jobs, CA callbacks, ...) and reaches the pipeline through
 ``request.app.state.twoway`` (an :class:`ops.gateway.state.GatewayState`).
 """
 
-from .app import create_gateway
-from .state import GatewayState
+from ops.gateway.app import create_gateway
+from ops.gateway.state import GatewayState
 
 __all__ = ["GatewayState", "create_gateway"]

@@ -5,9 +5,7 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI
 
-from workers.machinery.app import App
-
-from . import (
+from ops.gateway import (
     ca,
     certificates,
     health,
@@ -19,9 +17,10 @@ from . import (
     partner,
     plan,
 )
-from .errors import install_error_handlers
-from .limits import BodyLimit
-from .state import GatewayState
+from ops.gateway.errors import install_error_handlers
+from ops.gateway.limits import BodyLimit
+from ops.gateway.state import GatewayState
+from workers.machinery.app import App
 
 __all__ = ["ROUTERS", "create_gateway", "warn_untrusting_profiles"]
 
@@ -52,7 +51,7 @@ def create_gateway(app: App, *, state: GatewayState | None = None) -> FastAPI:
     api.add_middleware(BodyLimit, state=api.state.twoway)
     for router in ROUTERS:
         api.include_router(router)
-    from ..console import install_console  # the console imports from this package
+    from ops.console import install_console  # the console imports from this package
 
     install_console(api)
     warn_untrusting_profiles(app)

@@ -8,10 +8,9 @@ import atexit
 
 from fastapi import FastAPI
 
+from ops.control import open_app
+from ops.gateway.app import create_gateway
 from workers.logs import configure_logging
-
-from ..control import open_app
-from .app import create_gateway
 
 __all__ = ["gateway_from_environment"]
 

@@ -18,10 +18,9 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ops.gateway.state import state_of
 from workers.errors import AuthenticationFailed, PermissionDenied, TwowayError
 from workers.store.tokens import Role, TokenRecord
-
-from .state import state_of
 
 __all__ = ["OperatorToken", "ReadToken", "actor_of", "refusal_before_validation", "require"]
 

@@ -15,6 +15,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from ops.gateway.auth import require
+from ops.gateway.jobs_read import JOB_ID
+from ops.gateway.signed import KEEP, SignedCall, refuse_authenticated, signed_call
+from ops.gateway.state import state_of
 from workers.config import format_validation_error
 from workers.errors import (
     ReplayRefused,
@@ -23,11 +27,6 @@ from workers.errors import (
     TwowayError,
 )
 from workers.levers.resume import resume_with_certificate
-
-from .auth import require
-from .jobs_read import JOB_ID
-from .signed import KEEP, SignedCall, refuse_authenticated, signed_call
-from .state import state_of
 
 __all__ = ["CaCallback", "router"]
 

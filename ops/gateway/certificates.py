@@ -7,12 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ops.gateway.auth import OperatorToken, ReadToken, actor_of
+from ops.gateway.jobs_read import JOB_ID
+from ops.gateway.state import state_of
 from workers.levers.renewal import inventory, renew
 from workers.levers.replay import MAX_REASON
-
-from .auth import OperatorToken, ReadToken, actor_of
-from .jobs_read import JOB_ID
-from .state import state_of
 
 __all__ = ["RenewBody", "router"]
 

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from ops.gateway.auth import refusal_before_validation
 from workers.errors import (
     AuthenticationFailed,
     CertificateRejected,
@@ -24,8 +25,6 @@ from workers.errors import (
     TwowayError,
 )
 from workers.logs import redact_text
-
-from .auth import refusal_before_validation
 
 __all__ = ["install_error_handlers", "status_for"]
 

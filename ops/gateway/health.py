@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from .state import state_of
+from ops.gateway.state import state_of
 
 __all__ = ["router"]
 

@@ -12,11 +12,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request, Response
 
 from messages import WAITING_STATES, JobState, Stage
+from ops.gateway.auth import require
+from ops.gateway.jobs_read import JOB_ID
+from ops.gateway.state import state_of
 from workers.errors import RequestInvalid, StateConflict
-
-from .auth import require
-from .jobs_read import JOB_ID
-from .state import state_of
 
 __all__ = ["decode_cursor", "encode_cursor", "router"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Request
 
-from .auth import require
-from .state import state_of
+from ops.gateway.auth import require
+from ops.gateway.state import state_of
 
 __all__ = ["JOB_ID", "router"]
 

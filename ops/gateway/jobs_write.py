@@ -12,11 +12,10 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from messages import JobRequest, Stage
+from ops.gateway.auth import OperatorToken, actor_of
+from ops.gateway.jobs_read import JOB_ID
+from ops.gateway.state import state_of
 from workers.levers.replay import MAX_REASON, cancel, replay
-
-from .auth import OperatorToken, actor_of
-from .jobs_read import JOB_ID
-from .state import state_of
 
 __all__ = ["CancelBody", "JobCreated", "ReplayBody", "router"]
 

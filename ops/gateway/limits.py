@@ -11,7 +11,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .state import GatewayState
+from ops.gateway.state import GatewayState
 
 __all__ = ["BodyLimit"]
 

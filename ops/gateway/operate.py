@@ -14,12 +14,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from messages import Stage
+from ops.gateway.auth import OperatorToken, ReadToken, actor_of
+from ops.gateway.jobs_read import JOB_ID
+from ops.gateway.state import state_of
 from workers.errors import RequestInvalid, StateConflict
 from workers.levers.replay import MAX_REASON
-
-from .auth import OperatorToken, ReadToken, actor_of
-from .jobs_read import JOB_ID
-from .state import state_of
 
 __all__ = ["DeadLetterSelection", "ResumeBody", "RollbackBody", "router"]
 
@@ -94,7 +93,7 @@ def rollback_job(
 def _dead_letters(request: Request) -> Any:
     from dramatiq.brokers.stub import StubBroker
 
-    from ..deadletters import DeadLetters
+    from ops.deadletters import DeadLetters
 
     app = state_of(request).app
     if isinstance(app.broker, StubBroker):

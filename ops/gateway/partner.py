@@ -20,6 +20,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from ops.gateway.auth import OperatorToken, actor_of, require
+from ops.gateway.jobs_read import JOB_ID
+from ops.gateway.signed import KEEP, SignedCall, refuse_authenticated, signed_call
+from ops.gateway.state import state_of
 from workers.config import format_validation_error
 from workers.errors import (
     PermissionDenied,
@@ -30,11 +34,6 @@ from workers.errors import (
 from workers.levers.partner import resume_third_party
 from workers.levers.replay import MAX_REASON
 from workers.machinery.app import App
-
-from .auth import OperatorToken, actor_of, require
-from .jobs_read import JOB_ID
-from .signed import KEEP, SignedCall, refuse_authenticated, signed_call
-from .state import state_of
 
 __all__ = ["InstalledBody", "router"]
 

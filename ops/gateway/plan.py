@@ -11,10 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 
+from ops.gateway.auth import ReadToken
+from ops.gateway.state import state_of
 from workers.readiness.plan import Plan, plan_job
-
-from .auth import ReadToken
-from .state import state_of
 
 __all__ = ["router"]
 

@@ -8,11 +8,10 @@ import time
 
 import uvicorn
 
+from ops.gateway.app import create_gateway
+from ops.gateway.serving import uvicorn_options
+from ops.gateway.state import GatewayState
 from workers.machinery.app import App
-
-from .app import create_gateway
-from .serving import uvicorn_options
-from .state import GatewayState
 
 __all__ = ["GatewayServer"]
 

@@ -20,14 +20,13 @@ from typing import NoReturn
 import structlog
 from fastapi import Header, Request
 
+from ops.callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S, check_signature
+from ops.gateway.errors import status_for
+from ops.gateway.jobs_read import JOB_ID
+from ops.gateway.state import state_of
+from ops.gateway.throttle import KEPT_PER_JOB, Throttle
 from workers.errors import AuthenticationFailed, PermissionDenied, TooManyRefusals, TwowayError
 from workers.machinery.app import App
-
-from ..callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S, check_signature
-from .errors import status_for
-from .jobs_read import JOB_ID
-from .state import state_of
-from .throttle import KEPT_PER_JOB, Throttle
 
 __all__ = ["KEEP", "SignedCall", "refuse_authenticated", "signed_call"]
 

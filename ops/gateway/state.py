@@ -7,9 +7,8 @@ from typing import Any
 
 from fastapi import Request
 
+from ops.gateway.throttle import Throttle
 from workers.machinery.app import App
-
-from .throttle import Throttle
 
 __all__ = ["GatewayState", "state_of"]
 

@@ -24,11 +24,11 @@ import sys
 import threading
 from types import FrameType
 
-from .facts import Choice, SandboxFacts
-from .faults import FaultPlan
-from .live import LiveMessage
-from .pacing import Pacing
-from .server import LIVE_PROTOCOL, SandboxServer
+from ops.sandbox.facts import Choice, SandboxFacts
+from ops.sandbox.faults import FaultPlan
+from ops.sandbox.live import LiveMessage
+from ops.sandbox.pacing import Pacing
+from ops.sandbox.server import LIVE_PROTOCOL, SandboxServer
 
 __all__ = [
     "LIVE_PROTOCOL",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from .store import Refusal, Store
+from ops.sandbox.store import Refusal, Store
 
 __all__ = ["ADMIN", "WEB_SERVICE_ADMIN", "Roles", "can_read", "has_role", "require_write"]
 

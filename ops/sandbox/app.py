@@ -16,14 +16,14 @@ import re
 import threading
 from collections.abc import Callable
 
-from .access import Roles
-from .attachment_api import AttachmentApi
-from .auth import Auth
-from .faults import FaultInjector
-from .pacing import Pacer
-from .store import Refusal, Store
-from .table_api import TableApi
-from .wire import Request, Response, accepts_json, error, parse_query
+from ops.sandbox.access import Roles
+from ops.sandbox.attachment_api import AttachmentApi
+from ops.sandbox.auth import Auth
+from ops.sandbox.faults import FaultInjector
+from ops.sandbox.pacing import Pacer
+from ops.sandbox.store import Refusal, Store
+from ops.sandbox.table_api import TableApi
+from ops.sandbox.wire import Request, Response, accepts_json, error, parse_query
 
 __all__ = ["App"]
 

@@ -14,12 +14,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import multipart
-from .access import Roles, can_read, require_write
-from .paging import page
-from .store import Refusal, Store
-from .table_api import not_found
-from .wire import Request, Response, ok
+from ops.sandbox import multipart
+from ops.sandbox.access import Roles, can_read, require_write
+from ops.sandbox.paging import page
+from ops.sandbox.store import Refusal, Store
+from ops.sandbox.table_api import not_found
+from ops.sandbox.wire import Request, Response, ok
 
 __all__ = ["AttachmentApi", "Upload"]
 

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .wire import Request, Response, json_body
+from ops.sandbox.wire import Request, Response, json_body
 
 __all__ = ["INTEGRATION_ROLES", "TOKEN_LIFETIME", "Auth", "User"]
 

@@ -20,13 +20,13 @@ import json
 
 from pydantic import ValidationError
 
-from .auth import Auth
-from .faults import FaultInjector, FaultPlan
-from .pacing import Pacer, Pacing
-from .rules import broken_keystores
-from .seed import add_rest_message, set_property
-from .store import Refusal, Store
-from .wire import Request, Response, json_body
+from ops.sandbox.auth import Auth
+from ops.sandbox.faults import FaultInjector, FaultPlan
+from ops.sandbox.pacing import Pacer, Pacing
+from ops.sandbox.rules import broken_keystores
+from ops.sandbox.seed import add_rest_message, set_property
+from ops.sandbox.store import Refusal, Store
+from ops.sandbox.wire import Request, Response, json_body
 
 __all__ = ["Control"]
 

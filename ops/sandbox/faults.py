@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .wire import Request, Response, error
+from ops.sandbox.wire import Request, Response, error
 
 __all__ = ["WRITE_METHODS", "FaultInjector", "FaultKind", "FaultPlan"]
 

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from .app import App
-from .wire import Request, Response, parse_query
+from ops.sandbox.app import App
+from ops.sandbox.wire import Request, Response, parse_query
 
 __all__ = ["HttpServer"]
 

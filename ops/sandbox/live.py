@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from .seed import SYSTEM_USER, add_rest_message
-from .store import Store
+from ops.sandbox.seed import SYSTEM_USER, add_rest_message
+from ops.sandbox.store import Store
 
 __all__ = ["LiveMessage", "add_live_rest_message", "self_signed_keystore"]
 

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .wire import Response, error
+from ops.sandbox.wire import Response, error
 
 __all__ = ["Pacer", "Pacing"]
 

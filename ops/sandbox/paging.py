@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from .wire import Request
+from ops.sandbox.wire import Request
 
 __all__ = ["Page", "page"]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .auth import User
-from .store import Store
+from ops.sandbox.auth import User
+from ops.sandbox.store import Store
 
 __all__ = ["ROLES", "seed_people"]
 

@@ -15,8 +15,8 @@ import re
 
 from cryptography import x509
 
-from .keystores import certificate_fields, der_fields, load_keystore, pem_fields
-from .store import Refusal, Store
+from ops.sandbox.keystores import certificate_fields, der_fields, load_keystore, pem_fields
+from ops.sandbox.store import Refusal, Store
 
 __all__ = ["broken_keystores", "install", "keystore_error"]
 

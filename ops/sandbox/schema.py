@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from .facts import Choice
+from ops.sandbox.facts import Choice
 
 __all__ = ["SYSTEM_COLUMNS", "Column", "Schema", "Table"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .schema import Column, Table
-from .store import Store
+from ops.sandbox.schema import Column, Table
+from ops.sandbox.store import Store
 
 __all__ = [
     "SYSTEM_USER",

@@ -13,18 +13,18 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Self
 
-from . import rules, seed
-from .app import App
-from .auth import INTEGRATION_ROLES, Auth
-from .control import Control
-from .facts import SandboxFacts
-from .faults import FaultInjector
-from .http import HttpServer
-from .live import LiveMessage, add_live_rest_message
-from .pacing import Pacer, Pacing
-from .people import seed_people
-from .store import Store
-from .tables import build_schema
+from ops.sandbox import rules, seed
+from ops.sandbox.app import App
+from ops.sandbox.auth import INTEGRATION_ROLES, Auth
+from ops.sandbox.control import Control
+from ops.sandbox.facts import SandboxFacts
+from ops.sandbox.faults import FaultInjector
+from ops.sandbox.http import HttpServer
+from ops.sandbox.live import LiveMessage, add_live_rest_message
+from ops.sandbox.pacing import Pacer, Pacing
+from ops.sandbox.people import seed_people
+from ops.sandbox.store import Store
+from ops.sandbox.tables import build_schema
 
 __all__ = ["LIVE_PROTOCOL", "SandboxServer"]
 

@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from . import query as q
-from .facts import SandboxFacts
-from .index import Indexes
-from .schema import Column, Schema, Table
-from .values import coerce
+from ops.sandbox import query as q
+from ops.sandbox.facts import SandboxFacts
+from ops.sandbox.index import Indexes
+from ops.sandbox.schema import Column, Schema, Table
+from ops.sandbox.values import coerce
 
 __all__ = ["AfterWrite", "Refusal", "Store", "Validator", "now_text"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from .access import Roles, can_read, require_write
-from .paging import page
-from .store import Refusal, Store
-from .values import display_mode, render
-from .wire import Request, Response, error, ok
+from ops.sandbox.access import Roles, can_read, require_write
+from ops.sandbox.paging import page
+from ops.sandbox.store import Refusal, Store
+from ops.sandbox.values import display_mode, render
+from ops.sandbox.wire import Request, Response, error, ok
 
 __all__ = ["TableApi", "not_found", "payload"]
 

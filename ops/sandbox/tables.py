@@ -9,9 +9,9 @@ the few the sandbox needs, with the platform's usual names.
 
 from __future__ import annotations
 
-from .facts import Choice, SandboxFacts
-from .schema import Column, Schema, Table
-from .user_tables import user_tables
+from ops.sandbox.facts import Choice, SandboxFacts
+from ops.sandbox.schema import Column, Schema, Table
+from ops.sandbox.user_tables import user_tables
 
 __all__ = ["build_schema"]
 

@@ -4,8 +4,8 @@ integration user is and which roles it holds, read as a client reads them on an 
 
 from __future__ import annotations
 
-from .facts import SandboxFacts
-from .schema import Column, Table
+from ops.sandbox.facts import SandboxFacts
+from ops.sandbox.schema import Column, Table
 
 __all__ = ["user_tables"]
 

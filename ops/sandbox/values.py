@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from .schema import Column
+from ops.sandbox.schema import Column
 
 __all__ = ["DisplayMode", "as_text", "coerce", "display_mode", "render"]
 
