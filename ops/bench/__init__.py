@@ -19,7 +19,7 @@ from ops.bench.floor import FloorResult
 from ops.bench.paused import run_paused_phase
 from ops.bench.phases import make_jobs, run_floor_phase, run_pipeline_phase
 from ops.bench.runbook import run_runbook
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
 from workers.errors import ConfigError
 
 __all__ = ["BenchOptions", "run_bench"]

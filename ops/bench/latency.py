@@ -18,8 +18,8 @@ from typing import Any
 from messages import TERMINAL_STATES, JobState, KeyType
 from ops.bench.phases import make_jobs, progress, run_floor_phase
 from ops.bench.stats import percentile
-from ops.sandbox import Pacing, SandboxServer
-from ops.stack import SECOND, Stack, StackOptions
+from ops.dev.sandbox import Pacing, SandboxServer
+from ops.dev.stack import SECOND, Stack, StackOptions
 from workers.errors import InstanceBusy
 from workers.store import JobRecord
 

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from messages import JobState, KeyType
 from ops.bench.phases import progress
 from ops.bench.procstat import cpu_seconds, rabbitmq_pid, thread_cpu_seconds
-from ops.callback import job_id_in, signed_headers
-from ops.rabbit import queue_depths, stage_queue_names
-from ops.stack import Stack
+from ops.dev.stack import Stack
+from ops.rabbitmq.chores import queue_depths, stage_queue_names
+from workers.callback_signing import job_id_in, signed_headers
 from workers.pki import Authority, cert_to_pem, general_names, subject_name
 
 __all__ = ["PausedResult", "run_paused_phase"]

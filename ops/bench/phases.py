@@ -12,7 +12,7 @@ from messages import TERMINAL_STATES, JobState, KeyType
 from ops.bench.floor import FloorResult, run_floor
 from ops.bench.procstat import cpu_seconds, peak_rss_mb, rabbitmq_pid
 from ops.bench.stats import percentile, stage_latencies
-from ops.stack import Stack
+from ops.dev.stack import Stack
 from workers.store import JobRecord
 
 __all__ = ["PipelineResult", "make_jobs", "run_floor_phase", "run_pipeline_phase"]

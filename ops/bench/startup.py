@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--src", type=Path, help="a checkout whose ops/ to time")
     args = parser.parse_args(argv)
 
-    from ops.stack import Stack
+    from ops.dev.stack import Stack
     from workers.logs import configure_logging
 
     configure_logging(stream=sys.stderr, level="WARNING")

@@ -20,8 +20,8 @@ from ops.console.common import (
     signin_redirect,
 )
 from ops.console.views import waiting_list
-from ops.deadletters import DeadLetters
 from ops.gateway.auth import actor_of
+from ops.rabbitmq.dead_letters import DeadLetters
 from workers.errors import TwowayError
 from workers.levers.renewal import inventory
 from workers.levers.replay import MAX_REASON, check_reason
@@ -80,7 +80,7 @@ def requeue(
     message_id: Annotated[str, Form(max_length=100)] = "",
     reason: Annotated[str, Form(max_length=MAX_REASON + 100)] = "",
 ) -> Response:
-    """Back to its stage's queue, the job revived (ops.deadletters: as the CLI and API)."""
+    """Back to its stage's queue, the job revived (as the CLI and the API do)."""
     session = session_of(request)
     try:
         session = require_session(request, "operator")

@@ -12,10 +12,10 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ops.deadletters import DeadLetters
 from ops.gateway.auth import require
 from ops.gateway.state import state_of
-from ops.metrics import DeadLetterCollector
+from ops.rabbitmq.broker_metrics import DeadLetterCollector
+from ops.rabbitmq.dead_letters import DeadLetters
 
 __all__ = ["router"]
 

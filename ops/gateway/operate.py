@@ -93,7 +93,7 @@ def rollback_job(
 def _dead_letters(request: Request) -> Any:
     from dramatiq.brokers.stub import StubBroker
 
-    from ops.deadletters import DeadLetters
+    from ops.rabbitmq.dead_letters import DeadLetters
 
     app = state_of(request).app
     if isinstance(app.broker, StubBroker):

@@ -1,7 +1,7 @@
 """Calls authenticated by a signature instead of a token: the CA's callback and the
 request workflow's "installed". The signer sends ``X-Twoway-Timestamp`` and
 ``X-Twoway-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + job id + "." +
-raw body)>`` (:mod:`ops.callback`).
+raw body)>`` (:mod:`workers.callback_signing`).
 
 What both share: reading the call (``signed_call``, a dependency), checking the signature
 (``SignedCall.authenticate``), and the cost of a refusal. One before the signature holds
@@ -20,11 +20,11 @@ from typing import NoReturn
 import structlog
 from fastapi import Header, Request
 
-from ops.callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S, check_signature
 from ops.gateway.errors import status_for
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
 from ops.gateway.throttle import KEPT_PER_JOB, Throttle
+from workers.callback_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S, check_signature
 from workers.errors import AuthenticationFailed, PermissionDenied, TooManyRefusals, TwowayError
 from workers.machinery.app import App
 

@@ -16,8 +16,8 @@ import pika
 import pytest
 
 from messages import TERMINAL_STATES, WAITING_STATES, JobState, KeyType
-from ops.stack import Stack, StackOptions
-from ops.thirdparty import ThirdPartyServer
+from ops.dev.stack import Stack, StackOptions
+from ops.dev.thirdparty import ThirdPartyServer
 from tests.conftest import AMQP_URL
 from workers.ca import LocalCa
 

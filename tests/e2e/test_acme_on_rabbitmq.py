@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from messages import JobState, Stage
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
 from tests.acme_servers import Pebble
 from tests.e2e.conftest import add_partners, job_for, wait_all
 from tests.e2e.test_pipeline_on_rabbitmq import check_instance

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
 from workers.errors import RequestInvalid
 
 

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from messages import JobState, KeyType, Stage
-from ops.sandbox import SandboxFacts
-from ops.stack import Stack, StackOptions
-from ops.thirdparty import ThirdPartyServer
+from ops.dev.sandbox import SandboxFacts
+from ops.dev.stack import Stack, StackOptions
+from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import UPDATE_STAMPS, dump_changes, local_ca, wait_all
 from workers import pki
 from workers.levers.rollback import rollback

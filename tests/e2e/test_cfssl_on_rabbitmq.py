@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from messages import JobState, Stage
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
 from tests.e2e.conftest import add_partners, job_for, wait_all
 from tests.e2e.test_pipeline_on_rabbitmq import check_instance
 from tests.factories import CfsslServer

@@ -18,10 +18,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from messages import JobState, Stage
-from ops.deadletters import DeadLetters
-from ops.jobview import follow
-from ops.sandbox import FaultPlan
-from ops.stack import Stack, StackOptions
+from ops.cli.jobview import follow
+from ops.dev.sandbox import FaultPlan
+from ops.dev.stack import Stack, StackOptions
+from ops.rabbitmq.dead_letters import DeadLetters
 from workers.config import PipelineConfig, load_config
 
 # The instance rate-limits every write to the REST message: enable fails, fast.

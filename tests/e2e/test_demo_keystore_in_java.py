@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ops.thirdparty import ThirdPartyServer
+from ops.dev.thirdparty import ThirdPartyServer
 
 JAVA_CLIENT = Path(__file__).resolve().parents[1] / "workers" / "pki" / "MtlsClient.java"
 

@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from messages import JobState
-from ops.sandbox import FaultPlan
-from ops.sandbox.faults import WRITE_METHODS
-from ops.stack import Stack, StackOptions
+from ops.dev.sandbox import FaultPlan
+from ops.dev.sandbox.faults import WRITE_METHODS
+from ops.dev.stack import Stack, StackOptions
 from tests.e2e.conftest import Partner, add_partners, job_for, wait_all
 from tests.e2e.test_pipeline_on_rabbitmq import check_instance
 from workers.config import load_config

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from messages import JobAccepted, JobState, KeyType, Stage
-from ops.sandbox import Pacing
-from ops.stack import SECOND, Stack, StackOptions
-from ops.thirdparty import ThirdPartyServer
+from ops.dev.sandbox import Pacing
+from ops.dev.stack import SECOND, Stack, StackOptions
+from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import add_partners, job_for, local_ca, wait_all
 from workers.levers.admission import parse_request
 from workers.store import JobRecord

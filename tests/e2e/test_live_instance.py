@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from messages import JobState, KeyType, ProfileCreated, Stage
-from ops.stack import Stack, StackOptions
-from ops.thirdparty import ThirdPartyServer
+from ops.dev.stack import Stack, StackOptions
+from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import local_ca, wait_all
 from workers.errors import TakeOverRefused
 from workers.levers.replay import replay
@@ -238,7 +238,7 @@ def test_rollbacks_in_any_order_never_leave_a_broken_reference(
 def test_the_cli_shows_the_wait_and_says_installed(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ops.cli import main
+    from ops.cli.main import main
 
     assert stack.app is not None
     stranger = ThirdPartyServer([]).start()
@@ -265,7 +265,7 @@ def test_the_workflow_signs_installed_for_its_job_only(monkeypatch: pytest.Monke
     """POST /v1/jobs/{id}/partner-callback, signed over the job id with the secret of
     [third_party] callback_secret_env: a signature for another job or a second use is
     refused, and an unsigned call costs the job nothing."""
-    from ops.callback import signed_headers
+    from workers.callback_signing import signed_headers
     from workers.config import load_config
 
     secret = "s3cret-partner-callbacks"

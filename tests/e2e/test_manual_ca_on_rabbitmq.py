@@ -19,13 +19,13 @@ import httpx
 import pytest
 
 from messages import JobState
-from ops.callback import signed_headers
-from ops.rabbit import queue_depths, stage_queue_names
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
+from ops.rabbitmq.chores import queue_depths, stage_queue_names
 from tests.conftest import AMQP_URL
 from tests.e2e.conftest import Partner, add_partners, job_for, wait_all
 from tests.e2e.test_pipeline_on_rabbitmq import check_instance
 from tests.factories import OpensslCa
+from workers.callback_signing import signed_headers
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from messages import JobRequest, JobState
-from ops.stack import Stack
+from ops.dev.stack import Stack
 
 from .conftest import add_partners, job_for, wait_all
 

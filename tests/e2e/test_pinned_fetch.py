@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from messages import JobState
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
 from tests.e2e.conftest import Partner, add_partners, job_for, wait_all
 from workers.errors import RequestInvalid
 

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from messages import JobState, Stage
-from ops.stack import Stack
+from ops.dev.stack import Stack
 from tests.e2e.conftest import Partner, add_partners, job_for, local_ca, sha256, wait_all
 
 

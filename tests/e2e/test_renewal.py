@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from messages import JobState
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
 from tests.e2e.conftest import Partner, add_partners, job_for, wait_all
 from workers.config import PipelineConfig, load_config
 from workers.errors import VerificationFailed

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from messages import JobAccepted, JobRequest, JobState, KeyType, Stage
-from ops.stack import Stack, StackOptions
-from ops.thirdparty import ThirdPartyServer
+from ops.dev.stack import Stack, StackOptions
+from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import UPDATE_STAMPS, dump_changes, local_ca, wait_all
 from workers import pki
 from workers.errors import ServiceNowRejected, StateConflict

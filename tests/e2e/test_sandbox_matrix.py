@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from messages import JobState, KeyType
-from ops.stack import Stack, StackOptions
-from ops.thirdparty import ThirdPartyServer
+from ops.dev.stack import Stack, StackOptions
+from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import wait_all
 from workers import pki
 from workers.ca import LocalCa

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from messages import JobState, KeystoreUploaded, KeyType, Stage
-from ops.stack import Stack, StackOptions
-from ops.thirdparty import ThirdPartyServer
+from ops.dev.stack import Stack, StackOptions
+from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import local_ca, wait_all
 from workers import pki
 from workers.levers.partner import resume_third_party

@@ -13,7 +13,7 @@ from typing import Any
 import pika
 import pytest
 
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
 from tests.conftest import AMQP_URL
 
 

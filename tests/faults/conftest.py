@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pytest
 
 from messages import JobState, Stage
-from ops.output import table
-from ops.stack import Stack, StackOptions
+from ops.cli.output import table
+from ops.dev.stack import Stack, StackOptions
 from tests.e2e.conftest import Partner, add_partners, job_for, local_ca
 from workers.config import load_config
 

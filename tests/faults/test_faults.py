@@ -9,7 +9,7 @@ import time
 import pytest
 
 from messages import Stage
-from ops.stack import Stack
+from ops.dev.stack import Stack
 from tests.faults.conftest import add_partners, kill_worker_in, record, settle, submit
 
 JOBS = 10

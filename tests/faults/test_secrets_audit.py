@@ -23,7 +23,7 @@ import pika
 import pytest
 
 from messages import JobState
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
 from tests.conftest import AMQP_URL
 from tests.e2e.conftest import add_partners, job_for, wait_all
 from tests.faults.audit import forms_of_private_key, forms_of_text, scan

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ops.callback import signed_headers
 from ops.gateway.throttle import KEPT_PER_JOB
+from workers.callback_signing import signed_headers
 
 from .conftest import Gateway
 

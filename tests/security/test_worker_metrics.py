@@ -8,8 +8,8 @@ import inspect
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from ops.commands import local
-from ops.metrics import WithoutPerJobLabels, serve_worker_metrics
+from ops.cli.commands import local
+from ops.rabbitmq.broker_metrics import WithoutPerJobLabels, serve_worker_metrics
 
 
 def test_the_worker_metrics_port_listens_on_loopback_by_default() -> None:

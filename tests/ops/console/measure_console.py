@@ -18,7 +18,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from messages import JobRequest, JobState, Stage
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
 
 _TIMING = """
 const nav = performance.getEntriesByType('navigation')[0];

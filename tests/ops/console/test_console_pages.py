@@ -14,11 +14,11 @@ import pytest
 
 from messages import Stage
 from ops.console.session import COOKIE
-from ops.deadletters import DeadLetters
-from ops.rabbit import delete_queues, stage_queue_names
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
+from ops.rabbitmq.chores import delete_queues, stage_queue_names
+from ops.rabbitmq.dead_letters import DeadLetters
 from tests.conftest import AMQP_URL
-from tests.ops.test_dead_letters import bury, failed_job
+from tests.ops.rabbitmq.test_dead_letters import bury, failed_job
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def test_dead_letters_are_listed_and_requeued_with_a_reason(stack: Stack) -> Non
 def test_a_job_waiting_for_the_third_party_is_shown_and_goes_on_when_told(stack: Stack) -> None:
     """The wait is listed with its deadline; the job page offers the CA chain and the
     "installed" form, which resumes the job as the API's partner-installed does."""
-    from ops.thirdparty import ThirdPartyServer
+    from ops.dev.thirdparty import ThirdPartyServer
     from tests.e2e.conftest import wait_all
 
     assert stack.app is not None

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from messages import JobState, KeyType
-from ops.stack import Stack, StackOptions
+from ops.dev.stack import Stack, StackOptions
 from workers.store import JobRecord
 
 

@@ -22,10 +22,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from messages import JobState
-from ops.callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
-from ops.jobview import follow
-from ops.stack import Stack, StackOptions
+from ops.cli.jobview import follow
+from ops.dev.stack import Stack, StackOptions
 from tests.factories import OpensslCa
+from workers.callback_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
 from workers.pki import build_csr, generate_private_key
 from workers.pki.keys import load_private_key
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from messages import JobRequest, JobState
-from ops.stack import Stack
+from ops.dev.stack import Stack
 
 from .conftest import fresh_job, wait_for
 

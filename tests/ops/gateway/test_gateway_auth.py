@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from messages import JobState
-from ops.stack import Stack
+from ops.dev.stack import Stack
 from workers.logs import configure_logging
 
 from .conftest import fresh_job, wait_for

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from messages import JobState
-from ops.jobview import follow
-from ops.stack import Stack, StackOptions
+from ops.cli.jobview import follow
+from ops.dev.stack import Stack, StackOptions
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import httpx
 from cryptography import x509
 
 from messages import JobRequest, JobState
-from ops.stack import Stack
+from ops.dev.stack import Stack
 
 from .conftest import events, fresh_job, wait_for
 

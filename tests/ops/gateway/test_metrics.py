@@ -8,7 +8,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from messages import JobState
-from ops.stack import Stack
+from ops.dev.stack import Stack
 from tests.ops.gateway.conftest import wait_for
 
 

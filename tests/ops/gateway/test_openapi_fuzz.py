@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
 from messages import JobRequest, JobState
-from ops.stack import Stack
+from ops.dev.stack import Stack
 
 from .conftest import fresh_job, wait_for
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from ops.stack import Stack
+from ops.dev.stack import Stack
 from tests.e2e.conftest import local_ca
 from tests.ops.gateway.conftest import fresh_job
 from workers import pki

@@ -15,7 +15,7 @@ import jks
 import pytest
 
 from messages.job import KeyType
-from ops.thirdparty import ThirdPartyServer
+from ops.dev.thirdparty import ThirdPartyServer
 from workers.ca import Issued, LocalCa
 from workers.pki import IssuedChain, build_jks, cert_to_der, new_keystore_password
 

@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from messages.job import KeyType
-from ops.thirdparty import ThirdPartyServer
+from ops.dev.thirdparty import ThirdPartyServer
 from workers.ca import LocalCa
 from workers.errors import TransientError, VerificationFailed
 from workers.pki import (

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ops.sandbox import SandboxFacts, SandboxServer
+from ops.dev.sandbox import SandboxFacts, SandboxServer
 from workers import pki
 from workers.config import InstanceProfile, PipelineConfig, load_config
 from workers.machinery.deps import InstanceRegistry

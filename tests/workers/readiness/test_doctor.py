@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from ops.sandbox import SandboxFacts, SandboxServer
+from ops.dev.sandbox import SandboxFacts, SandboxServer
 from tests.e2e.test_alternative_facts import OTHER
 from tests.workers.readiness.plan_fixtures import sandbox_registry, writes
 from workers.config import InstanceProfile, load_config

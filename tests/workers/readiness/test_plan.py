@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ops.sandbox import LIVE_PROTOCOL
+from ops.dev.sandbox import LIVE_PROTOCOL
 from tests.workers.readiness.plan_fixtures import job, sandbox_registry, writes
 from workers.readiness.plan import Plan, plan_job
 

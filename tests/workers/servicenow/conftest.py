@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 
 from messages import KeyType, SubjectName
-from ops.sandbox import SandboxServer
+from ops.dev.sandbox import SandboxServer
 from workers.pki import (
     Authority,
     IssuedChain,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from ops.sandbox import FaultPlan, SandboxServer
+from ops.dev.sandbox import FaultPlan, SandboxServer
 from workers.errors import RateLimited, ServiceNowRejected, ServiceNowUnavailable
 from workers.servicenow import BasicAuth, CallRecord, OAuthPassword, ServiceNowClient
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ops.sandbox import SandboxFacts, SandboxServer
+from ops.dev.sandbox import SandboxFacts, SandboxServer
 from workers.errors import ConfigError
 from workers.servicenow import BasicAuth, Instance, InstanceFacts, ServiceNowClient, discover
 

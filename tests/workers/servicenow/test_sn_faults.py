@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from ops.sandbox import FaultPlan, SandboxServer
+from ops.dev.sandbox import FaultPlan, SandboxServer
 from workers.errors import ServiceNowUnavailable, TransientError
 from workers.servicenow import Instance, ServiceNowClient, discover
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ops.sandbox import SandboxServer
+from ops.dev.sandbox import SandboxServer
 from workers.errors import ServiceNowConflict, VerificationFailed
 from workers.servicenow import Instance, ServiceNowClient, TargetRef
 

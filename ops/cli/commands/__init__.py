@@ -1,0 +1,48 @@
+"""The ``twoway`` subcommands, one module per group.
+
+Each module has ``register(subparsers)``, which adds its commands and sets ``run`` (a
+function of the parsed arguments returning the exit status) as each one's default.
+Add a module here to add commands; the parser is assembled in ops/cli/main.py.
+"""
+
+from __future__ import annotations
+
+from ops.cli.commands import (
+    bench,
+    ca,
+    db,
+    dead_letters,
+    doctor,
+    gateway,
+    jobs,
+    local,
+    master_key,
+    messaging,
+    operate,
+    plan,
+    remote,
+    renewal,
+    rollback,
+    tokens,
+)
+
+__all__ = ["MODULES"]
+
+MODULES = [
+    local,
+    gateway,
+    jobs,
+    master_key,
+    rollback,
+    db,
+    operate,
+    tokens,
+    ca,
+    messaging,
+    dead_letters,
+    bench,
+    renewal,
+    plan,
+    doctor,
+    remote,
+]

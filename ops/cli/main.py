@@ -1,0 +1,78 @@
+"""The ``twoway`` command: the parser, assembled from ops/cli/commands/.
+
+Starting must be fast: nothing here (nor in a command module's top level) imports the
+store, SQLAlchemy, FastAPI or pydantic models; each command imports what it needs when
+it runs. Errors end as one line on stderr (``{"error", "message", "hint"}`` with --json)
+and an exit code from ops/cli/client.py's table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from ops.cli.client import EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
+from ops.cli.commands import MODULES
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twoway",
+        description="Outbound mutual TLS for ServiceNow, as queue workers. The operator"
+        " commands speak to the gateway (--url/--token, TWOWAY_URL/TWOWAY_TOKEN, or the"
+        " context file 'twoway login' and 'twoway up' write); db, rotate-master-key and"
+        " tokens open the store themselves.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in MODULES:
+        module.register(sub)
+    return parser
+
+
+def _local_error(exc: Exception) -> CliError:
+    """A twoway error raised here (a local command) as the CLI's error, by kind."""
+    from workers.errors import JobNotFound, PermanentError, RequestInvalid, TransientError
+
+    kind = type(exc).__name__
+    message, hint = getattr(exc, "message", str(exc)), getattr(exc, "hint", "")
+    if isinstance(exc, JobNotFound):
+        return CliError(EXIT_NOT_FOUND, kind, message, hint)
+    if isinstance(exc, RequestInvalid):
+        return CliError(EXIT_USAGE, kind, message, hint)
+    if isinstance(exc, TransientError):
+        return CliError(EXIT_UNREACHABLE, kind, message, hint)
+    code = EXIT_REFUSED if isinstance(exc, PermanentError) else EXIT_USAGE
+    return CliError(code, kind, message, hint)
+
+
+def _report(command: str, error: CliError, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(error.as_dict()), file=sys.stderr)
+    else:
+        print(f"twoway {command}: {error}", file=sys.stderr)
+    return error.code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    as_json = bool(getattr(args, "json", False))
+    try:
+        status: int = args.run(args)
+    except CliError as exc:
+        return _report(args.command, exc, as_json)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. piped into head: the reader has what it wanted
+        sys.stderr.close()
+        return 0
+    except Exception as exc:
+        if "workers.errors" in sys.modules and isinstance(
+            exc, sys.modules["workers.errors"].TwowayError
+        ):
+            return _report(args.command, _local_error(exc), as_json)
+        raise
+    return status

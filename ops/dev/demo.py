@@ -1,0 +1,171 @@
+"""``twoway demo``: one job end to end on the stack of ``twoway up``.
+
+The third party starts out refusing our new certificate, as a real partner does until
+it has installed it: the job proves the keystore before switching the message, finds it
+refused, and waits in ``waiting_for_third_party`` with the message untouched. The demo
+then plays the partner (it installs client-cert.pem) and the poller's re-probe carries
+the job on. With ``--ca manual`` the job first pauses at wait-for-ca the way it would for
+a slow CA: the demo writes the CSR and the callback's address and secret, says how to
+sign and call back, and waits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from messages import WAITING_STATES, JobEvent, JobState, KeyType
+from ops.cli.jobview import export_artifacts, follow, summarise
+from ops.cli.safefiles import prepare_out_dir, write_file
+from ops.dev.stack import Stack, StackOptions
+from workers.errors import RequestInvalid
+from workers.logs import configure_logging
+from workers.machinery.broker import BrokerKind
+from workers.store import JobRecord
+
+__all__ = ["run_demo"]
+
+
+def run_demo(
+    *,
+    key: KeyType = KeyType.RSA2048,
+    out: Path | None = None,
+    broker: BrokerKind = "stub",
+    ca: str = "local",
+    timeout: float = 300.0,
+    stream: TextIO = sys.stdout,
+    as_json: bool = False,
+) -> int:
+    """Run one job; exit status 0 only when it succeeded.
+
+    With ``as_json`` progress goes to stderr and one JSON result to ``stream``.
+    """
+    result_stream, stream = (stream, sys.stderr) if as_json else (stream, stream)
+
+    def say(line: str) -> None:
+        print(line, file=stream, flush=True)
+
+    if ca == "manual" and out is None:
+        raise RequestInvalid("demo --ca manual needs --out DIR", hint="csr.pem goes there")
+    if out is not None:
+        prepare_out_dir(out)  # refused now, not after the job
+    options = StackOptions(
+        broker=broker, partner_trusts_ca=False, poll_every_s=1.0, probe_every_s=1.0
+    )
+    stack = Stack(options)
+    log_path = stack.state_dir / "twoway.log"
+    configure_logging(stream=log_path.open("a", buffering=1, encoding="utf-8"), json=True)
+    say("twoway demo: outbound mutual TLS for a ServiceNow REST message, end to end")
+    with stack.start():
+        assert stack.app is not None
+        _announce(stack, say)
+        job, _ = stack.app.submit(stack.example_job(key, ca={"profile": ca}))
+        stack.app.store.add_listener(_partner_installs(stack, job.id, say))
+        say(f"job {job.id}: key {key.value}, target 'Payments API', CA '{ca}'")
+        shown = _pause_for_the_ca(stack, job.id, out, say, timeout) if out and ca == "manual" else 0
+        final = follow(stack.app.store, job.id, say, timeout=timeout, since=shown)
+        summary = summarise(stack.app.store, final)
+        files: list[str] = []
+        if out is not None:
+            files = export_artifacts(stack.app.store, final, out, summary)
+            say(f"wrote {', '.join(files)} to {out}")
+        else:
+            say("nothing was kept: the stack and its files go when the demo ends (--out DIR)")
+        if as_json:
+            kept = {"out": str(out) if out else None, "files": files}
+            print(json.dumps({**_short(summary), **kept}), file=result_stream, flush=True)
+        else:
+            say(json.dumps(_short(summary), indent=2))
+        if final.state is not JobState.SUCCEEDED:
+            say(f"the job did not succeed; the log is in {log_path}")
+            stack.options.keep_state = True
+        return 0 if final.state is JobState.SUCCEEDED else 1
+
+
+def _announce(stack: Stack, say: Callable[[str], None]) -> None:
+    broker = stack.options.broker
+    say(f"  sandbox instance  {stack.sandbox.url}")
+    say(f"  third party       {stack.third_party.url} (requires a client certificate)")
+    say(
+        f"  broker            {broker}" + (f" ({stack.queue_prefix}.*)" if broker != "stub" else "")
+    )
+
+
+def _pause_for_the_ca(
+    stack: Stack, job_id: str, out: Path, say: Callable[[str], None], timeout: float
+) -> int:
+    """Follow the job to its pause, hand the CSR out; return the events shown so far."""
+    assert stack.app is not None
+    paused = follow(stack.app.store, job_id, say, timeout=timeout, until=_paused_or_done)
+    shown = len(stack.app.store.history(job_id))  # nothing happens while it waits
+    if paused.state is JobState.WAITING_FOR_CA:
+        _ask_the_ca(stack, paused, out, say)
+    return shown
+
+
+def _paused_or_done(job: JobRecord) -> bool:
+    return job.terminal or job.state in WAITING_STATES
+
+
+def _partner_installs(
+    stack: Stack, job_id: str, say: Callable[[str], None]
+) -> Callable[[JobEvent], None]:
+    """The demo's third party installs client-cert.pem once the job waits for it."""
+
+    def listener(event: JobEvent) -> None:
+        if event.job_id != job_id or event.kind != "waiting_for_third_party" or not stack.app:
+            return
+        certificate = stack.app.store.artifacts.get(job_id, "client_cert_pem") or b""
+        say(
+            "  the message is untouched while the third party installs our certificate"
+            f" ({event.detail.get('install', {}).get('client_certificate_pem', '')});"
+            " playing the third party: installed. The poller re-probes ..."
+        )
+        stack.third_party.trust(certificate)
+
+    return listener
+
+
+def _ask_the_ca(stack: Stack, job: JobRecord, out: Path, say: Callable[[str], None]) -> None:
+    assert stack.app is not None
+    prepare_out_dir(out)
+    csr = stack.app.store.artifacts.get(job.id, "csr")
+    assert csr is not None
+    write_file(out / "csr.pem", csr)
+    spec = {
+        "url": f"{stack.gateway.url}/v1/jobs/{job.id}/ca-callback",
+        "secret": stack.callback_secret().decode(),
+    }
+    # renamed into place when whole: its presence means ready
+    write_file(out / "callback.json", json.dumps(spec).encode(), 0o600)
+    for line in _instructions(out, spec["url"]):
+        say(line)
+
+
+def _instructions(out: Path, url: str) -> list[str]:
+    ext = "basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature"
+    ext += "\\nextendedKeyUsage=clientAuth"
+    return [
+        f"the job waits for its CA. The CSR is in {out}/csr.pem; the callback's address and"
+        f" secret are in {out}/callback.json (mode 0600).",
+        "1. Sign it as the CA (any CA: ca.pem/ca.key, with ca-chain.pem = intermediates + root):",
+        f"   openssl x509 -req -in {out}/csr.pem -CA ca.pem -CAkey ca.key -days 90"
+        f" -copy_extensions copyall -extfile <(printf '{ext}') -out {out}/cert.pem",
+        "2. Call back (signed with HMAC-SHA256 over timestamp.job_id.body):",
+        f"   twoway ca-callback {out}/callback.json --cert {out}/cert.pem --chain ca-chain.pem",
+        "   or by hand: ts=$(date +%s); body=<the JSON {certificate, chain}>;"
+        ' sig=$(printf \'%s.%s\' "$ts" "$body" | openssl dgst -sha256 -hmac "$SECRET" -r'
+        " | cut -d' ' -f1)",
+        f'   curl -X POST {url} -H "X-Twoway-Timestamp: $ts"'
+        " -H \"X-Twoway-Signature: sha256=$sig\" -H 'Content-Type: application/json'"
+        ' --data-binary "$body"',
+        "waiting for the callback ...",
+    ]
+
+
+def _short(summary: dict[str, object]) -> dict[str, object]:
+    keep = ("job_id", "state", "stage", "error", "stage_durations_ms", "instance_records")
+    return {k: summary[k] for k in keep if k in summary}

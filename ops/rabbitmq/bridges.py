@@ -1,0 +1,48 @@
+"""The AMQP side of a stack in one process (``twoway up --broker rabbitmq``): the intake
+of ``<prefix>.jobs`` and the events relay, as threads; removed with the stack."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+
+import pika
+
+from ops.rabbitmq.connection import CONNECTION_ERRORS, topology_of
+from ops.rabbitmq.intake import Intake
+from ops.rabbitmq.relay import EventRelay
+from workers.machinery.app import App
+
+__all__ = ["Messaging"]
+
+
+class Messaging:
+    def __init__(self, app: App, url: str) -> None:
+        self.url = url
+        self.topology = topology_of(app.config)
+        self.intake = Intake(app, url, self.topology)
+        self.relay = EventRelay(app.store, url, self.topology)
+
+    def start(self) -> Messaging:
+        self.intake.start()
+        self.relay.start()
+        return self
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "jobs_queue": self.topology.jobs_queue,
+            "events_exchange": self.topology.events_exchange,
+            "routing_keys": "job.<state> (job.* for changes of state, job.# for all events)",
+        }
+
+    def stop(self, *, remove: bool = True) -> None:
+        self.intake.stop()
+        self.relay.stop()
+        if not remove:
+            return
+        with suppress(*CONNECTION_ERRORS):
+            connection = pika.BlockingConnection(pika.URLParameters(self.url))
+            channel = connection.channel()
+            channel.queue_delete(self.topology.jobs_queue)
+            channel.exchange_delete(self.topology.events_exchange)
+            connection.close()
