@@ -5,7 +5,7 @@ context file (``TWOWAY_CONTEXT``, default ``~/.config/twoway/context.json``, mod
 written by ``twoway login URL --token T`` and by ``twoway up``.
 
 Every failure becomes a ``CliError`` whose ``code`` is one of the exit codes below (the
-README's table), with the API's ``{"error", "message", "hint"}``. This module imports
+table in docs/api.md), with the API's ``{"error", "message", "hint"}``. This module imports
 nothing heavy at import time: ``twoway --help`` must start fast.
 """
 

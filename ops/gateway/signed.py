@@ -88,7 +88,7 @@ def _throttled(throttle: Throttle, job_id: str, remote: str | None) -> TwowayErr
 def _too_many(whom: str, throttle: Throttle) -> TooManyRefusals:
     return TooManyRefusals(
         f"too many refused callbacks from {whom} in the last {throttle.window_s:.0f} s",
-        hint="sign each callback for its job (see the README's callback section), then retry",
+        hint="sign each callback for its job (docs/cas.md, the callback section), then retry",
     )
 
 

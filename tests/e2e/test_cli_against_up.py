@@ -5,7 +5,7 @@ knows only that file (no store, broker or master key in its environment).
 On the stub broker and on RabbitMQ: a job whose verify message is lost twice (chaos) is
 found stalled by the sweeper and replayed to success; cancel of a succeeded job is
 refused toward rollback; jobs, status, certificates, renew, rollback, csr and resume of
-a manual-CA job, dead letters, login, and the exit codes of the README's table.
+a manual-CA job, dead letters, login, and the exit codes of the table in docs/api.md.
 """
 
 from __future__ import annotations
