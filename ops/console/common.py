@@ -14,9 +14,9 @@ from ops.console.session import Session, Sessions
 from ops.console.views import human_duration, is_waiting
 from ops.gateway.errors import status_for
 from ops.gateway.state import state_of
+from workers.app import App
 from workers.errors import TwowayError
 from workers.logs import redact_text
-from workers.machinery.app import App
 from workers.store.tokens import Role
 
 __all__ = [

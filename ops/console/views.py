@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from messages import WAITING_STATES, JobState, Stage
+from workers.app import App
 from workers.levers.waiting import waiting_jobs
-from workers.machinery.app import App
 from workers.store import JobRecord
 
 __all__ = [

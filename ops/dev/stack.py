@@ -25,6 +25,7 @@ from ops.dev.sandbox import Pacing, SandboxFacts, SandboxServer
 from ops.dev.thirdparty import ThirdPartyServer
 from ops.rabbitmq.chores import delete_queues, stage_queue_names
 from ops.service.server import GatewayServer
+from workers.app import App, build_app
 from workers.ca import LocalCa
 from workers.config import (
     InstanceProfile,
@@ -36,7 +37,6 @@ from workers.config import (
 from workers.levers.poller import Poller
 from workers.levers.scheduler import RenewalScheduler
 from workers.levers.sweeper import Sweeper
-from workers.machinery.app import App, build_app
 from workers.machinery.broker import BrokerKind
 from workers.machinery.deps import CaRegistry
 from workers.sealing import Sealer

@@ -20,7 +20,7 @@ from ops.gateway import (
 from ops.gateway.errors import install_error_handlers
 from ops.gateway.limits import BodyLimit
 from ops.gateway.state import GatewayState
-from workers.machinery.app import App
+from workers.app import App
 
 __all__ = ["ROUTERS", "create_gateway", "warn_untrusting_profiles"]
 

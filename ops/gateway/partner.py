@@ -24,6 +24,7 @@ from ops.gateway.auth import OperatorToken, actor_of, require
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.signed import KEEP, SignedCall, refuse_authenticated, signed_call
 from ops.gateway.state import state_of
+from workers.app import App
 from workers.config import format_validation_error
 from workers.errors import (
     PermissionDenied,
@@ -33,7 +34,6 @@ from workers.errors import (
 )
 from workers.levers.partner import resume_third_party
 from workers.levers.replay import MAX_REASON
-from workers.machinery.app import App
 
 __all__ = ["InstalledBody", "router"]
 

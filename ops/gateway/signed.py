@@ -24,9 +24,9 @@ from ops.gateway.errors import status_for
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
 from ops.gateway.throttle import KEPT_PER_JOB, Throttle
+from workers.app import App
 from workers.callback_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S, check_signature
 from workers.errors import AuthenticationFailed, PermissionDenied, TooManyRefusals, TwowayError
-from workers.machinery.app import App
 
 __all__ = ["KEEP", "SignedCall", "refuse_authenticated", "signed_call"]
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 
 from ops.gateway.throttle import Throttle
-from workers.machinery.app import App
+from workers.app import App
 
 __all__ = ["GatewayState", "state_of"]
 

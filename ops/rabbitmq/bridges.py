@@ -11,7 +11,7 @@ import pika
 from ops.rabbitmq.connection import CONNECTION_ERRORS, topology_of
 from ops.rabbitmq.intake import Intake
 from ops.rabbitmq.relay import EventRelay
-from workers.machinery.app import App
+from workers.app import App
 
 __all__ = ["Messaging"]
 

@@ -23,7 +23,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from ops.rabbitmq.dead_letters import DeadLetters
-from workers.machinery.app import App
+from workers.app import App
 
 __all__ = [
     "PER_JOB_LABELS",

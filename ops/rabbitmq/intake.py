@@ -27,9 +27,9 @@ from pika.spec import Basic, BasicProperties
 from sqlalchemy.exc import OperationalError
 
 from ops.rabbitmq.connection import CONNECTION_ERRORS, Topology, connect, declare, publish_json
+from workers.app import App
 from workers.errors import RequestInvalid, TransientError, TwowayError
 from workers.logs import redact_text
-from workers.machinery.app import App
 
 __all__ = ["MAX_BODY_BYTES", "Intake", "idempotency_key_of"]
 

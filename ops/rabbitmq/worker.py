@@ -13,11 +13,11 @@ import dramatiq
 import structlog
 
 from messages import Stage
+from workers.app import build_app
 from workers.config import Settings, load_config
 from workers.errors import ConfigError
 from workers.levers.sweeper import Sweeper
 from workers.logs import configure_logging
-from workers.machinery.app import build_app
 
 __all__ = ["run_worker"]
 

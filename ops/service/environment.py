@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from workers.app import App, build_app
 from workers.config import Settings, load_config
-from workers.machinery.app import App, build_app
 from workers.sealing import Sealer
 from workers.store import Store
 

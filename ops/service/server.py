@@ -11,7 +11,7 @@ import uvicorn
 from ops.gateway.app import create_gateway
 from ops.gateway.state import GatewayState
 from ops.service.serving import uvicorn_options
-from workers.machinery.app import App
+from workers.app import App
 
 __all__ = ["GatewayServer"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from messages import JobState, ProfileCreated, Stage
+from workers.app import App
 from workers.errors import PermanentError, StateConflict, VerificationFailed
-from workers.machinery.app import App
 from workers.machinery.context import StageContext
 from workers.stages.prove import partner_refused, prove_stored
 from workers.store import JobRecord

@@ -29,6 +29,7 @@ from typing import Any
 import structlog
 
 from messages import JobState, Stage
+from workers.app import App
 from workers.ca import Issued
 from workers.errors import (
     CaRejected,
@@ -43,7 +44,6 @@ from workers.levers.partner import probe_third_party, resume_third_party
 from workers.levers.periodic import Periodic
 from workers.levers.resume import resume_with_certificate
 from workers.levers.waiting import WaitingJob, waiting_jobs
-from workers.machinery.app import App
 
 __all__ = ["PollReport", "Poller"]
 

@@ -20,8 +20,8 @@ from sqlalchemy import Connection
 
 from messages import CertificateIssued, JobState, Stage
 from workers import pki
+from workers.app import App
 from workers.errors import CertificateRejected, PermanentError, RequestInvalid, StateConflict
-from workers.machinery.app import App
 from workers.store import JobRecord
 from workers.store.rewind import rewind
 

@@ -22,10 +22,10 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict
 
 from messages import JobState
+from workers.app import App
 from workers.errors import RequestInvalid, StateConflict, TwowayError
 from workers.levers.undo import RollbackStep, Undo, rolled_back_after_last_run
 from workers.logs import redact_text
-from workers.machinery.app import App
 from workers.store import JobRecord
 
 __all__ = ["RollbackReport", "RollbackStep", "rollback"]

@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from workers.app import App
+from workers.config.renewal import in_windows
 from workers.errors import TwowayError
 from workers.levers.periodic import Periodic
 from workers.levers.renewal import ManagedCertificate, inventory, renew
-from workers.levers.renewal_policy import in_windows
-from workers.machinery.app import App
 
 __all__ = ["RenewalScheduler", "ScheduleReport"]
 

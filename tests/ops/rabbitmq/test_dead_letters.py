@@ -24,8 +24,8 @@ from ops.rabbitmq.dead_letters import DeadLetter, DeadLetters
 from ops.service.server import GatewayServer
 from tests.conftest import AMQP_URL
 from tests.factories import good
+from workers.app import build_app
 from workers.config import Settings, load_config
-from workers.machinery.app import build_app
 from workers.machinery.pipeline import build_routes
 from workers.sealing import Sealer
 from workers.store import Store

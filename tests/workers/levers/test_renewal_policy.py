@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from workers.levers.renewal_policy import (
+from workers.config.renewal import (
     RenewalSettings,
     in_windows,
     parse_renew_before,

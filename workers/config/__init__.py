@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from messages import Stage
+from workers.config.renewal import RenewalSettings, RenewBefore
 from workers.errors import ConfigError
-from workers.levers.renewal_policy import RenewalSettings, RenewBefore
 
 __all__ = [
     "AcmeCaProfile",
