@@ -10,14 +10,14 @@ import dramatiq
 
 from messages import JobAccepted, JobRequest
 from workers.config import PipelineConfig, Settings
-from workers.levers.admission import admit, parse_request
 from workers.machinery.broker import BrokerKind, make_broker
 from workers.machinery.call_slots import InstanceSlots
-from workers.machinery.chaos import wrap_cores
+from workers.machinery.chaos import chaos_middleware, crash_after_finalize, wrap_cores
 from workers.machinery.context import record_call
 from workers.machinery.deps import CaRegistry, Deps, InstanceRegistry
 from workers.machinery.runtime import Runtime
 from workers.metrics import Metrics, SlotCollector, StoreCollector, observing
+from workers.readiness.admission import admit, parse_request
 from workers.sealing import Sealer
 from workers.stages import CORES
 from workers.store import JobRecord, Store
@@ -76,7 +76,7 @@ def build_app(
             sealer,
             environ=environ,
             store=store,
-            chaos=settings.chaos,
+            acme_after_finalize=crash_after_finalize(settings.chaos, settings.state_dir),
         ),
         instances=InstanceRegistry(
             config,
@@ -86,6 +86,6 @@ def build_app(
         ),
         metrics=metrics,
     )
-    the_broker = make_broker(broker, settings.broker_url, chaos=settings.chaos)
+    the_broker = make_broker(broker, settings.broker_url, extra=chaos_middleware(settings.chaos))
     runtime = Runtime(deps, the_broker, wrap_cores(CORES, settings.chaos))
     return App(config, settings, store, deps, the_broker, runtime)

@@ -25,9 +25,9 @@ import structlog
 from messages import JobAccepted, JobRequest, JobState, Stage, StageMessage
 from workers.config import PipelineConfig
 from workers.machinery.context import StageContext
+from workers.machinery.core import Paused
 from workers.machinery.deps import CaRegistry, Deps, InstanceRegistry
 from workers.machinery.memory import JobInMemory
-from workers.machinery.runtime import Paused
 from workers.sealing import Sealer
 from workers.stages import CORES
 from workers.store import JobRecord, Store

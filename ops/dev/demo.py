@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TextIO
 
 from messages import WAITING_STATES, JobEvent, JobState, KeyType
-from ops.cli.jobview import export_artifacts, follow, summarise
-from ops.cli.safefiles import prepare_out_dir, write_file
 from ops.dev.stack import Stack, StackOptions
+from ops.views.jobview import export_artifacts, follow, summarise
+from ops.views.safefiles import prepare_out_dir, write_file
 from workers.errors import RequestInvalid
 from workers.logs import configure_logging
 from workers.machinery.broker import BrokerKind

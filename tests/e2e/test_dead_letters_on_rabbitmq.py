@@ -18,10 +18,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from messages import JobState, Stage
-from ops.cli.jobview import follow
 from ops.dev.sandbox import FaultPlan
 from ops.dev.stack import Stack, StackOptions
 from ops.rabbitmq.dead_letters import DeadLetters
+from ops.views.jobview import follow
 from workers.config import PipelineConfig, load_config
 
 # The instance rate-limits every write to the REST message: enable fails, fast.

@@ -16,7 +16,7 @@ from ops.dev.sandbox import Pacing
 from ops.dev.stack import SECOND, Stack, StackOptions
 from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import add_partners, job_for, local_ca, wait_all
-from workers.levers.admission import parse_request
+from workers.readiness.admission import parse_request
 from workers.store import JobRecord
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from workers.levers.admission import fetch_allowed
+from workers.readiness.admission import fetch_allowed
 
 from .conftest import Gateway
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.cli.safefiles import prepare_out_dir, write_file
+from ops.views.safefiles import prepare_out_dir, write_file
 from workers.errors import RequestInvalid
 
 

@@ -17,9 +17,10 @@ from messages import JobAccepted, JobState, Stage, StageMessage
 from tests.factories import good
 from workers.config import load_config
 from workers.machinery.context import StageContext
+from workers.machinery.core import Paused, StageCore
 from workers.machinery.deps import CaRegistry, Deps, InstanceRegistry
 from workers.machinery.pipeline import build_routes
-from workers.machinery.runtime import Paused, Runtime, StageCore
+from workers.machinery.runtime import Runtime
 from workers.sealing import Sealer
 from workers.store import Store
 

@@ -22,8 +22,8 @@ from messages import JobAccepted, JobRequest, JobState, KeystoreUploaded, Stage
 from workers.app import App
 from workers.config.renewal import renewal_point
 from workers.errors import StateConflict
-from workers.levers.admission import admit
 from workers.levers.replay import check_reason
+from workers.readiness.admission import admit
 from workers.store import JobRecord, Store
 
 __all__ = ["ManagedCertificate", "inventory", "renew", "renewal_request"]

@@ -5,15 +5,15 @@ It is the only global (``dramatiq.set_broker``), and it is set here, once per pr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware import CurrentMessage, Middleware
 
 from workers.errors import ConfigError
-from workers.machinery.chaos import chaos_middleware
 
 __all__ = ["BrokerKind", "make_broker"]
 
@@ -21,9 +21,10 @@ BrokerKind = Literal["rabbitmq", "stub"]
 
 
 def make_broker(
-    kind: BrokerKind, url: str | None = None, *, chaos: tuple[str, ...] = ()
+    kind: BrokerKind, url: str | None = None, *, extra: Sequence[Middleware] = ()
 ) -> dramatiq.Broker:
-    """Build the broker, add the middleware twoway relies on, and make it the global one."""
+    """Build the broker, add the middleware twoway relies on (and ``extra``, the fault
+    drills' when the assembly switches them on), and make it the global one."""
     broker: dramatiq.Broker
     if kind == "rabbitmq":
         if not url or not url.startswith(("amqp://", "amqps://")):
@@ -38,7 +39,7 @@ def make_broker(
     else:
         raise ConfigError(f"unknown broker {kind!r}", hint="use 'rabbitmq' or 'stub'")
     broker.add_middleware(CurrentMessage())
-    for middleware in chaos_middleware(chaos):
+    for middleware in extra:
         broker.add_middleware(middleware)
     dramatiq.set_broker(broker)
     return broker

@@ -35,7 +35,7 @@ from dramatiq.middleware import Middleware, SkipMessage
 from messages import Stage, StageMessage
 from workers.errors import ConfigError
 from workers.machinery.context import StageContext
-from workers.machinery.runtime import Paused, StageCore
+from workers.machinery.core import Paused, StageCore
 
 __all__ = [
     "DuplicateDeliveries",

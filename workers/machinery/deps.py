@@ -50,14 +50,15 @@ class CaRegistry:
         *,
         environ: Mapping[str, str] | None = None,
         store: Store | None = None,
-        chaos: tuple[str, ...] = (),
+        acme_after_finalize: Callable[[str], None] | None = None,
     ) -> None:
         self._config = config
         self._state_dir = state_dir
         self._sealer = sealer
         self._environ = environ
         self._store = store  # where the acme adapter keeps its accounts and orders
-        self._chaos = chaos
+        # called once an ACME order is finalized, before it is stored (a fault drill's hook)
+        self._acme_after_finalize = acme_after_finalize
         self._made: dict[str, CaAdapter] = {}
         self._lock = threading.Lock()
 
@@ -108,16 +109,12 @@ class CaRegistry:
         if isinstance(profile, AcmeCaProfile):
             if self._store is None:
                 raise ConfigError(f"CA profile {profile_name!r} (acme) needs the store")
-            from workers.machinery.chaos import (
-                crash_after_finalize,  # chaos imports the stage machinery
-            )
-
             return make_acme_ca(
                 profile_name,
                 profile,
                 self._store.acme,
                 environ=os.environ if self._environ is None else self._environ,
-                after_finalize=crash_after_finalize(self._chaos, self._state_dir),
+                after_finalize=self._acme_after_finalize,
             )
         raise ConfigError(f"CA adapter {profile.adapter!r} is not available in this build")
 

@@ -13,12 +13,13 @@ a delivery does and takes the job's lease:
   lease freed in the same transaction (workers/machinery/stage_run.py): ``PermanentError`` fails
   the job at the stage; ``TransientError`` is retried by dramatiq with bounded backoff,
   and on the last attempt the job fails and the message goes to the dead-letter queue;
-- a stage whose instance has every call slot taken (``InstanceBusy``, workers/call_slots.py)
-  is neither: its lease is freed and its message is given back to the broker with a short
-  delay, carrying its retry count unchanged, so the worker thread is free at once for
-  other instances' jobs and the wait never uses up ``max_retries``. The stage runs again
-  from its start (stages are idempotent); a stage that has made its first call keeps
-  its slot until it ends, so it is never turned away halfway.
+- a stage whose instance has every call slot taken (``InstanceBusy``,
+  workers/machinery/call_slots.py) is neither: its lease is freed and its message is
+  given back to the broker with a short delay, carrying its retry count unchanged, so
+  the worker thread is free at once for other instances' jobs and the wait never uses
+  up ``max_retries``. The stage runs again from its start (stages are idempotent); a
+  stage that has made its first call keeps its slot until it ends, so it is never
+  turned away halfway.
 """
 
 from __future__ import annotations
@@ -40,13 +41,14 @@ from pydantic import ValidationError
 
 from messages import JobState, Stage, StageMessage
 from workers.errors import InstanceBusy, JobNotFound, StateConflict
+from workers.machinery.core import StageCore
 from workers.machinery.deps import Deps
 from workers.machinery.leases import LeaseKeeper
 from workers.machinery.pipeline import Route, Routes, build_routes
-from workers.machinery.stage_run import Paused, StageCore, StageRun
+from workers.machinery.stage_run import StageRun
 from workers.store import JobRecord, LeaseHeld
 
-__all__ = ["Paused", "Runtime", "StageCore"]
+__all__ = ["Runtime"]
 
 _log = structlog.get_logger("twoway.runtime")
 _HOST = socket.gethostname()[:24]

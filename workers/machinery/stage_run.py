@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,27 +32,14 @@ from workers.errors import (
 from workers.logs import redact_text
 from workers.machinery.call_slots import keeping
 from workers.machinery.context import StageContext
+from workers.machinery.core import Paused, StageCore
 from workers.machinery.deps import Deps
 from workers.machinery.pipeline import Route
 from workers.store import JobRecord, Note
 
-__all__ = ["Paused", "StageCore", "StageRun", "error_detail"]
+__all__ = ["StageRun", "error_detail"]
 
 _log = structlog.get_logger("twoway.runtime")
-
-
-@dataclass(frozen=True)
-class Paused:
-    """A core's answer when the job must wait for a person outside (its CA, or the third
-    party): the runtime acks and parks it in ``state``; ``detail`` goes into the event."""
-
-    request_id: str
-    reason: str
-    state: JobState = JobState.WAITING_FOR_CA
-    detail: Mapping[str, Any] = field(default_factory=dict)
-
-
-StageCore = Callable[[Any, StageContext], "StageMessage | Paused"]
 
 
 def error_detail(exc: BaseException) -> dict[str, Any]:

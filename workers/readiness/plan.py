@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from messages import JobRequest
 from workers.config import PipelineConfig
 from workers.errors import TwowayError
-from workers.levers.admission import Examined, examine
 from workers.machinery.deps import InstanceRegistry
+from workers.readiness.admission import Examined, examine
 from workers.readiness.plan_model import (
     FieldChange,
     Plan,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from messages import Stage
-from workers.machinery.runtime import StageCore
+from workers.machinery.core import StageCore
 from workers.stages.create_profile import create_profile
 from workers.stages.csr import csr
 from workers.stages.enable import enable

@@ -21,7 +21,7 @@ from typing import Any
 from messages import JobState, KeystoreUploaded, MutualAuthEnabled, ProfileCreated, Stage
 from workers.errors import VerificationFailed
 from workers.machinery.context import StageContext
-from workers.machinery.runtime import Paused
+from workers.machinery.core import Paused
 from workers.servicenow import TargetRef
 from workers.stages.prove import find_target, partner_refused, prove_attached
 

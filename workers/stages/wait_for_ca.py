@@ -9,7 +9,7 @@ from __future__ import annotations
 from messages import CertificateIssued, CsrCreated, Stage
 from workers.ca import Issued
 from workers.machinery.context import StageContext, sha256_hex
-from workers.machinery.runtime import Paused
+from workers.machinery.core import Paused
 
 __all__ = ["CA_REQUEST_KEY", "wait_for_ca"]
 

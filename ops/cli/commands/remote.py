@@ -125,7 +125,7 @@ def wait_for_job(
     Exit status: 0 succeeded or paused (for a person), 1 failed or cancelled, 5 timed out.
     With ``as_json`` progress goes to stderr and the job to stdout.
     """
-    from ops.cli.progress_lines import event_line
+    from ops.views.progress_lines import event_line
 
     out = sys.stderr if as_json else sys.stdout
     deadline = time.monotonic() + timeout

@@ -22,8 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from messages import JobState
-from ops.cli.jobview import follow
 from ops.dev.stack import Stack, StackOptions
+from ops.views.jobview import follow
 from tests.factories import OpensslCa
 from workers.callback_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
 from workers.pki import build_csr, generate_private_key

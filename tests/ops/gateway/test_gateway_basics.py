@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from messages import JobState
-from ops.cli.jobview import follow
 from ops.dev.stack import Stack, StackOptions
+from ops.views.jobview import follow
 
 
 @pytest.fixture(scope="module")

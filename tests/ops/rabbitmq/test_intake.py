@@ -13,11 +13,11 @@ import pika
 import pytest
 
 from messages import JobState
-from ops.cli.jobview import follow
 from ops.dev.sandbox import FaultPlan
 from ops.dev.stack import Stack, StackOptions
 from ops.rabbitmq.connection import Topology, topology_of
 from ops.rabbitmq.intake import MAX_BODY_BYTES, Intake
+from ops.views.jobview import follow
 from tests.conftest import AMQP_URL
 
 

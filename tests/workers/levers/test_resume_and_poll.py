@@ -13,8 +13,8 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from messages import JobState
-from ops.cli.jobview import follow
 from ops.dev.stack import Stack, StackOptions
+from ops.views.jobview import follow
 from workers.ca import Issued, Pending
 from workers.config import ManualCaProfile, load_config
 from workers.errors import CertificateRejected, ReplayRefused, StateConflict

@@ -18,7 +18,7 @@ from tests.workers.harness import Harness, fake_output
 from workers.config import InstanceProfile
 from workers.errors import PermanentError, TransientError
 from workers.machinery.context import StageContext
-from workers.machinery.runtime import Paused
+from workers.machinery.core import Paused
 
 
 def test_a_job_runs_the_nine_stages_once_each(h: Harness) -> None:

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from messages import CertificateIssued, CsrCreated, JobState, Stage
-from ops.cli.jobview import follow
 from ops.dev.stack import Stack, StackOptions
+from ops.views.jobview import follow
 from workers.machinery.context import StageContext
 from workers.stages.wait_for_ca import wait_for_ca
 

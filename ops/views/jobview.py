@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from messages import JobEvent
-from ops.cli.progress_lines import event_line
-from ops.cli.safefiles import prepare_out_dir, write_file
+from ops.views.progress_lines import event_line
+from ops.views.safefiles import prepare_out_dir, write_file
 from workers.store import JobRecord, Store
 
 __all__ = ["export_artifacts", "follow", "progress_line", "summarise"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from messages import JobRequest, JobState, Stage
-from ops.cli.jobview import follow
+from ops.views.jobview import follow
 from tests.factories import good
 from workers.sealing import Sealer
 from workers.store import Store
