@@ -51,9 +51,6 @@ def create_gateway(app: App, *, state: GatewayState | None = None) -> FastAPI:
     api.add_middleware(BodyLimit, state=api.state.twoway)
     for router in ROUTERS:
         api.include_router(router)
-    from ops.console import install_console  # the console imports from this package
-
-    install_console(api)
     warn_untrusting_profiles(app)
     return api
 

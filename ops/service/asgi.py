@@ -8,7 +8,7 @@ import atexit
 
 from fastapi import FastAPI
 
-from ops.gateway.app import create_gateway
+from ops.service.assembly import create_service
 from ops.service.environment import open_app
 from workers.logs import configure_logging
 
@@ -19,4 +19,4 @@ def gateway_from_environment() -> FastAPI:
     configure_logging()
     app = open_app()
     atexit.register(app.close)
-    return create_gateway(app)
+    return create_service(app)

@@ -8,8 +8,8 @@ import time
 
 import uvicorn
 
-from ops.gateway.app import create_gateway
 from ops.gateway.state import GatewayState
+from ops.service.assembly import create_service
 from ops.service.serving import uvicorn_options
 from workers.app import App
 
@@ -20,7 +20,7 @@ class GatewayServer:
     def __init__(
         self, app: App, *, host: str = "127.0.0.1", port: int = 0, state: GatewayState | None = None
     ) -> None:
-        self.api = create_gateway(app, state=state)
+        self.api = create_service(app, state=state)
         self.host = host
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
