@@ -8,6 +8,7 @@
     +-- AuthenticationFailed        no bearer token, or one that is unknown or revoked
     +-- PermissionDenied            a valid token whose role does not allow the operation
     +-- ReplayRefused               a signed request that was already used once (a CA callback)
+    +-- TooManyRefusals             too many refused attempts from one client or at one job (429)
     +-- PermanentError              never retried: fails the job at its stage
     |   +-- RequestInvalid          a job request, callback or resume that does not validate
     |   |   +-- TakeOverRefused     the message already uses another profile; no "replace"

@@ -25,13 +25,13 @@ from workers.levers.renewal import renew
 from workers.levers.replay import MAX_REASON, cancel, check_reason, replay
 from workers.levers.resume import resume_with_certificate
 from workers.levers.rollback import rollback
+from workers.pki import MAX_CERTIFICATE_PEM, MAX_CHAIN_PEM
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/ui/jobs/{job_id}", include_in_schema=False)
 Csrf = Annotated[str, Form(max_length=100)]
 Reason = Annotated[str, Form(max_length=MAX_REASON + 100)]
-_MAX_PEM = 200_000  # what the CA callback's body holds at most (ops/gateway/ca.py)
 
 
 def _act(request: Request, job_id: str, csrf: str, do: Callable[[Session], str]) -> Response:
@@ -124,8 +124,8 @@ def renew_job(
 async def resume_job(
     request: Request,
     csrf: Csrf = "",
-    certificate: Annotated[str, Form(max_length=_MAX_PEM)] = "",
-    chain: Annotated[str, Form(max_length=_MAX_PEM)] = "",
+    certificate: Annotated[str, Form(max_length=MAX_CERTIFICATE_PEM)] = "",
+    chain: Annotated[str, Form(max_length=MAX_CHAIN_PEM)] = "",
     certificate_file: UploadFile | None = None,
     chain_file: UploadFile | None = None,
     job_id: str = JOB_ID,
@@ -158,5 +158,5 @@ async def resume_job(
 async def _text(upload: UploadFile | None) -> str:
     if upload is None or not upload.filename:
         return ""
-    data = await upload.read(_MAX_PEM + 1)
+    data = await upload.read(MAX_CHAIN_PEM + 1)
     return data.decode("utf-8", errors="replace")

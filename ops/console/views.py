@@ -10,6 +10,7 @@ from messages import WAITING_STATES, JobState, Stage
 from workers.app import App
 from workers.levers.waiting import waiting_jobs
 from workers.store import JobRecord
+from workers.store.artifacts import Artifact
 
 __all__ = [
     "WAITING_PREFIX",
@@ -110,7 +111,7 @@ def instance_holds(view: dict[str, Any], stored: dict[str, tuple[bytes, bool]]) 
         if e["kind"] == "instance_record"
     ]
     previous: dict[str, dict[str, str]] = {}
-    raw, sealed = stored.get("previous_values", (b"", True))
+    raw, sealed = stored.get(Artifact.PREVIOUS_VALUES, (b"", True))
     if raw and not sealed:
         loaded = json.loads(raw)
         previous = {str(k): {str(f): str(v) for f, v in vs.items()} for k, vs in loaded.items()}

@@ -25,6 +25,7 @@ from workers.errors import RequestInvalid
 from workers.logs import configure_logging
 from workers.machinery.broker import BrokerKind
 from workers.store import JobRecord
+from workers.store.artifacts import Artifact
 
 __all__ = ["run_demo"]
 
@@ -118,7 +119,7 @@ def _partner_installs(
     def listener(event: JobEvent) -> None:
         if event.job_id != job_id or event.kind != "waiting_for_third_party" or not stack.app:
             return
-        certificate = stack.app.store.artifacts.get(job_id, "client_cert_pem") or b""
+        certificate = stack.app.store.artifacts.get(job_id, Artifact.CLIENT_CERT_PEM) or b""
         say(
             "  the message is untouched while the third party installs our certificate"
             f" ({event.detail.get('install', {}).get('client_certificate_pem', '')});"
@@ -132,7 +133,7 @@ def _partner_installs(
 def _ask_the_ca(stack: Stack, job: JobRecord, out: Path, say: Callable[[str], None]) -> None:
     assert stack.app is not None
     prepare_out_dir(out)
-    csr = stack.app.store.artifacts.get(job.id, "csr")
+    csr = stack.app.store.artifacts.get(job.id, Artifact.CSR)
     assert csr is not None
     write_file(out / "csr.pem", csr)
     spec = {

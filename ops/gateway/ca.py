@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ops.gateway.auth import require
+from ops.gateway.errors import ERROR_BODY, error_responses
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.signed import KEEP, SignedCall, refuse_authenticated, signed_call
 from ops.gateway.state import state_of
@@ -27,11 +28,11 @@ from workers.errors import (
     TwowayError,
 )
 from workers.levers.resume import resume_with_certificate
+from workers.pki import MAX_CERTIFICATE_PEM, MAX_CHAIN_PEM
 
 __all__ = ["CaCallback", "router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["ca"])
-_ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
 
 
 class CaCallback(BaseModel):
@@ -39,9 +40,13 @@ class CaCallback(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    certificate: str = Field(min_length=1, max_length=100_000, description="the leaf, PEM")
+    certificate: str = Field(
+        min_length=1, max_length=MAX_CERTIFICATE_PEM, description="the leaf, PEM"
+    )
     chain: str = Field(
-        default="", max_length=200_000, description="intermediates and root, PEM, concatenated"
+        default="",
+        max_length=MAX_CHAIN_PEM,
+        description="intermediates and root, PEM, concatenated",
     )
 
 
@@ -56,7 +61,7 @@ class CallbackAccepted(BaseModel):
     summary="The job's CSR (PKCS#10, PEM), for the CA",
     dependencies=[require("read")],
     response_class=Response,
-    responses={200: {"content": {"application/x-pem-file": {}}}, 404: _ERROR, 409: _ERROR},
+    responses={200: {"content": {"application/x-pem-file": {}}}, 404: ERROR_BODY, 409: ERROR_BODY},
 )
 def get_csr(request: Request, job_id: str = JOB_ID) -> Response:
     store = state_of(request).app.store
@@ -75,7 +80,7 @@ def get_csr(request: Request, job_id: str = JOB_ID) -> Response:
     status_code=202,
     summary="The CA's signed certificate: resumes the job at import-chain",
     response_model=CallbackAccepted,
-    responses=dict.fromkeys((400, 401, 403, 404, 409, 413, 422), _ERROR),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
     openapi_extra={
         "requestBody": {
             "required": True,

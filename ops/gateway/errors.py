@@ -3,6 +3,8 @@ what is wrong and what to do (never a secret, never a traceback)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,7 +28,16 @@ from workers.errors import (
 )
 from workers.logs import redact_text
 
-__all__ = ["install_error_handlers", "status_for"]
+__all__ = ["ERROR_BODY", "error_responses", "install_error_handlers", "status_for"]
+
+# How the OpenAPI document describes every error answer of every route.
+ERROR_BODY: dict[str, Any] = {"description": "what is wrong and what to do: {error, message, hint}"}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses=``: each status answers with :data:`ERROR_BODY`."""
+    return dict.fromkeys(statuses, ERROR_BODY)
+
 
 _STATUS: list[tuple[type[TwowayError], int]] = [
     (JobNotFound, 404),

@@ -13,17 +13,18 @@ from fastapi import APIRouter, Query, Request, Response
 
 from messages import WAITING_STATES, JobState, Stage
 from ops.gateway.auth import require
+from ops.gateway.errors import ERROR_BODY
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
 from workers.errors import RequestInvalid, StateConflict
+from workers.store.artifacts import Artifact
 
 __all__ = ["decode_cursor", "encode_cursor", "router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[require("read")])
-_ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
 _CERTIFICATE = {  # format: (artifact, media type, file extension)
-    "pem": ("client_cert_pem", "application/x-pem-file", "pem"),
-    "der": ("client_cert_der", "application/pkix-cert", "cer"),
+    "pem": (Artifact.CLIENT_CERT_PEM, "application/x-pem-file", "pem"),
+    "der": (Artifact.CLIENT_CERT_DER, "application/pkix-cert", "cer"),
 }
 
 
@@ -97,8 +98,8 @@ def waiting(request: Request) -> dict[str, Any]:
     response_class=Response,
     responses={
         200: {"content": {"application/x-pem-file": {}, "application/pkix-cert": {}}},
-        404: _ERROR,
-        409: _ERROR,
+        404: ERROR_BODY,
+        409: ERROR_BODY,
     },
 )
 def client_certificate(

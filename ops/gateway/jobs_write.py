@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from messages import JobRequest, Stage
 from ops.gateway.auth import OperatorToken, actor_of
+from ops.gateway.errors import ERROR_BODY, error_responses
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
 from workers.levers.replay import MAX_REASON, cancel, replay
@@ -20,7 +21,6 @@ from workers.levers.replay import MAX_REASON, cancel, replay
 __all__ = ["CancelBody", "JobCreated", "ReplayBody", "router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-_ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
 Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON, description="why (recorded)")]
 
 
@@ -54,9 +54,9 @@ class CancelBody(BaseModel):
     summary="Submit a job request; the same Idempotency-Key and body return the same job",
     responses={
         200: {"description": "the job this Idempotency-Key made before", "model": JobCreated},
-        400: _ERROR,
-        409: _ERROR,
-        413: _ERROR,
+        400: ERROR_BODY,
+        409: ERROR_BODY,
+        413: ERROR_BODY,
     },
 )
 def create_job(
@@ -79,7 +79,7 @@ def create_job(
     "/{job_id}/replay",
     status_code=202,
     summary="Run a stage of a failed job again and continue from there",
-    responses={404: _ERROR, 409: _ERROR},
+    responses=error_responses(404, 409),
 )
 def replay_job(
     request: Request,
@@ -97,7 +97,7 @@ def replay_job(
 @router.post(
     "/{job_id}/cancel",
     summary="Cancel an unfinished job (a cancelled one is returned as it is)",
-    responses={404: _ERROR, 409: _ERROR},
+    responses=error_responses(404, 409),
 )
 def cancel_job(
     request: Request,

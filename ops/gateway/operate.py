@@ -15,24 +15,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from messages import Stage
 from ops.gateway.auth import OperatorToken, ReadToken, actor_of
+from ops.gateway.errors import error_responses
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
 from workers.errors import RequestInvalid, StateConflict
 from workers.levers.replay import MAX_REASON
+from workers.pki import MAX_CERTIFICATE_PEM, MAX_CHAIN_PEM
 
 __all__ = ["DeadLetterSelection", "ResumeBody", "RollbackBody", "router"]
 
 router = APIRouter(tags=["operations"])
-_ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
-_PEM_MAX = 200_000
 Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON, description="why (recorded)")]
 
 
 class ResumeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    certificate: Annotated[str, Field(min_length=1, max_length=_PEM_MAX)]
-    chain: Annotated[str, Field(max_length=_PEM_MAX)] = ""
+    certificate: Annotated[str, Field(min_length=1, max_length=MAX_CERTIFICATE_PEM)]
+    chain: Annotated[str, Field(max_length=MAX_CHAIN_PEM)] = ""
 
 
 class RollbackBody(BaseModel):
@@ -56,7 +56,7 @@ class DeadLetterSelection(BaseModel):
     "/v1/jobs/{job_id}/resume",
     summary="Resume a job waiting for its CA with the certificate the CA signed"
     " (the checks of the CA callback)",
-    responses=dict.fromkeys((404, 409, 422), _ERROR),
+    responses=error_responses(404, 409, 422),
 )
 def resume_job(
     request: Request, body: ResumeBody, token: OperatorToken, job_id: str = JOB_ID
@@ -78,7 +78,7 @@ def resume_job(
 @router.post(
     "/v1/jobs/{job_id}/rollback",
     summary="Undo what a job changed on its instance; the job ends cancelled (idempotent)",
-    responses=dict.fromkeys((404, 409, 422), _ERROR),
+    responses=error_responses(404, 409, 422),
 )
 def rollback_job(
     request: Request, token: OperatorToken, body: RollbackBody | None = None, job_id: str = JOB_ID
@@ -140,7 +140,7 @@ def _act(request: Request, body: DeadLetterSelection, token: Any, verb: str) -> 
 @router.post(
     "/v1/dead-letters/replay",
     summary="Send dead letters back to their stage (retries reset), reviving their jobs",
-    responses=dict.fromkeys((400, 409), _ERROR),
+    responses=error_responses(400, 409),
 )
 def replay_dead_letters(
     request: Request, body: DeadLetterSelection, token: OperatorToken
@@ -151,7 +151,7 @@ def replay_dead_letters(
 @router.post(
     "/v1/dead-letters/purge",
     summary="Drop dead letters for good, noting it in each job's history",
-    responses=dict.fromkeys((400, 409), _ERROR),
+    responses=error_responses(400, 409),
 )
 def purge_dead_letters(
     request: Request, body: DeadLetterSelection, token: OperatorToken

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ops.gateway.auth import OperatorToken, actor_of, require
+from ops.gateway.errors import ERROR_BODY, error_responses
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.signed import KEEP, SignedCall, refuse_authenticated, signed_call
 from ops.gateway.state import state_of
@@ -34,11 +35,11 @@ from workers.errors import (
 )
 from workers.levers.partner import resume_third_party
 from workers.levers.replay import MAX_REASON
+from workers.store.artifacts import Artifact
 
 __all__ = ["InstalledBody", "router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["third party"])
-_ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
 
 
 class InstalledBody(BaseModel):
@@ -54,12 +55,12 @@ class InstalledBody(BaseModel):
     summary="The CA chain of the job's client certificate (intermediates and root, PEM)",
     dependencies=[require("read")],
     response_class=Response,
-    responses={200: {"content": {"application/x-pem-file": {}}}, 404: _ERROR, 409: _ERROR},
+    responses={200: {"content": {"application/x-pem-file": {}}}, 404: ERROR_BODY, 409: ERROR_BODY},
 )
 def ca_chain(request: Request, job_id: str = JOB_ID) -> Response:
     store = state_of(request).app.store
     job = store.get_job(job_id)
-    data = store.artifacts.get(job.id, "ca_chain_pem")
+    data = store.artifacts.get(job.id, Artifact.CA_CHAIN_PEM)
     if data is None:
         raise StateConflict(
             f"job {job.id} has no CA chain yet ({job.state.value})",
@@ -76,7 +77,7 @@ def ca_chain(request: Request, job_id: str = JOB_ID) -> Response:
     "/{job_id}/partner-installed",
     status_code=202,
     summary="The third party installed our client certificate: the job proves it and goes on",
-    responses={404: _ERROR, 409: _ERROR},
+    responses=error_responses(404, 409),
 )
 def partner_installed(
     request: Request, token: OperatorToken, body: InstalledBody | None = None, job_id: str = JOB_ID
@@ -91,7 +92,7 @@ def partner_installed(
     "/{job_id}/partner-callback",
     status_code=202,
     summary="The request workflow says the third party installed our certificate (signed)",
-    responses=dict.fromkeys((400, 401, 403, 404, 409, 429), _ERROR),
+    responses=error_responses(400, 401, 403, 404, 409, 429),
     openapi_extra={
         "requestBody": {
             "required": False,

@@ -12,6 +12,7 @@ from messages import JobEvent
 from ops.views.progress_lines import event_line
 from ops.views.safefiles import prepare_out_dir, write_file
 from workers.store import JobRecord, Store
+from workers.store.artifacts import Artifact
 
 __all__ = ["export_artifacts", "follow", "progress_line", "summarise"]
 
@@ -53,12 +54,12 @@ def export_artifacts(store: Store, job: JobRecord, out: Path, summary: dict[str,
     """
     prepare_out_dir(out)
     files: dict[str, tuple[str, int]] = {
-        "keystore": ("keystore.jks", 0o600),
-        "keystore_password": ("keystore.password", 0o600),
-        "client_cert_pem": ("client-cert.pem", 0o644),
-        "client_cert_der": ("client-cert.der", 0o644),
-        "ca_chain_pem": ("ca-chain.pem", 0o644),
-        "csr": ("csr.pem", 0o644),
+        Artifact.KEYSTORE: ("keystore.jks", 0o600),
+        Artifact.KEYSTORE_PASSWORD: ("keystore.password", 0o600),
+        Artifact.CLIENT_CERT_PEM: ("client-cert.pem", 0o644),
+        Artifact.CLIENT_CERT_DER: ("client-cert.der", 0o644),
+        Artifact.CA_CHAIN_PEM: ("ca-chain.pem", 0o644),
+        Artifact.CSR: ("csr.pem", 0o644),
     }
     written = []
     for artifact, (name, mode) in files.items():

@@ -34,6 +34,7 @@ from workers.logs import redact_text
 from workers.machinery.runtime import Runtime
 from workers.stages.wait_for_ca import CA_REQUEST_KEY
 from workers.store import JobRecord, Store
+from workers.store.artifacts import Artifact
 from workers.store.rewind import rewind
 
 __all__ = ["CA_REQUEST_KEY", "MAX_REASON", "cancel", "check_reason", "replay"]
@@ -46,16 +47,16 @@ _UNFINISHED = frozenset(
 )
 # What each stage up to the keystore makes; a forced replay drops them from its stage on.
 _MADE_BY: dict[Stage, tuple[str, ...]] = {
-    Stage.GENERATE: ("private_key",),
-    Stage.CSR: ("csr",),
-    Stage.WAIT_FOR_CA: ("certificate", "issued_chain"),
+    Stage.GENERATE: (Artifact.PRIVATE_KEY,),
+    Stage.CSR: (Artifact.CSR,),
+    Stage.WAIT_FOR_CA: (Artifact.CERTIFICATE, Artifact.ISSUED_CHAIN),
     Stage.IMPORT_CHAIN: (
-        "keystore",
-        "keystore_password",
-        "keystore_certificate",
-        "client_cert_pem",
-        "client_cert_der",
-        "ca_chain_pem",
+        Artifact.KEYSTORE,
+        Artifact.KEYSTORE_PASSWORD,
+        Artifact.KEYSTORE_CERTIFICATE,
+        Artifact.CLIENT_CERT_PEM,
+        Artifact.CLIENT_CERT_DER,
+        Artifact.CA_CHAIN_PEM,
     ),
 }
 _NOT_FAILED = {
@@ -178,7 +179,7 @@ def _dropped(
     if not _before_keystore(runtime, stage):
         return []
     if not force:
-        if store.artifacts.get(job.id, "certificate") is not None:
+        if store.artifacts.get(job.id, Artifact.CERTIFICATE) is not None:
             raise StateConflict(
                 f"job {job.id} already holds a certificate; replaying '{stage.value}' would"
                 f" {_ANEW[stage]}",
@@ -195,7 +196,7 @@ def _forget(
 ) -> Callable[[Connection], None]:
     """The rewind: outputs from ``stage`` on, the dropped artifacts, and with the
     certificate also the CA request, which is asked again under a new request key."""
-    renew_ca = "certificate" in dropped
+    renew_ca = Artifact.CERTIFICATE in dropped
     new_key = {CA_REQUEST_KEY: f"{job_id}-{secrets.token_hex(4)}".encode()}
     return rewind(
         job_id,

@@ -23,6 +23,7 @@ from workers import pki
 from workers.app import App
 from workers.errors import CertificateRejected, PermanentError, RequestInvalid, StateConflict
 from workers.store import JobRecord
+from workers.store.artifacts import Artifact
 from workers.store.rewind import rewind
 
 __all__ = ["resume_with_certificate"]
@@ -102,14 +103,14 @@ def _facts(job: JobRecord, chain: pki.IssuedChain, certificate: bytes) -> dict[s
 
 def _artifacts(certificate: bytes, chain: pki.IssuedChain) -> dict[str, bytes]:
     """What the later stages read: the leaf, and the verified CA chain (root included)."""
-    return {"certificate": certificate, "issued_chain": chain.ca_chain_pem}
+    return {Artifact.CERTIFICATE: certificate, Artifact.ISSUED_CHAIN: chain.ca_chain_pem}
 
 
 def _checked(
     app: App, job: JobRecord, certificate_pem: bytes, chain_pem: bytes, *, source: str, actor: str
 ) -> pki.IssuedChain:
     profile = app.config.ca_profile(job.request.ca.profile)
-    csr = app.store.artifacts.get(job.id, "csr")
+    csr = app.store.artifacts.get(job.id, Artifact.CSR)
     if csr is None:
         raise PermanentError(f"job {job.id} has no CSR", hint="replay stage 'csr'")
     try:

@@ -25,6 +25,7 @@ from workers.config.renewal import in_windows
 from workers.errors import TwowayError
 from workers.levers.periodic import Periodic
 from workers.levers.renewal import ManagedCertificate, inventory, renew
+from workers.servicenow import tables
 
 __all__ = ["RenewalScheduler", "ScheduleReport"]
 
@@ -113,6 +114,6 @@ class RenewalScheduler(Periodic):
         if retired[-1].at + timedelta(days=self.settings.grace_period_days) > now:
             return
         sys_id = str(retired[-1].detail["sys_id"])
-        self.app.deps.instances.get(cert.instance).delete_record("sys_certificate", sys_id)
+        self.app.deps.instances.get(cert.instance).delete_record(tables.CERTIFICATE, sys_id)
         self.app.store.note(cert.job_id, "keystore_deleted", {"sys_id": sys_id})
         report.deleted.append(sys_id)

@@ -24,18 +24,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from messages import JobRequest, Stage, TrustRegistered
-from workers import pki
+from messages import Stage, TrustRegistered
 from workers.machinery.deps import Deps
-from workers.servicenow import ProfileState, TargetRef
+from workers.servicenow import ProfileState, TargetRef, tables
+from workers.stages.import_chain import given_server_certificate
 from workers.stages.restore import safe_values
 from workers.stages.upload_keystore import job_marker
 from workers.store import JobRecord
+from workers.store.artifacts import Artifact
 
 __all__ = ["RollbackStep", "Undo", "rolled_back_after_last_run"]
 
-CERTIFICATE = "sys_certificate"
-PROFILE = "sys_protocol_profile"
 Action = Literal["restored", "pointed_back", "deactivated", "deleted", "kept"]
 
 
@@ -62,16 +61,6 @@ def rolled_back_after_last_run(events: list[Any]) -> Any | None:
     return last
 
 
-def _server_der(request: JobRequest, fetched: bytes | None) -> bytes | None:
-    """The third party's certificate as the job gave it (or fetched it, if it got that far)."""
-    given = request.server_certificate
-    if given.der_b64 is not None:
-        return given.der_bytes()
-    if given.pem is not None:
-        return pki.cert_to_der(pki.parse_certificates(given.pem, what="server_certificate")[0])
-    return fetched
-
-
 class Undo:
     """Runs the four steps for ``job``; ``record`` is called with each step as it is done."""
 
@@ -96,7 +85,7 @@ class Undo:
     # -- the four steps -------------------------------------------------------------------
 
     def _messages(self, live: set[str]) -> None:
-        previous = self._json("previous_values")
+        previous = self._json(Artifact.PREVIOUS_VALUES)
         if not previous:
             return
         spec = self.job.request.target
@@ -149,7 +138,7 @@ class Undo:
         if current.keystore not in keystores:
             if before is None or current.keystore != before.keystore:
                 note = f"points at keystore {current.keystore!r}, not at one of this job's"
-                self._step("kept", "profile", PROFILE, current.sys_id, note)
+                self._step("kept", "profile", tables.PROFILE, current.sys_id, note)
             return
         if before is not None:  # it existed: the job rotated it onto its keystore
             self._point_back(current, before)
@@ -157,46 +146,46 @@ class Undo:
         users = self.instance.profile_users(current.sys_id)
         if users:
             note = "still used by " + ", ".join(f"{t} {s}" for t, s in users)
-            self._step("kept", "profile", PROFILE, current.sys_id, note)
+            self._step("kept", "profile", tables.PROFILE, current.sys_id, note)
             return
-        self.instance.delete_record(PROFILE, current.sys_id)
-        self._step("deleted", "profile", PROFILE, current.sys_id)
+        self.instance.delete_record(tables.PROFILE, current.sys_id)
+        self._step("deleted", "profile", tables.PROFILE, current.sys_id)
 
     def _point_back(self, current: ProfileState, before: ProfileState) -> None:
-        if before.keystore and not self.instance.record_exists(CERTIFICATE, before.keystore):
+        if before.keystore and not self.instance.record_exists(tables.CERTIFICATE, before.keystore):
             note = (
                 f"its former keystore {before.keystore} is gone (rolled back before this"
                 " job?); left on this job's keystore so that it keeps working"
             )
-            self._step("kept", "profile", PROFILE, current.sys_id, note)
+            self._step("kept", "profile", tables.PROFILE, current.sys_id, note)
             return
         self.instance.restore_protocol_profile(
             current.sys_id, keystore=before.keystore, default_port=before.default_port
         )
-        self._step("pointed_back", "profile", PROFILE, current.sys_id, before.keystore)
+        self._step("pointed_back", "profile", tables.PROFILE, current.sys_id, before.keystore)
 
     def _keystores(self, keystores: list[str]) -> None:
         for sys_id in keystores:
             users = self.instance.profiles_using(sys_id)
             if users:
                 note = "still used by protocol profile " + ", ".join(users)
-                self._step("kept", "keystore", CERTIFICATE, sys_id, note)
+                self._step("kept", "keystore", tables.CERTIFICATE, sys_id, note)
                 continue
-            self.instance.deactivate_record(CERTIFICATE, sys_id)
-            self._step("deactivated", "keystore", CERTIFICATE, sys_id)
-            self.instance.delete_record(CERTIFICATE, sys_id)
-            self._step("deleted", "keystore", CERTIFICATE, sys_id, "with its attachment")
+            self.instance.deactivate_record(tables.CERTIFICATE, sys_id)
+            self._step("deactivated", "keystore", tables.CERTIFICATE, sys_id)
+            self.instance.delete_record(tables.CERTIFICATE, sys_id)
+            self._step("deleted", "keystore", tables.CERTIFICATE, sys_id, "with its attachment")
 
     def _trust(self) -> None:
         ids = {str(e["sys_id"]) for e in self._made if e.get("what") == "trust"}
         registered = self.deps.store.progress.get_output(self.job.id, Stage.REGISTER_TRUST)
         if registered is not None:
             ids.add(TrustRegistered.model_validate_json(registered.message).trust_sys_id)
-        before = self._json("trust_before")
+        before = self._json(Artifact.TRUST_BEFORE)
         if before is not None:
             created = not before.get("sys_id")
-            fetched = self.deps.store.artifacts.get(self.job.id, "server_certificate")
-            der = _server_der(self.job.request, fetched)
+            fetched = self.deps.store.artifacts.get(self.job.id, Artifact.SERVER_CERTIFICATE)
+            der = given_server_certificate(self.job.request) or fetched
             if created and not ids and der is not None:  # made, but not yet said so
                 found = self.instance.find_trust_record(der)
                 ids.update([found] if found else [])
@@ -207,15 +196,15 @@ class Undo:
 
     def _trust_one(self, sys_id: str, created: bool) -> None:
         if not created:
-            self._step("kept", "trust", CERTIFICATE, sys_id, "it existed before the job")
+            self._step("kept", "trust", tables.CERTIFICATE, sys_id, "it existed before the job")
             return
         others = sorted(self._jobs_relying_on(sys_id))
         if others:
             note = "other jobs rely on it: " + ", ".join(others)
-            self._step("kept", "trust", CERTIFICATE, sys_id, note)
+            self._step("kept", "trust", tables.CERTIFICATE, sys_id, note)
             return
-        self.instance.delete_record(CERTIFICATE, sys_id)
-        self._step("deleted", "trust", CERTIFICATE, sys_id)
+        self.instance.delete_record(tables.CERTIFICATE, sys_id)
+        self._step("deleted", "trust", tables.CERTIFICATE, sys_id)
 
     # -- what the job knows about itself --------------------------------------------------
 
@@ -233,7 +222,7 @@ class Undo:
 
     def _profile_before(self) -> tuple[bool, ProfileState | None]:
         """(known, the profile before the job: None when there was none)."""
-        kept = self._json("profile_before")
+        kept = self._json(Artifact.PROFILE_BEFORE)
         if kept is not None:
             return True, ProfileState.model_validate(kept) if kept else None
         recorded = [e for e in self._made if e.get("what") == "profile"]

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from messages import JobRequest, Stage, StageMessage
 from workers.ca import CaAdapter
 from workers.config import AnyCaProfile
-from workers.errors import PermanentError, TransientError
+from workers.errors import PermanentError, StateConflict, TransientError
 from workers.logs import register_secret
 from workers.machinery.deps import Deps
 from workers.machinery.memory import JobMemory, Made, StoredJob
@@ -168,6 +168,11 @@ class StageContext:
             )
         return kind.model_validate_json(recorded)
 
+    def output_of(self, job_id: str, stage: Stage, kind: type[M]) -> M | None:
+        """What a stage of any job (this one, the one it renews) recorded, if it did."""
+        recorded = self.deps.store.progress.get_output(job_id, stage)
+        return None if recorded is None else kind.model_validate_json(recorded.message)
+
     # -- shared things --------------------------------------------------------------------
 
     @contextmanager
@@ -206,6 +211,18 @@ class StageContext:
         finding the same things, notes them again."""
         self.notes.append((kind, detail))
         self.log.info(kind, **detail)
+
+    def note_on_renewed(self, kind: str, **detail: Any) -> None:
+        """An event written at once in the history of the job this one renews: what became
+        of its keystore (retired, or the renewal that failed to replace it)."""
+        if self.job.renews is None:
+            raise StateConflict(f"job {self.job.id} renews no job", hint="a renewal only")
+        self.deps.store.note(self.job.renews, kind, detail)
+        self.log.info(kind, renewed=self.job.renews, **detail)
+
+    def history(self) -> list[Any]:
+        """This job's events so far, oldest first."""
+        return list(self.deps.store.history(self.job.id))
 
     def note_now(self, kind: str, **detail: Any) -> None:
         """An event written at once: progress an operator should see while the run goes

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from workers.pki.authority import Authority, general_names
 from workers.pki.certs import (
+    MAX_CERTIFICATE_PEM,
+    MAX_CHAIN_PEM,
     cert_to_der,
     cert_to_pem,
     describe,
@@ -24,6 +26,8 @@ from workers.pki.keystore import KeystoreContents, build_jks, new_keystore_passw
 from workers.pki.tls import HandshakeResult, mtls_request
 
 __all__ = [
+    "MAX_CERTIFICATE_PEM",
+    "MAX_CHAIN_PEM",
     "Authority",
     "HandshakeResult",
     "IssuedChain",

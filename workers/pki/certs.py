@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from workers.errors import RequestInvalid
 
 __all__ = [
+    "MAX_CERTIFICATE_PEM",
+    "MAX_CHAIN_PEM",
     "cert_to_der",
     "cert_to_pem",
     "describe",
@@ -22,6 +24,10 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICA
 
 
 MAX_CERTIFICATES = 16  # no real chain is longer; a longer bundle is refused, not parsed
+# What a person or a CA may hand us as text, wherever they hand it (callback, resume, the
+# console): a leaf is a few KB, sixteen certificates of a chain well under 200 KB.
+MAX_CERTIFICATE_PEM = 100_000
+MAX_CHAIN_PEM = 200_000
 
 
 def parse_certificates(

@@ -16,7 +16,7 @@ from workers.readiness.plan_model import (
     What,
     refusal_of,
 )
-from workers.servicenow import Instance, TargetRef
+from workers.servicenow import Instance, TargetRef, tables
 from workers.servicenow.survey import (
     certificates_named,
     find_trust_by_sha256,
@@ -26,9 +26,6 @@ from workers.servicenow.survey import (
 )
 
 __all__ = ["Records", "plan_records", "server_sha256"]
-
-_CERTS = "sys_certificate"
-_PROFILES = "sys_protocol_profile"
 
 
 @dataclass
@@ -107,7 +104,7 @@ def _keystore(request: JobRequest, instance: Instance, records: Records) -> None
         ("attachment", f"{file_name}: the JKS (key pair under alias {spec.alias!r}, full chain)"),
         ("short_description", f"client certificate for {request.target.name} twoway job <id>"),
     )
-    records.add(_created("keystore", _CERTS, spec.record_name, new), "create")
+    records.add(_created("keystore", tables.CERTIFICATE, spec.record_name, new), "create")
 
 
 def _trust(request: JobRequest, instance: Instance, records: Records) -> None:
@@ -118,7 +115,11 @@ def _trust(request: JobRequest, instance: Instance, records: Records) -> None:
         note = f"found by fingerprint SHA-256 {sha256}"
         records.add(
             PlannedRecord(
-                what="trust", table=_CERTS, name=name, sys_id=str(found["sys_id"]), note=note
+                what="trust",
+                table=tables.CERTIFICATE,
+                name=name,
+                sys_id=str(found["sys_id"]),
+                note=note,
             ),
             "reuse",
         )
@@ -145,7 +146,10 @@ def _trust(request: JobRequest, instance: Instance, records: Records) -> None:
         ("active", "true"),
         ("short_description", f"twoway trust sha256:{sha256}"),
     )
-    records.add(_created("trust", _CERTS, name, new, f"no record holds SHA-256 {sha256}"), "create")
+    records.add(
+        _created("trust", tables.CERTIFICATE, name, new, f"no record holds SHA-256 {sha256}"),
+        "create",
+    )
 
 
 def _profile(request: JobRequest, instance: Instance, records: Records, keystore: str) -> None:
@@ -158,7 +162,7 @@ def _profile(request: JobRequest, instance: Instance, records: Records, keystore
             ("default_port", str(spec.port)),
             ("keystore", new_keystore),
         )
-        records.add(_created("profile", _PROFILES, spec.name, new), "create")
+        records.add(_created("profile", tables.PROFILE, spec.name, new), "create")
         return
     old = instance.profile_in_use(found.sys_id)
     old_keystore = old.keystore_name or found.keystore or "(none)"
@@ -184,7 +188,7 @@ def _profile(request: JobRequest, instance: Instance, records: Records, keystore
     records.add(
         PlannedRecord(
             what="profile",
-            table=_PROFILES,
+            table=tables.PROFILE,
             name=spec.name,
             sys_id=found.sys_id,
             fields=tuple(fields),

@@ -5,9 +5,11 @@ Layers, lowest first:
 - ``ServiceNowClient``: HTTP with timeouts, error translation and safe retries;
 - ``discover`` / ``FactsCache``: the instance's choice values and column names;
 - ``Instance``: idempotent operations (``ensure_*``, enable/restore, read/check) that
-  stage cores call without touching HTTP.
+  stage cores call without touching HTTP;
+- ``tables``: the name of each table twoway reads and writes.
 """
 
+from workers.servicenow import tables
 from workers.servicenow._transport import CallGate
 from workers.servicenow.auth import BasicAuth, CallRecord, OAuthPassword
 from workers.servicenow.client import ServiceNowClient
@@ -40,4 +42,5 @@ __all__ = [
     "TargetRef",
     "TrustRecord",
     "discover",
+    "tables",
 ]

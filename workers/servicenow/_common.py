@@ -8,6 +8,7 @@ from typing import Any
 
 from workers.errors import ServiceNowRejected, TransientError, VerificationFailed
 from workers.servicenow.client import ServiceNowClient
+from workers.servicenow.tables import CERTIFICATE, PROFILE
 
 __all__ = [
     "CERTIFICATE",
@@ -24,8 +25,6 @@ __all__ = [
     "upload_checked",
 ]
 
-CERTIFICATE = "sys_certificate"
-PROFILE = "sys_protocol_profile"
 LOAD_ERROR = "Unable to load certificate"
 
 

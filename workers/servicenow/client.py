@@ -4,8 +4,10 @@ One ``requests.Session``; a ``(connect, read)`` timeout on every call; errors tr
 once into twoway's tree. Retries only where a retry is safe: GET, PUT, PATCH and DELETE
 on ``ServiceNowUnavailable`` (backoff with jitter) and on 429 (after the asked wait).
 POST is retried only when the connection was never made; after that, the caller's
-idempotent logic (look again, then create) decides. A ``requests.Session`` is not
-thread-safe: give each worker thread its own client.
+idempotent logic (look again, then create) decides. The worker threads of a process
+share one client per instance (:class:`workers.machinery.deps.InstanceRegistry`): the
+session is set up once when the client is made and never changed after, its connection
+pool is thread-safe, and the OAuth token is refreshed under a lock.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import json
 from messages import ProfileCreated, TrustRegistered
 from workers.errors import ServiceNowConflict
 from workers.machinery.context import StageContext
+from workers.servicenow import tables
+from workers.store.artifacts import Artifact
 
 __all__ = ["create_profile"]
 
@@ -21,10 +23,10 @@ __all__ = ["create_profile"]
 def create_profile(msg: TrustRegistered, ctx: StageContext) -> ProfileCreated:
     spec = ctx.request.protocol_profile
     instance = ctx.instance()
-    if ctx.artifact("profile_before") is None:  # the first run sees the instance before us
+    if ctx.artifact(Artifact.PROFILE_BEFORE) is None:  # the first run sees the instance before us
         found = instance.find_protocol_profile(spec.name)
         before = found.model_dump() if found is not None else {}
-        ctx.keep("profile_before", json.dumps(before, sort_keys=True).encode())
+        ctx.keep(Artifact.PROFILE_BEFORE, json.dumps(before, sort_keys=True).encode())
     if ctx.job.renews is not None or _rotation_deferred(msg, ctx):
         return _keep_for_renewal(msg, ctx)
     record = instance.ensure_protocol_profile(
@@ -35,7 +37,7 @@ def create_profile(msg: TrustRegistered, ctx: StageContext) -> ProfileCreated:
     )
     ctx.note(
         "instance_record",
-        table="sys_protocol_profile",
+        table=tables.PROFILE,
         sys_id=record.sys_id,
         created=record.created,
         what="profile",

@@ -22,8 +22,9 @@ from messages import JobState, KeystoreUploaded, MutualAuthEnabled, ProfileCreat
 from workers.errors import VerificationFailed
 from workers.machinery.context import StageContext
 from workers.machinery.core import Paused
-from workers.servicenow import TargetRef
+from workers.servicenow import TargetRef, tables
 from workers.stages.prove import find_target, partner_refused, prove_attached
+from workers.store.artifacts import Artifact
 
 __all__ = ["enable", "find_target", "third_party_needs"]
 
@@ -31,9 +32,9 @@ __all__ = ["enable", "find_target", "third_party_needs"]
 def enable(msg: ProfileCreated, ctx: StageContext) -> MutualAuthEnabled | Paused:
     instance = ctx.instance()
     target = find_target(ctx)
-    if ctx.artifact("previous_values") is None:  # the first run sees the values before us
+    if ctx.artifact(Artifact.PREVIOUS_VALUES) is None:  # the first run sees the values before us
         previous = instance.read_mutual_auth(target)
-        ctx.keep("previous_values", json.dumps(previous, sort_keys=True).encode())
+        ctx.keep(Artifact.PREVIOUS_VALUES, json.dumps(previous, sort_keys=True).encode())
     if ctx.job.renews is None:
         paused = _prove_or_wait(ctx, target)
         if paused is not None:
@@ -113,7 +114,7 @@ def _point_rotated_profile(msg: ProfileCreated, ctx: StageContext) -> None:
     )
     ctx.note(
         "instance_record",
-        table="sys_protocol_profile",
+        table=tables.PROFILE,
         sys_id=record.sys_id,
         created=False,
         what="profile",

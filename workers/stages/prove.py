@@ -18,6 +18,7 @@ from workers.errors import PermanentError, VerificationFailed
 from workers.machinery.context import StageContext, sha256_hex
 from workers.servicenow import TargetRef
 from workers.stages.import_chain import server_certificate_der
+from workers.store.artifacts import Artifact
 
 __all__ = ["find_target", "handshake", "partner_refused", "prove_attached", "prove_stored"]
 
@@ -35,7 +36,7 @@ def find_target(ctx: StageContext) -> TargetRef:
 
 def handshake(ctx: StageContext, keystore: bytes, endpoint: str) -> pki.HandshakeResult:
     """mTLS with exactly ``keystore``, trusting only the registered server certificate."""
-    password = ctx.secret("keystore_password", made_by=Stage.IMPORT_CHAIN).decode()
+    password = ctx.secret(Artifact.KEYSTORE_PASSWORD, made_by=Stage.IMPORT_CHAIN).decode()
     contents = pki.open_jks(keystore, password, ctx.request.keystore.alias)
     return pki.mtls_request(
         endpoint,
@@ -65,7 +66,7 @@ def prove_attached(
 
 def prove_stored(ctx: StageContext, endpoint: str) -> pki.HandshakeResult:
     """The keystore twoway built (sealed in the store) handshakes with ``endpoint``."""
-    return handshake(ctx, ctx.secret("keystore", made_by=Stage.IMPORT_CHAIN), endpoint)
+    return handshake(ctx, ctx.secret(Artifact.KEYSTORE, made_by=Stage.IMPORT_CHAIN), endpoint)
 
 
 def partner_refused(exc: VerificationFailed) -> bool:

@@ -15,7 +15,9 @@ import json
 from messages import KeystoreUploaded, TrustRegistered
 from workers import pki
 from workers.machinery.context import StageContext
+from workers.servicenow import tables
 from workers.stages.import_chain import server_certificate_der
+from workers.store.artifacts import Artifact
 
 __all__ = ["register_trust"]
 
@@ -25,8 +27,8 @@ def register_trust(msg: KeystoreUploaded, ctx: StageContext) -> TrustRegistered:
     fingerprint = pki.sha256_fingerprint(pki.parse_certificates(der)[0])
     instance = ctx.instance()
     existing = instance.find_trust_record(der)
-    if ctx.artifact("trust_before") is None:  # the first run sees the instance before us
-        ctx.keep("trust_before", json.dumps({"sys_id": existing}).encode())
+    if ctx.artifact(Artifact.TRUST_BEFORE) is None:  # the first run sees the instance before us
+        ctx.keep(Artifact.TRUST_BEFORE, json.dumps({"sys_id": existing}).encode())
     name = f"twoway trust {ctx.request.protocol_profile.name} {fingerprint[:12]}"
     as_der = ctx.request.server_certificate.der_b64 is not None
     if existing is not None:  # registered already (by this job or another): nothing to race
@@ -40,7 +42,7 @@ def register_trust(msg: KeystoreUploaded, ctx: StageContext) -> TrustRegistered:
             )
     ctx.note(
         "instance_record",
-        table="sys_certificate",
+        table=tables.CERTIFICATE,
         sys_id=record.sys_id,
         created=record.created,
         what="trust",

@@ -20,6 +20,7 @@ from messages import ProfileCreated, Stage
 from workers.machinery.deps import Deps
 from workers.servicenow import Instance, TargetRef
 from workers.store import JobRecord
+from workers.store.artifacts import Artifact
 
 __all__ = ["SafeValues", "safe_values", "target_jobs"]
 
@@ -73,7 +74,7 @@ def _earlier_values(
         if recorded is None:
             continue
         made = ProfileCreated.model_validate_json(recorded.message)
-        kept = deps.store.artifacts.get(other.id, "previous_values")
+        kept = deps.store.artifacts.get(other.id, Artifact.PREVIOUS_VALUES)
         if made.profile_sys_id == profile_sys_id and kept is not None:
             row = json.loads(kept).get(sys_id)
             if row is not None and row.get(column) not in seen:

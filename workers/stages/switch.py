@@ -13,12 +13,13 @@ from messages import JobVerified, KeystoreUploaded, MutualAuthEnabled, ProfileCr
 from workers import pki
 from workers.errors import PermanentError, VerificationFailed
 from workers.machinery.context import StageContext
+from workers.servicenow import tables
 from workers.stages.prove import find_target, prove_attached
 from workers.stages.restore import safe_values
+from workers.store.artifacts import Artifact
 
 __all__ = ["old_keystore", "switch_back", "verify_and_switch"]
 
-_CERTIFICATE = "sys_certificate"
 Check = Callable[[MutualAuthEnabled, StageContext], JobVerified]
 Handshake = Callable[[StageContext, bytes, str], pki.HandshakeResult]
 
@@ -26,40 +27,39 @@ Handshake = Callable[[StageContext, bytes, str], pki.HandshakeResult]
 def old_keystore(ctx: StageContext) -> KeystoreUploaded:
     """What the renewed job uploaded: the record in use until the switch."""
     assert ctx.job.renews is not None
-    recorded = ctx.deps.store.progress.get_output(ctx.job.renews, Stage.UPLOAD_KEYSTORE)
+    recorded = ctx.output_of(ctx.job.renews, Stage.UPLOAD_KEYSTORE, KeystoreUploaded)
     if recorded is None:
         raise PermanentError(
             f"the renewed job {ctx.job.renews} has no keystore record on file",
             hint="renew a job that succeeded, or submit a new job",
         )
-    return KeystoreUploaded.model_validate_json(recorded.message)
+    return recorded
 
 
 def verify_and_switch(
     msg: MutualAuthEnabled, ctx: StageContext, *, check: Check, handshake: Handshake
 ) -> JobVerified:
     old, new = old_keystore(ctx), ctx.output(Stage.UPLOAD_KEYSTORE, KeystoreUploaded)
-    renewed = ctx.job.renews
-    assert renewed is not None
     try:
         _prove_before_switch(ctx, new, handshake)
     except VerificationFailed as exc:
-        ctx.deps.store.note(renewed, "renewal_failed", {"renewal": ctx.job.id, **exc.as_dict()})
+        ctx.note_on_renewed("renewal_failed", renewal=ctx.job.id, **exc.as_dict())
         raise
     _switch(ctx, to=new.keystore_sys_id, kind="renewal_switched")
     try:
         verified = check(msg, ctx)
     except VerificationFailed:
         _switch(ctx, to=old.keystore_sys_id, kind="renewal_switched_back")  # what worked
-        ctx.instance().deactivate_record(_CERTIFICATE, new.keystore_sys_id)
-        ctx.deps.store.note(renewed, "renewal_failed", {"renewal": ctx.job.id})
+        ctx.instance().deactivate_record(tables.CERTIFICATE, new.keystore_sys_id)
+        ctx.note_on_renewed("renewal_failed", renewal=ctx.job.id)
         raise
     if old.keystore_sys_id != new.keystore_sys_id:
-        ctx.instance().deactivate_record(_CERTIFICATE, old.keystore_sys_id)
-    ctx.deps.store.note(
-        renewed,
+        ctx.instance().deactivate_record(tables.CERTIFICATE, old.keystore_sys_id)
+    ctx.note_on_renewed(
         "keystore_retired",
-        {"sys_id": old.keystore_sys_id, "replaced_by": new.keystore_sys_id, "by": ctx.job.id},
+        sys_id=old.keystore_sys_id,
+        replaced_by=new.keystore_sys_id,
+        by=ctx.job.id,
     )
     return verified
 
@@ -81,7 +81,7 @@ def _switch(ctx: StageContext, *, to: str, kind: str) -> None:
     detail = {"profile": record.sys_id, "keystore": to, "previous": record.previous_keystore}
     ctx.note(kind, **detail)
     assert ctx.job.renews is not None
-    ctx.deps.store.note(ctx.job.renews, kind, {"renewal": ctx.job.id, **detail})
+    ctx.note_on_renewed(kind, renewal=ctx.job.id, **detail)
 
 
 def switch_back(ctx: StageContext) -> None:
@@ -89,11 +89,11 @@ def switch_back(ctx: StageContext) -> None:
     message and methods that use the job's profile get their previous values back (checked
     by :func:`workers.stages.restore.safe_values`), and a profile the job rotated points at
     its former keystore again, so that what worked before is what runs."""
-    previous_json = ctx.artifact("previous_values")
-    created = ctx.deps.store.progress.get_output(ctx.job.id, Stage.CREATE_PROFILE)
+    previous_json = ctx.artifact(Artifact.PREVIOUS_VALUES)
+    created = ctx.output_of(ctx.job.id, Stage.CREATE_PROFILE, ProfileCreated)
     if previous_json is None or created is None:
         return
-    profile = ProfileCreated.model_validate_json(created.message).profile_sys_id
+    profile = created.profile_sys_id
     instance, target = ctx.instance(), find_target(ctx)
     previous = json.loads(previous_json)
     restored: dict[str, dict[str, str]] = {}
@@ -116,7 +116,7 @@ def _point_profile_back(ctx: StageContext, profile_sys_id: str) -> None:
     """A profile ``enable`` rotated onto this job's keystore serves the former one again."""
     rotated = [
         e.detail
-        for e in ctx.deps.store.history(ctx.job.id)
+        for e in ctx.history()
         if e.kind == "instance_record"
         and e.detail.get("what") == "profile"
         and e.detail.get("sys_id") == profile_sys_id
@@ -127,7 +127,7 @@ def _point_profile_back(ctx: StageContext, profile_sys_id: str) -> None:
         return
     former = str(rotated[-1]["previous_keystore"])
     instance = ctx.instance()
-    if instance.record_exists(_CERTIFICATE, former):
+    if instance.record_exists(tables.CERTIFICATE, former):
         port = str(ctx.request.protocol_profile.port)
         instance.restore_protocol_profile(profile_sys_id, keystore=former, default_port=port)
         ctx.note("profile_pointed_back", profile=profile_sys_id, keystore=former)

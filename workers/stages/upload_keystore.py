@@ -10,6 +10,8 @@ from __future__ import annotations
 from messages import ChainImported, KeystoreUploaded, Stage
 from workers.errors import PermanentError
 from workers.machinery.context import StageContext, sha256_hex
+from workers.servicenow import tables
+from workers.store.artifacts import Artifact
 
 __all__ = ["job_marker", "upload_keystore"]
 
@@ -19,13 +21,13 @@ def job_marker(job_id: str) -> str:
 
 
 def upload_keystore(msg: ChainImported, ctx: StageContext) -> KeystoreUploaded:
-    keystore = ctx.secret("keystore", made_by=Stage.IMPORT_CHAIN)
+    keystore = ctx.secret(Artifact.KEYSTORE, made_by=Stage.IMPORT_CHAIN)
     if sha256_hex(keystore) != msg.keystore_sha256:
         raise PermanentError(
             "the stored keystore is not the one 'import-chain' announced",
             hint="replay stage 'import-chain'",
         )
-    password = ctx.secret("keystore_password", made_by=Stage.IMPORT_CHAIN).decode()
+    password = ctx.secret(Artifact.KEYSTORE_PASSWORD, made_by=Stage.IMPORT_CHAIN).decode()
     spec = ctx.request.keystore
     record = ctx.instance().ensure_keystore_record(
         name=spec.record_name,
@@ -38,7 +40,7 @@ def upload_keystore(msg: ChainImported, ctx: StageContext) -> KeystoreUploaded:
     )
     ctx.note(
         "instance_record",
-        table="sys_certificate",
+        table=tables.CERTIFICATE,
         sys_id=record.sys_id,
         created=record.created,
         what="keystore",

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from messages import JobVerified, KeystoreUploaded, MutualAuthEnabled, Stage, TrustRegistered
 from workers.errors import VerificationFailed
-from workers.machinery.context import StageContext, sha256_hex
+from workers.machinery.context import StageContext
 from workers.servicenow import ConfigurationSnapshot
-from workers.stages.prove import find_target, handshake
+from workers.stages.prove import find_target, handshake, prove_attached
 from workers.stages.switch import switch_back, verify_and_switch
 
 __all__ = ["handshake", "verify", "verify_configuration"]
@@ -48,14 +48,7 @@ def verify_configuration(msg: MutualAuthEnabled, ctx: StageContext) -> JobVerifi
     )
     _keystore_opens(snapshot, uploaded.keystore_sha256)
     _hangs_together(ctx, snapshot, uploaded.keystore_sha256, trusted.trust_sha256)
-    attached = instance.download_attachment(uploaded.attachment_sys_id)
-    if sha256_hex(attached) != uploaded.keystore_sha256:
-        raise VerificationFailed(
-            "the keystore attached on the instance is not the one twoway built",
-            check="keystore_attachment",
-            hint="replay stage 'upload-keystore'",
-        )
-    result = handshake(ctx, attached, target.endpoint)
+    result = prove_attached(ctx, uploaded, target.endpoint)
     ctx.note(
         "handshake_succeeded",
         endpoint=target.endpoint,

@@ -10,6 +10,7 @@ from messages import CertificateIssued, CsrCreated, Stage
 from workers.ca import Issued
 from workers.machinery.context import StageContext, sha256_hex
 from workers.machinery.core import Paused
+from workers.store.artifacts import Artifact
 
 __all__ = ["CA_REQUEST_KEY", "wait_for_ca"]
 
@@ -19,13 +20,13 @@ CA_REQUEST_KEY = "ca_request_key"
 
 
 def wait_for_ca(msg: CsrCreated, ctx: StageContext) -> CertificateIssued | Paused:
-    certificate = ctx.artifact("certificate")
+    certificate = ctx.artifact(Artifact.CERTIFICATE)
     # Already issued (a redelivery, or a resume raced us): with its chain, or asked for
     # again (a job stored before certificate and chain were kept together could hold the
     # one without the other; the CA answers the same request key with the same leaf).
-    if certificate is not None and ctx.artifact("issued_chain") is not None:
+    if certificate is not None and ctx.artifact(Artifact.ISSUED_CHAIN) is not None:
         return CertificateIssued(job_id=msg.job_id, certificate_sha256=sha256_hex(certificate))
-    csr_pem = ctx.require("csr", made_by=Stage.CSR)
+    csr_pem = ctx.require(Artifact.CSR, made_by=Stage.CSR)
     ca = ctx.ca()
     if ctx.job.ca_request_id:
         result = ca.poll(ctx.job.ca_request_id)
@@ -36,7 +37,9 @@ def wait_for_ca(msg: CsrCreated, ctx: StageContext) -> CertificateIssued | Pause
         return Paused(request_id=result.request_id, reason=f"waiting for CA {ca.name}")
     # Both at once: a run killed between two writes would leave a certificate without its
     # chain, and the next run would take the certificate as issued and hand on no chain.
-    kept = ctx.keep_all({"certificate": result.certificate_pem, "issued_chain": result.chain_pem})
-    certificate = kept["certificate"]
+    kept = ctx.keep_all(
+        {Artifact.CERTIFICATE: result.certificate_pem, Artifact.ISSUED_CHAIN: result.chain_pem}
+    )
+    certificate = kept[Artifact.CERTIFICATE]
     ctx.note("certificate_issued", ca=ca.name, request_id=result.request_id)
     return CertificateIssued(job_id=msg.job_id, certificate_sha256=sha256_hex(certificate))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import Connection, Engine, select, update
 
@@ -23,7 +24,26 @@ from workers.store.statements import (
 )
 from workers.store.writer import Writer
 
-__all__ = ["Artifacts", "write_artifacts_in"]
+__all__ = ["Artifact", "Artifacts", "write_artifacts_in"]
+
+
+class Artifact(StrEnum):
+    """The name of each artifact a stage keeps beside its job, and which stage makes it."""
+
+    PRIVATE_KEY = "private_key"  # generate (sealed)
+    CSR = "csr"  # csr
+    CERTIFICATE = "certificate"  # wait-for-ca: the leaf, PEM
+    ISSUED_CHAIN = "issued_chain"  # wait-for-ca: what the CA gave with it, PEM
+    SERVER_CERTIFICATE = "server_certificate"  # import-chain, when fetched (DER)
+    KEYSTORE = "keystore"  # import-chain (sealed)
+    KEYSTORE_PASSWORD = "keystore_password"  # noqa: S105 (a name) import-chain, sealed
+    KEYSTORE_CERTIFICATE = "keystore_certificate"  # import-chain: the leaf the keystore holds
+    CLIENT_CERT_PEM = "client_cert_pem"  # import-chain: for the third party
+    CLIENT_CERT_DER = "client_cert_der"  # import-chain: for the third party
+    CA_CHAIN_PEM = "ca_chain_pem"  # import-chain: for the third party
+    PROFILE_BEFORE = "profile_before"  # create-profile: the instance before the job
+    TRUST_BEFORE = "trust_before"  # register-trust: the instance before the job
+    PREVIOUS_VALUES = "previous_values"  # enable: the message and methods before the job
 
 
 class Artifacts:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 
 from messages import JobState
 from workers.store import schema as t
+from workers.store.artifacts import Artifact
 
 __all__ = ["WAIT_ENDS", "CaWait", "CertificateRow", "Stats"]
 
@@ -74,7 +75,7 @@ class Stats:
         query = (
             select(j.c.id, j.c.instance, j.c.target, a.c.data)
             .join(a, a.c.job_id == j.c.id)
-            .where(a.c.name == "client_cert_der", j.c.state.in_([s.value for s in states]))
+            .where(a.c.name == Artifact.CLIENT_CERT_DER, j.c.state.in_([s.value for s in states]))
         )
         with self._reader.connect() as conn:
             rows = conn.execute(query).all()
