@@ -9,12 +9,11 @@ though its job had already passed its sys_id on to verify, which then failed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
-from messages import JobRequest, KeystoreUploaded, KeyType, Stage, TrustRegistered
-from ops.dev.stack import Stack, StackOptions
+from messages import JobRequest, KeystoreUploaded, Stage, TrustRegistered
+from tests.workers.stages.conftest import Cores
 from workers.machinery.context import StageContext
 from workers.stages.register_trust import register_trust
 
@@ -22,19 +21,12 @@ JOBS = 8
 ROUNDS = 3
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with Stack(StackOptions(broker="stub")) as running:
-        yield running
-
-
-def _register_at_once(stack: Stack, round_no: int) -> list[TrustRegistered]:
-    assert stack.app is not None
-    app, results, errors = stack.app, [], []
+def _register_at_once(cores: Cores, round_no: int) -> list[TrustRegistered]:
+    app, results, errors = cores.app, [], []
     start = threading.Barrier(JOBS)
 
     def one(index: int) -> None:
-        raw = stack.example_job(KeyType.EC256)
+        raw = cores.request()
         raw["protocol_profile"] = {"name": f"shared{round_no}x{index}", "port": 443}
         job, _ = app.store.create_job(JobRequest.model_validate(raw))
         ctx = StageContext(app.deps, job, Stage.REGISTER_TRUST)
@@ -59,18 +51,18 @@ def _register_at_once(stack: Stack, round_no: int) -> list[TrustRegistered]:
     return results
 
 
-def _ours(stack: Stack) -> list[dict[str, str]]:
-    rows = stack.sandbox.store.select("sys_certificate")
+def _ours(cores: Cores) -> list[dict[str, str]]:
+    rows = cores.sandbox.store.select("sys_certificate")
     return [row for row in rows if row["name"].startswith("twoway trust")]
 
 
 @pytest.mark.parametrize("round_no", range(ROUNDS))
-def test_concurrent_jobs_share_one_trust_record_that_exists(stack: Stack, round_no: int) -> None:
-    for row in _ours(stack):  # each round starts with the certificate unregistered
-        stack.sandbox.store.delete("sys_certificate", row["sys_id"], "admin")
-    results = _register_at_once(stack, round_no)
+def test_concurrent_jobs_share_one_trust_record_that_exists(cores: Cores, round_no: int) -> None:
+    for row in _ours(cores):  # each round starts with the certificate unregistered
+        cores.sandbox.store.delete("sys_certificate", row["sys_id"], "admin")
+    results = _register_at_once(cores, round_no)
     handed_on = {result.trust_sys_id for result in results}
-    trust_records = _ours(stack)
+    trust_records = _ours(cores)
     assert len(results) == JOBS
     assert len(handed_on) == 1
     assert [r["sys_id"] for r in trust_records] == list(handed_on)

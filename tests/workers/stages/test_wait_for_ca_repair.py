@@ -4,34 +4,23 @@ handing on a certificate that import-chain cannot use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from messages import CertificateIssued, CsrCreated, JobState, Stage
-from ops.dev.stack import Stack, StackOptions
-from ops.views.jobview import follow
+from tests.workers.stages.conftest import Cores
 from workers.machinery.context import StageContext
 from workers.stages.wait_for_ca import wait_for_ca
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with Stack(StackOptions(broker="stub")) as running:
-        yield running
-
-
-def test_a_certificate_without_its_chain_gets_the_chain_again(stack: Stack) -> None:
-    assert stack.app is not None
-    store = stack.app.store
-    job, _ = stack.app.submit(stack.example_job())
-    assert follow(store, job.id, lambda _: None, timeout=120).state is JobState.SUCCEEDED
+def test_a_certificate_without_its_chain_gets_the_chain_again(fresh: Cores) -> None:
+    store = fresh.app.store
+    job = fresh.start()
+    fresh.through(Stage.VERIFY)
+    assert store.get_job(job.id).state is JobState.SUCCEEDED
     certificate = store.artifacts.get(job.id, "certificate")
     chain = store.artifacts.get(job.id, "issued_chain")
     assert certificate and chain
     store.artifacts.delete(job.id, ["issued_chain"])
 
-    ctx = StageContext(stack.app.deps, store.get_job(job.id), Stage.WAIT_FOR_CA)
+    ctx = StageContext(fresh.app.deps, store.get_job(job.id), Stage.WAIT_FOR_CA)
     result = wait_for_ca(ctx.output(Stage.CSR, CsrCreated), ctx)
 
     assert isinstance(result, CertificateIssued)
