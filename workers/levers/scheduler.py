@@ -7,6 +7,10 @@ Each round (one scheduler at a time across all processes, by a lease):
 - a failed renewal is tried again after ``retry_failed_after_h``;
 - a keystore record retired by a renewal is deleted once ``grace_period_days`` passed.
 
+A certificate that its CA revoked before twoway retired it (the CA's records, CRL or OCSP
+say so: :meth:`RevocableCa.revoked`) gets a ``certificate_revoked_by_ca`` event and a
+renewal at once, inside a maintenance window or not: it no longer works anyway.
+
 A renewal whose new certificate is already past its renewal point on arrival (the CA
 issues for less time than ``renew_before`` asks) is not renewed again, which would
 loop: it gets a ``renewal_policy_unsatisfiable`` event instead.
@@ -24,6 +28,7 @@ from workers.errors import TwowayError
 from workers.levers.periodic import Periodic
 from workers.levers.renewal import ManagedCertificate, inventory, renew
 from workers.levers.renewal_policy import in_windows
+from workers.levers.revocation_watch import revoked_at_ca
 from workers.machinery.app import App
 
 __all__ = ["RenewalScheduler", "ScheduleReport"]
@@ -66,6 +71,11 @@ class RenewalScheduler(Periodic):
         if cert.state == "replaced":
             self._delete_after_grace(cert, now, report)
             return
+        if cert.state in ("current", "due", "renewal_failed") and revoked_at_ca(self.app, cert):
+            self._note_once(cert, "certificate_revoked_by_ca", now)
+            if self._retry_ok(cert, now):
+                self._renew(cert, "its CA revoked it", report)
+            return
         if cert.state not in ("due", "renewal_failed", "expired") or not self._retry_ok(cert, now):
             return
         self._note_once(cert, "certificate_expiring", now)
@@ -74,13 +84,11 @@ class RenewalScheduler(Periodic):
             return
         if not in_windows(now, list(self.settings.windows)):
             return
+        self._renew(cert, f"renewal point {cert.renewal_point.isoformat()} passed", report)
+
+    def _renew(self, cert: ManagedCertificate, reason: str, report: ScheduleReport) -> None:
         try:
-            job, created = renew(
-                self.app,
-                cert.job_id,
-                actor="scheduler",
-                reason=f"renewal point {cert.renewal_point.isoformat()} passed",
-            )
+            job, created = renew(self.app, cert.job_id, actor="scheduler", reason=reason)
         except TwowayError as exc:
             _log.warning("renewal_not_started", job_id=cert.job_id, **exc.as_dict())
             return
