@@ -68,9 +68,10 @@ class RevocableCa(Protocol):
     ``revoke`` is idempotent (revoking a revoked certificate answers ``revoked``); it
     raises ``CaUnavailable`` when the CA is down (the revocation is retried) and
     ``CaRejected`` when the CA refuses. ``revoked`` answers from the CA's own records,
-    CRL or OCSP: True, False, or None when the CA offers no way to ask.
+    CRL or OCSP (``chain_pem``: the CA certificates that came with it, its issuer among
+    them): True, False, or None when the CA offers no way to ask.
     """
 
     def revoke(self, certificate_pem: bytes, *, reason: str) -> Revocation: ...
 
-    def revoked(self, certificate_pem: bytes) -> bool | None: ...
+    def revoked(self, certificate_pem: bytes, chain_pem: bytes) -> bool | None: ...

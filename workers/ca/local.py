@@ -222,7 +222,7 @@ class LocalCa:
                 _write_atomic(self._revoked.path, contents)
         return Revocation("revoked", {"serial": format(serial, "x"), "crl": "local"})
 
-    def revoked(self, certificate_pem: bytes) -> bool | None:
+    def revoked(self, certificate_pem: bytes, chain_pem: bytes = b"") -> bool | None:
         check_online(self.directory, self.name)
         return self._revoked.has(self._own_serial(certificate_pem))
 

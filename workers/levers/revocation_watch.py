@@ -19,11 +19,12 @@ def revoked_at_ca(app: App, cert: ManagedCertificate) -> bool:
     cannot be asked right now, counts as not (asked again next round)."""
     profile = app.store.get_job(cert.job_id).request.ca.profile
     pem = app.store.artifacts.get(cert.job_id, "certificate")
+    chain = app.store.artifacts.get(cert.job_id, "ca_chain_pem") or b""
     try:
         adapter = app.deps.cas.get(profile)
         if pem is None or not isinstance(adapter, RevocableCa):
             return False
-        return adapter.revoked(pem) is True
+        return adapter.revoked(pem, chain) is True
     except TwowayError as exc:
         _log.warning("revocation_status_unknown", job_id=cert.job_id, **exc.as_dict())
         return False
