@@ -54,7 +54,7 @@ class RevocationSettings(_Frozen):
 
     every_s: Annotated[float, Field(ge=0.1, le=3600)] = 30
     min_backoff_s: Annotated[float, Field(ge=0.1, le=86400)] = 30
-    max_backoff_s: Annotated[float, Field(ge=1, le=7 * 86400)] = 6 * 3600
+    max_backoff_s: Annotated[float, Field(ge=0.1, le=7 * 86400)] = 6 * 3600
     max_attempts: Annotated[int, Field(ge=1, le=1000)] = 40
 
 
@@ -120,7 +120,7 @@ class NotifySettings(_Frozen):
     email: list[EmailChannel] = []
     every_s: Annotated[float, Field(ge=0.1, le=3600)] = 10
     min_backoff_s: Annotated[float, Field(ge=0.1, le=86400)] = 10
-    max_backoff_s: Annotated[float, Field(ge=1, le=86400)] = 3600
+    max_backoff_s: Annotated[float, Field(ge=0.1, le=86400)] = 3600
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 10
     # Where a person acts on a job (the console's job page is {console_url}/jobs/{id}).
     console_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
