@@ -11,6 +11,8 @@ A certificate that its CA revoked before twoway retired it (the CA's records, CR
 say so: :meth:`RevocableCa.revoked`) gets a ``certificate_revoked_by_ca`` event and a
 renewal at once, inside a maintenance window or not: it no longer works anyway.
 
+The third party's server certificate is watched too (:mod:`workers.levers.partner_watch`).
+
 A renewal whose new certificate is already past its renewal point on arrival (the CA
 issues for less time than ``renew_before`` asks) is not renewed again, which would
 loop: it gets a ``renewal_policy_unsatisfiable`` event instead.
@@ -25,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from workers.errors import TwowayError
+from workers.levers.partner_watch import watch_partner
 from workers.levers.periodic import Periodic
 from workers.levers.renewal import ManagedCertificate, inventory, renew
 from workers.levers.renewal_policy import in_windows
@@ -71,6 +74,8 @@ class RenewalScheduler(Periodic):
         if cert.state == "replaced":
             self._delete_after_grace(cert, now, report)
             return
+        if cert.state in ("current", "due"):
+            watch_partner(self.app, self.app.store.get_job(cert.job_id), now)
         if cert.state in ("current", "due", "renewal_failed") and revoked_at_ca(self.app, cert):
             self._note_once(cert, "certificate_revoked_by_ca", now)
             if self._retry_ok(cert, now):

@@ -122,6 +122,9 @@ class NotifySettings(_Frozen):
     min_backoff_s: Annotated[float, Field(ge=0.1, le=86400)] = 10
     max_backoff_s: Annotated[float, Field(ge=0.1, le=86400)] = 3600
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 10
+    # The third party's registered server certificate is announced as expiring this many
+    # days before its end (by the renewal scheduler).
+    partner_expiring_days: Annotated[float, Field(ge=0, le=3650)] = 30
     # Where a person acts on a job (the console's job page is {console_url}/jobs/{id}).
     console_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
 
