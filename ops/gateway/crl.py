@@ -8,7 +8,9 @@ into the certificates it issues.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -25,9 +27,12 @@ _ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
     "/{profile}/crl",
     summary="The CRL of a local CA profile (DER), for relying parties",
     response_class=Response,
-    responses={200: {"content": {"application/pkix-crl": {}}}, 404: _ERROR},
+    responses={200: {"content": {"application/pkix-crl": {}}}, 404: _ERROR, 422: _ERROR},
 )
-async def crl(profile: str, request: Request) -> Response:
+async def crl(
+    profile: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")],
+    request: Request,
+) -> Response:
     app = state_of(request).app
     adapter = app.deps.cas.get(profile) if profile in app.config.ca else None
     if not isinstance(adapter, LocalCa):

@@ -36,7 +36,9 @@ _VERIFY = ["openssl", "verify", "-crl_check", "-purpose", "sslclient"]
 def lifecycle_config() -> PipelineConfig:
     config = load_config()
     renewal = config.renewal.model_copy(update={"grace_period_days": 1})
-    revocation = config.revocation.model_copy(update={"min_backoff_s": 0.5, "max_backoff_s": 1})
+    revocation = config.revocation.model_copy(
+        update={"min_backoff_s": 0.5, "max_backoff_s": 1, "check_every_s": 0}
+    )
     return config.model_copy(update={"renewal": renewal, "revocation": revocation})
 
 

@@ -125,3 +125,17 @@ def test_a_mail_server_that_is_down_is_transient() -> None:
     )
     with pytest.raises(NotificationUndelivered, match="cannot be reached"):
         MailSender(channel, environ={}).send(notice())
+
+
+def test_the_commented_examples_in_pipeline_toml_load(tmp_path: Path) -> None:
+    text = BASE.read_text()
+    block = text[text.index("# Revocation (docs/lifecycle.md)") :]
+    lines = [
+        line[2:]
+        for line in block.splitlines()
+        if line.startswith("# [") or (line.startswith("# ") and " = " in line.split("#")[1][:40])
+    ]
+    example = "\n".join(line for line in lines if not line.startswith("A local"))
+    config = load_config(config_with(tmp_path, example))
+    assert [c.name for c in config.notify.channels()] == ["pki-team", "slack", "oncall"]
+    assert config.revocation.max_attempts == 40

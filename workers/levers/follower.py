@@ -4,7 +4,8 @@ outbox: the base of the revoker and the notifier.
 Each round takes the cursor's lease (``twoway_relay`` row ``name``: one follower of a
 name at a time across all processes), hands every new event to ``take`` (which must be
 idempotent: a follower that died before moving the cursor hands the same events again),
-moves the cursor on, then calls ``work`` while it still holds the lease.
+moves the cursor on, then calls ``work`` while it still holds the lease (``work``
+calls ``still_ours`` between items: it renews the lease, and says whether it held).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class HistoryFollower(Periodic):
         super().__init__()
         self.store = store
         self._owner = f"{self.cursor}-{uuid.uuid4().hex[:12]}"
+        self._at = 0
 
     def take(self, item: OutboxEvent) -> None:
         raise NotImplementedError
@@ -36,18 +38,23 @@ class HistoryFollower(Periodic):
     def work(self) -> None:
         raise NotImplementedError
 
+    def still_ours(self) -> bool:
+        """Renew the lease for another item of ``work``; False when it was lost."""
+        outbox = self.store.outbox
+        return outbox.advance(self._owner, to=self._at, lease=self.lease, name=self.cursor)
+
     def run_once(self) -> bool:
         """One round; False when another process holds the lease."""
         outbox = self.store.outbox
-        at = outbox.cursor(self.cursor).last_event_id
-        if not outbox.claim(self._owner, at=at, lease=self.lease, name=self.cursor):
+        self._at = outbox.cursor(self.cursor).last_event_id
+        if not outbox.claim(self._owner, at=self._at, lease=self.lease, name=self.cursor):
             return False
         try:
-            while batch := outbox.pending(at, limit=_BATCH):
+            while batch := outbox.pending(self._at, limit=_BATCH):
                 for item in batch:
                     self.take(item)
-                at = batch[-1].id
-                if not outbox.advance(self._owner, to=at, lease=self.lease, name=self.cursor):
+                self._at = batch[-1].id
+                if not self.still_ours():
                     return False
             self.work()
         finally:

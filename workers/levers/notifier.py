@@ -12,13 +12,14 @@ delivers what is due: a channel that is down is tried again with doubling backof
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Protocol
 
 import structlog
 
 from workers.config import PipelineConfig
-from workers.errors import NotificationRefused, TwowayError
+from workers.errors import JobNotFound, NotificationRefused, TwowayError
 from workers.levers.follower import HistoryFollower
 from workers.lifecycle.mail import MailSender
 from workers.lifecycle.payloads import Notice, notice_for
@@ -63,18 +64,21 @@ class Notifier(HistoryFollower):
     def take(self, item: OutboxEvent) -> None:
         if not self.senders:
             return
-        job = self.store.get_job(item.event.job_id)
-        kind = notify_kind(item, renews=job.renews)
+        kind = notify_kind(item, renews=None)
+        if kind == "job_failed":  # a renewal's failure is told as such
+            kind = notify_kind(item, renews=self.store.get_job(item.event.job_id).renews)
         if kind is None or kind not in self.config.notify.events:
             return
         for channel, kinds in self._takes.items():
             if kind in kinds:
                 self.store.notifications.add(
-                    event_id=item.id, channel=channel, job_id=job.id, kind=kind
+                    event_id=item.id, channel=channel, job_id=item.event.job_id, kind=kind
                 )
 
     def work(self) -> None:
         for row in self.store.notifications.due():
+            if not self.still_ours():
+                return
             self._deliver(row)
 
     def dead_letters(self) -> list[OutboxRow]:
@@ -83,28 +87,30 @@ class Notifier(HistoryFollower):
     def _deliver(self, row: OutboxRow) -> None:
         channel, event_id = row.values["channel"], int(row.values["event_id"])
         sender = self.senders.get(channel)
-        [item] = self.store.outbox.pending(event_id - 1, limit=1)
+        found = self.store.outbox.pending(event_id - 1, limit=1)
         try:
             if sender is None:
                 raise NotificationRefused(f"channel {channel!r} is no longer configured")
+            if not found or found[0].id != event_id:
+                raise NotificationRefused(f"event {event_id} is no longer in the history")
+            item = found[0]
             job = self.store.get_job(item.event.job_id)
             sender.send(notice_for(item, row.values["kind"], job, self.config))
         except TwowayError as exc:
             final = isinstance(exc, NotificationRefused) or row.attempts + 1 >= self.backoff.tries
-            if not final:
+            if final:
+                self._dead(row, exc)
+            else:
                 at = self.store.notifications.retry(row, self.backoff, exc.message)
-                _log.warning(
-                    "notification_retry", channel=channel, event_id=event_id, next_at=at.isoformat()
-                )
-                return
-            self.store.notifications.settle(row, "dead", error=exc.message)
-            detail = {
-                "channel": channel,
-                "notice": row.values["kind"],
-                "attempts": row.attempts + 1,
-            }
-            self.store.note(row.values["job_id"], "notification_dead", {**detail, **exc.as_dict()})
-            _log.error("notification_dead", channel=channel, event_id=event_id, error=exc.message)
+                _log.warning("notification_retry", channel=channel, next_at=at.isoformat())
             return
         self.store.notifications.settle(row, "sent")
         _log.info("notification_sent", channel=channel, event_id=event_id, kind=row.values["kind"])
+
+    def _dead(self, row: OutboxRow, exc: TwowayError) -> None:
+        self.store.notifications.settle(row, "dead", error=exc.message)
+        channel = row.values["channel"]
+        detail = {"channel": channel, "notice": row.values["kind"], "attempts": row.attempts + 1}
+        with contextlib.suppress(JobNotFound):  # a job the store no longer keeps
+            self.store.note(row.values["job_id"], "notification_dead", {**detail, **exc.as_dict()})
+        _log.error("notification_dead", channel=channel, error=exc.message)

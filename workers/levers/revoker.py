@@ -71,6 +71,8 @@ class Revoker(HistoryFollower):
 
     def work(self) -> None:
         for row in self.store.revocations.due():
+            if not self.still_ours():
+                return
             self._attempt(row)
 
     def _attempt(self, row: OutboxRow) -> None:
@@ -109,7 +111,11 @@ class Revoker(HistoryFollower):
                 hint="revoke the certificate at the CA by hand",
             )
         pem = self.store.artifacts.get(row.values["job_id"], "certificate")
-        assert pem is not None, "a revocation row is made only for a stored certificate"
+        if pem is None:
+            raise PermanentError(
+                "the certificate is no longer in the store",
+                hint=f"revoke serial {row.values['serial']} at the CA by hand",
+            )
         return adapter.revoke(pem, reason=row.values["reason"])
 
     def _give_up(self, row: OutboxRow, detail: dict[str, object], exc: TwowayError) -> None:

@@ -20,6 +20,7 @@ loop: it gets a ``renewal_policy_unsatisfiable`` event instead.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,6 +57,8 @@ class RenewalScheduler(Periodic):
         self.settings = app.config.renewal
         self.every_s = self.settings.check_every_s
         self._owner = f"scheduler-{uuid.uuid4().hex[:12]}"
+        self._asked: dict[str, float] = {}  # job id -> when its CA was last asked
+        self._ask_every_s = app.config.revocation.check_every_s
 
     def run_once(self, now: datetime | None = None) -> ScheduleReport:
         moment = now or datetime.now(UTC)
@@ -76,7 +79,7 @@ class RenewalScheduler(Periodic):
             return
         if cert.state in ("current", "due"):
             watch_partner(self.app, self.app.store.get_job(cert.job_id), now)
-        if cert.state in ("current", "due", "renewal_failed") and revoked_at_ca(self.app, cert):
+        if cert.state in ("current", "due", "renewal_failed") and self._revoked(cert):
             self._note_once(cert, "certificate_revoked_by_ca", now)
             if self._retry_ok(cert, now):
                 self._renew(cert, "its CA revoked it", report)
@@ -90,6 +93,14 @@ class RenewalScheduler(Periodic):
         if not in_windows(now, list(self.settings.windows)):
             return
         self._renew(cert, f"renewal point {cert.renewal_point.isoformat()} passed", report)
+
+    def _revoked(self, cert: ManagedCertificate) -> bool:
+        """Whether the CA revoked it, asked at most every ``[revocation] check_every_s``."""
+        last = self._asked.get(cert.job_id)
+        if last is not None and time.monotonic() - last < self._ask_every_s:
+            return False
+        self._asked[cert.job_id] = time.monotonic()
+        return revoked_at_ca(self.app, cert)
 
     def _renew(self, cert: ManagedCertificate, reason: str, report: ScheduleReport) -> None:
         try:

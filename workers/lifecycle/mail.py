@@ -77,5 +77,9 @@ class MailSender:
             )
         smtp = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_s)
         if channel.security == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
+            try:
+                smtp.starttls(context=ssl.create_default_context())
+            except BaseException:
+                smtp.close()
+                raise
         return smtp

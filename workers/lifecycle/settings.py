@@ -56,6 +56,9 @@ class RevocationSettings(_Frozen):
     min_backoff_s: Annotated[float, Field(ge=0.1, le=86400)] = 30
     max_backoff_s: Annotated[float, Field(ge=0.1, le=7 * 86400)] = 6 * 3600
     max_attempts: Annotated[int, Field(ge=1, le=1000)] = 40
+    # How often the scheduler asks a CA (its CRL or OCSP) whether it revoked one of our
+    # current certificates, per certificate (0: every scheduler round).
+    check_every_s: Annotated[float, Field(ge=0, le=7 * 86400)] = 3600
 
 
 def read_secret(name: str, what: str, environ: Mapping[str, str] | None = None) -> str:
