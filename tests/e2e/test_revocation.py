@@ -110,6 +110,17 @@ def test_a_renewal_retires_the_old_certificate_into_the_crl(stack: Stack, tmp_pa
     after = openssl_verify(stack, tmp_path, old)
     print("after:", after.returncode, after.stdout.strip(), after.stderr.strip())
     assert after.returncode != 0 and "certificate revoked" in after.stderr
+    listed = subprocess.run(
+        ["openssl", "crl", "-in", "ca.crl.pem", "-noout", "-text"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    print("crl:", listed)
+    assert format(x509.load_pem_x509_certificate(certificate(stack, old)).serial_number, "X") in (
+        listed.replace(":", "").upper()
+    )
     # The renewal's certificate is not on the list.
     assert openssl_verify(stack, tmp_path, renewal.id).returncode == 0
 
@@ -177,3 +188,17 @@ def test_a_certificate_revoked_behind_our_back_is_renewed_at_once(stack: Stack) 
     assert wait_all(stack, [renewal], timeout=90)[renewal] is JobState.SUCCEEDED
     print("renewed by", renewal, kinds(stack, job_id)[-5:])
     assert ca.revoked(certificate(stack, renewal)) is False
+
+
+def test_the_stacks_own_revoker_revokes_without_being_asked() -> None:
+    """The revoker as production runs it: a periodic thread (here the stack's)."""
+    options = StackOptions(broker="stub", config=lifecycle_config(), lifecycle_every_s=0.2)
+    with Stack(options) as stack:
+        assert stack.app is not None
+        job_id = run_job(stack)
+        rollback(stack.app, job_id, actor="test", reason="no longer needed")
+        deadline = time.monotonic() + 20
+        while "certificate_revoked" not in kinds(stack, job_id):
+            assert time.monotonic() < deadline, kinds(stack, job_id)
+            time.sleep(0.1)
+        assert local_ca(stack).revoked(certificate(stack, job_id)) is True
