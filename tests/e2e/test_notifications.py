@@ -217,3 +217,62 @@ def test_webhooks_and_mail_reach_people_once(
     finally:
         receiver.stop()
     assert HOOK_SECRET not in json.dumps([e.detail for e in stack.app.store.history(job.id)])
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_mail_logs_in_and_a_refused_login_is_not_retried() -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from workers.errors import NotificationRefused
+    from workers.lifecycle.mail import MailSender
+    from workers.lifecycle.payloads import Notice
+    from workers.lifecycle.settings import EmailChannel
+
+    logins: list[str] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        assert isinstance(data, LoginPassword)
+        login, password = (
+            v.decode() if isinstance(v, bytes) else str(v) for v in (data.login, data.password)
+        )
+        logins.append(login)
+        # handled=False: aiosmtpd answers a refusal with 535 itself
+        return AuthResult(success=password == "right-password", handled=False)
+
+    mailbox, port = Mailbox(), free_port()
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        channel = EmailChannel(
+            name="m",
+            host="127.0.0.1",
+            port=port,
+            security="none",
+            username_env="U",
+            password_env="P",
+            sender="twoway@example.test",
+            to=["pki@example.test"],
+            timeout_s=5,
+        )
+        notice = Notice(
+            id="d" * 32 + ":3", kind="job_failed", event="stage_failed", job_id="d" * 32,
+            instance="prod", target="Payments API", state="failed", stage="enable",
+            at="2026-12-01T00:00:00+00:00", title="Job failed", action="replay it",
+            deadline=None, link=None, detail={},
+        )  # fmt: skip
+        MailSender(channel, environ={"U": "twoway", "P": "right-password"}).send(notice)
+        assert len(mailbox.messages) == 1 and logins == ["twoway"]
+        wrong = MailSender(channel, environ={"U": "twoway", "P": "wrong-password"})
+        with pytest.raises(NotificationRefused, match="refused the login") as refused:
+            wrong.send(notice)
+        assert "wrong-password" not in str(refused.value)
+        assert len(mailbox.messages) == 1
+    finally:
+        controller.stop()
