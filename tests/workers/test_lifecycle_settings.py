@@ -15,6 +15,7 @@ from messages import JobEvent, JobRequest, JobState
 from tests.factories import good
 from workers.config import load_config
 from workers.errors import ConfigError, NotificationUndelivered
+from workers.levers.waiting import wait_deadline
 from workers.lifecycle.mail import MailSender
 from workers.lifecycle.payloads import notice_for, render
 from workers.lifecycle.settings import EmailChannel, WebhookChannel
@@ -98,7 +99,9 @@ def notice(kind: str = "waiting_for_ca") -> Any:
     )
     job = JobRecord.__new__(JobRecord)
     object.__setattr__(job, "request", request)
-    return notice_for(OutboxEvent(41, event, JobState.RUNNING), kind, job, load_config())
+    config = load_config()
+    deadline = wait_deadline(config, job, event.state, event.at)
+    return notice_for(OutboxEvent(41, event, JobState.RUNNING), kind, job, deadline=deadline)
 
 
 def test_each_format_says_what_to_do_and_by_when() -> None:

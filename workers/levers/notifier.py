@@ -21,6 +21,7 @@ import structlog
 from workers.config import PipelineConfig
 from workers.errors import JobNotFound, NotificationRefused, TwowayError
 from workers.levers.follower import HistoryFollower
+from workers.levers.waiting import wait_deadline
 from workers.lifecycle.mail import MailSender
 from workers.lifecycle.payloads import Notice, notice_for
 from workers.lifecycle.triggers import notify_kind
@@ -94,8 +95,7 @@ class Notifier(HistoryFollower):
             if not found or found[0].id != event_id:
                 raise NotificationRefused(f"event {event_id} is no longer in the history")
             item = found[0]
-            job = self.store.get_job(item.event.job_id)
-            sender.send(notice_for(item, row.values["kind"], job, self.config))
+            sender.send(self._notice(item, row.values["kind"]))
         except TwowayError as exc:
             final = isinstance(exc, NotificationRefused) or row.attempts + 1 >= self.backoff.tries
             if final:
@@ -106,6 +106,16 @@ class Notifier(HistoryFollower):
             return
         self.store.notifications.settle(row, "sent")
         _log.info("notification_sent", channel=channel, event_id=event_id, kind=row.values["kind"])
+
+    def _notice(self, item: OutboxEvent, kind: str) -> Notice:
+        job = self.store.get_job(item.event.job_id)
+        waits = kind in ("waiting_for_ca", "waiting_for_third_party")
+        deadline = (
+            wait_deadline(self.config, job, item.event.state, item.event.at) if waits else None
+        )
+        return notice_for(
+            item, kind, job, deadline=deadline, console_url=self.config.notify.console_url
+        )
 
     def _dead(self, row: OutboxRow, exc: TwowayError) -> None:
         self.store.notifications.settle(row, "dead", error=exc.message)

@@ -8,10 +8,9 @@ holds a secret), what happened, what a person must do, and by when.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from workers.config import PipelineConfig
 from workers.store import JobRecord
 from workers.store.outbox import OutboxEvent
 
@@ -84,9 +83,16 @@ class Notice:
         return "\n".join(lines)
 
 
-def notice_for(item: OutboxEvent, kind: str, job: JobRecord, config: PipelineConfig) -> Notice:
+def notice_for(
+    item: OutboxEvent,
+    kind: str,
+    job: JobRecord,
+    *,
+    deadline: datetime | None = None,
+    console_url: str | None = None,
+) -> Notice:
+    """The notice of ``item`` (``deadline``: until when a waiting job may wait)."""
     event = item.event
-    base = config.notify.console_url
     return Notice(
         id=f"{event.job_id}:{event.seq}",
         kind=kind,
@@ -99,20 +105,10 @@ def notice_for(item: OutboxEvent, kind: str, job: JobRecord, config: PipelineCon
         at=event.at.isoformat(),
         title=_TITLES.get(kind, kind),
         action=_ACTIONS.get(kind, "see the job's history").format(job=event.job_id),
-        deadline=_deadline(kind, event.at, job, config),
-        link=f"{base.rstrip('/')}/jobs/{event.job_id}" if base else None,
+        deadline=deadline.isoformat() if deadline else None,
+        link=f"{console_url.rstrip('/')}/jobs/{event.job_id}" if console_url else None,
         detail=dict(event.detail),
     )
-
-
-def _deadline(kind: str, at: datetime, job: JobRecord, config: PipelineConfig) -> str | None:
-    days: float | None = None
-    if kind == "waiting_for_ca":
-        profile = config.ca.get(job.request.ca.profile)
-        days = profile.max_wait_days if profile is not None else None
-    elif kind == "waiting_for_third_party":
-        days = config.third_party.max_wait_days
-    return (at + timedelta(days=days)).isoformat() if days is not None else None
 
 
 def render(notice: Notice, style: str) -> dict[str, Any]:
