@@ -18,11 +18,13 @@
     |                               (.status_code, .sn_message, .sn_detail)
     |   +-- ServiceNowConflict      the instance holds something that contradicts the job
     |   +-- VerificationFailed      a verify check failed             (.check)
+    |   +-- NotificationRefused     a webhook (4xx) or mail server (5xx) refused a notice
     +-- TransientError              retried with bounded backoff
         +-- CaUnavailable           the CA did not answer, or answered 5xx
         |   +-- CaRateLimited       the CA asked to wait               (.retry_after seconds)
         +-- ServiceNowUnavailable   5xx, timeout, reset                (.status_code)
             +-- RateLimited         429                                (.retry_after seconds)
+        +-- NotificationUndelivered a webhook or mail server was down or timed out
         +-- InstanceBusy            every call slot of the instance is taken (.instance);
                                     the message goes back to the broker for a moment,
                                     not counted as a retry
@@ -44,6 +46,8 @@ __all__ = [
     "IdempotencyConflict",
     "InstanceBusy",
     "JobNotFound",
+    "NotificationRefused",
+    "NotificationUndelivered",
     "PermanentError",
     "PermissionDenied",
     "RateLimited",
@@ -185,8 +189,16 @@ class VerificationFailed(PermanentError):
         return out
 
 
+class NotificationRefused(PermanentError):
+    """A webhook receiver or mail server refused a notification; retrying will not help."""
+
+
 class TransientError(TwowayError):
     """Worth retrying with bounded backoff: a connection, timeout or overload."""
+
+
+class NotificationUndelivered(TransientError):
+    """A webhook receiver or mail server could not be reached, or failed (5xx, 4xx SMTP)."""
 
 
 class CaUnavailable(TransientError):

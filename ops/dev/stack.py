@@ -34,7 +34,9 @@ from workers.config import (
     Settings,
     load_config,
 )
+from workers.levers.notifier import Notifier
 from workers.levers.poller import Poller
+from workers.levers.revoker import Revoker
 from workers.levers.scheduler import RenewalScheduler
 from workers.levers.sweeper import Sweeper
 from workers.machinery.broker import BrokerKind
@@ -87,6 +89,8 @@ class StackOptions:
     # A second sandbox instance, profile "sandbox2", answering with this pacing.
     second_instance: Pacing | None = None
     second_max_concurrent_calls: int | None = None
+    # Run the revoker and the notifier this often (None: not at all; tests run them).
+    lifecycle_every_s: float | None = None
 
 
 class Stack:
@@ -155,6 +159,8 @@ class Stack:
         self.poller_thread = self.poller.start(every_s=self.options.poll_every_s)
         self.scheduler = RenewalScheduler(self.app)
         self.scheduler.start(self.options.renewal_every_s)
+        if self.options.lifecycle_every_s is not None:
+            self._start_lifecycle(self.options.lifecycle_every_s)
         if self.options.broker == "stub":
             self._worker = dramatiq.Worker(
                 self.app.broker, worker_threads=self.options.worker_threads, worker_timeout=100
@@ -170,6 +176,13 @@ class Stack:
 
             self.messaging = Messaging(self.app, self.options.broker_url).start()
         return self
+
+    def _start_lifecycle(self, every_s: float) -> None:
+        assert self.app is not None
+        self.revoker = Revoker(self.app.deps)
+        self.revoker.start(every_s)
+        self.notifier = Notifier(self.app.store, self.app.config, self.environ)
+        self.notifier.start(every_s)
 
     @staticmethod
     def _callback_secrets(config: PipelineConfig) -> dict[str, str]:
@@ -327,6 +340,9 @@ class Stack:
             self.poller.stop()
         if getattr(self, "scheduler", None) is not None:
             self.scheduler.stop()
+        for lever in ("revoker", "notifier"):
+            if getattr(self, lever, None) is not None:
+                getattr(self, lever).stop()
         if getattr(self, "messaging", None) is not None:
             self.messaging.stop()
         if getattr(self, "sweeper", None) is not None:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from ops.gateway import (
     ca,
     certificates,
+    crl,
     health,
     jobs_list,
     jobs_read,
@@ -32,6 +33,7 @@ ROUTERS = [
     jobs_read.router,
     jobs_write.router,
     ca.router,
+    crl.router,
     metrics.router,
     certificates.router,
     partner.router,

@@ -16,6 +16,8 @@ from messages import Stage
 from workers.app import build_app
 from workers.config import Settings, load_config
 from workers.errors import ConfigError
+from workers.levers.notifier import Notifier
+from workers.levers.revoker import Revoker
 from workers.levers.sweeper import Sweeper
 from workers.logs import configure_logging
 
@@ -57,12 +59,17 @@ def run_worker(
     worker.start()
     sweeper = Sweeper(app.runtime)
     sweeper.start()
+    # Revocations and notifications: one of each at a time across workers (their cursors).
+    revoker, notifier = Revoker(app.deps), Notifier(app.store, app.config, app.deps.environ)
+    revoker.start()
+    notifier.start()
     log.info("worker_started", queues=sorted(queues), threads=threads, pid=os.getpid())
     if app.settings.chaos:
         log.warning("chaos_enabled", chaos=list(app.settings.chaos))
     stopping.wait()
     log.info("worker_stopping")
-    sweeper.stop()
+    for lever in (sweeper, revoker, notifier):
+        lever.stop()
     worker.stop(timeout=10_000)
     app.close()
     return 0

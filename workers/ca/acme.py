@@ -8,6 +8,10 @@ authorization is answered through the profile's hook and waited for (up to
 waited for (up to ``issue_wait_s``, honouring Retry-After). An order that is still being
 validated or processed is ``Pending``: the job pauses, and the poller's ``poll`` moves the
 same order on from where it is. A ``valid`` order gives the certificate and its chain.
+
+Revoking is ACME's ``revokeCert``, signed with the account key (the account that ordered
+the certificate); a certificate the CA has revoked already counts as revoked. Whether the
+CA revoked one behind our back is read from the certificate's CRL or OCSP responder.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from cryptography import x509
 
 from workers.ca.acme_client import AcmeSession, acme_errors, retry_after
 from workers.ca.acme_hooks import Challenge, Hook
-from workers.ca.base import Issued, Pending
+from workers.ca.base import Issued, Pending, Revocation
 from workers.errors import CaRejected, RequestInvalid
+from workers.pki.revocation_status import published_status
 from workers.store.acme import AcmeRecords
 
 __all__ = ["AcmeCa"]
@@ -31,6 +36,12 @@ _PEM_END = b"-----END CERTIFICATE-----"
 # Without a Retry-After, the order or authorization is asked again after 0.25 s, then
 # twice as long each time, up to 4 s; a Retry-After over 30 s is longer than a run waits.
 _FIRST_PAUSE, _MAX_PAUSE, _MAX_RETRY_AFTER = 0.25, 4.0, 30.0
+_REASON_CODES = {
+    x509.ReasonFlags.unspecified: 0,
+    x509.ReasonFlags.key_compromise: 1,
+    x509.ReasonFlags.superseded: 4,
+    x509.ReasonFlags.cessation_of_operation: 5,
+}
 
 
 class AcmeCa:
@@ -71,6 +82,22 @@ class AcmeCa:
             url = self._new_order(acme, csr_pem)
             stored = self._records.keep_order(self.name, request_key, url, csr_pem)
         return self._advance(acme, stored.url, stored.csr_pem)
+
+    def revoke(self, certificate_pem: bytes, *, reason: str) -> Revocation:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        acme = self._session.client()
+        code = x509.ReasonFlags[reason]
+        with acme_errors(self.name, "revoke a certificate", acme.net):  # type: ignore[arg-type]
+            try:
+                acme.revoke(certificate, _REASON_CODES[code])
+            except messages.Error as exc:
+                if exc.code != "alreadyRevoked":
+                    raise
+        return Revocation("revoked", {"serial": format(certificate.serial_number, "x")})
+
+    def revoked(self, certificate_pem: bytes, chain_pem: bytes = b"") -> bool | None:
+        chain = chain_pem or b"".join(self._extra_roots)
+        return published_status(certificate_pem, chain) if chain else None
 
     def _new_order(self, acme: client.ClientV2, csr_pem: bytes) -> str:
         """An order for the CSR's DNS names (its SANs: ACME CAs compare the order with

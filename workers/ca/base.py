@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
-__all__ = ["CaAdapter", "Issued", "Pending"]
+__all__ = ["REVOCATION_REASONS", "CaAdapter", "Issued", "Pending", "RevocableCa", "Revocation"]
+
+# RFC 5280's reason codes that twoway asks for: a retired certificate was superseded by
+# its renewal; a rolled-back or cancelled job's certificate ceased operation.
+REVOCATION_REASONS = ("superseded", "cessation_of_operation", "key_compromise", "unspecified")
 
 
 @dataclass(frozen=True)
@@ -43,3 +47,31 @@ class CaAdapter(Protocol):
     def submit(self, csr_pem: bytes, *, request_key: str) -> Issued | Pending: ...
 
     def poll(self, request_id: str) -> Issued | Pending: ...
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What a CA made of a revocation request.
+
+    ``revoked``: the CA has revoked it (its CRL or OCSP will say so); ``asked``: a person
+    at the CA must do it (the manual CA), and ``detail`` says what to ask for.
+    """
+
+    outcome: Literal["revoked", "asked"]
+    detail: dict[str, str]
+
+
+@runtime_checkable
+class RevocableCa(Protocol):
+    """A CA adapter that can revoke what it issued, and say whether it has.
+
+    ``revoke`` is idempotent (revoking a revoked certificate answers ``revoked``); it
+    raises ``CaUnavailable`` when the CA is down (the revocation is retried) and
+    ``CaRejected`` when the CA refuses. ``revoked`` answers from the CA's own records,
+    CRL or OCSP (``chain_pem``: the CA certificates that came with it, its issuer among
+    them): True, False, or None when the CA offers no way to ask.
+    """
+
+    def revoke(self, certificate_pem: bytes, *, reason: str) -> Revocation: ...
+
+    def revoked(self, certificate_pem: bytes, chain_pem: bytes) -> bool | None: ...

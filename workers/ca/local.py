@@ -7,6 +7,7 @@ Layout of ``directory`` (mode 0700)::
     intermediate-N.pem/.sealed  N=1 is signed by the root; the last one signs leaves
     ca.json                     written last: its presence means the CA is complete
     issued/<sha256(key)>.json   the issuance log: one signing per request key
+    revoked.json                the revocation list, published as a CRL (local_crl.py)
 
 A CA key is held unsealed in memory only; it never appears in a log or exception.
 """
@@ -19,14 +20,15 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from messages.job import KeyType
-from workers.ca.base import Issued, Pending
+from workers.ca.base import Issued, Pending, Revocation
+from workers.ca.local_crl import RevokedSerials, check_online
 from workers.errors import CaRejected, ConfigError, RequestInvalid
 from workers.pki import Authority, cert_to_pem
 from workers.pki.authority import random_suffix
@@ -53,6 +55,7 @@ class LocalCa:
         validity: timedelta = timedelta(days=365),
         intermediates: int = 1,
         key_type: KeyType = KeyType.EC256,
+        crl_url: str | None = None,
     ) -> None:
         if intermediates < 0 or validity <= timedelta(0):
             raise ConfigError("a local CA needs intermediates >= 0 and a positive validity")
@@ -61,6 +64,8 @@ class LocalCa:
         self.validity = validity
         self.intermediates = intermediates
         self.key_type = key_type
+        self.crl_url = crl_url
+        self._revoked = RevokedSerials(self.directory)
         self._sealer = sealer
         self._issuer: Authority | None = None
 
@@ -179,7 +184,9 @@ class LocalCa:
         with self._locked():
             if log_path.exists():
                 return _replay(log_path, csr, request_key)
-            leaf = authority.issue(csr_pem, csr.subject, sans=_sans(csr), validity=self.validity)
+            leaf = authority.issue(
+                csr_pem, csr.subject, sans=_sans(csr), validity=self.validity, crl_url=self.crl_url
+            )
             issued = Issued(
                 certificate_pem=cert_to_pem(leaf),
                 chain_pem=self.ca_chain_pem,
@@ -202,6 +209,37 @@ class LocalCa:
             hint="resubmit the CSR with the job's request key to get its certificate again",
             request_id=request_id,
         )
+
+    # -- revocation ----------------------------------------------------------------------
+
+    def revoke(self, certificate_pem: bytes, *, reason: str) -> Revocation:
+        """Put the certificate on this CA's CRL (again: no change)."""
+        check_online(self.directory, self.name)
+        serial = self._own_serial(certificate_pem)
+        with self._locked():
+            contents = self._revoked.contents_with(serial, reason, datetime.now(UTC))
+            if contents is not None:
+                _write_atomic(self._revoked.path, contents)
+        return Revocation("revoked", {"serial": format(serial, "x"), "crl": "local"})
+
+    def revoked(self, certificate_pem: bytes, chain_pem: bytes = b"") -> bool | None:
+        check_online(self.directory, self.name)
+        return self._revoked.has(self._own_serial(certificate_pem))
+
+    def crl_der(self, *, next_update: timedelta = timedelta(days=7)) -> bytes:
+        """The CRL of the CA that signs leaves, signed now (DER)."""
+        return self._revoked.crl_der(
+            self._authority(), next_update=next_update, now=datetime.now(UTC)
+        )
+
+    def _own_serial(self, certificate_pem: bytes) -> int:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        if certificate.issuer != self._authority().certificate.subject:
+            raise CaRejected(
+                f"the certificate was not issued by the local CA '{self.name}'",
+                hint="it can only be revoked by the CA that issued it",
+            )
+        return certificate.serial_number
 
     def issued_count(self) -> int:
         """How many certificates this CA has actually signed (across processes)."""

@@ -4,11 +4,16 @@ Submitting makes no request anywhere: the CSR is already stored with the job, wh
 gateway (``GET /v1/jobs/{id}/csr``) and the operator (``twoway status``) find it. The
 request id is derived from the job id, so a redelivered ``wait-for-ca`` lands on the same
 request and a paused job costs its row and nothing else.
+
+Revoking asks a person: the answer is ``asked`` with what to ask the CA for (serial,
+issuer, reason), which becomes a ``revocation_asked`` event and a notification.
 """
 
 from __future__ import annotations
 
-from workers.ca.base import Issued, Pending
+from cryptography import x509
+
+from workers.ca.base import Issued, Pending, Revocation
 
 __all__ = ["ManualCa"]
 
@@ -30,3 +35,19 @@ class ManualCa:
 
     def poll(self, request_id: str) -> Issued | Pending:
         return Pending(request_id=request_id)
+
+    def revoke(self, certificate_pem: bytes, *, reason: str) -> Revocation:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        return Revocation(
+            "asked",
+            {
+                "issuer": certificate.issuer.rfc4514_string(),
+                "subject": certificate.subject.rfc4514_string(),
+                "not_after": certificate.not_valid_after_utc.isoformat(),
+                "what": f"ask the CA '{self.name}' to revoke serial"
+                f" {certificate.serial_number:x} (reason: {reason})",
+            },
+        )
+
+    def revoked(self, certificate_pem: bytes, chain_pem: bytes = b"") -> bool | None:
+        return None  # nobody to ask

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from messages import Stage
+from workers.config.lifecycle import NotifySettings, RevocationSettings, RevokeTrigger
 from workers.config.renewal import RenewalSettings, RenewBefore
 from workers.errors import ConfigError
 
@@ -153,6 +154,9 @@ class _CaBase(_Frozen):
     # list of them ([] keeps none). The DNS names, key, chain, validity and clientAuth
     # are checked whatever this says.
     subject_keep: Literal["all"] | list[SubjectPart] = "all"
+    # When a certificate from this CA is revoked at it (docs/lifecycle.md): its keystore
+    # record deleted after a renewal's grace period, its job rolled back, or cancelled.
+    revoke_on: list[RevokeTrigger] = ["retired", "rolled_back", "cancelled"]
 
     def subject_parts(self) -> tuple[str, ...] | None:
         """The attributes to check (None: all of them)."""
@@ -175,6 +179,9 @@ class LocalCaProfile(_CaBase):
     adapter: Literal["local"]
     validity_days: Annotated[float, Field(gt=0, le=3650)] = 365
     intermediates: Annotated[int, Field(ge=1, le=4)] = 1
+    # The CRL distribution point written into issued certificates: where the gateway
+    # serves this CA's CRL (https://<gateway>/v1/ca/<profile>/crl). None: none written.
+    crl_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] | None = None
 
 
 class ManualCaProfile(_CaBase):
@@ -251,6 +258,8 @@ class PipelineConfig(_Frozen):
     ca: dict[str, CaProfile] = {}
     renewal: RenewalSettings = RenewalSettings()
     third_party: ThirdPartySettings = ThirdPartySettings()
+    revocation: RevocationSettings = RevocationSettings()
+    notify: NotifySettings = NotifySettings()
 
     @model_validator(mode="after")
     def _stages_once_each(self) -> PipelineConfig:

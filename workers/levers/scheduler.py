@@ -7,6 +7,12 @@ Each round (one scheduler at a time across all processes, by a lease):
 - a failed renewal is tried again after ``retry_failed_after_h``;
 - a keystore record retired by a renewal is deleted once ``grace_period_days`` passed.
 
+A certificate that its CA revoked before twoway retired it (the CA's records, CRL or OCSP
+say so: :meth:`RevocableCa.revoked`) gets a ``certificate_revoked_by_ca`` event and a
+renewal at once, inside a maintenance window or not: it no longer works anyway.
+
+The third party's server certificate is watched too (:mod:`workers.levers.partner_watch`).
+
 A renewal whose new certificate is already past its renewal point on arrival (the CA
 issues for less time than ``renew_before`` asks) is not renewed again, which would
 loop: it gets a ``renewal_policy_unsatisfiable`` event instead.
@@ -14,6 +20,7 @@ loop: it gets a ``renewal_policy_unsatisfiable`` event instead.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,8 +30,10 @@ import structlog
 from workers.app import App
 from workers.config.renewal import in_windows
 from workers.errors import TwowayError
+from workers.levers.partner_watch import watch_partner
 from workers.levers.periodic import Periodic
 from workers.levers.renewal import ManagedCertificate, inventory, renew
+from workers.levers.revocation_watch import revoked_at_ca
 from workers.servicenow import tables
 
 __all__ = ["RenewalScheduler", "ScheduleReport"]
@@ -49,6 +58,8 @@ class RenewalScheduler(Periodic):
         self.settings = app.config.renewal
         self.every_s = self.settings.check_every_s
         self._owner = f"scheduler-{uuid.uuid4().hex[:12]}"
+        self._asked: dict[str, float] = {}  # job id -> when its CA was last asked
+        self._ask_every_s = app.config.revocation.check_every_s
 
     def run_once(self, now: datetime | None = None) -> ScheduleReport:
         moment = now or datetime.now(UTC)
@@ -67,6 +78,13 @@ class RenewalScheduler(Periodic):
         if cert.state == "replaced":
             self._delete_after_grace(cert, now, report)
             return
+        if cert.state in ("current", "due"):
+            watch_partner(self.app, self.app.store.get_job(cert.job_id), now)
+        if cert.state in ("current", "due", "renewal_failed") and self._revoked(cert):
+            self._note_once(cert, "certificate_revoked_by_ca", now)
+            if self._retry_ok(cert, now):
+                self._renew(cert, "its CA revoked it", report)
+            return
         if cert.state not in ("due", "renewal_failed", "expired") or not self._retry_ok(cert, now):
             return
         self._note_once(cert, "certificate_expiring", now)
@@ -75,13 +93,19 @@ class RenewalScheduler(Periodic):
             return
         if not in_windows(now, list(self.settings.windows)):
             return
+        self._renew(cert, f"renewal point {cert.renewal_point.isoformat()} passed", report)
+
+    def _revoked(self, cert: ManagedCertificate) -> bool:
+        """Whether the CA revoked it, asked at most every ``[revocation] check_every_s``."""
+        last = self._asked.get(cert.job_id)
+        if last is not None and time.monotonic() - last < self._ask_every_s:
+            return False
+        self._asked[cert.job_id] = time.monotonic()
+        return revoked_at_ca(self.app, cert)
+
+    def _renew(self, cert: ManagedCertificate, reason: str, report: ScheduleReport) -> None:
         try:
-            job, created = renew(
-                self.app,
-                cert.job_id,
-                actor="scheduler",
-                reason=f"renewal point {cert.renewal_point.isoformat()} passed",
-            )
+            job, created = renew(self.app, cert.job_id, actor="scheduler", reason=reason)
         except TwowayError as exc:
             _log.warning("renewal_not_started", job_id=cert.job_id, **exc.as_dict())
             return

@@ -11,7 +11,7 @@ from messages import JobState
 from workers.config import PipelineConfig
 from workers.store import JobRecord, Store
 
-__all__ = ["WaitingJob", "waiting_jobs"]
+__all__ = ["WaitingJob", "wait_deadline", "waiting_jobs"]
 
 _PAGE = 500
 
@@ -71,14 +71,20 @@ def waiting_jobs(
         yield _describe(store, config, job)
 
 
+def wait_deadline(
+    config: PipelineConfig, job: JobRecord, state: JobState, since: datetime
+) -> datetime | None:
+    """Until when a job may wait in ``state`` (a pause) that began at ``since``."""
+    profile = config.ca.get(job.request.ca.profile)
+    limit = profile.max_wait_days if profile is not None else None
+    if state is JobState.WAITING_FOR_THIRD_PARTY:
+        limit = config.third_party.max_wait_days
+    return since + timedelta(days=limit) if limit is not None else None
+
+
 def _describe(store: Store, config: PipelineConfig, job: JobRecord) -> WaitingJob:
     # Only the transition into a wait moves a waiting job's updated_at (history notes,
     # such as a refused callback, do not): it is when the wait began.
     since = job.updated_at
-    name = job.request.ca.profile
-    profile = config.ca.get(name)
-    limit = profile.max_wait_days if profile is not None else None
-    if job.state is JobState.WAITING_FOR_THIRD_PARTY:
-        limit = config.third_party.max_wait_days
-    deadline = since + timedelta(days=limit) if limit is not None else None
-    return WaitingJob(job=job, profile=name, since=since, deadline=deadline)
+    deadline = wait_deadline(config, job, job.state, since)
+    return WaitingJob(job=job, profile=job.request.ca.profile, since=since, deadline=deadline)

@@ -101,6 +101,7 @@ class CaRegistry:
                 name=f"twoway {profile_name}",
                 validity=timedelta(days=profile.validity_days),
                 intermediates=profile.intermediates,
+                crl_url=profile.crl_url,
             )
         if profile.adapter == "manual":
             return ManualCa(profile_name)

@@ -127,11 +127,13 @@ class Authority:
         not_before: datetime | None = None,
         not_after: datetime | None = None,
         now: datetime | None = None,
+        crl_url: str | None = None,
     ) -> x509.Certificate:
         """An end-entity certificate for the public key in ``public_key_pem``.
 
         ``public_key_pem`` may be a key, CSR or certificate PEM. ``extended_key_usage=None``
         leaves the extension out. The validity never reaches past this CA's own.
+        ``crl_url``: where this CA's CRL is published (a CRL distribution point).
         """
         public_key = serialization.load_der_public_key(spki_der(public_key_pem))
         moment = now or datetime.now(UTC)
@@ -152,7 +154,44 @@ class Authority:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(list(sans)), critical=not subject.rdns
             )
+        if crl_url:
+            point = x509.DistributionPoint(
+                [x509.UniformResourceIdentifier(crl_url)], None, None, None
+            )
+            builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
         return self._sign(builder)
+
+    def revocation_list(
+        self,
+        revoked: Sequence[tuple[int, datetime, x509.ReasonFlags]],
+        *,
+        number: int,
+        next_update: timedelta = timedelta(days=7),
+        now: datetime | None = None,
+    ) -> x509.CertificateRevocationList:
+        """This CA's CRL: ``revoked`` as (serial, when, reason), signed with its key."""
+        moment = now or datetime.now(UTC)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.certificate.subject)
+            .last_update(moment - timedelta(minutes=1))
+            .next_update(moment + next_update)
+            .add_extension(x509.CRLNumber(number), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                critical=False,
+            )
+        )
+        for serial, at, reason in revoked:
+            entry = (
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
+                .revocation_date(at)
+                .add_extension(x509.CRLReason(reason), critical=False)
+                .build()
+            )
+            builder = builder.add_revoked_certificate(entry)
+        return builder.sign(self._key, _hash_for(self._key))
 
     def _sign(self, builder: x509.CertificateBuilder) -> x509.Certificate:
         builder = builder.add_extension(

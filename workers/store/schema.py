@@ -27,8 +27,10 @@ __all__ = [
     "jobs",
     "leases",
     "metadata",
+    "notifications",
     "outputs",
     "relay",
+    "revocations",
     "tokens",
 ]
 
@@ -186,4 +188,43 @@ acme_answers = Table(
     Column("challenge_url", String(500), primary_key=True),
     Column("profile", String(100), nullable=False),
     Column("answered_at", DateTime(timezone=True), nullable=False),
+)
+
+# The revocation outbox: one row per certificate (its job) to revoke at its CA, filled by
+# the revoker from the history (cursor ``revoker`` in twoway_relay) and worked by it:
+# pending until the CA has revoked (done), a person was asked (asked) or it gave up.
+revocations = Table(
+    "twoway_revocations",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("profile", String(100), nullable=False),
+    Column("serial", String(64), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("trigger", String(20), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_twoway_revocations_due", "state", "next_at"),
+)
+
+# The notification outbox: one row per event and channel (so none is sent twice), filled
+# by the notifier from the history (cursor ``notifier``): pending, sent, or dead (given up
+# after the configured tries; listed for an operator).
+notifications = Table(
+    "twoway_notifications",
+    metadata,
+    Column("event_id", Integer, primary_key=True),
+    Column("channel", String(40), primary_key=True),
+    Column("job_id", String(32), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Index("ix_twoway_notifications_due", "state", "next_at"),
 )

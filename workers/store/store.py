@@ -27,6 +27,7 @@ from workers.store.acme import AcmeRecords
 from workers.store.artifacts import Artifacts
 from workers.store.begin import StageStarts
 from workers.store.engine import make_engines
+from workers.store.lifecycle import Notifications, Revocations
 from workers.store.migrate import upgrade as upgrade_schema
 from workers.store.outbox import Outbox
 from workers.store.progress import Progress, put_output
@@ -97,6 +98,8 @@ class Store(JobQueries, StageStarts):
         self.signatures = CallbackSignatures(self._reader, self._writer)
         self.acme = AcmeRecords(self._reader, self._writer, sealer)
         self.slots = Slots(self._reader, self._writer, postgres=self._postgres)
+        self.revocations = Revocations(self._reader, self._writer)
+        self.notifications = Notifications(self._reader, self._writer)
         self._create_schema()
 
     # -- plumbing -----------------------------------------------------------------------

@@ -90,8 +90,14 @@ def _up(args: argparse.Namespace) -> int:
     from workers.logs import configure_logging
 
     chaos = tuple(c.strip() for c in os.environ.get("TWOWAY_CHAOS", "").split(",") if c.strip())
+    # Worker processes run the revoker and notifier; with the in-process broker, the stack.
+    lifecycle = None if args.broker == "rabbitmq" else 10.0
     options = StackOptions(
-        broker=args.broker, worker_processes=args.workers, amqp=True, chaos=chaos
+        broker=args.broker,
+        worker_processes=args.workers,
+        amqp=True,
+        chaos=chaos,
+        lifecycle_every_s=lifecycle,
     )
     stack = Stack(options)
     configure_logging(stream=sys.stderr)

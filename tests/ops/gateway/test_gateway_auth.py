@@ -21,6 +21,7 @@ OPEN = {
     ("/healthz", "get"),
     ("/v1/jobs/{job_id}/ca-callback", "post"),
     ("/v1/jobs/{job_id}/partner-callback", "post"),
+    ("/v1/ca/{profile}/crl", "get"),  # a CRL distribution point is public
 }
 JOB = "0" * 32
 # POSTs that change nothing, so a read token may ask them: what a job would do.
