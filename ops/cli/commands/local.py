@@ -37,6 +37,11 @@ def register(sub: Any) -> None:
     up = sub.add_parser("up", help="the whole stack in the foreground, for development")
     up.add_argument("--broker", choices=["stub", "rabbitmq"], default="stub")
     up.add_argument("--workers", type=positive, default=2, help="worker processes (rabbitmq)")
+    up.add_argument(
+        "--estate",
+        action="store_true",
+        help="the sandbox holds a hand-made mutual-TLS estate and its partners (docs/estate.md)",
+    )
     up.set_defaults(run=_up)
 
     worker = sub.add_parser("worker", help="a worker process on RabbitMQ")
@@ -66,6 +71,11 @@ def register(sub: Any) -> None:
         action="store_true",
         help="'Payments API' already live on mutual auth (profile mauthpayments)",
     )
+    sandbox.add_argument(
+        "--estate",
+        action="store_true",
+        help="a hand-made mutual-TLS estate: keystores, trust certs, profiles (docs/estate.md)",
+    )
     sandbox.set_defaults(run=_sandbox)
 
 
@@ -91,7 +101,11 @@ def _up(args: argparse.Namespace) -> int:
 
     chaos = tuple(c.strip() for c in os.environ.get("TWOWAY_CHAOS", "").split(",") if c.strip())
     options = StackOptions(
-        broker=args.broker, worker_processes=args.workers, amqp=True, chaos=chaos
+        broker=args.broker,
+        worker_processes=args.workers,
+        amqp=True,
+        chaos=chaos,
+        estate=args.estate,
     )
     stack = Stack(options)
     configure_logging(stream=sys.stderr)
@@ -143,6 +157,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         admin_password=os.environ.get("TWOWAY_SANDBOX_PASSWORD"),
         integration_roles=roles,
         live_payments=args.live_payments,
+        estate=args.estate,
     )
     return 0
 
