@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from messages import Stage
 from workers.errors import ConfigError
+from workers.estate.settings import EstateSettings
 from workers.levers.renewal_policy import RenewalSettings, RenewBefore
 
 __all__ = [
@@ -251,6 +252,7 @@ class PipelineConfig(_Frozen):
     ca: dict[str, CaProfile] = {}
     renewal: RenewalSettings = RenewalSettings()
     third_party: ThirdPartySettings = ThirdPartySettings()
+    estate: EstateSettings = EstateSettings()
 
     @model_validator(mode="after")
     def _stages_once_each(self) -> PipelineConfig:
