@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from ops.gateway import (
     ca,
     certificates,
+    estate,
     health,
     jobs_list,
     jobs_read,
@@ -37,6 +38,7 @@ ROUTERS = [
     partner.router,
     plan.router,
     operate.router,
+    estate.router,
 ]
 
 

@@ -14,6 +14,7 @@ from workers.errors import (
     CertificateRejected,
     ConfigError,
     IdempotencyConflict,
+    InstanceNotFound,
     JobNotFound,
     PermanentError,
     PermissionDenied,
@@ -30,6 +31,7 @@ __all__ = ["install_error_handlers", "status_for"]
 
 _STATUS: list[tuple[type[TwowayError], int]] = [
     (JobNotFound, 404),
+    (InstanceNotFound, 404),
     (AuthenticationFailed, 401),
     (PermissionDenied, 403),
     (TooManyRefusals, 429),

@@ -86,7 +86,8 @@ def _keystore(record: CertificateRecord, settings: EstateSettings) -> list[Findi
                 + (
                     " (the instance derived subject and dates)" if facts.source == "derived" else ""
                 ),
-                "nothing to do; adopting it renews it into a keystore twoway can read",
+                'adoption needs the certificate: submit a job with "rotate": true for the'
+                " profile that uses it, which replaces it with a keystore twoway manages",
             )
         )
     public = is_public_ca(record, settings)
@@ -192,8 +193,9 @@ def _profile(profile: ProfileRecord, keystores: dict[str, CertificateRecord]) ->
                 label,
                 profile.sys_id,
                 f"its keystore {what[state]}: calls through it send no client certificate",
-                "adopt its message with a new keystore (twoway adopt ... --ca PROFILE), or"
-                " point the profile at a working keystore",
+                'submit a job for its message naming this profile with "rotate": true (a'
+                " new keystore, proven, then the profile re-pointed), or point the profile at"
+                " a working keystore",
             )
         )
     elif state == "inactive":
@@ -255,8 +257,9 @@ def _message(message: MessageRecord, profiles: dict[str, ProfileRecord]) -> list
                 label,
                 message.sys_id,
                 f"its profile {profile.protocol!r} points at a keystore that is gone",
-                "adopt it with a CA profile (twoway adopt --ca PROFILE): its renewal creates"
-                " the keystore and re-points the profile after the proof",
+                f"submit a job for it with protocol_profile.name {profile.protocol!r} and"
+                ' "rotate": true: its keystore is made and proven before the profile is'
+                " re-pointed",
             )
         ]
     return []
