@@ -194,7 +194,6 @@ def discover_estate(
     with instances.new_client(name, counter) as client:
         facts = discover(client)
         raw = read_estate(
-            client,
             facts,
             lambda: instances.new_client(name, counter),
             threads=profile.max_concurrent_calls,

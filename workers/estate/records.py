@@ -119,24 +119,52 @@ def _download_all(
     return found
 
 
+def _in_parallel(
+    new_client: Callable[[], ServiceNowClient],
+    tasks: list[Callable[[ServiceNowClient], None]],
+    threads: int,
+) -> None:
+    """Run each task on a client of its own, at most ``threads`` at once."""
+
+    def run(task: Callable[[ServiceNowClient], None]) -> None:
+        with new_client() as client:
+            task(client)
+
+    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
+        list(pool.map(run, tasks))  # re-raises the first failure
+
+
 def read_estate(
-    client: ServiceNowClient,
     facts: InstanceFacts,
     new_client: Callable[[], ServiceNowClient],
     *,
     threads: int,
 ) -> RawEstate:
-    """Every mutual-TLS record of the instance, and the keystores attached to them."""
+    """Every mutual-TLS record of the instance, and the keystores attached to them: the
+    tables read side by side, then the keystores, ``threads`` calls at most at once."""
     raw = RawEstate()
-    raw.certificates = client.query("sys_certificate", fields=_CERT_FIELDS)
-    listing = client.query(
-        "sys_attachment", {"table_name": "sys_certificate"}, encoded="ORDERBYsys_created_on"
-    )
-    for row in listing:
-        raw.attachments[_text(row.get("table_sys_id"))] = row  # the newest last
-    raw.profiles = client.query("sys_protocol_profile")
-    _rest(client, raw)
-    _soap(client, facts, raw)
+
+    def certificates(client: ServiceNowClient) -> None:
+        raw.certificates = client.query("sys_certificate", fields=_CERT_FIELDS)
+
+    def attachments(client: ServiceNowClient) -> None:
+        listing = client.query(
+            "sys_attachment", {"table_name": "sys_certificate"}, encoded="ORDERBYsys_created_on"
+        )
+        for row in listing:
+            raw.attachments[_text(row.get("table_sys_id"))] = row  # the newest last
+
+    def profiles(client: ServiceNowClient) -> None:
+        raw.profiles = client.query("sys_protocol_profile")
+
+    tasks = [
+        certificates,
+        attachments,
+        profiles,
+        lambda client: _rest(client, raw),
+        lambda client: _soap(client, facts, raw),
+    ]
+    _in_parallel(new_client, tasks, threads)
     keystores = {
         _text(r["sys_id"]): _text(raw.attachments[_text(r["sys_id"])]["sys_id"])
         for r in raw.certificates
