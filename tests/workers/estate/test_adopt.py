@@ -76,3 +76,14 @@ def test_filters_and_unknown_ca(stack: Stack) -> None:
     assert {a["name"] for a in result.already} == {"Billing API", "Shipping API"}
     with pytest.raises(ConfigError):
         adopt_estate(stack.app, "sandbox", Selection(names=("HR API",)), ca="nope", actor="t")
+
+
+def test_an_adopted_integration_is_not_rolled_back(stack: Stack, adopted: AdoptionResult) -> None:
+    from workers.errors import StateConflict
+    from workers.levers.rollback import rollback
+
+    assert stack.app is not None
+    before = stack.sandbox.dump()
+    with pytest.raises(StateConflict, match="adopted"):
+        rollback(stack.app, adopted.adopted[0]["job_id"], actor="t", reason="oops")
+    assert stack.sandbox.dump() == before
