@@ -197,6 +197,22 @@ def _record(
     return job.id, created
 
 
+def _detail(
+    message: MessageRecord, keystore: CertificateRecord, actor: str, findings: set[str]
+) -> dict[str, Any]:
+    """What the ``adopted`` event keeps: who, which records, the certificate, the findings."""
+    return {
+        "actor": actor,
+        "message_sys_id": message.sys_id,
+        "profile_sys_id": message.profile,
+        "keystore_sys_id": keystore.sys_id,
+        "keystore_name": keystore.name,
+        "issuer": keystore.certificate.issuer,
+        "not_after": keystore.certificate.not_after,
+        "findings": sorted(findings),
+    }
+
+
 def adopt(
     app: App,
     report: EstateReport,
@@ -233,16 +249,7 @@ def adopt(
             result.skipped.append({**about, "reason": made})
             continue
         request, keystore = made
-        detail = {
-            "actor": actor,
-            "message_sys_id": message.sys_id,
-            "profile_sys_id": message.profile,
-            "keystore_sys_id": keystore.sys_id,
-            "keystore_name": keystore.name,
-            "issuer": keystore.certificate.issuer,
-            "not_after": keystore.certificate.not_after,
-            "findings": sorted(own),
-        }
+        detail = _detail(message, keystore, actor, own)
         job_id, created = _record(app, request, keystore, detail)
         target = result.adopted if created else result.already
         target.append({**about, "job_id": job_id or None, "keystore": keystore.name})

@@ -90,6 +90,29 @@ def _keystore(record: CertificateRecord, settings: EstateSettings) -> list[Findi
                 " profile that uses it, which replaces it with a keystore twoway manages",
             )
         )
+    out += _client_certificate(record, settings)
+    if not record.profiles:
+        out.append(
+            _f(
+                "orphaned_keystore",
+                "info",
+                label,
+                record.sys_id,
+                "no protocol profile uses this keystore"
+                + (
+                    " (and it is active: every active keystore is loaded, KB1217702)"
+                    if record.active
+                    else ""
+                ),
+                "deactivate or delete it once nothing needs it",
+            )
+        )
+    return out
+
+
+def _client_certificate(record: CertificateRecord, settings: EstateSettings) -> list[Finding]:
+    """What makes a client certificate unrenewable where it came from, or refused."""
+    label, facts, out = f"keystore {record.name!r}", record.certificate, []
     public = is_public_ca(record, settings)
     if public:
         out.append(
@@ -123,22 +146,6 @@ def _keystore(record: CertificateRecord, settings: EstateSettings) -> list[Findi
                 record.sys_id,
                 f"RSA {facts.key_size} bits: the instance's documentation states 2048 bits at most",
                 "renew it with an rsa2048 or EC key (adopt, then renew or migrate)",
-            )
-        )
-    if not record.profiles:
-        out.append(
-            _f(
-                "orphaned_keystore",
-                "info",
-                label,
-                record.sys_id,
-                "no protocol profile uses this keystore"
-                + (
-                    " (and it is active: every active keystore is loaded, KB1217702)"
-                    if record.active
-                    else ""
-                ),
-                "deactivate or delete it once nothing needs it",
             )
         )
     return out
