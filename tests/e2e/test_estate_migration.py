@@ -23,6 +23,7 @@ from workers.pki import mtls_request, open_jks, parse_certificates
 
 MIGRATED = {"Billing API": "mauthbilling", "Shipping API": "mauthshipping"}
 PUBLIC = "Example Trust Services"
+LIMIT = 2  # the instance's max_concurrent_calls
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ def stack() -> Iterator[Stack]:
         probe_every_s=1.0,
         poll_every_s=0.5,
         renewal_every_s=3600.0,
+        max_concurrent_calls=LIMIT,
     )
     with Stack(options) as running:
         yield running
@@ -210,6 +212,7 @@ def test_discover_adopt_and_migrate_the_public_ca_integrations(stack: Stack) -> 
         stack, "migrate", "--instance", "sandbox", "--ca", "local", "--batch", batch["batch"]
     )
     assert shown["done"] == 2
+    assert stack.sandbox.max_in_flight <= LIMIT  # discovery, adoption and both renewals
     listed = {
         c["target"]: c["state"]
         for c in api.get("/v1/certificates", headers=headers).json()["certificates"]
