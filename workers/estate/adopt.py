@@ -128,7 +128,10 @@ def _request(
         return "its protocol profile does not exist: submit a job for it instead"
     keystore = next((c for c in report.certificates if c.sys_id == profile.keystore), None)
     if keystore is None or keystore.kind not in ("keystore", "pkcs12"):
-        return f"profile {profile.protocol!r} has no keystore: submit a job (replace) for it"
+        return (
+            f"profile {profile.protocol!r} has no keystore: submit a job for it with"
+            f" protocol_profile.name {profile.protocol!r} and rotate"
+        )
     if not (keystore.certificate.pem and keystore.attachment and keystore.attachment_sha256):
         return (
             f"the certificate of keystore {keystore.name!r} cannot be read without its"
