@@ -33,6 +33,9 @@ _CERT_FIELDS = (
     "subject",
 )
 _CHUNK = 100  # sys_ids per IN query (URL length)
+# Only what the inventory needs: never a password column, not even an encrypted one.
+_REST_FIELDS = ("sys_id", "name", "rest_endpoint", "use_mutual_auth", "protocol_name")
+_METHOD_FIELDS = (*_REST_FIELDS, "rest_message", "function_name")
 
 
 @dataclass
@@ -61,41 +64,54 @@ def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
         yield listed[start : start + _CHUNK]
 
 
-def _by_ids(client: ServiceNowClient, table: str, column: str, ids: Iterable[str]) -> list[Row]:
+def _by_ids(
+    client: ServiceNowClient, table: str, column: str, ids: Iterable[str], fields: tuple[str, ...]
+) -> list[Row]:
     rows: list[Row] = []
     for chunk in _chunks(ids):
         wanted = set(chunk)
-        found = client.query(table, encoded=f"{column}IN{','.join(chunk)}")
+        found = client.query(table, encoded=f"{column}IN{','.join(chunk)}", fields=fields)
         rows += [r for r in found if _text(r.get(column)) in wanted]  # invalid parts are ignored
     return rows
 
 
 def _rest(client: ServiceNowClient, raw: RawEstate) -> None:
-    raw.rest_messages = client.query("sys_rest_message", {"use_mutual_auth": "true"})
-    raw.rest_methods = client.query("sys_rest_message_fn", {"use_mutual_auth": "true"})
+    on = {"use_mutual_auth": "true"}
+    raw.rest_messages = client.query("sys_rest_message", on, fields=_REST_FIELDS)
+    raw.rest_methods = client.query("sys_rest_message_fn", on, fields=_METHOD_FIELDS)
     known = {_text(m["sys_id"]) for m in raw.rest_messages}
     parents = {_text(m.get("rest_message")) for m in raw.rest_methods} - known - {""}
-    raw.rest_messages += _by_ids(client, "sys_rest_message", "sys_id", parents)
+    raw.rest_messages += _by_ids(client, "sys_rest_message", "sys_id", parents, _REST_FIELDS)
 
 
 def _soap(client: ServiceNowClient, facts: InstanceFacts, raw: RawEstate) -> None:
     column, table = facts.soap_mutual_auth_column, facts.soap_function_table
     parent = facts.soap_function_parent_column
+    fields = ("sys_id", "name", *(c for c in (column, facts.soap_profile_column) if c))
     if column:
-        raw.soap_messages = client.query("sys_soap_message", {column: "true"})
+        raw.soap_messages = client.query("sys_soap_message", {column: "true"}, fields=fields)
     if not (table and parent):
         return
+    function_fields = (
+        "sys_id",
+        parent,
+        "function_name",
+        "soap_endpoint",
+        *facts.soap_function_columns,
+    )
     on: list[Row] = []
     if facts.soap_function_columns:
-        on = client.query(table, {facts.soap_function_columns[0]: "true"})
+        on = client.query(table, {facts.soap_function_columns[0]: "true"}, fields=function_fields)
     known = {_text(m["sys_id"]) for m in raw.soap_messages}
     parents = {_text(f.get(parent)) for f in on} - known - {""}
-    raw.soap_messages += _by_ids(client, "sys_soap_message", "sys_id", parents)
+    raw.soap_messages += _by_ids(client, "sys_soap_message", "sys_id", parents, fields)
     # a SOAP message keeps its endpoint on its functions
     ids = {_text(m["sys_id"]) for m in raw.soap_messages}
     seen = {_text(f["sys_id"]) for f in on}
     raw.soap_functions = on + [
-        f for f in _by_ids(client, table, parent, ids) if _text(f["sys_id"]) not in seen
+        f
+        for f in _by_ids(client, table, parent, ids, function_fields)
+        if _text(f["sys_id"]) not in seen
     ]
 
 
@@ -149,13 +165,17 @@ def read_estate(
 
     def attachments(client: ServiceNowClient) -> None:
         listing = client.query(
-            "sys_attachment", {"table_name": "sys_certificate"}, encoded="ORDERBYsys_created_on"
+            "sys_attachment",
+            {"table_name": "sys_certificate"},
+            encoded="ORDERBYsys_created_on",
+            fields=("sys_id", "table_sys_id", "hash", "file_name"),
         )
         for row in listing:
             raw.attachments[_text(row.get("table_sys_id"))] = row  # the newest last
 
     def profiles(client: ServiceNowClient) -> None:
-        raw.profiles = client.query("sys_protocol_profile")
+        fields = ("sys_id", "protocol", "default_port", "keystore")
+        raw.profiles = client.query("sys_protocol_profile", fields=fields)
 
     tasks = [
         certificates,
