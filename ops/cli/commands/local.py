@@ -32,6 +32,11 @@ def register(sub: Any) -> None:
     demo.add_argument(
         "--json", action="store_true", help="progress to stderr, the result to stdout"
     )
+    demo.add_argument(
+        "--estate",
+        action="store_true",
+        help="the sandbox holds a hand-made estate; show its inventory after the job",
+    )
     demo.set_defaults(run=_demo)
 
     up = sub.add_parser("up", help="the whole stack in the foreground, for development")
@@ -81,6 +86,7 @@ def register(sub: Any) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from messages import KeyType
+    from ops.cli.estate_view import render_estate
     from ops.dev.demo import run_demo
 
     timeout = args.timeout or (3600.0 if args.ca == "manual" else 300.0)
@@ -91,6 +97,7 @@ def _demo(args: argparse.Namespace) -> int:
         ca=args.ca,
         timeout=timeout,
         as_json=args.json,
+        show_estate=render_estate if args.estate else None,
     )
 
 
