@@ -27,7 +27,7 @@ from ops.dev.sandbox.live import add_keystore_record
 from ops.dev.sandbox.seed import SYSTEM_USER, add_rest_message, set_property
 from ops.dev.sandbox.store import Store
 
-__all__ = ["Estate", "EstateEndpoints", "add_estate"]
+__all__ = ["Estate", "EstateEndpoints", "add_estate", "add_public_ca_integrations"]
 
 LEGACY_PROPERTY = "glide.httpclient.protocol.mauthbilling.class"
 
@@ -176,4 +176,20 @@ def add_estate(store: Store, where: EstateEndpoints | None = None) -> Estate:
         store, estate, "old partner root 2015", HandCa("Old Partner Root", "Gone Ltd").pem.decode()
     )
     set_property(store, LEGACY_PROPERTY, "com.glide.certificates.DBKeyStoreSocketFactory")
+    return estate
+
+
+def add_public_ca_integrations(store: Store, endpoint: str, count: int) -> Estate:
+    """``count`` more hand-made REST integrations ("Public API <n>" on ``mauthpublic<n>``),
+    each on its own keystore from a "public" CA (serverAuth and clientAuth): what a bulk
+    migration moves."""
+    public = HandCa("Example Public TLS RSA CA 2024", "Example Trust Services")
+    estate = Estate(public.pem, b"")
+    port = _port(endpoint)
+    for index in range(count):
+        host = f"public{index}.acme.example"
+        leaf = public.issue(host, server_auth=True, dns=(host,), days=(-100, 265))
+        keystore = _keystore(store, estate, f"public client {index}", leaf)
+        profile = _profile(store, estate, f"mauthpublic{index}", keystore, port)
+        _rest(store, estate, f"Public API {index}", endpoint, profile)
     return estate
