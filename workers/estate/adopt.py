@@ -256,6 +256,11 @@ def adopt(
         job_id, created = _record(app, request, keystore, detail)
         target = result.adopted if created else result.already
         target.append({**about, "job_id": job_id or None, "keystore": keystore.name})
+    found = {m.name for m in report.messages}
+    for name in selection.names:
+        if name not in found:
+            reason = "no REST or SOAP message of that name is on mutual auth on the instance"
+            result.skipped.append({"kind": selection.kind or "", "name": name, "reason": reason})
     return result
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.errors import TwowayError
+from workers.errors import JobNotFound, TwowayError
 from workers.levers.renewal import ManagedCertificate, inventory, renew
 from workers.machinery.app import App
 
@@ -72,7 +72,13 @@ def migrate(
     """Start renewing the chosen certificates of ``instance`` onto CA profile ``ca``."""
     app.config.ca_profile(ca)  # refused before anything starts when unknown
     batch = MigrationBatch(batch=uuid.uuid4().hex[:12], ca=ca)
-    for cert in inventory(app):
+    certificates = inventory(app)
+    known = {c.job_id for c in certificates if c.instance == instance}
+    for job_id in jobs:
+        if job_id not in known:
+            reason = f"not a certificate twoway manages on instance {instance!r}"
+            batch.skipped.append({"job_id": job_id, "target": None, "reason": reason})
+    for cert in certificates:
         if cert.instance != instance or not _chosen(app, cert, jobs, finding, everything):
             continue
         about = {"job_id": cert.job_id, "target": cert.target}
@@ -110,6 +116,11 @@ def migration_progress(app: App, instance: str, batch: str) -> dict[str, Any]:
                     "stage": stage,
                 }
             )
+    if not rows:
+        raise JobNotFound(
+            f"no migration batch {batch!r} on instance {instance!r}",
+            hint="the batch id is in the answer that started the migration",
+        )
     counts = Counter(row["state"] for row in rows)
     done = counts.get("succeeded", 0) + counts.get("failed", 0) + counts.get("cancelled", 0)
     return {"batch": batch, "total": len(rows), "done": done, "counts": dict(counts), "jobs": rows}

@@ -121,6 +121,9 @@ def _migrate(args: argparse.Namespace) -> int:
             return 0
         for row in started["skipped"]:
             print(f"skipped {row['target']} ({row['job_id']}): {row['reason']}", file=sys.stderr)
+        if not started["started"]:
+            print("nothing to migrate: no managed certificate matched", file=sys.stderr)
+            return 0
     while True:
         progress = api.get(f"{path}/{batch}")
         if not args.json:

@@ -86,3 +86,16 @@ def test_console_estate_page(stack: Stack) -> None:
     assert "Example Trust Services" in page.text
     unsigned = httpx.get(f"{stack.gateway.url}/ui/estate", follow_redirects=False)
     assert unsigned.status_code == 303
+
+
+def test_unknown_names_jobs_and_batches_are_said(
+    api: httpx.Client, reader: dict[str, str], operator: dict[str, str]
+) -> None:
+    body = {"ca": "local", "names": ["No Such API"]}
+    answer = api.post("/v1/instances/sandbox/adopt", json=body, headers=operator).json()
+    assert answer["adopted"] == [] and answer["skipped"][0]["name"] == "No Such API"
+    body = {"ca": "local", "jobs": ["0" * 32]}
+    started = api.post("/v1/instances/sandbox/migrations", json=body, headers=operator).json()
+    assert started["started"] == [] and "not a certificate" in started["skipped"][0]["reason"]
+    answer = api.get("/v1/instances/sandbox/migrations/abc", headers=reader)
+    assert answer.status_code == 404 and answer.json()["hint"]
