@@ -3,6 +3,7 @@
     TwowayError
     +-- ConfigError                 a bad pipeline.toml, environment or key file (at start-up)
     +-- JobNotFound                 no job with that id
+    +-- InstanceNotFound            no instance profile of that name
     +-- StateConflict               a compare-and-set on a job's state lost (someone else moved it)
     +-- IdempotencyConflict         an Idempotency-Key reused with a different request
     +-- AuthenticationFailed        no bearer token, or one that is unknown or revoked
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigError",
     "IdempotencyConflict",
     "InstanceBusy",
+    "InstanceNotFound",
     "JobNotFound",
     "NotificationRefused",
     "NotificationUndelivered",
@@ -90,6 +92,10 @@ class ConfigError(TwowayError):
 
 class JobNotFound(TwowayError):
     """No job with the given id exists in the store."""
+
+
+class InstanceNotFound(TwowayError):
+    """No instance profile of the given name in pipeline.toml."""
 
 
 class StateConflict(TwowayError):

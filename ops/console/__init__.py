@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from ops.console import actions, job, jobs, lists, signin
+from ops.console import actions, estate, job, jobs, lists, signin
 from ops.console.common import HERE
 
 __all__ = ["PATH", "install_console"]
@@ -19,6 +19,6 @@ PATH = "/ui"
 
 
 def install_console(api: FastAPI) -> None:
-    for module in (signin, jobs, job, actions, lists):
+    for module in (signin, jobs, job, actions, lists, estate):
         api.include_router(module.router)
     api.mount(f"{PATH}/static", StaticFiles(directory=HERE / "static"), name="console-static")

@@ -15,13 +15,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from messages import WAITING_STATES, JobEvent, JobState, KeyType
 from ops.dev.stack import Stack, StackOptions
 from ops.views.jobview import export_artifacts, follow, summarise
 from ops.views.safefiles import prepare_out_dir, write_file
 from workers.errors import RequestInvalid
+from workers.estate.inventory import discover_estate
 from workers.logs import configure_logging
 from workers.machinery.broker import BrokerKind
 from workers.store import JobRecord
@@ -39,10 +40,13 @@ def run_demo(
     timeout: float = 300.0,
     stream: TextIO = sys.stdout,
     as_json: bool = False,
+    show_estate: Callable[[dict[str, Any]], str] | None = None,
 ) -> int:
     """Run one job; exit status 0 only when it succeeded.
 
-    With ``as_json`` progress goes to stderr and one JSON result to ``stream``.
+    With ``as_json`` progress goes to stderr and one JSON result to ``stream``. With
+    ``show_estate`` the sandbox holds the hand-made estate, and its inventory (discover,
+    read-only) is shown, rendered by ``show_estate``, once the job is done.
     """
     result_stream, stream = (stream, sys.stderr) if as_json else (stream, stream)
 
@@ -54,7 +58,11 @@ def run_demo(
     if out is not None:
         prepare_out_dir(out)  # refused now, not after the job
     options = StackOptions(
-        broker=broker, partner_trusts_ca=False, poll_every_s=1.0, probe_every_s=1.0
+        broker=broker,
+        partner_trusts_ca=False,
+        poll_every_s=1.0,
+        probe_every_s=1.0,
+        estate=show_estate is not None,
     )
     stack = Stack(options)
     log_path = stack.state_dir / "twoway.log"
@@ -80,6 +88,10 @@ def run_demo(
             print(json.dumps({**_short(summary), **kept}), file=result_stream, flush=True)
         else:
             say(json.dumps(_short(summary), indent=2))
+        if show_estate is not None:
+            report = discover_estate("sandbox", stack.app.config, stack.app.deps.instances)
+            say("the instance's whole mutual-TLS estate (twoway discover, read-only):")
+            say(show_estate(report.model_dump()))
         if final.state is not JobState.SUCCEEDED:
             say(f"the job did not succeed; the log is in {log_path}")
             stack.options.keep_state = True

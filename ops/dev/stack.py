@@ -21,7 +21,7 @@ import dramatiq
 import tomli_w
 
 from messages import KeyType
-from ops.dev.sandbox import Pacing, SandboxFacts, SandboxServer
+from ops.dev.sandbox import EstateEndpoints, Pacing, SandboxFacts, SandboxServer
 from ops.dev.thirdparty import ThirdPartyServer
 from ops.rabbitmq.chores import delete_queues, stage_queue_names
 from ops.service.server import GatewayServer
@@ -91,6 +91,10 @@ class StackOptions:
     second_max_concurrent_calls: int | None = None
     # Run the revoker and the notifier this often (None: not at all; tests run them).
     lifecycle_every_s: float | None = None
+    # The sandbox holds a hand-made mutual-TLS estate (ops/dev/sandbox/estate.py): its
+    # messages point at the third party and at ``partner``, a second third party that
+    # rotated its server certificate after its leaf was pinned on the instance.
+    estate: bool = False
 
 
 class Stack:
@@ -120,6 +124,7 @@ class Stack:
         local_ca = CaRegistry(base, self.state_dir, self.sealer).get("local")
         assert isinstance(local_ca, LocalCa), "pipeline.toml's 'local' CA profile must be local"
         ca_root = local_ca.root_pem
+        self.third_party_trust = ca_root if self.options.partner_trusts_ca else None
         self.third_party = ThirdPartyServer(
             [ca_root] if self.options.partner_trusts_ca else []
         ).start()
@@ -128,7 +133,7 @@ class Stack:
                 update={"probe_every_s": self.options.probe_every_s}
             )
             base = base.model_copy(update={"third_party": probing})
-        self.sandbox = self._sandbox(self.options.sandbox_pacing)
+        self.sandbox = self._sandbox(self.options.sandbox_pacing, estate=self.options.estate)
         self.config = base.with_instance("sandbox", self._instance_profile()).with_queue_prefix(
             self.queue_prefix
         )
@@ -198,11 +203,32 @@ class Stack:
         assert self.app is not None
         return self.app.deps.cas.callback_secret(profile)
 
-    def _sandbox(self, pacing: Pacing | None) -> SandboxServer:
-        server = SandboxServer(self.options.sandbox_facts, seed_endpoint=self.third_party.url)
+    def _sandbox(self, pacing: Pacing | None, *, estate: bool = False) -> SandboxServer:
+        server = SandboxServer(
+            self.options.sandbox_facts,
+            seed_endpoint=self.third_party.url,
+            estate=self._estate_partners() if estate else None,
+        )
+        if estate:
+            self.partner.rotate_server_certificate()  # after its leaf was pinned by hand
+            assert server.estate is not None
+            for partner in (self.third_party, self.partner):  # they trust what they had
+                partner.trust(server.estate.public_ca_pem)
+                partner.trust(server.estate.corporate_ca_pem)
         if pacing is not None:
             server.pace(pacing)
         return server.start()
+
+    def _estate_partners(self) -> EstateEndpoints:
+        """The estate's partners: the third party, and one that rotates its certificate."""
+        ca_root = [self.third_party_trust] if self.third_party_trust else []
+        self.partner = ThirdPartyServer(ca_root).start()
+        return EstateEndpoints(
+            main=self.third_party.url,
+            partner=self.partner.url,
+            main_ca_pem=self.third_party.server_ca_pem.decode(),
+            partner_leaf_pem=self.partner.server_certificate_pem.decode(),
+        )
 
     def _second_instance(self) -> dict[str, str]:
         """Start the second sandbox, if asked for; its profile and login variables."""
@@ -353,7 +379,7 @@ class Stack:
             if self.options.broker == "rabbitmq":
                 delete_queues(self.options.broker_url, stage_queue_names(self.queues))
             self.app.close()
-        servers = ("sandbox", "second", "third_party")
+        servers = ("sandbox", "second", "third_party", "partner")
         for server in (getattr(self, name, None) for name in servers):
             if server is not None:
                 server.stop()

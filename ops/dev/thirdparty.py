@@ -57,8 +57,10 @@ class ThirdPartyServer:
             extended_key_usage=(ExtendedKeyUsageOID.SERVER_AUTH,),
         )
         self._ca = authority.certificate
+        self._authority = authority
         self._key_pem = key_pem
-        self._context = self._new_context(client_ca_pems)
+        self._client_pems = list(client_ca_pems)
+        self._context = self._new_context(self._client_pems)
         self._lock = threading.Lock()
         self._served = 0
         self._subjects: deque[str] = deque(maxlen=32)
@@ -101,11 +103,26 @@ class ThirdPartyServer:
 
     def trust(self, ca_pem: bytes) -> None:
         """Accept client certificates chaining to ``ca_pem`` too (works while running)."""
+        self._client_pems.append(ca_pem)
         self._context.load_verify_locations(cadata=ca_pem.decode("ascii"))
+
+    def rotate_server_certificate(self) -> None:
+        """A new server leaf (new key) from the same CA, as partners rotate theirs: served
+        from the next connection on."""
+        key_pem = generate_private_key(KeyType.EC256)
+        self._leaf = self._authority.issue(
+            key_pem,
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.hostnames[0])]),
+            sans=general_names(self.hostnames),
+            extended_key_usage=(ExtendedKeyUsageOID.SERVER_AUTH,),
+        )
+        self._key_pem = key_pem
+        self._context = self._new_context(self._client_pems)
 
     def trust_only(self, pems: Sequence[bytes]) -> None:
         """From the next connection on, accept only clients under (or equal to) ``pems``."""
-        self._context = self._new_context(pems)
+        self._client_pems = list(pems)
+        self._context = self._new_context(self._client_pems)
 
     def _new_context(self, client_pems: Sequence[bytes]) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

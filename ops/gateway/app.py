@@ -9,6 +9,7 @@ from ops.gateway import (
     ca,
     certificates,
     crl,
+    estate,
     health,
     jobs_list,
     jobs_read,
@@ -39,6 +40,7 @@ ROUTERS = [
     partner.router,
     plan.router,
     operate.router,
+    estate.router,
 ]
 
 

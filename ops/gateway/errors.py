@@ -16,6 +16,7 @@ from workers.errors import (
     CertificateRejected,
     ConfigError,
     IdempotencyConflict,
+    InstanceNotFound,
     JobNotFound,
     PermanentError,
     PermissionDenied,
@@ -41,6 +42,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 _STATUS: list[tuple[type[TwowayError], int]] = [
     (JobNotFound, 404),
+    (InstanceNotFound, 404),
     (AuthenticationFailed, 401),
     (PermissionDenied, 403),
     (TooManyRefusals, 429),

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from messages import Stage
+from workers.config.estate import EstateSettings
 from workers.config.lifecycle import NotifySettings, RevocationSettings, RevokeTrigger
 from workers.config.renewal import RenewalSettings, RenewBefore
 from workers.errors import ConfigError
@@ -260,6 +261,7 @@ class PipelineConfig(_Frozen):
     third_party: ThirdPartySettings = ThirdPartySettings()
     revocation: RevocationSettings = RevocationSettings()
     notify: NotifySettings = NotifySettings()
+    estate: EstateSettings = EstateSettings()
 
     @model_validator(mode="after")
     def _stages_once_each(self) -> PipelineConfig:

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography import x509
 
-from messages import JobAccepted, JobRequest, JobState, KeystoreUploaded, Stage
+from messages import CaChoice, JobAccepted, JobRequest, JobState, KeystoreUploaded, Stage
 from workers.app import App
 from workers.config.renewal import renewal_point
 from workers.errors import StateConflict
@@ -39,16 +39,26 @@ def _depth(store: Store, job: JobRecord) -> int:
     return depth
 
 
-def renewal_request(old: JobRequest, depth: int, attempt: int) -> JobRequest:
-    """The old request with a keystore record name of its own (``<name> r<depth>[.n]``)."""
+def renewal_request(
+    old: JobRequest, depth: int, attempt: int, *, ca_profile: str | None = None
+) -> JobRequest:
+    """The old request with a keystore record name of its own (``<name> r<depth>[.n]``);
+    ``ca_profile``: another CA profile signs (a migration)."""
     base = _SUFFIX.sub("", old.keystore.record_name)[:90]
     name = f"{base} r{depth}" + (f".{attempt}" if attempt > 1 else "")
     keystore = old.keystore.model_copy(update={"record_name": name})
-    return old.model_copy(update={"keystore": keystore, "rotate": True})
+    changes: dict[str, Any] = {"keystore": keystore, "rotate": True}
+    if ca_profile is not None and ca_profile != old.ca.profile:
+        changes["ca"] = CaChoice(profile=ca_profile)
+    return old.model_copy(update=changes)
 
 
-def renew(app: App, job_id: str, *, actor: str, reason: str) -> tuple[JobRecord, bool]:
-    """Start renewing ``job_id``'s certificate, or return the renewal already running."""
+def renew(
+    app: App, job_id: str, *, actor: str, reason: str, ca_profile: str | None = None
+) -> tuple[JobRecord, bool]:
+    """Start renewing ``job_id``'s certificate, or return the renewal already running.
+    ``ca_profile``: renew onto another CA profile (a migration: its ``enable`` waits for
+    the third party to trust the new CA, then proves before the switch)."""
     reason = check_reason(reason, what="a renewal")
     store = app.store
     old = store.get_job(job_id)
@@ -67,12 +77,16 @@ def renew(app: App, job_id: str, *, actor: str, reason: str) -> tuple[JobRecord,
     running = [r for r in renewals if not r.terminal]
     if running:
         return running[0], False
-    request = renewal_request(old.request, _depth(store, old) + 1, len(renewals) + 1)
+    request = renewal_request(
+        old.request, _depth(store, old) + 1, len(renewals) + 1, ca_profile=ca_profile
+    )
     admit(request, app.config, app.deps.instances)
     key = f"renew:{old.id}:{len(renewals) + 1}"
     job, created = store.create_job(request, idempotency_key=key, renews=old.id)
     if created:
         detail = {"renewal": job.id, "actor": actor, "reason": reason}
+        if request.ca.profile != old.request.ca.profile:
+            detail["ca"] = request.ca.profile
         store.note(old.id, "renewal_started", detail)
         app.runtime.send(app.runtime.routes.first.stage, JobAccepted(job_id=job.id))
     return job, created

@@ -62,6 +62,7 @@ def rollback(app: App, job_id: str, *, actor: str, reason: str) -> RollbackRepor
     if done is not None:
         return done
     _refuse_unless_undoable(job)
+    _refuse_adopted(app, job)
     why = _checked_reason(reason)
     owner = f"rollback-{uuid.uuid4().hex}"
     held = store.progress.acquire(job_id, "rollback", owner, _LEASE)
@@ -121,6 +122,16 @@ def _refuse_unless_undoable(job: JobRecord) -> None:
         hint=f"cancel it first ('twoway cancel {job.id} --reason ...'), then roll back once"
         " its stage has finished",
     )
+
+
+def _refuse_adopted(app: App, job: JobRecord) -> None:
+    """An adopted integration was made by hand: twoway created nothing to undo, and its
+    records are not twoway's to delete (docs/estate.md)."""
+    if any(event.kind == "adopted" for event in app.store.history(job.id)):
+        raise StateConflict(
+            f"job {job.id} is an adopted integration: twoway made none of its records",
+            hint="roll back the renewal or migration that replaced it, if any",
+        )
 
 
 def _checked_reason(reason: str) -> str:

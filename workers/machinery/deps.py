@@ -175,7 +175,16 @@ class InstanceRegistry:
         client = self.client(name)
         return Instance(client, self._facts.get(client))
 
-    def _make_client(self, name: str) -> ServiceNowClient:
+    def new_client(
+        self, name: str, observer: Callable[[CallRecord], None] | None = None
+    ) -> ServiceNowClient:
+        """A client of its own (a ``requests.Session`` is not thread-safe) that shares the
+        instance's call slots; ``observer`` sees its calls too. The caller closes it."""
+        return self._make_client(name, observer)
+
+    def _make_client(
+        self, name: str, extra_observer: Callable[[CallRecord], None] | None = None
+    ) -> ServiceNowClient:
         profile = self._config.instance(name)
         creds = profile.credentials(self._environ)
         auth: BasicAuth | OAuthPassword
@@ -194,9 +203,22 @@ class InstanceRegistry:
             auth,
             api_version=profile.api_version,
             timeout=(profile.connect_timeout_s, profile.read_timeout_s),
-            observer=self._observer,
+            observer=_both(self._observer, extra_observer),
             gate=self._gates(name, profile) if self._gates is not None else None,
         )
+
+
+def _both(
+    first: Callable[[CallRecord], None] | None, second: Callable[[CallRecord], None] | None
+) -> Callable[[CallRecord], None] | None:
+    if first is None or second is None:
+        return first or second
+
+    def observe(record: CallRecord) -> None:
+        first(record)
+        second(record)
+
+    return observe
 
 
 @dataclass

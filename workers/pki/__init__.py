@@ -14,6 +14,7 @@ from workers.pki.certs import (
     cert_to_der,
     cert_to_pem,
     describe,
+    issuer_of,
     parse_certificates,
     sha256_fingerprint,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "fetch_server_certificate",
     "general_names",
     "generate_private_key",
+    "issuer_of",
     "load_identity",
     "mtls_request",
     "new_keystore_password",

@@ -16,6 +16,7 @@ __all__ = [
     "cert_to_der",
     "cert_to_pem",
     "describe",
+    "issuer_of",
     "parse_certificates",
     "sha256_fingerprint",
 ]
@@ -92,6 +93,11 @@ def cert_to_pem(cert: x509.Certificate) -> bytes:
 
 def cert_to_der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
+
+
+def issuer_of(pem: bytes) -> str:
+    """The issuer DN (RFC 4514) of the first certificate in ``pem``."""
+    return x509.load_pem_x509_certificate(pem).issuer.rfc4514_string()
 
 
 def describe(cert: x509.Certificate) -> dict[str, str]:

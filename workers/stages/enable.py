@@ -9,7 +9,9 @@ answers that it does not accept our certificate yet, the job pauses in
 must install; the poller re-probes, and an operator or the request workflow can say it
 is installed. A rotated profile that messages already use is pointed at the new keystore
 here, after the proof, not in ``create-profile``. The values found first are kept for
-rollback. A renewal proves and switches in ``verify`` instead.
+rollback. A renewal proves and switches in ``verify`` instead; a renewal whose new
+certificate has another issuer (a migration) proves here too, and waits for the third
+party when it refuses.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from messages import JobState, KeystoreUploaded, MutualAuthEnabled, ProfileCreated, Stage
+from workers import pki
 from workers.errors import VerificationFailed
 from workers.machinery.context import StageContext
 from workers.machinery.core import Paused
@@ -26,7 +29,7 @@ from workers.servicenow import TargetRef, tables
 from workers.stages.prove import find_target, partner_refused, prove_attached
 from workers.store.artifacts import Artifact
 
-__all__ = ["enable", "find_target", "third_party_needs"]
+__all__ = ["changes_ca", "enable", "find_target", "third_party_needs"]
 
 
 def enable(msg: ProfileCreated, ctx: StageContext) -> MutualAuthEnabled | Paused:
@@ -35,10 +38,11 @@ def enable(msg: ProfileCreated, ctx: StageContext) -> MutualAuthEnabled | Paused
     if ctx.artifact(Artifact.PREVIOUS_VALUES) is None:  # the first run sees the values before us
         previous = instance.read_mutual_auth(target)
         ctx.keep(Artifact.PREVIOUS_VALUES, json.dumps(previous, sort_keys=True).encode())
-    if ctx.job.renews is None:
+    if ctx.job.renews is None or changes_ca(ctx):
         paused = _prove_or_wait(ctx, target)
         if paused is not None:
             return paused
+    if ctx.job.renews is None:
         _point_rotated_profile(msg, ctx)
     instance.enable_mutual_auth(target, msg.profile_sys_id)
     ctx.note(
@@ -54,6 +58,20 @@ def enable(msg: ProfileCreated, ctx: StageContext) -> MutualAuthEnabled | Paused
         target_sys_id=target.sys_id,
         method_sys_ids=list(target.method_sys_ids),
     )
+
+
+def changes_ca(ctx: StageContext) -> bool:
+    """A renewal whose certificate comes from another CA than the one it replaces (a
+    migration, or an adopted integration renewed at twoway's CA): the partner must trust
+    the new CA before the switch, so it proves here and waits for the third party as a
+    first job does."""
+    if ctx.job.renews is None:
+        return False
+    old = ctx.deps.store.artifacts.get(ctx.job.renews, "certificate")
+    new = ctx.artifact("certificate")
+    if old is None or new is None:
+        return True
+    return pki.issuer_of(old) != pki.issuer_of(new)
 
 
 def _prove_or_wait(ctx: StageContext, target: TargetRef) -> Paused | None:

@@ -13,6 +13,7 @@ from ops.cli.commands import (
     db,
     dead_letters,
     doctor,
+    estate,
     gateway,
     jobs,
     local,
@@ -44,5 +45,6 @@ MODULES = [
     renewal,
     plan,
     doctor,
+    estate,
     remote,
 ]

@@ -32,11 +32,21 @@ def register(sub: Any) -> None:
     demo.add_argument(
         "--json", action="store_true", help="progress to stderr, the result to stdout"
     )
+    demo.add_argument(
+        "--estate",
+        action="store_true",
+        help="the sandbox holds a hand-made estate; show its inventory after the job",
+    )
     demo.set_defaults(run=_demo)
 
     up = sub.add_parser("up", help="the whole stack in the foreground, for development")
     up.add_argument("--broker", choices=["stub", "rabbitmq"], default="stub")
     up.add_argument("--workers", type=positive, default=2, help="worker processes (rabbitmq)")
+    up.add_argument(
+        "--estate",
+        action="store_true",
+        help="the sandbox holds a hand-made mutual-TLS estate and its partners (docs/estate.md)",
+    )
     up.set_defaults(run=_up)
 
     worker = sub.add_parser("worker", help="a worker process on RabbitMQ")
@@ -66,11 +76,17 @@ def register(sub: Any) -> None:
         action="store_true",
         help="'Payments API' already live on mutual auth (profile mauthpayments)",
     )
+    sandbox.add_argument(
+        "--estate",
+        action="store_true",
+        help="a hand-made mutual-TLS estate: keystores, trust certs, profiles (docs/estate.md)",
+    )
     sandbox.set_defaults(run=_sandbox)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from messages import KeyType
+    from ops.cli.estate_view import render_estate
     from ops.dev.demo import run_demo
 
     timeout = args.timeout or (3600.0 if args.ca == "manual" else 300.0)
@@ -81,6 +97,7 @@ def _demo(args: argparse.Namespace) -> int:
         ca=args.ca,
         timeout=timeout,
         as_json=args.json,
+        show_estate=render_estate if args.estate else None,
     )
 
 
@@ -98,6 +115,7 @@ def _up(args: argparse.Namespace) -> int:
         amqp=True,
         chaos=chaos,
         lifecycle_every_s=lifecycle,
+        estate=args.estate,
     )
     stack = Stack(options)
     configure_logging(stream=sys.stderr)
@@ -149,6 +167,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         admin_password=os.environ.get("TWOWAY_SANDBOX_PASSWORD"),
         integration_roles=roles,
         live_payments=args.live_payments,
+        estate=args.estate,
     )
     return 0
 

@@ -24,6 +24,7 @@ import sys
 import threading
 from types import FrameType
 
+from ops.dev.sandbox.estate import Estate, EstateEndpoints
 from ops.dev.sandbox.facts import Choice, SandboxFacts
 from ops.dev.sandbox.faults import FaultPlan
 from ops.dev.sandbox.live import LiveMessage
@@ -33,6 +34,8 @@ from ops.dev.sandbox.server import LIVE_PROTOCOL, SandboxServer
 __all__ = [
     "LIVE_PROTOCOL",
     "Choice",
+    "Estate",
+    "EstateEndpoints",
     "FaultPlan",
     "LiveMessage",
     "Pacing",
@@ -49,6 +52,7 @@ def serve(
     *,
     integration_roles: tuple[str, ...] = ("admin",),
     live_payments: bool = False,
+    estate: bool = False,
 ) -> None:
     """Run a sandbox until SIGINT/SIGTERM; first print one JSON line with url and login."""
     stopping = threading.Event()
@@ -62,6 +66,7 @@ def serve(
         admin_password=admin_password,
         integration_roles=integration_roles,
         live_payments=live_payments,
+        estate=EstateEndpoints() if estate else None,
     ).start(host=host, port=port)
     try:
         line = {

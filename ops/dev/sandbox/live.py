@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from ops.dev.sandbox.seed import SYSTEM_USER, add_rest_message
 from ops.dev.sandbox.store import Store
 
-__all__ = ["LiveMessage", "add_live_rest_message", "self_signed_keystore"]
+__all__ = ["LiveMessage", "add_keystore_record", "add_live_rest_message", "self_signed_keystore"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def add_live_rest_message(
     message = found[0]["sys_id"] if found else add_rest_message(store, name, endpoint, methods)
     record_name = keystore_name or f"{name} keystore"
     data, password = keystore or self_signed_keystore(f"{name} client")
-    certificate = _keystore_record(store, record_name, data, password)
+    certificate = add_keystore_record(store, record_name, data, password)
     profile = store.insert(
         "sys_protocol_profile",
         {"protocol": protocol, "default_port": "443", "keystore": certificate},
@@ -94,14 +94,26 @@ def add_live_rest_message(
     return LiveMessage(message, profile, certificate, protocol, record_name)
 
 
-def _keystore_record(store: Store, name: str, data: bytes, password: str) -> str:
-    """An inactive JKS record, its keystore attached and password set, then activated."""
+def add_keystore_record(
+    store: Store,
+    name: str,
+    data: bytes,
+    password: str,
+    *,
+    active: bool = True,
+    file_name: str = "client.jks",
+    kind: str | None = None,
+    description: str = "set up by hand before twoway",
+) -> str:
+    """A keystore record made as the runbook says: inactive, keystore attached and password
+    set, then activated (unless ``active`` is false). ``kind``: the stored type value
+    (default the Java Key Store choice)."""
     facts = store.facts
     values = {
         "name": name,
-        "type": facts.keystore_type[0],
+        "type": kind or facts.keystore_type[0],
         "active": "false",
-        "short_description": "set up by hand before twoway",
+        "short_description": description,
         "key_store_password": password,
     }
     sys_id = store.insert("sys_certificate", values, SYSTEM_USER)["sys_id"]
@@ -112,7 +124,7 @@ def _keystore_record(store: Store, name: str, data: bytes, password: str) -> str
             "sys_attachment",
             {
                 "sys_id": attachment,
-                "file_name": "client.jks",
+                "file_name": file_name,
                 "content_type": "application/octet-stream",
                 "size_bytes": str(len(data)),
                 "size_compressed": str(len(gzip.compress(data))),
@@ -124,5 +136,6 @@ def _keystore_record(store: Store, name: str, data: bytes, password: str) -> str
             },
             SYSTEM_USER,
         )
-    store.update("sys_certificate", sys_id, {"active": "true"}, SYSTEM_USER)
+    if active:
+        store.update("sys_certificate", sys_id, {"active": "true"}, SYSTEM_USER)
     return sys_id

@@ -17,6 +17,7 @@ from ops.dev.sandbox import rules, seed
 from ops.dev.sandbox.app import App
 from ops.dev.sandbox.auth import INTEGRATION_ROLES, Auth
 from ops.dev.sandbox.control import Control
+from ops.dev.sandbox.estate import Estate, EstateEndpoints, add_estate
 from ops.dev.sandbox.facts import SandboxFacts
 from ops.dev.sandbox.faults import FaultInjector
 from ops.dev.sandbox.http import HttpServer
@@ -51,11 +52,14 @@ class SandboxServer:
         admin_password: str | None = None,
         integration_roles: tuple[str, ...] = INTEGRATION_ROLES,
         live_payments: bool = False,
+        estate: EstateEndpoints | None = None,
     ) -> None:
         """``integration_roles``: the integration user's roles (``("web_service_admin",)``
         for one that lacks admin: certificates and profiles answer 403). ``live_payments``:
         "Payments API" is already live on mutual auth (profile ``mauthpayments``, an active
-        JKS record "Payments API keystore"), see :meth:`add_live_rest_message`."""
+        JKS record "Payments API keystore"), see :meth:`add_live_rest_message`.
+        ``estate``: the hand-made mutual-TLS estate of ops/dev/sandbox/estate.py, its
+        messages pointing where it says (``self.estate`` says what was made)."""
         self.facts = facts or SandboxFacts()
         self.store = Store(build_schema(self.facts), self.facts)
         rules.install(self.store)
@@ -71,6 +75,7 @@ class SandboxServer:
             self.live = add_live_rest_message(
                 self.store, "Payments API", seed_endpoint, protocol=LIVE_PROTOCOL
             )
+        self.estate: Estate | None = add_estate(self.store, estate) if estate else None
         self._httpd: HttpServer | None = None
         self._thread: threading.Thread | None = None
 

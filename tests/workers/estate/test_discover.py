@@ -1,0 +1,95 @@
+"""Discovery on the estate sandbox: every record, every finding, read-only, within the
+instance's call slots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ops.dev.sandbox import Pacing
+from ops.dev.stack import Stack, StackOptions
+from workers.estate.inventory import discover_estate
+from workers.estate.model import EstateReport
+
+LIMIT = 2
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    options = StackOptions(estate=True, max_concurrent_calls=LIMIT, renewal_every_s=3600)
+    with Stack(options) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def report(stack: Stack) -> EstateReport:
+    assert stack.app is not None
+    stack.sandbox.pace(Pacing(latency_ms=20))  # calls overlap, so the limit is tested
+    stack.sandbox.request_log.clear()
+    return discover_estate("sandbox", stack.app.config, stack.app.deps.instances)
+
+
+def _codes(report: EstateReport, record: str) -> set[str]:
+    return {f.code for f in report.findings if f.record == record}
+
+
+def test_it_writes_nothing_and_stays_within_the_slots(stack: Stack, report: EstateReport) -> None:
+    log = stack.sandbox.request_log
+    assert log and {method for method, _, _ in log} == {"GET"}
+    assert report.calls == len(log)
+    assert 1 < stack.sandbox.max_in_flight <= LIMIT
+
+
+def test_every_record(report: EstateReport) -> None:
+    kinds = {c.name: c.kind for c in report.certificates}
+    assert kinds["vendor client (PKCS12)"] == "pkcs12"
+    assert kinds["shipping partner server"] == "trust"
+    assert {m.name: m.kind for m in report.messages} == {
+        "Billing API": "rest",
+        "HR API": "rest",
+        "Reports API": "rest",
+        "Shipping API": "rest",
+        "Vendor API": "rest",
+        "Ledger SOAP": "soap",
+    }
+    states = {p.protocol: p.keystore_state for p in report.profiles}
+    assert states["mauthhr"] == "inactive" and states["mauthreports"] == "missing"
+    assert report.legacy_properties == ["glide.httpclient.protocol.mauthbilling.class"]
+    vendor = next(c for c in report.certificates if c.kind == "pkcs12").certificate
+    assert vendor.source == "derived" and vendor.key_type == "unknown" and vendor.ekus is None
+
+
+def test_findings(stack: Stack, report: EstateReport) -> None:
+    assert _codes(report, "keystore 'billing client (public CA)'") == {
+        "public_ca_client_certificate"
+    }
+    assert _codes(report, "keystore 'shipping client (public CA)'") == {
+        "public_ca_client_certificate",
+        "expiring",
+        "rsa_above_2048",
+    }
+    assert "expired" in _codes(report, "keystore 'ledger client'")
+    assert _codes(report, "profile 'mauthledger'") == {"profile_keystore_expired"}
+    assert _codes(report, "profile 'mauthhr'") == {"profile_keystore_inactive"}
+    assert _codes(report, "rest 'Reports API'") == {"message_keystore_missing"}
+    assert "orphaned_keystore" in _codes(report, "keystore 'unused keystore 2023'")
+    assert _codes(report, "trust cert 'old partner root 2015'") == {"orphaned_trust_cert"}
+    assert "trust_pins_partner_leaf" in _codes(report, "trust cert 'shipping partner server'")
+    [rotated] = [f for f in report.findings if f.code == "partner_not_trusted"]
+    assert rotated.record == f"partner {stack.partner.url}"  # it rotated after the pinning
+    assert all(f.fix for f in report.findings)
+    assert [f.severity for f in report.findings] == sorted(
+        (f.severity for f in report.findings), key=("critical", "high", "warning", "info").index
+    )
+
+
+def test_thresholds_are_configurable(stack: Stack) -> None:
+    assert stack.app is not None
+    config = stack.app.config
+    settings = config.estate.model_copy(update={"expiring_days": 5, "critical_days": 1})
+    found = discover_estate(
+        "sandbox", config, stack.app.deps.instances, settings=settings, probe=False
+    )
+    assert "expiring" not in {f.code for f in found.findings}  # 12 and 30 days are not < 5
+    assert found.partners == []

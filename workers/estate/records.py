@@ -1,0 +1,194 @@
+"""The reads behind discovery: every table of the estate in as few calls as paging allows.
+
+One call per table page (1000 rows), whatever the estate's size: certificates, their
+attachments (one listing for all of them), profiles, REST messages and methods on mutual
+auth, SOAP messages and functions; then one download per attached keystore, spread over
+``max_concurrent_calls`` clients of their own (each call holds one of the instance's call
+slots). Only GETs: discovery writes nothing to the instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from workers.servicenow import ServiceNowClient
+from workers.servicenow.facts import InstanceFacts
+
+__all__ = ["RawEstate", "read_estate"]
+
+Row = dict[str, Any]
+_CERT_FIELDS = (
+    "sys_id",
+    "name",
+    "type",
+    "format",
+    "active",
+    "pem_certificate",
+    "valid_from",
+    "expires",
+    "issuer",
+    "subject",
+)
+_CHUNK = 100  # sys_ids per IN query (URL length)
+# Only what the inventory needs: never a password column, not even an encrypted one.
+_REST_FIELDS = ("sys_id", "name", "rest_endpoint", "use_mutual_auth", "protocol_name")
+_METHOD_FIELDS = (*_REST_FIELDS, "rest_message", "function_name")
+
+
+@dataclass
+class RawEstate:
+    """The rows as the instance stores them (references as sys_ids)."""
+
+    certificates: list[Row] = field(default_factory=list)
+    attachments: dict[str, Row] = field(default_factory=dict)  # record sys_id -> newest
+    profiles: list[Row] = field(default_factory=list)
+    rest_messages: list[Row] = field(default_factory=list)
+    rest_methods: list[Row] = field(default_factory=list)
+    soap_messages: list[Row] = field(default_factory=list)
+    soap_functions: list[Row] = field(default_factory=list)
+    downloads: dict[str, bytes] = field(default_factory=dict)  # record sys_id -> bytes
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("value", ""))
+    return "" if value is None else str(value)
+
+
+def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
+    listed = sorted(set(ids))
+    for start in range(0, len(listed), _CHUNK):
+        yield listed[start : start + _CHUNK]
+
+
+def _by_ids(
+    client: ServiceNowClient, table: str, column: str, ids: Iterable[str], fields: tuple[str, ...]
+) -> list[Row]:
+    rows: list[Row] = []
+    for chunk in _chunks(ids):
+        wanted = set(chunk)
+        found = client.query(table, encoded=f"{column}IN{','.join(chunk)}", fields=fields)
+        rows += [r for r in found if _text(r.get(column)) in wanted]  # invalid parts are ignored
+    return rows
+
+
+def _rest(client: ServiceNowClient, raw: RawEstate) -> None:
+    on = {"use_mutual_auth": "true"}
+    raw.rest_messages = client.query("sys_rest_message", on, fields=_REST_FIELDS)
+    raw.rest_methods = client.query("sys_rest_message_fn", on, fields=_METHOD_FIELDS)
+    known = {_text(m["sys_id"]) for m in raw.rest_messages}
+    parents = {_text(m.get("rest_message")) for m in raw.rest_methods} - known - {""}
+    raw.rest_messages += _by_ids(client, "sys_rest_message", "sys_id", parents, _REST_FIELDS)
+
+
+def _soap(client: ServiceNowClient, facts: InstanceFacts, raw: RawEstate) -> None:
+    column, table = facts.soap_mutual_auth_column, facts.soap_function_table
+    parent = facts.soap_function_parent_column
+    fields = ("sys_id", "name", *(c for c in (column, facts.soap_profile_column) if c))
+    if column:
+        raw.soap_messages = client.query("sys_soap_message", {column: "true"}, fields=fields)
+    if not (table and parent):
+        return
+    function_fields = (
+        "sys_id",
+        parent,
+        "function_name",
+        "soap_endpoint",
+        *facts.soap_function_columns,
+    )
+    on: list[Row] = []
+    if facts.soap_function_columns:
+        on = client.query(table, {facts.soap_function_columns[0]: "true"}, fields=function_fields)
+    known = {_text(m["sys_id"]) for m in raw.soap_messages}
+    parents = {_text(f.get(parent)) for f in on} - known - {""}
+    raw.soap_messages += _by_ids(client, "sys_soap_message", "sys_id", parents, fields)
+    # a SOAP message keeps its endpoint on its functions
+    ids = {_text(m["sys_id"]) for m in raw.soap_messages}
+    seen = {_text(f["sys_id"]) for f in on}
+    raw.soap_functions = on + [
+        f
+        for f in _by_ids(client, table, parent, ids, function_fields)
+        if _text(f["sys_id"]) not in seen
+    ]
+
+
+def _download_all(
+    new_client: Callable[[], ServiceNowClient], wanted: dict[str, str], threads: int
+) -> dict[str, bytes]:
+    """record sys_id -> attachment bytes, ``threads`` clients at once."""
+    if not wanted:
+        return {}
+    items = sorted(wanted.items())
+    parts = [items[i :: max(threads, 1)] for i in range(max(threads, 1))]
+
+    def fetch(part: list[tuple[str, str]]) -> dict[str, bytes]:
+        with new_client() as client:
+            return {record: client.download_attachment(att) for record, att in part}
+
+    found: dict[str, bytes] = {}
+    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
+        for result in pool.map(fetch, [p for p in parts if p]):
+            found.update(result)
+    return found
+
+
+def _in_parallel(
+    new_client: Callable[[], ServiceNowClient],
+    tasks: list[Callable[[ServiceNowClient], None]],
+    threads: int,
+) -> None:
+    """Run each task on a client of its own, at most ``threads`` at once."""
+
+    def run(task: Callable[[ServiceNowClient], None]) -> None:
+        with new_client() as client:
+            task(client)
+
+    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
+        list(pool.map(run, tasks))  # re-raises the first failure
+
+
+def read_estate(
+    facts: InstanceFacts,
+    new_client: Callable[[], ServiceNowClient],
+    *,
+    threads: int,
+) -> RawEstate:
+    """Every mutual-TLS record of the instance, and the keystores attached to them: the
+    tables read side by side, then the keystores, ``threads`` calls at most at once."""
+    raw = RawEstate()
+
+    def certificates(client: ServiceNowClient) -> None:
+        raw.certificates = client.query("sys_certificate", fields=_CERT_FIELDS)
+
+    def attachments(client: ServiceNowClient) -> None:
+        listing = client.query(
+            "sys_attachment",
+            {"table_name": "sys_certificate"},
+            encoded="ORDERBYsys_created_on",
+            fields=("sys_id", "table_sys_id", "hash", "file_name"),
+        )
+        for row in listing:
+            raw.attachments[_text(row.get("table_sys_id"))] = row  # the newest last
+
+    def profiles(client: ServiceNowClient) -> None:
+        fields = ("sys_id", "protocol", "default_port", "keystore")
+        raw.profiles = client.query("sys_protocol_profile", fields=fields)
+
+    tasks = [
+        certificates,
+        attachments,
+        profiles,
+        lambda client: _rest(client, raw),
+        lambda client: _soap(client, facts, raw),
+    ]
+    _in_parallel(new_client, tasks, threads)
+    keystores = {
+        _text(r["sys_id"]): _text(raw.attachments[_text(r["sys_id"])]["sys_id"])
+        for r in raw.certificates
+        if _text(r.get("type")) in facts.keystore_types and _text(r["sys_id"]) in raw.attachments
+    }
+    raw.downloads = _download_all(new_client, keystores, threads)
+    return raw
