@@ -1,8 +1,9 @@
 """The Attachment API: ``/api/now[/v1]/attachment...`` (servicenow-api.md 2).
 
 Uploads land in ``sys_attachment`` with ``hash`` = lower-case hex SHA-256 of the bytes
-(2.5); the metadata answer lists the fields of 2.3, all strings, and ``hash`` only when the
-facts say the Attachment API includes it. ``glide.attachment.extensions`` is honoured.
+(2.5); the metadata answer lists the fields of 2.3, all strings, and, as a real instance
+does (2.5), ``hash``, ``state`` ("pending" right after an upload) and ``chunk_size_bytes``
+unless the facts ask for the documented shape only. ``glide.attachment.extensions`` is honoured.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ops.dev.sandbox.wire import Request, Response, ok
 __all__ = ["AttachmentApi", "Upload"]
 
 ATTACHMENT_LIMIT = 1000
+CHUNK_SIZE_BYTES = "700000"  # as recorded from a real instance (servicenow-api.md 2.5)
 _TABLE = "sys_attachment"
 
 
@@ -75,6 +77,8 @@ class AttachmentApi:
         out["updated_by_name"] = self.full_name(row["sys_updated_by"])
         if self.store.facts.attachment_api_includes_hash:
             out["hash"] = row["hash"]
+            out["state"] = row["state"]
+            out["chunk_size_bytes"] = CHUNK_SIZE_BYTES
         return out
 
     def _check_extension(self, file_name: str) -> None:
@@ -107,7 +111,7 @@ class AttachmentApi:
             "table_name": upload.table_name,
             "table_sys_id": upload.table_sys_id,
             "hash": hashlib.sha256(data).hexdigest(),
-            "state": "available",
+            "state": self.store.facts.attachment_upload_state,
         }
         with self.store.lock:
             self.store.blobs[sys_id] = data

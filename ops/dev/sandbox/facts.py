@@ -61,8 +61,12 @@ class SandboxFacts(BaseModel):
     soap_function_table: str = "sys_soap_message_function"
     soap_function_mutual_auth: bool = False
 
-    # 2.5: whether the Attachment API metadata includes `hash`, UNCERTAIN.
-    attachment_api_includes_hash: bool = False
+    # 2.5: the Attachment API metadata includes `hash` (lower-case hex SHA-256), `state`
+    # and `chunk_size_bytes`: CONFIRMED from a response recorded on a real developer
+    # instance (servicenow.itsm's attachment_upload). False gives the documented 2.3 shape.
+    attachment_api_includes_hash: bool = True
+    # 2.5: `state` right after an upload reads "pending" on a real instance.
+    attachment_upload_state: Literal["pending", "available"] = "pending"
     # 3: whether protocol-name rules are enforced on insert, UNCERTAIN.
     enforce_protocol_rules: bool = False
     # 5.6: spelling of the retry header on a 429, UNCERTAIN.

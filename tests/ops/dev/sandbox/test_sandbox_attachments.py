@@ -29,7 +29,11 @@ def test_binary_upload(api: Api, record: str) -> None:
     response = api.attach("sys_certificate", record, "client.jks", DATA)
     assert response.status_code == 201
     meta = response.json()["result"]
-    assert set(meta) == METADATA_FIELDS  # no hash in the Attachment API by default
+    # as a real instance answers (servicenow-api.md 2.5): the documented fields, the hash,
+    # and a state that reads "pending" right after the upload
+    assert set(meta) == METADATA_FIELDS | {"hash", "state", "chunk_size_bytes"}
+    assert meta["hash"] == hashlib.sha256(DATA).hexdigest()
+    assert meta["state"] == "pending"
     assert all(isinstance(v, str) for v in meta.values())
     assert response.headers["Location"] == f"{api.srv.url}/api/now/attachment/{meta['sys_id']}"
     assert meta["download_link"] == f"{api.srv.url}/api/now/attachment/{meta['sys_id']}/file"
@@ -62,12 +66,12 @@ def test_hash_is_sha256_through_the_table_api(api: Api, record: str) -> None:
     }
 
 
-def test_hash_in_attachment_api_when_the_facts_say_so() -> None:
-    with SandboxServer(SandboxFacts(attachment_api_includes_hash=True)) as srv:
+def test_documented_shape_only_when_the_facts_say_so() -> None:
+    with SandboxServer(SandboxFacts(attachment_api_includes_hash=False)) as srv:
         api = Api(srv, srv.username, srv.password)
         record = api.insert("sys_certificate", {"name": "c", "active": "false"})["sys_id"]
         meta = api.attach("sys_certificate", record, "a.jks", b"abc").json()["result"]
-        assert meta["hash"] == hashlib.sha256(b"abc").hexdigest()
+        assert set(meta) == METADATA_FIELDS
 
 
 def test_multipart_upload(api: Api, record: str) -> None:
