@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from messages import JobRequest
 from workers import pki
 from workers.errors import ServiceNowConflict, TwowayError
+from workers.readiness.doctor_uploads import mime_problem
 from workers.readiness.plan_model import (
     FieldChange,
     PlannedRecord,
@@ -17,6 +18,7 @@ from workers.readiness.plan_model import (
     refusal_of,
 )
 from workers.servicenow import Instance, TargetRef
+from workers.servicenow.facts import MIME_VALIDATION
 from workers.servicenow.survey import (
     certificates_named,
     find_trust_by_sha256,
@@ -99,6 +101,10 @@ def _keystore(request: JobRequest, instance: Instance, records: Records) -> None
                 )
             )
         )
+    mime = mime_problem(instance.facts, file_name)
+    if mime:
+        hint = f"set {MIME_VALIDATION} to false (twoway doctor checks it)"
+        records.refusals.append(refusal_of(ServiceNowConflict(mime, hint=hint)))
     new = (
         ("name", spec.record_name),
         ("type", f"{instance.facts.keystore_type} (Java Key Store)"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.errors import ServiceNowConflict, VerificationFailed
+from workers.errors import ServiceNowConflict, ServiceNowRejected, VerificationFailed
 from workers.servicenow._common import (
     CERTIFICATE,
     create_once,
@@ -21,7 +21,7 @@ from workers.servicenow._common import (
     upload_checked,
 )
 from workers.servicenow.client import ServiceNowClient
-from workers.servicenow.facts import InstanceFacts
+from workers.servicenow.facts import ATTACHMENT_ROLE, MIME_VALIDATION, InstanceFacts
 from workers.servicenow.models import KeystoreRecord
 
 __all__ = ["activate_keystore_record", "ensure_keystore_record"]
@@ -62,9 +62,7 @@ def ensure_keystore_record(
     attachment = reconcile_attachments(client, CERTIFICATE, sys_id, sha256, deactivate)
     if attachment is None:
         deactivate()
-        attachment = upload_checked(
-            client, CERTIFICATE, sys_id, file_name, keystore, _KEYSTORE_MIME
-        )
+        attachment = _upload(client, sys_id, file_name, keystore)
     known_errors = keystore_load_errors(client, sys_id)
     client.update(
         CERTIFICATE,
@@ -77,6 +75,29 @@ def ensure_keystore_record(
     return KeystoreRecord(
         sys_id=sys_id, attachment_sys_id=attachment, sha256=sha256, created=created
     )
+
+
+def _upload(client: ServiceNowClient, sys_id: str, file_name: str, keystore: bytes) -> str:
+    """Attach the keystore; the platform's upload checks become a refusal naming the
+    property to change (servicenow-api.md 10)."""
+    try:
+        return upload_checked(client, CERTIFICATE, sys_id, file_name, keystore, _KEYSTORE_MIME)
+    except ServiceNowRejected as exc:
+        said = f"{exc.sn_message} {exc.sn_detail}".lower()
+        if "mime type" in said:
+            hint = f"set {MIME_VALIDATION} to false (or take the keystore's extension off"
+            hint += " glide.attachment.extensions); twoway doctor checks it"
+        elif ATTACHMENT_ROLE in said or exc.status_code == 403:
+            hint = f"give the integration user a role listed in {ATTACHMENT_ROLE}, or admin"
+        else:
+            raise
+        raise ServiceNowRejected(
+            f"the instance refused the keystore attachment {file_name!r}: {exc.sn_message}",
+            status_code=exc.status_code,
+            sn_message=exc.sn_message,
+            sn_detail=exc.sn_detail,
+            hint=hint,
+        ) from exc
 
 
 def _find_or_create(

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from ops.dev.sandbox import SandboxFacts, SandboxServer
+from ops.dev.sandbox.store import Refusal
 
 from .conftest import Api
 
@@ -131,7 +132,27 @@ def test_extension_allow_list(api: Api, srv: SandboxServer, record: str) -> None
     assert "jks" in refused.json()["error"]["message"]
     assert api.attach("sys_certificate", record, "doc.PDF", b"x").status_code == 201
     srv.set_property("glide.attachment.extensions", "pdf,jks")
+    # a listed extension is MIME-checked (on by default), and a keystore matches no type
+    mime = api.attach("sys_certificate", record, "client.jks", b"x")
+    assert mime.status_code == 400
+    assert mime.json()["error"]["message"] == (
+        "client.jks File type not permitted or mime type does not match the file content"
+    )
+    srv.set_property("glide.security.file.mime_type.validation", "false")
     assert api.attach("sys_certificate", record, "client.jks", b"x").status_code == 201
+
+
+def test_attachment_role_limits_who_may_attach(api: Api, srv: SandboxServer, record: str) -> None:
+    from ops.dev.sandbox.attachment_api import AttachmentApi
+
+    del api, record
+    gate = AttachmentApi(srv.store, str, lambda: srv.url)
+    srv.set_property("glide.attachment.role", "itil")
+    with pytest.raises(Refusal) as refused:
+        gate._check_role(frozenset({"web_service_admin"}))
+    assert refused.value.status == 403
+    gate._check_role(frozenset({"itil"}))
+    gate._check_role(frozenset({"admin"}))  # admin passes every role check
 
 
 def test_listing_metadata_and_delete(api: Api, record: str) -> None:

@@ -97,6 +97,8 @@ def test_default_properties(api: Api) -> None:
     assert {r["name"]: r["value"] for r in rows} == {
         "glide.attachment.extensions": "",
         "glide.invalid_query.returns_no_rows": "false",
+        "glide.security.file.mime_type.validation": "true",  # the platform's default
+        "glide.attachment.role": "",
     }
 
 
