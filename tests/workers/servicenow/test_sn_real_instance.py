@@ -51,3 +51,48 @@ def test_without_hash_in_the_answer_sys_attachment_is_the_fallback(
                 password=material.password,
             )
         assert len(_attachment_reads(srv)) == 1
+
+
+def test_label_lookups_pick_the_right_one_of_four_type_choices(
+    sandbox: SandboxServer, client: ServiceNowClient
+) -> None:
+    from workers.servicenow.facts import choices
+
+    types = choices(client, "sys_certificate", "type")
+    assert len(types) == 4 and types["bcfks keystore"] == "bcfks_key_store"
+    facts = discover(client)
+    assert (facts.keystore_type, facts.trust_type, facts.pkcs12_type) == (
+        "key_store",
+        "trust_store",
+        "pkcs12_key_store",
+    )
+    assert "bcfks_key_store" not in facts.keystore_types  # not a JKS/PKCS12 profile keystore
+
+
+def test_password2_written_without_the_display_value_flag_is_refused(
+    material: Material,
+) -> None:
+    from workers.errors import ServiceNowRejected
+    from workers.servicenow import BasicAuth
+
+    strict = SandboxFacts(password2_needs_display_value=True)
+    with SandboxServer(strict) as srv:
+        auth = BasicAuth(username=srv.username, password=srv.password)
+        with ServiceNowClient(srv.url, auth, timeout=(1.0, 1.0)) as client:
+            bare = client.create("sys_certificate", {"name": "bare", "active": "false"})
+            try:
+                client.update(
+                    "sys_certificate", bare["sys_id"], {"key_store_password": "clear-text-secret"}
+                )
+            except ServiceNowRejected as exc:
+                assert "expecting encrypted data" in exc.sn_detail
+            else:
+                raise AssertionError("clear text on a Password2 field was accepted")
+            instance = Instance(client, discover(client))
+            record = instance.ensure_keystore_record(
+                name="strict", marker=MARKER, keystore=material.keystore, password=material.password
+            )
+        assert srv.broken_keystores() == []
+        assert srv.store.secret("sys_certificate", record.sys_id, "key_store_password") == (
+            material.password
+        )
