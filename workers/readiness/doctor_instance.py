@@ -66,6 +66,8 @@ def column_checks(client: ServiceNowClient, facts: InstanceFacts | None) -> list
     wanted = dict(_COLUMNS)
     if facts is not None and facts.soap_mutual_auth_column and facts.soap_profile_column:
         wanted["sys_soap_message"] = (facts.soap_mutual_auth_column, facts.soap_profile_column)
+    if facts is not None and facts.soap_function_table and facts.soap_function_columns:
+        wanted[facts.soap_function_table] = facts.soap_function_columns
     checks: list[Check] = []
     for table, columns in wanted.items():
         checks += _attempt(table, partial(_columns, client, table, columns), group="columns")

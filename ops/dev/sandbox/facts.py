@@ -30,11 +30,18 @@ class SandboxFacts(BaseModel):
     trust_store_type: Choice = ("trust_store", "Trust Store Cert")
     pkcs12_type: Choice = ("pkcs12_key_store", "PKCS12 Key Store")
     offer_pkcs12: bool = True  # 6.3: which release added PKCS12 is UNCERTAIN
+    # 10: a fourth choice from Yokohama on; its stored value has no public source.
+    bcfks_type: Choice = ("bcfks_key_store", "BCFKS keystore")
+    offer_bcfks: bool = True
     # sys_certificate.format (1.3): `pem` LIKELY, `der` UNCERTAIN.
     pem_format: Choice = ("pem", "PEM")
     der_format: Choice = ("der", "DER")
     # 1.4: internal type of key_store_password, UNCERTAIN.
     key_store_password_type: str = "password2"  # noqa: S105 - a type name
+    # 10: the platform refuses clear text set on a Password2 field without the display
+    # value flag ("expecting encrypted data"); off by default, as the Table API's handling
+    # of it is not documented. On, it proves twoway writes with the flag.
+    password2_needs_display_value: bool = False
     # Not in the document: the dictionary default of sys_certificate.active. Most
     # `active` columns on the platform default to true, so a client must send false.
     certificate_active_default: Literal["true", "false"] = "true"
@@ -55,11 +62,15 @@ class SandboxFacts(BaseModel):
         ("delete", "DELETE"),
     )
 
-    # 4.4: SOAP column names and function table, UNCERTAIN.
-    soap_mutual_auth_column: str = "use_mutual_auth"
+    # 4.4: SOAP column names, LIKELY from ServiceNow's own SOAPMessageGenerator and
+    # SOAPMessage script includes: `enable_mutual_auth` and `protocol_profile` on the
+    # message and on each sys_soap_message_function row (which also carries use_basic_auth
+    # and use_mid_server). The sandbox's earlier guess (`use_mutual_auth`, functions
+    # without mutual-auth columns) stays as an alternative-facts case in the tests.
+    soap_mutual_auth_column: str = "enable_mutual_auth"
     soap_profile_column: str = "protocol_profile"
     soap_function_table: str = "sys_soap_message_function"
-    soap_function_mutual_auth: bool = False
+    soap_function_mutual_auth: bool = True
 
     # 2.5: the Attachment API metadata includes `hash` (lower-case hex SHA-256), `state`
     # and `chunk_size_bytes`: CONFIRMED from a response recorded on a real developer
@@ -93,6 +104,8 @@ class SandboxFacts(BaseModel):
         types = [self.trust_store_type, self.keystore_type]
         if self.offer_pkcs12:
             types.append(self.pkcs12_type)
+        if self.offer_bcfks:
+            types.append(self.bcfks_type)
         return tuple(types)
 
     def keystore_types(self) -> frozenset[str]:
