@@ -74,7 +74,8 @@ def _keystore_for(ctx: StageContext, certificate_sha256: str, chain: pki.IssuedC
         return existing
     password = ctx.produce("keystore_password", pki.new_keystore_password().encode(), secret=True)
     server = pki.parse_certificates(server_certificate_der(ctx), what="server_certificate")
-    jks = pki.build_jks(
+    jks = pki.build_keystore(
+        ctx.request.keystore.format,
         private_key_pem=ctx.secret("private_key", made_by=Stage.GENERATE),
         chain=chain,
         alias=ctx.request.keystore.alias,
