@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from workers.errors import CertificateRejected, VerificationFailed
@@ -50,6 +51,8 @@ def build_pkcs12(*, private_key_pem: bytes, chain: IssuedChain, alias: str, pass
             hint="build the keystore with this job's key and the certificate issued for it",
         )
     key = load_private_key(private_key_pem)
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise CertificateRejected("keystore: only RSA and EC keys go into a keystore")
     cas = [
         pkcs12.PKCS12Certificate(cert, f"{alias}-intermediate-{n}".encode())
         for n, cert in enumerate(chain.intermediates, 1)
@@ -60,7 +63,7 @@ def build_pkcs12(*, private_key_pem: bytes, chain: IssuedChain, alias: str, pass
         key,
         chain.leaf,
         cas,
-        _encryption(password),  # type: ignore[arg-type]
+        _encryption(password),
     )
 
 
