@@ -52,8 +52,9 @@ def export_artifacts(store: Store, job: JobRecord, out: Path, summary: dict[str,
     recorded in the job's history.
     """
     prepare_out_dir(out)
+    extension = "p12" if job.request.keystore.format == "pkcs12" else "jks"
     files: dict[str, tuple[str, int]] = {
-        "keystore": ("keystore.jks", 0o600),
+        "keystore": (f"keystore.{extension}", 0o600),
         "keystore_password": ("keystore.password", 0o600),
         "client_cert_pem": ("client-cert.pem", 0o644),
         "client_cert_der": ("client-cert.der", 0o644),

@@ -94,6 +94,7 @@ class ManagedCertificate:
     renewed_by: str | None
     renews: str | None
     submitted_at: datetime  # when the job that made it was submitted
+    keystore_format: str = "jks"  # or "pkcs12" (keystore.format)
 
     @property
     def due_on_arrival(self) -> bool:
@@ -146,6 +147,7 @@ def _describe(app: App, job: JobRecord, now: datetime) -> ManagedCertificate | N
         target=job.request.target.name,
         protocol_profile=job.request.protocol_profile.name,
         keystore_record=job.request.keystore.record_name,
+        keystore_format=job.request.keystore.format.value,
         keystore_sys_id=sys_id,
         not_before=start,
         not_after=end,

@@ -84,3 +84,20 @@ def test_upload_keystore_turns_the_mime_refusal_into_a_permanent_error() -> None
         assert "mime type does not match" in caught.value.sn_message
         assert MIME in caught.value.hint
         assert srv.dump()["sys_attachment"] == []
+
+
+def test_plan_speaks_pkcs12_and_refuses_it_where_the_instance_offers_none(tmp_path: Path) -> None:
+    from ops.dev.sandbox import SandboxFacts
+
+    p12 = {"record_name": "p12 client", "alias": "twoway", "format": "pkcs12"}
+    with sandbox_registry() as (_srv, config, instances):
+        plan = plan_job(job(keystore=p12), config, instances, state_dir=tmp_path)
+        assert plan.ready, plan.refusals
+        [keystore] = [r for r in plan.creates if r.what == "keystore"]
+        shown = {f.field: f.after for f in keystore.fields}
+        assert shown["type"] == "pkcs12_key_store (PKCS12 Key Store)"
+        assert shown["attachment"].startswith("twoway.p12: the PKCS12")
+    with sandbox_registry(SandboxFacts(offer_pkcs12=False)) as (_srv, config, instances):
+        plan = plan_job(job(keystore=p12), config, instances, state_dir=tmp_path)
+        assert not plan.ready
+        assert any("'PKCS12 Key Store'" in r.message for r in plan.refusals), plan.refusals
