@@ -32,6 +32,7 @@ from workers.readiness.plan_model import (
 )
 from workers.readiness.plan_records import Records, plan_records, server_sha256
 from workers.readiness.plan_third_party import ca_refusals, third_party
+from workers.readiness.platform_problems import key_size_note
 
 __all__ = [
     "FieldChange",
@@ -125,4 +126,7 @@ def _notes(request: JobRequest, examined: Examined) -> list[str]:
             notes.append(f"the configuration in use cannot serve mutual auth: {used.problem}")
     if not request.enable.prove_first:
         notes.append("enable.prove_first is false: the switch will be unproven (recorded)")
+    big_key = key_size_note(request.key.type)
+    if big_key:
+        notes.append(big_key)
     return notes

@@ -45,6 +45,10 @@ class SandboxFacts(BaseModel):
     # Not in the document: the dictionary default of sys_certificate.active. Most
     # `active` columns on the platform default to true, so a client must send false.
     certificate_active_default: Literal["true", "false"] = "true"
+    # 10 (PRB1878139): older releases keep the first keystore they loaded for a record
+    # after its file changes. Off by default (fixed in Zurich); on, it shows that a
+    # rotation must not rely on a changed attachment being picked up.
+    cache_loaded_keystores: bool = False
     # 1.2: whether the derived fields are filled from an attached keystore, UNCERTAIN.
     derive_fields_from_keystore: bool = True
 

@@ -101,3 +101,31 @@ def test_plan_speaks_pkcs12_and_refuses_it_where_the_instance_offers_none(tmp_pa
         plan = plan_job(job(keystore=p12), config, instances, state_dir=tmp_path)
         assert not plan.ready
         assert any("'PKCS12 Key Store'" in r.message for r in plan.refusals), plan.refusals
+
+
+def test_known_platform_problems_are_reported_with_their_fix() -> None:
+    from workers.readiness.platform_problems import key_size_note
+
+    with sandbox_registry() as registry:
+        srv = registry[0]
+        report = run(srv, registry)
+        assert _check(report, "not in FIPS mode (PRB1964424)")[0] == "unknown"  # not told
+        assert _check(report, "keystore caching (PRB1878139)")[0] == "pass"
+        srv.set_property("glide.security.fips.mode", "true")  # a property that tells
+        srv.set_property("glide.httpclient.protocol.mauth.class", "x")
+        report = run(srv, registry)
+        status, fix = _check(report, "not in FIPS mode (PRB1964424)")
+        assert status == "fail" and "PRB1964424" in fix
+        status, fix = _check(report, "no legacy glide.httpclient.protocol.* properties")
+        assert status == "fail" and "PRB1923704" in fix
+    from messages import KeyType
+
+    assert key_size_note(KeyType.RSA2048) is None and key_size_note(KeyType.EC384) is None
+    assert "2048" in (key_size_note(KeyType.RSA4096) or "")
+
+
+def test_plan_warns_but_does_not_refuse_a_key_above_2048_bits(tmp_path: Path) -> None:
+    with sandbox_registry() as (_srv, config, instances):
+        plan = plan_job(job(key={"type": "rsa4096"}), config, instances, state_dir=tmp_path)
+        assert plan.ready, plan.refusals
+        assert any("up to 2048 bits" in note for note in plan.notes), plan.notes

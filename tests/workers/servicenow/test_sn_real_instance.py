@@ -96,3 +96,31 @@ def test_password2_written_without_the_display_value_flag_is_refused(
         assert srv.store.secret("sys_certificate", record.sys_id, "key_store_password") == (
             material.password
         )
+
+
+def test_keystore_caching_keeps_the_first_keystore_and_a_rotation_makes_a_new_record(
+    material: Material,
+) -> None:
+    """PRB1878139: with the sandbox's caching mode a changed attachment is not picked up, so
+    twoway's renewal request names a new keystore record instead of changing the old."""
+    from tests.factories import good
+    from workers.levers.renewal import renewal_request
+    from workers.servicenow import BasicAuth
+
+    for caching in (False, True):
+        with SandboxServer(SandboxFacts(cache_loaded_keystores=caching)) as srv:
+            auth = BasicAuth(username=srv.username, password=srv.password)
+            with ServiceNowClient(srv.url, auth, timeout=(1.0, 1.0)) as client:
+                instance = Instance(client, discover(client))
+                record = instance.ensure_keystore_record(
+                    name="cached", marker=MARKER, keystore=material.keystore,
+                    password=material.password,
+                )  # fmt: skip
+                # the file changes under the active record (a password it does not open with)
+                client.update("sys_certificate", record.sys_id, {"key_store_password": "wrong-one"},
+                              input_display_value=True)  # fmt: skip
+            assert (srv.broken_keystores() == []) is caching
+    from messages import JobRequest
+
+    old = JobRequest.model_validate(good())
+    assert renewal_request(old, 1, 1).keystore.record_name != old.keystore.record_name
