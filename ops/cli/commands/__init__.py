@@ -10,6 +10,7 @@ from __future__ import annotations
 from ops.cli.commands import (
     bench,
     ca,
+    conformance,
     db,
     dead_letters,
     doctor,
@@ -44,5 +45,6 @@ MODULES = [
     renewal,
     plan,
     doctor,
+    conformance,
     remote,
 ]
