@@ -1,6 +1,7 @@
 """The sandbox's answers to every ServiceNow fact that is not CONFIRMED.
 
-servicenow-api.md marks some facts LIKELY or UNCERTAIN. The sandbox must answer them
+docs/servicenow.md lists the facts, their confidence and their public sources (its
+source notes, servicenow-api.md, mark some facts LIKELY or UNCERTAIN). The sandbox must answer them
 somehow; it answers them here and nowhere else, so that one edit follows a correction and
 tests can start a sandbox that answers differently (``SandboxFacts(trust_store_type=
 ("trust_store_cert", "Trust Store Cert"), soap_profile_column="protocol_name")``).
