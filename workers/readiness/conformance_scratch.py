@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 from workers.readiness.conformance_wire import _check, metadata_checks
 from workers.readiness.doctor_model import Check
-from workers.servicenow import InstanceFacts, ServiceNowClient
-from workers.servicenow._common import delete_with_attachments, ignore_missing, text
+from workers.servicenow import Instance, InstanceFacts, ServiceNowClient
 
 __all__ = ["NAME_PREFIX", "PROTOCOL_PREFIX", "scratch_checks", "sweep"]
 
@@ -23,16 +22,24 @@ _CERTS, _PROFILES = "sys_certificate", "sys_protocol_profile"
 _PASSWORD = "twoway-conformance-not-a-secret"  # noqa: S105 - a throwaway, on an inactive record
 
 
-def sweep(client: ServiceNowClient) -> int:
+def text(value: object) -> str:
+    """A stored value as a string (a reference may come as {"value": ...})."""
+    if isinstance(value, dict):
+        return text(value.get("value", ""))
+    return "" if value is None else str(value)
+
+
+def sweep(instance: Instance) -> int:
     """Delete every record an earlier run left; how many there were."""
+    client = instance.client
     profiles = client.query(_PROFILES, encoded=f"protocolSTARTSWITH{PROTOCOL_PREFIX}")
     certs = client.query(_CERTS, encoded=f"nameSTARTSWITH{NAME_PREFIX}", fields=("sys_id", "name"))
     for row in profiles:
         if text(row.get("protocol")).startswith(PROTOCOL_PREFIX):
-            ignore_missing(lambda s: client.delete(_PROFILES, s), text(row["sys_id"]))
+            instance.delete_record(_PROFILES, text(row["sys_id"]))
     for row in certs:
         if text(row.get("name")).startswith(NAME_PREFIX):
-            delete_with_attachments(client, _CERTS, text(row["sys_id"]))
+            instance.delete_record(_CERTS, text(row["sys_id"]))
     return len(profiles) + len(certs)
 
 
@@ -44,7 +51,8 @@ def scratch_checks(
 ) -> list[Check]:
     """Write, read back, delete; ``after_create`` runs once the records exist (tests use it
     to interrupt the run there)."""
-    swept = sweep(client)
+    instance = Instance(client, facts)
+    swept = sweep(instance)
     checks = [_check("left-overs of earlier runs swept", True, f"{swept} deleted", "", "scratch")]
     run = secrets.token_hex(4)
     cert_id = profile_id = ""
@@ -74,9 +82,9 @@ def scratch_checks(
         )
     finally:
         if profile_id:
-            ignore_missing(lambda s: client.delete(_PROFILES, s), profile_id)
+            instance.delete_record(_PROFILES, profile_id)
         if cert_id:
-            delete_with_attachments(client, _CERTS, cert_id)
+            instance.delete_record(_CERTS, cert_id)
     return checks
 
 

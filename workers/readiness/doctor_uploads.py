@@ -4,10 +4,15 @@
 
 from __future__ import annotations
 
+from workers.errors import TwowayError
 from workers.readiness.doctor_model import Check
+from workers.servicenow import Instance
 from workers.servicenow.facts import ATTACHMENT_ROLE, MIME_VALIDATION, InstanceFacts
+from workers.servicenow.survey import user_roles
 
-__all__ = ["mime_problem", "role_problem", "upload_checks"]
+__all__ = ["ROLE_HINT", "attach_role_problem", "mime_problem", "role_problem", "upload_checks"]
+
+ROLE_HINT = f"give the integration user a role listed in {ATTACHMENT_ROLE}, or admin"
 
 
 def mime_problem(facts: InstanceFacts, file_name: str) -> str | None:
@@ -27,6 +32,18 @@ def role_problem(facts: InstanceFacts, roles: tuple[str, ...] | None) -> str | N
         listed = ", ".join(facts.attachment_roles)
         return f"{ATTACHMENT_ROLE} lists {listed}: the integration user has none of them"
     return None
+
+
+def attach_role_problem(instance: Instance, user: str) -> str | None:
+    """``role_problem`` for ``user``, whose roles are read only when a role list is set;
+    roles that cannot be read are no refusal (doctor says "unknown")."""
+    if not instance.facts.attachment_roles:
+        return None
+    try:
+        roles = user_roles(instance.client, user)
+    except TwowayError:
+        roles = None
+    return role_problem(instance.facts, roles)
 
 
 def upload_checks(
@@ -55,7 +72,7 @@ def upload_checks(
             name=f"{ATTACHMENT_ROLE} lets the integration user attach",
             status={True: "pass", False: "fail", None: "unknown"}[allowed],
             detail=f"roles: {listed}",
-            fix="" if allowed else f"give the user a role listed in {ATTACHMENT_ROLE}, or admin",
+            fix="" if allowed else ROLE_HINT,
         )
     )
     return checks

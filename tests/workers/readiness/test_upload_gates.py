@@ -129,3 +129,18 @@ def test_plan_warns_but_does_not_refuse_a_key_above_2048_bits(tmp_path: Path) ->
         plan = plan_job(job(key={"type": "rsa4096"}), config, instances, state_dir=tmp_path)
         assert plan.ready, plan.refusals
         assert any("up to 2048 bits" in note for note in plan.notes), plan.notes
+
+
+def test_plans_role_gate_reads_the_users_roles_only_when_a_list_is_set() -> None:
+    from workers.readiness.doctor_uploads import attach_role_problem
+
+    with sandbox_registry() as (srv, _config, _instances):
+        auth = BasicAuth(username=srv.username, password=srv.password)
+        with ServiceNowClient(srv.url, auth, timeout=(1.0, 1.0)) as client:
+            instance = Instance(client, discover(client))
+            assert attach_role_problem(instance, srv.readonly_username) is None  # no list
+            srv.set_property("glide.attachment.role", "itil")
+            instance = Instance(client, discover(client))
+            problem = attach_role_problem(instance, srv.readonly_username)
+            assert problem is not None and "glide.attachment.role lists itil" in problem
+            assert attach_role_problem(instance, srv.username) is None  # admin passes
