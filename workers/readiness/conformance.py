@@ -21,6 +21,7 @@ from workers.readiness.doctor_instance import column_checks, fact_checks, proper
 from workers.readiness.doctor_model import Check, DoctorReport
 from workers.readiness.doctor_uploads import upload_checks
 from workers.servicenow import InstanceFacts, ServiceNowClient, discover
+from workers.servicenow.survey import user_roles
 
 __all__ = ["ConformanceReport", "conformance"]
 
@@ -55,7 +56,7 @@ def conformance(
         lambda: column_checks(client, facts),
         lambda: attachment_checks(client),
         lambda: property_checks(client),
-        lambda: upload_checks(facts, None, ("client.jks", "client.p12")),
+        lambda: upload_checks(facts, _roles(client, user), ("client.jks", "client.p12")),
     ]
     if scratch and facts is not None:
         groups.append(lambda: scratch_checks(client, facts, after_create=after_create))
@@ -72,6 +73,13 @@ def _facts(client: ServiceNowClient) -> InstanceFacts | None:
         return discover(client)
     except (ConfigError, TwowayError):
         return None  # fact_checks says which part is missing
+
+
+def _roles(client: ServiceNowClient, user: str) -> tuple[str, ...] | None:
+    try:
+        return user_roles(client, user)
+    except TwowayError:
+        return None  # the role check then says "unknown"
 
 
 def _attempt(group: Callable[[], list[Check]]) -> list[Check]:
