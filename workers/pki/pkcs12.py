@@ -6,7 +6,8 @@ under the store password: a PKCS12 file has one password, so the key password eq
 store password by construction (KB0824494).
 
 Encryption profile: PBE-SHA1-3DES for the key and the certificates, an HMAC-SHA1 MAC,
-50 000 iterations. Every JVM reads it: it is what keytool wrote by default until Java
+50 000 iterations for the key and certificate bags (the MAC uses cryptography's 2048).
+Every JVM reads it: it is what keytool wrote by default until Java
 8u301 / 11.0.12, whose newer default (PBES2 AES-256-CBC with an HMAC-SHA256 MAC) older
 JVMs cannot read. ServiceNow does not publish which Java update an instance runs, so the
 profile every release can read wins; its weakness is the key derivation's, and twoway's
@@ -27,7 +28,7 @@ from workers.pki.keystore import KeystoreContents
 
 __all__ = ["PKCS12_PROFILE", "build_pkcs12", "open_pkcs12"]
 
-PKCS12_PROFILE = "PBE-SHA1-3DES key and certificates, HMAC-SHA1 MAC, 50000 iterations"
+PKCS12_PROFILE = "PBE-SHA1-3DES key and certificates (50000 iterations), HMAC-SHA1 MAC"
 _ROUNDS = 50_000
 _HINT = "use the keystore password stored for this job"
 
