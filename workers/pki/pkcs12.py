@@ -9,9 +9,10 @@ Encryption profile: PBE-SHA1-3DES for the key and the certificates, an HMAC-SHA1
 50 000 iterations for the key and certificate bags (the MAC uses cryptography's 2048).
 Every JVM reads it: keytool itself wrote PBE-SHA1-3DES keys with an HMAC-SHA1 MAC by
 default until Java 8u301 / 11.0.12, whose newer default (PBES2 AES-256-CBC with an
-HMAC-SHA256 MAC) older JVMs cannot read. ServiceNow does not publish which Java update an instance runs, so the
-profile every release can read wins; its weakness is the key derivation's, and twoway's
-keystore password is random with about 190 bits, so there is nothing to guess.
+HMAC-SHA256 MAC) older JVMs cannot read. ServiceNow does not publish which Java update
+an instance runs, so the profile every release can read wins. Its weakness is the key
+derivation's, and twoway's keystore password is random with about 190 bits, so there is
+nothing to guess.
 """
 
 from __future__ import annotations
