@@ -20,6 +20,7 @@ __all__ = [
     "JobRequest",
     "KeySpec",
     "KeyType",
+    "KeystoreFormat",
     "KeystoreSpec",
     "ProtocolProfileSpec",
     "ServerCertificate",
@@ -89,11 +90,21 @@ class CaChoice(Message):
     adapter: Literal["local", "manual", "cfssl"] | None = None
 
 
+class KeystoreFormat(StrEnum):
+    """The keystore file and record type. JKS is the default: every release reads it, and
+    the records twoway made before 2 are JKS; PKCS12 Key Store records are accepted for
+    protocol profiles from San Diego on (docs/servicenow.md) and must be asked for."""
+
+    JKS = "jks"
+    PKCS12 = "pkcs12"
+
+
 class KeystoreSpec(Message):
-    """The Java Key Store record to create, and the alias of the key pair inside it."""
+    """The keystore record to create, its format, and the alias of the key pair inside."""
 
     record_name: Annotated[str, Field(min_length=1, max_length=100)]
     alias: str = "twoway"
+    format: KeystoreFormat = KeystoreFormat.JKS
 
     @field_validator("record_name")
     @classmethod
@@ -208,7 +219,13 @@ class EnableSpec(Message):
 
 
 class JobRequest(Message):
-    """Give a REST or SOAP message on an instance a client certificate from a CA."""
+    """Give a REST or SOAP message on an instance a client certificate from a CA.
+
+    schema_version 2 added ``keystore.format``; a version 1 request is still accepted for
+    a release, and must not ask for anything but JKS.
+    """
+
+    schema_version: Literal[1, 2] = 2  # type: ignore[assignment]
 
     instance: Annotated[str, Field(min_length=1, max_length=64)]
     target: Target
@@ -224,6 +241,12 @@ class JobRequest(Message):
     # when the request says so (admission names the profile in use and its keystore).
     replace: bool = False
     enable: EnableSpec = EnableSpec()
+
+    @model_validator(mode="after")
+    def _versioned_fields(self) -> Self:
+        if self.schema_version == 1 and self.keystore.format is not KeystoreFormat.JKS:
+            raise ValueError("keystore.format arrived with schema_version 2; send 2")
+        return self
 
     @field_validator("dns_sans")
     @classmethod

@@ -24,6 +24,7 @@ from ops.dev.stack import Stack
 from ops.rabbitmq.chores import queue_depths, stage_queue_names
 from workers.callback_signing import job_id_in, signed_headers
 from workers.pki import Authority, cert_to_pem, general_names, subject_name
+from workers.store.artifacts import Artifact
 
 __all__ = ["PausedResult", "run_paused_phase"]
 
@@ -84,7 +85,7 @@ def _callbacks(stack: Stack, ids: list[str]) -> list[tuple[str, bytes]]:
     chain = b"".join(cert_to_pem(c) for c in ca.chain)
     out = []
     for job_id in ids:
-        csr = stack.app.store.artifacts.get(job_id, "csr")
+        csr = stack.app.store.artifacts.get(job_id, Artifact.CSR)
         request = stack.app.store.get_job(job_id).request
         assert csr is not None
         leaf = ca.issue(

@@ -34,6 +34,7 @@ __all__ = ["run_demo"]
 def run_demo(
     *,
     key: KeyType = KeyType.RSA2048,
+    keystore_format: str = "jks",
     out: Path | None = None,
     broker: BrokerKind = "stub",
     ca: str = "local",
@@ -71,9 +72,13 @@ def run_demo(
     with stack.start():
         assert stack.app is not None
         _announce(stack, say)
-        job, _ = stack.app.submit(stack.example_job(key, ca={"profile": ca}))
+        keystore = {"record_name": "twoway payments client", "format": keystore_format}
+        job, _ = stack.app.submit(stack.example_job(key, ca={"profile": ca}, keystore=keystore))
         stack.app.store.add_listener(_partner_installs(stack, job.id, say))
-        say(f"job {job.id}: key {key.value}, target 'Payments API', CA '{ca}'")
+        say(
+            f"job {job.id}: key {key.value}, {keystore_format} keystore,"
+            f" target 'Payments API', CA '{ca}'"
+        )
         shown = _pause_for_the_ca(stack, job.id, out, say, timeout) if out and ca == "manual" else 0
         final = follow(stack.app.store, job.id, say, timeout=timeout, since=shown)
         summary = summarise(stack.app.store, final)

@@ -29,6 +29,7 @@ from workers.errors import (
 )
 from workers.levers.resume import resume_with_certificate
 from workers.pki import MAX_CERTIFICATE_PEM, MAX_CHAIN_PEM
+from workers.store.artifacts import Artifact
 
 __all__ = ["CaCallback", "router"]
 
@@ -66,7 +67,7 @@ class CallbackAccepted(BaseModel):
 def get_csr(request: Request, job_id: str = JOB_ID) -> Response:
     store = state_of(request).app.store
     job = store.get_job(job_id)
-    csr = store.artifacts.get(job.id, "csr")
+    csr = store.artifacts.get(job.id, Artifact.CSR)
     if csr is None:
         raise StateConflict(
             f"job {job.id} has no CSR yet (it is {job.state.value})",

@@ -53,8 +53,9 @@ def export_artifacts(store: Store, job: JobRecord, out: Path, summary: dict[str,
     recorded in the job's history.
     """
     prepare_out_dir(out)
+    extension = "p12" if job.request.keystore.format == "pkcs12" else "jks"
     files: dict[str, tuple[str, int]] = {
-        Artifact.KEYSTORE: ("keystore.jks", 0o600),
+        Artifact.KEYSTORE: (f"keystore.{extension}", 0o600),
         Artifact.KEYSTORE_PASSWORD: ("keystore.password", 0o600),
         Artifact.CLIENT_CERT_PEM: ("client-cert.pem", 0o644),
         Artifact.CLIENT_CERT_DER: ("client-cert.der", 0o644),

@@ -24,6 +24,7 @@ OTHER = SandboxFacts(
     keystore_type=("jks", "Java Key Store"),
     trust_store_type=("trust_store_cert", "Trust Store Cert"),
     offer_pkcs12=False,
+    offer_bcfks=False,
     pem_format=("pem_format", "PEM"),
     der_format=("der_format", "DER"),
     key_store_password_type="password",
@@ -37,7 +38,8 @@ OTHER = SandboxFacts(
     soap_profile_column="protocol_name",
     soap_function_table="sys_soap_message_fn",
     soap_function_mutual_auth=True,
-    attachment_api_includes_hash=True,
+    attachment_api_includes_hash=False,  # the documented shape: sys_attachment is read
+    attachment_upload_state="available",
     enforce_protocol_rules=True,
     dictionary_types_are_references=False,
 )

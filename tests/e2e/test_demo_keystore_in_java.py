@@ -1,4 +1,5 @@
-"""`twoway demo --out DIR` writes a keystore that Java loads and uses for real mTLS."""
+"""`twoway demo --out DIR` writes a keystore that Java loads and uses for real mTLS, as a
+Java Key Store and (``--keystore-format pkcs12``) as a PKCS12 Key Store."""
 
 from __future__ import annotations
 
@@ -15,11 +16,22 @@ from ops.dev.thirdparty import ThirdPartyServer
 JAVA_CLIENT = Path(__file__).resolve().parents[1] / "workers" / "pki" / "MtlsClient.java"
 
 
-@pytest.fixture(scope="module")
-def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
+@pytest.fixture(scope="module", params=["jks", "pkcs12"])
+def demo_out(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    out = tmp_path_factory.mktemp(f"demo-{request.param}")
     done = subprocess.run(
-        [sys.executable, "-m", "ops", "demo", "--out", str(out), "--key", "rsa2048"],
+        [
+            sys.executable,
+            "-m",
+            "ops",
+            "demo",
+            "--out",
+            str(out),
+            "--key",
+            "rsa2048",
+            "--keystore-format",
+            request.param,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -30,9 +42,14 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def keystore_file(out: Path) -> Path:
+    (found,) = [p for p in out.iterdir() if p.name in ("keystore.jks", "keystore.p12")]
+    return found
+
+
 def test_demo_writes_the_files_with_a_private_password(demo_out: Path) -> None:
     for name in (
-        "keystore.jks",
+        keystore_file(demo_out).name,
         "keystore.password",
         "client-cert.pem",
         "client-cert.der",
@@ -51,7 +68,7 @@ def test_keytool_lists_one_private_key_entry_with_the_whole_chain(demo_out: Path
             "-list",
             "-v",
             "-keystore",
-            str(demo_out / "keystore.jks"),
+            str(keystore_file(demo_out)),
             "-storepass",
             password,
         ],
@@ -62,7 +79,10 @@ def test_keytool_lists_one_private_key_entry_with_the_whole_chain(demo_out: Path
     assert listing.count("Entry type: PrivateKeyEntry") == 1
     assert "Alias name: twoway\n" in listing
     assert "Certificate chain length: 3" in listing  # leaf, intermediate, root
-    assert listing.count("Entry type: trustedCertEntry") >= 2  # intermediate and root
+    if keystore_file(demo_out).suffix == ".jks":
+        assert listing.count("Entry type: trustedCertEntry") >= 2  # intermediate and root
+    else:
+        assert "Keystore type: PKCS12" in listing
 
 
 def test_a_jvm_completes_an_https_request_with_the_demo_keystore(demo_out: Path) -> None:
@@ -76,7 +96,7 @@ def test_a_jvm_completes_an_https_request_with_the_demo_keystore(demo_out: Path)
             [
                 "java",
                 str(JAVA_CLIENT),
-                str(demo_out / "keystore.jks"),
+                str(keystore_file(demo_out)),
                 (demo_out / "keystore.password").read_text(),
                 str(trust),
                 server.url,

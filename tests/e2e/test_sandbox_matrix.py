@@ -185,5 +185,10 @@ def check_target(stack: Stack, case: Case, keystore_id: str) -> None:
             assert (row["use_mutual_auth"], row["protocol_name"]) == ("true", profile["sys_id"])
     else:
         [message] = [m for m in dump["sys_soap_message"] if m["name"] == name]
-        columns = (message["use_mutual_auth"], message["protocol_profile"])
-        assert columns == ("true", profile["sys_id"])
+        functions = [
+            f for f in dump["sys_soap_message_function"] if f["soap_message"] == message["sys_id"]
+        ]
+        assert functions  # each carries its own columns (servicenow-api.md 4.4)
+        for row in [message, *functions]:
+            columns = (row["enable_mutual_auth"], row["protocol_profile"])
+            assert columns == ("true", profile["sys_id"])

@@ -29,7 +29,19 @@ def refusal(changes: dict[str, Any], drop: tuple[str, ...] = ()) -> str:
 def test_a_good_request_validates() -> None:
     request = JobRequest.model_validate(good())
     assert request.key.type is KeyType.EC256
-    assert request.schema_version == 1
+    assert request.schema_version == 2  # keystore.format arrived with 2
+
+
+def test_keystore_format_defaults_to_jks_and_pkcs12_needs_version_2() -> None:
+    from messages import KeystoreFormat
+
+    assert JobRequest.model_validate(good()).keystore.format is KeystoreFormat.JKS
+    keystore = {**good()["keystore"], "format": "pkcs12"}
+    assert JobRequest.model_validate({**good(), "keystore": keystore}).keystore.format == "pkcs12"
+    old = JobRequest.model_validate({**good(), "schema_version": 1})  # still accepted
+    assert old.schema_version == 1 and old.keystore.format is KeystoreFormat.JKS
+    assert "schema_version 2" in refusal({"schema_version": 1, "keystore": keystore})
+    assert "keystore.format" in refusal({"keystore": {**keystore, "format": "pem"}})
 
 
 def test_missing_cn_names_subject_cn() -> None:

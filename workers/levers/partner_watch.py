@@ -20,6 +20,7 @@ from workers.app import App
 from workers.errors import TwowayError
 from workers.pki import cert_to_der, fetch_server_certificate
 from workers.store import JobRecord
+from workers.store.artifacts import Artifact
 
 __all__ = ["watch_partner"]
 
@@ -66,7 +67,7 @@ def watch_partner(app: App, job: JobRecord, now: datetime) -> list[str]:
 
 
 def _registered_der(app: App, job: JobRecord) -> bytes | None:
-    stored = app.store.artifacts.get(job.id, "server_certificate")
+    stored = app.store.artifacts.get(job.id, Artifact.SERVER_CERTIFICATE)
     if stored is not None:
         return stored
     given = job.request.server_certificate

@@ -25,6 +25,7 @@ from workers.errors import StateConflict
 from workers.levers.replay import check_reason
 from workers.readiness.admission import admit
 from workers.store import JobRecord, Store
+from workers.store.artifacts import Artifact
 
 __all__ = ["ManagedCertificate", "inventory", "renew", "renewal_request"]
 
@@ -108,6 +109,7 @@ class ManagedCertificate:
     renewed_by: str | None
     renews: str | None
     submitted_at: datetime  # when the job that made it was submitted
+    keystore_format: str = "jks"  # or "pkcs12" (keystore.format)
 
     @property
     def due_on_arrival(self) -> bool:
@@ -140,7 +142,7 @@ def _state(
 
 def _describe(app: App, job: JobRecord, now: datetime) -> ManagedCertificate | None:
     store = app.store
-    pem = store.artifacts.get(job.id, "certificate")
+    pem = store.artifacts.get(job.id, Artifact.CERTIFICATE)
     if pem is None:
         return None
     certificate = x509.load_pem_x509_certificate(pem)
@@ -160,6 +162,7 @@ def _describe(app: App, job: JobRecord, now: datetime) -> ManagedCertificate | N
         target=job.request.target.name,
         protocol_profile=job.request.protocol_profile.name,
         keystore_record=job.request.keystore.record_name,
+        keystore_format=job.request.keystore.format.value,
         keystore_sys_id=sys_id,
         not_before=start,
         not_after=end,

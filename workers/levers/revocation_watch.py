@@ -8,6 +8,7 @@ from workers.app import App
 from workers.ca.base import RevocableCa
 from workers.errors import TwowayError
 from workers.levers.renewal import ManagedCertificate
+from workers.store.artifacts import Artifact
 
 __all__ = ["revoked_at_ca"]
 
@@ -18,8 +19,8 @@ def revoked_at_ca(app: App, cert: ManagedCertificate) -> bool:
     """True only when the CA says the certificate is revoked; a CA that cannot say, or
     cannot be asked right now, counts as not (asked again next round)."""
     profile = app.store.get_job(cert.job_id).request.ca.profile
-    pem = app.store.artifacts.get(cert.job_id, "certificate")
-    chain = app.store.artifacts.get(cert.job_id, "ca_chain_pem") or b""
+    pem = app.store.artifacts.get(cert.job_id, Artifact.CERTIFICATE)
+    chain = app.store.artifacts.get(cert.job_id, Artifact.CA_CHAIN_PEM) or b""
     try:
         adapter = app.deps.cas.get(profile)
         if pem is None or not isinstance(adapter, RevocableCa):

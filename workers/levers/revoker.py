@@ -24,6 +24,7 @@ from workers.levers.follower import HistoryFollower
 from workers.lifecycle.triggers import revocation_trigger
 from workers.logs import redact_text
 from workers.machinery.deps import Deps
+from workers.store.artifacts import Artifact
 from workers.store.lifecycle import Backoff, OutboxRow
 from workers.store.outbox import OutboxEvent
 
@@ -54,7 +55,7 @@ class Revoker(HistoryFollower):
         profile = self.deps.config.ca.get(job.request.ca.profile)
         if profile is None or trigger not in profile.revoke_on:
             return
-        pem = self.store.artifacts.get(job.id, "certificate")
+        pem = self.store.artifacts.get(job.id, Artifact.CERTIFICATE)
         if pem is None:  # cancelled before the CA issued: nothing to revoke
             return
         serial = format(x509.load_pem_x509_certificate(pem).serial_number, "x")
@@ -110,7 +111,7 @@ class Revoker(HistoryFollower):
                 f"the CA adapter of profile {row.values['profile']!r} cannot revoke",
                 hint="revoke the certificate at the CA by hand",
             )
-        pem = self.store.artifacts.get(row.values["job_id"], "certificate")
+        pem = self.store.artifacts.get(row.values["job_id"], Artifact.CERTIFICATE)
         if pem is None:
             raise PermanentError(
                 "the certificate is no longer in the store",

@@ -24,22 +24,28 @@ from workers.pki.fetch import fetch_server_certificate
 from workers.pki.identity import load_identity
 from workers.pki.keys import generate_private_key, public_key_sha256
 from workers.pki.keystore import KeystoreContents, build_jks, new_keystore_password, open_jks
+from workers.pki.keystores import build_keystore, file_extension, open_keystore
+from workers.pki.pkcs12 import PKCS12_PROFILE, build_pkcs12, open_pkcs12
 from workers.pki.tls import HandshakeResult, mtls_request
 
 __all__ = [
     "MAX_CERTIFICATE_PEM",
     "MAX_CHAIN_PEM",
+    "PKCS12_PROFILE",
     "Authority",
     "HandshakeResult",
     "IssuedChain",
     "KeystoreContents",
     "build_csr",
     "build_jks",
+    "build_keystore",
+    "build_pkcs12",
     "cert_to_der",
     "cert_to_pem",
     "check_issued",
     "describe",
     "fetch_server_certificate",
+    "file_extension",
     "general_names",
     "generate_private_key",
     "issuer_of",
@@ -47,6 +53,8 @@ __all__ = [
     "mtls_request",
     "new_keystore_password",
     "open_jks",
+    "open_keystore",
+    "open_pkcs12",
     "parse_certificates",
     "public_key_sha256",
     "sha256_fingerprint",

@@ -14,9 +14,12 @@ from workers.machinery.deps import InstanceRegistry
 from workers.readiness.doctor_access import access_checks, role_checks, tables_used
 from workers.readiness.doctor_instance import column_checks, fact_checks, property_checks
 from workers.readiness.doctor_model import Check, DoctorReport, Status
+from workers.readiness.doctor_uploads import upload_checks
 from workers.servicenow import InstanceFacts, ServiceNowClient, discover
 
 __all__ = ["Check", "DoctorReport", "Status", "doctor"]
+
+KEYSTORE_FILES = ("client.jks", "client.p12")  # the extensions twoway attaches
 
 
 def doctor(
@@ -46,6 +49,7 @@ def doctor(
         *fact_checks(client),
         *column_checks(client, facts),
         *property_checks(client),
+        *upload_checks(facts, roles, KEYSTORE_FILES),
         *access_checks(client, tables_used(facts), roles),
     ]
     return DoctorReport(instance=name, url=profile.url, user=user, checks=tuple(checks))

@@ -1,6 +1,7 @@
 """Doctor's checks of the instance itself: the facts discovery relies on (choice values,
 column types, SOAP columns), the columns of each table the pipeline uses, and the system
-properties that matter (attachment extensions and size, legacy protocol properties)."""
+properties that matter (attachment extensions and size) and the known platform problems
+(``platform_problems``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from functools import partial
 
 from workers.errors import TwowayError
 from workers.readiness.doctor_model import Check
+from workers.readiness.platform_problems import platform_problems
 from workers.servicenow import InstanceFacts, ServiceNowClient
 from workers.servicenow.facts import (
     choices,
-    legacy_protocol_properties,
     password_type,
     soap_columns,
 )
@@ -66,6 +67,8 @@ def column_checks(client: ServiceNowClient, facts: InstanceFacts | None) -> list
     wanted = dict(_COLUMNS)
     if facts is not None and facts.soap_mutual_auth_column and facts.soap_profile_column:
         wanted["sys_soap_message"] = (facts.soap_mutual_auth_column, facts.soap_profile_column)
+    if facts is not None and facts.soap_function_table and facts.soap_function_columns:
+        wanted[facts.soap_function_table] = facts.soap_function_columns
     checks: list[Check] = []
     for table, columns in wanted.items():
         checks += _attempt(table, partial(_columns, client, table, columns), group="columns")
@@ -76,7 +79,7 @@ def property_checks(client: ServiceNowClient) -> list[Check]:
     return [
         *_attempt("glide.attachment.extensions", lambda: [_extensions(client)], group="properties"),
         *_attempt("com.glide.attachment.max_size", lambda: [_max_size(client)], group="properties"),
-        *_attempt("glide.httpclient.protocol.*", lambda: [_legacy(client)], group="properties"),
+        *_attempt("known platform problems", lambda: platform_problems(client), group="platform"),
     ]
 
 
@@ -223,18 +226,4 @@ def _max_size(client: ServiceNowClient) -> Check:
         status="pass" if ok else "fail",
         detail=f"{value} MB",
         fix="" if ok else "raise it to at least 1 (MB)",
-    )
-
-
-def _legacy(client: ServiceNowClient) -> Check:
-    found = legacy_protocol_properties(client)
-    return Check(
-        group="properties",
-        name="no legacy glide.httpclient.protocol.* properties",
-        status="fail" if found else "pass",
-        detail=", ".join(found) if found else "none",
-        fix="back them up and delete them: they override protocol profiles and cause"
-        " bad_certificate / 'No required SSL certificate was sent' (KB0824494, KB0683345)"
-        if found
-        else "",
     )

@@ -18,9 +18,10 @@ from pydantic import ValidationError
 
 from messages import JobRequest
 from workers.config import PipelineConfig
-from workers.errors import TwowayError
+from workers.errors import ConfigError, ServiceNowConflict, TwowayError
 from workers.machinery.deps import InstanceRegistry
 from workers.readiness.admission import Examined, examine
+from workers.readiness.doctor_uploads import ROLE_HINT, attach_role_problem
 from workers.readiness.plan_model import (
     FieldChange,
     Plan,
@@ -32,6 +33,7 @@ from workers.readiness.plan_model import (
 )
 from workers.readiness.plan_records import Records, plan_records, server_sha256
 from workers.readiness.plan_third_party import ca_refusals, third_party
+from workers.readiness.platform_problems import key_size_note
 
 __all__ = [
     "FieldChange",
@@ -77,6 +79,9 @@ def plan_job(
     if examined.instance is not None and examined.target is not None:
         records = plan_records(request, examined.instance, examined.target)
         refusals += records.refusals
+        gate = _attach_role(request, config, examined, environ)
+        if gate:
+            refusals.append(refusal_of(ServiceNowConflict(gate, hint=ROLE_HINT)))
     profile = config.ca.get(request.ca.profile)
     party = None
     if profile is not None:
@@ -113,6 +118,22 @@ def _field_refusals(exc: ValidationError) -> list[PlanRefusal]:
     ]
 
 
+def _attach_role(
+    request: JobRequest,
+    config: PipelineConfig,
+    examined: Examined,
+    environ: Mapping[str, str] | None,
+) -> str | None:
+    """glide.attachment.role against the integration user (None where the login is not in
+    this process's environment: doctor, run where it is, checks it)."""
+    assert examined.instance is not None
+    try:
+        user = config.instance(request.instance).credentials(environ).username
+    except ConfigError:
+        return None
+    return attach_role_problem(examined.instance, user)
+
+
 def _notes(request: JobRequest, examined: Examined) -> list[str]:
     notes = []
     for used in examined.in_use:
@@ -125,4 +146,7 @@ def _notes(request: JobRequest, examined: Examined) -> list[str]:
             notes.append(f"the configuration in use cannot serve mutual auth: {used.problem}")
     if not request.enable.prove_first:
         notes.append("enable.prove_first is false: the switch will be unproven (recorded)")
+    big_key = key_size_note(request.key.type)
+    if big_key:
+        notes.append(big_key)
     return notes

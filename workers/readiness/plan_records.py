@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from messages import JobRequest
+from messages import JobRequest, KeystoreFormat
 from workers import pki
 from workers.errors import ServiceNowConflict, TwowayError
+from workers.readiness.doctor_uploads import mime_problem
 from workers.readiness.plan_model import (
     FieldChange,
     PlannedRecord,
@@ -17,9 +18,11 @@ from workers.readiness.plan_model import (
     refusal_of,
 )
 from workers.servicenow import Instance, TargetRef, tables
+from workers.servicenow.facts import MIME_VALIDATION
 from workers.servicenow.survey import (
     certificates_named,
     find_trust_by_sha256,
+    keystore_record_type,
     method_names,
     mutual_auth_refusals,
     profile_names,
@@ -72,7 +75,13 @@ def plan_records(request: JobRequest, instance: Instance, target: TargetRef) -> 
 
 def _keystore(request: JobRequest, instance: Instance, records: Records) -> None:
     spec = request.keystore
-    file_name = f"{spec.alias}.jks"
+    pkcs12 = spec.format is KeystoreFormat.PKCS12
+    file_name = f"{spec.alias}.{pki.file_extension(spec.format)}"
+    try:
+        record_type = keystore_record_type(instance.facts, pkcs12=pkcs12)
+    except ServiceNowConflict as exc:
+        records.refusals.append(refusal_of(exc))
+        record_type = "(none)"
     taken = certificates_named(instance.client, spec.record_name)
     if taken:
         records.refusals.append(
@@ -96,12 +105,20 @@ def _keystore(request: JobRequest, instance: Instance, records: Records) -> None
                 )
             )
         )
+    mime = mime_problem(instance.facts, file_name)
+    if mime:
+        hint = f"set {MIME_VALIDATION} to false (twoway doctor checks it)"
+        records.refusals.append(refusal_of(ServiceNowConflict(mime, hint=hint)))
     new = (
         ("name", spec.record_name),
-        ("type", f"{instance.facts.keystore_type} (Java Key Store)"),
+        ("type", f"{record_type} ({'PKCS12 Key Store' if pkcs12 else 'Java Key Store'})"),
         ("active", "false, then true once the keystore is attached and its password set"),
         ("key_store_password", "(random, made by twoway; never shown)"),
-        ("attachment", f"{file_name}: the JKS (key pair under alias {spec.alias!r}, full chain)"),
+        (
+            "attachment",
+            f"{file_name}: the {spec.format.value.upper()} (key pair under alias"
+            f" {spec.alias!r}, full chain)",
+        ),
         ("short_description", f"client certificate for {request.target.name} twoway job <id>"),
     )
     records.add(_created("keystore", tables.CERTIFICATE, spec.record_name, new), "create")

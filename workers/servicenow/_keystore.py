@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.errors import ServiceNowConflict, VerificationFailed
+from workers.errors import ServiceNowConflict, ServiceNowRejected, VerificationFailed
 from workers.servicenow._common import (
     CERTIFICATE,
     create_once,
@@ -21,10 +21,10 @@ from workers.servicenow._common import (
     upload_checked,
 )
 from workers.servicenow.client import ServiceNowClient
-from workers.servicenow.facts import InstanceFacts
+from workers.servicenow.facts import ATTACHMENT_ROLE, MIME_VALIDATION, InstanceFacts
 from workers.servicenow.models import KeystoreRecord
 
-__all__ = ["activate_keystore_record", "ensure_keystore_record"]
+__all__ = ["activate_keystore_record", "ensure_keystore_record", "keystore_record_type"]
 
 _FIELDS = ("sys_id", "name", "type", "active", "short_description", "sys_created_on")
 _KEYSTORE_MIME = "application/octet-stream"
@@ -41,11 +41,14 @@ def ensure_keystore_record(
     file_name: str = "client.jks",
     description: str = "",
     activate: bool = True,
+    pkcs12: bool = False,
 ) -> KeystoreRecord:
     """Exactly one keystore record named ``name``, holding exactly ``keystore``; active
-    unless ``activate`` is false (a renewal's record waits for its switch)."""
+    unless ``activate`` is false (a renewal's record waits for its switch). ``pkcs12``:
+    the record's type is the instance's "PKCS12 Key Store" choice."""
     if not marker.strip():
         raise ValueError("marker must be a non-empty job marker")
+    record_type = keystore_record_type(facts, pkcs12=pkcs12)
     if not facts.extension_allowed(file_name):
         raise ServiceNowConflict(
             f"the instance does not allow attachments named {file_name!r}"
@@ -53,18 +56,16 @@ def ensure_keystore_record(
             hint="add the keystore's extension (jks or p12) to glide.attachment.extensions",
         )
     sha256 = sha256_hex(keystore)
-    record, created = _find_or_create(client, facts, name, marker, description)
+    record, created = _find_or_create(client, record_type, name, marker, description)
     sys_id = text(record["sys_id"])
     deactivate = _Deactivator(client, sys_id, active=text(record.get("active")) == "true")
-    if text(record.get("type")) != facts.keystore_type:
+    if text(record.get("type")) != record_type:
         deactivate()
-        client.update(CERTIFICATE, sys_id, {"type": facts.keystore_type})
+        client.update(CERTIFICATE, sys_id, {"type": record_type})
     attachment = reconcile_attachments(client, CERTIFICATE, sys_id, sha256, deactivate)
     if attachment is None:
         deactivate()
-        attachment = upload_checked(
-            client, CERTIFICATE, sys_id, file_name, keystore, _KEYSTORE_MIME
-        )
+        attachment = _upload(client, sys_id, file_name, keystore)
     known_errors = keystore_load_errors(client, sys_id)
     client.update(
         CERTIFICATE,
@@ -79,15 +80,51 @@ def ensure_keystore_record(
     )
 
 
+def _upload(client: ServiceNowClient, sys_id: str, file_name: str, keystore: bytes) -> str:
+    """Attach the keystore; the platform's upload checks become a refusal naming the
+    property to change (servicenow-api.md 10)."""
+    try:
+        return upload_checked(client, CERTIFICATE, sys_id, file_name, keystore, _KEYSTORE_MIME)
+    except ServiceNowRejected as exc:
+        said = f"{exc.sn_message} {exc.sn_detail}".lower()
+        if "mime type" in said:
+            hint = f"set {MIME_VALIDATION} to false (or take the keystore's extension off"
+            hint += " glide.attachment.extensions); twoway doctor checks it"
+        elif ATTACHMENT_ROLE in said or exc.status_code == 403:
+            hint = f"give the integration user a role listed in {ATTACHMENT_ROLE}, or admin"
+        else:
+            raise
+        raise ServiceNowRejected(
+            f"the instance refused the keystore attachment {file_name!r}: {exc.sn_message}",
+            status_code=exc.status_code,
+            sn_message=exc.sn_message,
+            sn_detail=exc.sn_detail,
+            hint=hint,
+        ) from exc
+
+
+def keystore_record_type(facts: InstanceFacts, *, pkcs12: bool) -> str:
+    """The stored ``type`` of a JKS or PKCS12 keystore record on this instance."""
+    if not pkcs12:
+        return facts.keystore_type
+    if facts.pkcs12_type is None:
+        raise ServiceNowConflict(
+            "the instance offers no 'PKCS12 Key Store' choice for sys_certificate.type",
+            hint="ask for keystore.format 'jks' (every release reads it); PKCS12 Key Store"
+            " records arrived with San Diego",
+        )
+    return facts.pkcs12_type
+
+
 def _find_or_create(
-    client: ServiceNowClient, facts: InstanceFacts, name: str, marker: str, description: str
+    client: ServiceNowClient, record_type: str, name: str, marker: str, description: str
 ) -> tuple[dict[str, Any], bool]:
     found = _find(client, name, marker)
     if found is not None:
         return found, False
     values = {
         "name": name,
-        "type": facts.keystore_type,
+        "type": record_type,
         "active": "false",  # the column defaults to true on many instances
         "short_description": _description(description, marker),
     }
@@ -147,7 +184,8 @@ def _find(client: ServiceNowClient, name: str, marker: str) -> dict[str, Any] | 
 
 def _check_stored(client: ServiceNowClient, facts: InstanceFacts, sys_id: str) -> None:
     stored = client.get(CERTIFICATE, sys_id, fields=_FIELDS) or {}
-    if text(stored.get("active")) != "true" or text(stored.get("type")) != facts.keystore_type:
+    kind = text(stored.get("type"))
+    if text(stored.get("active")) != "true" or kind not in facts.keystore_types:
         raise VerificationFailed(
             f"keystore record {sys_id} reads back as active={text(stored.get('active'))!r}"
             f" type={text(stored.get('type'))!r} after it was set up",

@@ -22,6 +22,7 @@ from workers.servicenow.auth import BasicAuth, CallRecord, OAuthPassword
 __all__ = ["ServiceNowClient"]
 
 _ATTACHMENT = "/api/now/attachment"
+_PROBED = frozenset({400, 401, 403, 404, 405, 406, 415})
 
 
 class ServiceNowClient:
@@ -228,6 +229,16 @@ class ServiceNowClient:
             missing_ok_on_retry=True,
         )
         self._http.send(req)
+
+    def probe(self, path: str, params: Mapping[str, str] | None = None) -> tuple[int, Any]:
+        """A read-only GET of ``path`` answered as it is: (status, JSON body or None), a
+        4xx included, for the conformance kit, which checks the wire itself."""
+        req = wire.Req("GET", path, path, dict(params or {}), ok_statuses=_PROBED)
+        resp = self._http.send(req)
+        try:
+            return resp.status_code, resp.json()
+        except ValueError:
+            return resp.status_code, None
 
     # ---- plumbing --------------------------------------------------------------------
 

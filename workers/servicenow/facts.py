@@ -19,6 +19,8 @@ from workers.errors import ConfigError
 from workers.servicenow.client import ServiceNowClient
 
 __all__ = [
+    "ATTACHMENT_ROLE",
+    "MIME_VALIDATION",
     "FactsCache",
     "InstanceFacts",
     "choices",
@@ -29,6 +31,8 @@ __all__ = [
 ]
 
 ENCRYPTED_TYPES = frozenset({"password2"})
+MIME_VALIDATION = "glide.security.file.mime_type.validation"
+ATTACHMENT_ROLE = "glide.attachment.role"
 LEGACY_PREFIX = "glide.httpclient.protocol."
 _PROFILE_TABLE = "sys_protocol_profile"
 
@@ -53,6 +57,8 @@ class InstanceFacts(BaseModel):
     auth_oauth_value: str | None = None
     legacy_protocol_properties: tuple[str, ...] = ()
     attachment_extensions: tuple[str, ...] = ()
+    mime_type_validation: bool = True  # the platform's default (servicenow-api.md 10)
+    attachment_roles: tuple[str, ...] = ()
 
     @property
     def password_encrypted(self) -> bool:
@@ -68,7 +74,27 @@ class InstanceFacts(BaseModel):
         """Whether ``glide.attachment.extensions`` lets a file of this name be attached."""
         if not self.attachment_extensions:
             return True
-        return PurePosixPath(file_name).suffix.lstrip(".").lower() in self.attachment_extensions
+        return _extension(file_name) in self.attachment_extensions
+
+    def mime_check_refuses(self, file_name: str) -> bool:
+        """Whether MIME validation refuses a keystore of this name: it checks the files
+        whose extension ``glide.attachment.extensions`` lists, and a keystore's content has
+        no MIME type of its own to match (servicenow-api.md 10; docs/servicenow.md)."""
+        listed = _extension(file_name) in self.attachment_extensions
+        return self.mime_type_validation and listed
+
+    def may_attach(self, roles: tuple[str, ...] | None) -> bool | None:
+        """Whether a user with ``roles`` may attach under ``glide.attachment.role`` (None:
+        roles unknown). Admin passes every role check, as on the platform."""
+        if not self.attachment_roles:
+            return True
+        if roles is None:
+            return None
+        return "admin" in roles or any(role in roles for role in self.attachment_roles)
+
+
+def _extension(file_name: str) -> str:
+    return PurePosixPath(file_name).suffix.lstrip(".").lower()
 
 
 def discover(client: ServiceNowClient) -> InstanceFacts:
@@ -94,6 +120,8 @@ def discover(client: ServiceNowClient) -> InstanceFacts:
         auth_oauth_value=_lookup(auth, "OAuth 2.0"),
         legacy_protocol_properties=legacy_protocol_properties(client),
         attachment_extensions=_attachment_extensions(client),
+        mime_type_validation=_property(client, MIME_VALIDATION, "true").lower() != "false",
+        attachment_roles=_listed(_property(client, ATTACHMENT_ROLE, "")),
     )
 
 
@@ -188,12 +216,19 @@ def _soap_functions(
     return best
 
 
+def _property(client: ServiceNowClient, name: str, default: str) -> str:
+    rows = client.query("sys_properties", {"name": name}, fields=("value",))
+    value = str(rows[0].get("value", "")).strip() if rows else ""
+    return value or default
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(e.strip() for e in value.split(",") if e.strip())
+
+
 def _attachment_extensions(client: ServiceNowClient) -> tuple[str, ...]:
-    rows = client.query(
-        "sys_properties", {"name": "glide.attachment.extensions"}, fields=("value",)
-    )
-    value = str(rows[0].get("value", "")) if rows else ""
-    return tuple(e.strip().lstrip(".").lower() for e in value.split(",") if e.strip())
+    value = _property(client, "glide.attachment.extensions", "")
+    return tuple(e.lstrip(".").lower() for e in _listed(value))
 
 
 def choices(client: ServiceNowClient, table: str, element: str) -> dict[str, str]:

@@ -72,9 +72,11 @@ class Instance:
         file_name: str = "client.jks",
         description: str = "",
         activate: bool = True,
+        pkcs12: bool = False,
     ) -> KeystoreRecord:
         """Runbook steps 2-4: inactive record, keystore attached and checked, password, active
-        (unless ``activate`` is false: a renewal activates its record when it switches)."""
+        (unless ``activate`` is false: a renewal activates its record when it switches).
+        ``pkcs12``: a "PKCS12 Key Store" record instead of a "Java Key Store" one."""
         return ensure_keystore_record(
             self.client,
             self.facts,
@@ -85,6 +87,7 @@ class Instance:
             file_name=file_name,
             description=description,
             activate=activate,
+            pkcs12=pkcs12,
         )
 
     def activate_keystore_record(self, sys_id: str) -> None:

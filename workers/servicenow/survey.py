@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers.servicenow._common import CERTIFICATE, PROFILE, text
+from workers.servicenow._keystore import keystore_record_type
 from workers.servicenow._targets import mutual_auth_refusals
 from workers.servicenow._trust import find_trust_by_sha256
 from workers.servicenow.client import ServiceNowClient
@@ -15,6 +16,7 @@ from workers.servicenow.models import TargetRef
 __all__ = [
     "certificates_named",
     "find_trust_by_sha256",
+    "keystore_record_type",
     "method_names",
     "mutual_auth_refusals",
     "profile_names",

@@ -67,8 +67,8 @@ def changes_ca(ctx: StageContext) -> bool:
     first job does."""
     if ctx.job.renews is None:
         return False
-    old = ctx.deps.store.artifacts.get(ctx.job.renews, "certificate")
-    new = ctx.artifact("certificate")
+    old = ctx.deps.store.artifacts.get(ctx.job.renews, Artifact.CERTIFICATE)
+    new = ctx.artifact(Artifact.CERTIFICATE)
     if old is None or new is None:
         return True
     return pki.issuer_of(old) != pki.issuer_of(new)

@@ -87,7 +87,8 @@ def _keystore_for(ctx: StageContext, certificate_sha256: str, chain: pki.IssuedC
         Artifact.KEYSTORE_PASSWORD, pki.new_keystore_password().encode(), secret=True
     )
     server = pki.parse_certificates(server_certificate_der(ctx), what="server_certificate")
-    jks = pki.build_jks(
+    jks = pki.build_keystore(
+        ctx.request.keystore.format,
         private_key_pem=ctx.secret(Artifact.PRIVATE_KEY, made_by=Stage.GENERATE),
         chain=chain,
         alias=ctx.request.keystore.alias,

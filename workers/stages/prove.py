@@ -37,7 +37,8 @@ def find_target(ctx: StageContext) -> TargetRef:
 def handshake(ctx: StageContext, keystore: bytes, endpoint: str) -> pki.HandshakeResult:
     """mTLS with exactly ``keystore``, trusting only the registered server certificate."""
     password = ctx.secret(Artifact.KEYSTORE_PASSWORD, made_by=Stage.IMPORT_CHAIN).decode()
-    contents = pki.open_jks(keystore, password, ctx.request.keystore.alias)
+    spec = ctx.request.keystore
+    contents = pki.open_keystore(spec.format, keystore, password, spec.alias)
     return pki.mtls_request(
         endpoint,
         private_key_pem=contents.private_key_pem,

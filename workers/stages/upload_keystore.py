@@ -1,4 +1,5 @@
-"""Runbook step 5: the "Java Key Store" record, keystore attached, password set.
+"""Runbook step 5: the "Java Key Store" (or "PKCS12 Key Store") record, keystore attached,
+password set.
 
 Created inactive; active only once the attachment (checked by SHA-256) and the password
 are in place: one broken active keystore breaks unrelated features on an instance. A
@@ -7,7 +8,8 @@ renewal's new record stays inactive until ``verify`` has proved it and switches 
 
 from __future__ import annotations
 
-from messages import ChainImported, KeystoreUploaded, Stage
+from messages import ChainImported, KeystoreFormat, KeystoreUploaded, Stage
+from workers import pki
 from workers.errors import PermanentError
 from workers.machinery.context import StageContext, sha256_hex
 from workers.servicenow import tables
@@ -34,9 +36,10 @@ def upload_keystore(msg: ChainImported, ctx: StageContext) -> KeystoreUploaded:
         marker=job_marker(msg.job_id),
         keystore=keystore,
         password=password,
-        file_name=f"{spec.alias}.jks",
+        file_name=f"{spec.alias}.{pki.file_extension(spec.format)}",
         description=f"client certificate for {ctx.request.target.name}",
         activate=ctx.job.renews is None,  # a renewal's record waits, inactive, for its switch
+        pkcs12=spec.format is KeystoreFormat.PKCS12,
     )
     ctx.note(
         "instance_record",

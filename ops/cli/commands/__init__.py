@@ -10,6 +10,7 @@ from __future__ import annotations
 from ops.cli.commands import (
     bench,
     ca,
+    conformance,
     db,
     dead_letters,
     doctor,
@@ -46,5 +47,6 @@ MODULES = [
     plan,
     doctor,
     estate,
+    conformance,
     remote,
 ]

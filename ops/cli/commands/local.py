@@ -24,6 +24,12 @@ def register(sub: Any) -> None:
     demo.add_argument("--broker", choices=["stub", "rabbitmq"], default="stub")
     demo.add_argument("--key", choices=KEYS, default="rsa2048")
     demo.add_argument(
+        "--keystore-format",
+        choices=["jks", "pkcs12"],
+        default="jks",
+        help="the keystore record: Java Key Store (default) or PKCS12 Key Store",
+    )
+    demo.add_argument(
         "--ca", choices=["local", "manual"], default="local", help="manual: pause for a callback"
     )
     demo.add_argument(
@@ -92,6 +98,7 @@ def _demo(args: argparse.Namespace) -> int:
     timeout = args.timeout or (3600.0 if args.ca == "manual" else 300.0)
     return run_demo(
         key=KeyType(args.key),
+        keystore_format=args.keystore_format,
         out=args.out,
         broker=args.broker,
         ca=args.ca,

@@ -1,8 +1,11 @@
 """The Attachment API: ``/api/now[/v1]/attachment...`` (servicenow-api.md 2).
 
 Uploads land in ``sys_attachment`` with ``hash`` = lower-case hex SHA-256 of the bytes
-(2.5); the metadata answer lists the fields of 2.3, all strings, and ``hash`` only when the
-facts say the Attachment API includes it. ``glide.attachment.extensions`` is honoured.
+(2.5); the metadata answer lists the fields of 2.3, all strings, and, as a real instance
+does (2.5), ``hash``, ``state`` ("pending" right after an upload) and ``chunk_size_bytes``
+unless the facts ask for the documented shape only. ``glide.attachment.extensions``,
+``glide.security.file.mime_type.validation`` and ``glide.attachment.role`` are honoured
+(servicenow-api.md 10).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ops.dev.sandbox import multipart
-from ops.dev.sandbox.access import Roles, can_read, require_write
+from ops.dev.sandbox.access import Roles, can_read, has_role, require_write
 from ops.dev.sandbox.paging import page
 from ops.dev.sandbox.store import Refusal, Store
 from ops.dev.sandbox.table_api import not_found
@@ -24,6 +27,11 @@ from ops.dev.sandbox.wire import Request, Response, ok
 __all__ = ["AttachmentApi", "Upload"]
 
 ATTACHMENT_LIMIT = 1000
+MIME_VALIDATION = "glide.security.file.mime_type.validation"
+ATTACHMENT_ROLE = "glide.attachment.role"
+MIME_REFUSAL = "File type not permitted or mime type does not match the file content"
+_NO_MIME_MATCH = frozenset({"jks", "p12", "pfx", "bcfks"})  # keystores: binary, no magic type
+CHUNK_SIZE_BYTES = "700000"  # as recorded from a real instance (servicenow-api.md 2.5)
 _TABLE = "sys_attachment"
 
 
@@ -75,6 +83,8 @@ class AttachmentApi:
         out["updated_by_name"] = self.full_name(row["sys_updated_by"])
         if self.store.facts.attachment_api_includes_hash:
             out["hash"] = row["hash"]
+            out["state"] = row["state"]
+            out["chunk_size_bytes"] = CHUNK_SIZE_BYTES
         return out
 
     def _check_extension(self, file_name: str) -> None:
@@ -88,6 +98,23 @@ class AttachmentApi:
                 f"'{extension}' is not listed in glide.attachment.extensions",
             )
 
+    def _check_mime(self, file_name: str) -> None:
+        """``glide.security.file.mime_type.validation`` (default true) checks the files whose
+        extension is listed; a keystore's content matches no MIME type of its extension."""
+        validating = self.store.property(MIME_VALIDATION).strip().lower() != "false"
+        allowed = self.store.property("glide.attachment.extensions")
+        extensions = {e.strip().lower().lstrip(".") for e in allowed.split(",") if e.strip()}
+        extension = file_name.rpartition(".")[2].lower() if "." in file_name else ""
+        if validating and extension in extensions and extension in _NO_MIME_MATCH:
+            # the status code is not documented (servicenow-api.md 10): 400 here
+            raise Refusal(400, f"{file_name} {MIME_REFUSAL}", f"{MIME_VALIDATION} is true")
+
+    def _check_role(self, roles: Roles) -> None:
+        """``glide.attachment.role``: only the roles listed may attach (admin passes)."""
+        listed = [r.strip() for r in self.store.property(ATTACHMENT_ROLE).split(",") if r.strip()]
+        if not has_role(roles, listed):
+            raise Refusal(403, "Operation Failed", f"{ATTACHMENT_ROLE} does not list your roles")
+
     def _create(self, upload: Upload, request: Request, roles: Roles) -> Response:
         if upload.table_name not in self.store.schema:
             raise Refusal(400, f"Invalid table {upload.table_name}", "")
@@ -95,7 +122,9 @@ class AttachmentApi:
         require_write(self.store, upload.table_name, "update", roles)
         if self.store.get(upload.table_name, upload.table_sys_id) is None:
             return not_found()
+        self._check_role(roles)
         self._check_extension(upload.file_name)
+        self._check_mime(upload.file_name)
         sys_id, data = uuid.uuid4().hex, upload.data
         values = {
             "sys_id": sys_id,
@@ -107,7 +136,7 @@ class AttachmentApi:
             "table_name": upload.table_name,
             "table_sys_id": upload.table_sys_id,
             "hash": hashlib.sha256(data).hexdigest(),
-            "state": "available",
+            "state": self.store.facts.attachment_upload_state,
         }
         with self.store.lock:
             self.store.blobs[sys_id] = data

@@ -1,6 +1,7 @@
 """The sandbox's answers to every ServiceNow fact that is not CONFIRMED.
 
-servicenow-api.md marks some facts LIKELY or UNCERTAIN. The sandbox must answer them
+docs/servicenow.md lists the facts, their confidence and their public sources (its
+source notes, servicenow-api.md, mark some facts LIKELY or UNCERTAIN). The sandbox must answer them
 somehow; it answers them here and nowhere else, so that one edit follows a correction and
 tests can start a sandbox that answers differently (``SandboxFacts(trust_store_type=
 ("trust_store_cert", "Trust Store Cert"), soap_profile_column="protocol_name")``).
@@ -30,14 +31,25 @@ class SandboxFacts(BaseModel):
     trust_store_type: Choice = ("trust_store", "Trust Store Cert")
     pkcs12_type: Choice = ("pkcs12_key_store", "PKCS12 Key Store")
     offer_pkcs12: bool = True  # 6.3: which release added PKCS12 is UNCERTAIN
+    # 10: a fourth choice from Yokohama on; its stored value has no public source.
+    bcfks_type: Choice = ("bcfks_key_store", "BCFKS keystore")
+    offer_bcfks: bool = True
     # sys_certificate.format (1.3): `pem` LIKELY, `der` UNCERTAIN.
     pem_format: Choice = ("pem", "PEM")
     der_format: Choice = ("der", "DER")
     # 1.4: internal type of key_store_password, UNCERTAIN.
     key_store_password_type: str = "password2"  # noqa: S105 - a type name
+    # 10: the platform refuses clear text set on a Password2 field without the display
+    # value flag ("expecting encrypted data"); off by default, as the Table API's handling
+    # of it is not documented. On, it proves twoway writes with the flag.
+    password2_needs_display_value: bool = False
     # Not in the document: the dictionary default of sys_certificate.active. Most
     # `active` columns on the platform default to true, so a client must send false.
     certificate_active_default: Literal["true", "false"] = "true"
+    # 10 (PRB1878139): older releases keep the first keystore they loaded for a record
+    # after its file changes. Off by default (fixed in Zurich); on, it shows that a
+    # rotation must not rely on a changed attachment being picked up.
+    cache_loaded_keystores: bool = False
     # 1.2: whether the derived fields are filled from an attached keystore, UNCERTAIN.
     derive_fields_from_keystore: bool = True
 
@@ -55,14 +67,22 @@ class SandboxFacts(BaseModel):
         ("delete", "DELETE"),
     )
 
-    # 4.4: SOAP column names and function table, UNCERTAIN.
-    soap_mutual_auth_column: str = "use_mutual_auth"
+    # 4.4: SOAP column names, LIKELY from ServiceNow's own SOAPMessageGenerator and
+    # SOAPMessage script includes: `enable_mutual_auth` and `protocol_profile` on the
+    # message and on each sys_soap_message_function row (which also carries use_basic_auth
+    # and use_mid_server). The sandbox's earlier guess (`use_mutual_auth`, functions
+    # without mutual-auth columns) stays as an alternative-facts case in the tests.
+    soap_mutual_auth_column: str = "enable_mutual_auth"
     soap_profile_column: str = "protocol_profile"
     soap_function_table: str = "sys_soap_message_function"
-    soap_function_mutual_auth: bool = False
+    soap_function_mutual_auth: bool = True
 
-    # 2.5: whether the Attachment API metadata includes `hash`, UNCERTAIN.
-    attachment_api_includes_hash: bool = False
+    # 2.5: the Attachment API metadata includes `hash` (lower-case hex SHA-256), `state`
+    # and `chunk_size_bytes`: CONFIRMED from a response recorded on a real developer
+    # instance (servicenow.itsm's attachment_upload). False gives the documented 2.3 shape.
+    attachment_api_includes_hash: bool = True
+    # 2.5: `state` right after an upload reads "pending" on a real instance.
+    attachment_upload_state: Literal["pending", "available"] = "pending"
     # 3: whether protocol-name rules are enforced on insert, UNCERTAIN.
     enforce_protocol_rules: bool = False
     # 5.6: spelling of the retry header on a 429, UNCERTAIN.
@@ -89,6 +109,8 @@ class SandboxFacts(BaseModel):
         types = [self.trust_store_type, self.keystore_type]
         if self.offer_pkcs12:
             types.append(self.pkcs12_type)
+        if self.offer_bcfks:
+            types.append(self.bcfks_type)
         return tuple(types)
 
     def keystore_types(self) -> frozenset[str]:

@@ -7,11 +7,13 @@
   to syslog. Checked again whenever the password, the attachment, ``type`` or ``active``
   changes.
 - Protocol-name rules (3), only when the facts say they are enforced.
+- PRB1878139, when the facts say so: the first keystore loaded for a record is kept.
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 
 from cryptography import x509
 
@@ -21,6 +23,8 @@ from ops.dev.sandbox.store import Refusal, Store
 __all__ = ["broken_keystores", "install", "keystore_error"]
 
 _CERTS = "sys_certificate"
+_LOADED: weakref.WeakKeyDictionary[Store, dict[str, tuple[str | None, x509.Certificate | None]]]
+_LOADED = weakref.WeakKeyDictionary()
 _RECHECK = frozenset({"inserted", "attachment", "active", "key_store_password", "type"})
 
 
@@ -77,12 +81,22 @@ def _newest_attachment(store: Store, sys_id: str) -> bytes | None:
 
 
 def keystore_error(store: Store, row: dict[str, str]) -> tuple[str | None, x509.Certificate | None]:
-    """Load a keystore record's newest attachment with its password, as the JVM would."""
+    """Load a keystore record's newest attachment with its password, as the JVM would.
+
+    With ``cache_loaded_keystores`` (PRB1878139, older releases) the first keystore that
+    loaded for a record is kept, whatever later happens to its attachment or password.
+    """
     facts = store.facts
+    cache = _LOADED.setdefault(store, {})
+    if facts.cache_loaded_keystores and row["sys_id"] in cache:
+        return cache[row["sys_id"]]
     password = store.secret(_CERTS, row["sys_id"], "key_store_password")
     is_pkcs12 = facts.offer_pkcs12 and row["type"] == facts.pkcs12_type[0]
     data = _newest_attachment(store, row["sys_id"])
-    return load_keystore(data, password, pkcs12_type=is_pkcs12)
+    loaded = load_keystore(data, password, pkcs12_type=is_pkcs12)
+    if loaded[0] is None and loaded[1] is not None:
+        cache[row["sys_id"]] = loaded
+    return loaded
 
 
 def broken_keystores(store: Store) -> list[str]:

@@ -24,6 +24,9 @@ __all__ = [
 SYSTEM_USER = "admin"
 DEFAULT_PROPERTIES = (
     ("glide.attachment.extensions", "", "string"),
+    # servicenow-api.md 10: MIME validation is on by default; no role list by default
+    ("glide.security.file.mime_type.validation", "true", "true|false"),
+    ("glide.attachment.role", "", "string"),
     ("glide.invalid_query.returns_no_rows", "false", "true|false"),
     ("com.glide.attachment.max_size", "1024", "integer"),
 )

@@ -277,6 +277,7 @@ class Store:
             if col is None or col.read_only:
                 continue  # unknown and generated fields are ignored, as the platform does
             if col.is_password:
+                self._check_clear_text(col, raw, display_input)
                 if self._password(spec.name, row, col, raw, pending):
                     changed.add(name)
                 continue
@@ -287,6 +288,17 @@ class Store:
                 row[name] = value
                 changed.add(name)
         return changed
+
+    def _check_clear_text(self, col: Column, raw: object, display_input: bool) -> None:
+        """servicenow-api.md 10: clear text set on a Password2 field without the display
+        value flag fails ("expecting encrypted data"), when the facts ask for it."""
+        refuse = self.facts.password2_needs_display_value and col.internal_type == "password2"
+        if refuse and raw not in (None, "") and not display_input:
+            raise Refusal(
+                400,
+                "Operation Failed",
+                f"{col.name}: expecting encrypted data; set it with sysparm_input_display_value",
+            )
 
     def _password(
         self,

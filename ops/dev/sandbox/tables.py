@@ -171,7 +171,7 @@ def _soap_message(f: SandboxFacts) -> Table:
             _bool("use_basic_auth", "Use basic auth"),
             _text("basic_auth_user", "Basic auth user"),
             Column("basic_auth_password", "Basic auth password", "password2", 255),
-            _bool(f.soap_mutual_auth_column, "Use mutual authentication"),
+            _bool(f.soap_mutual_auth_column, "Enable mutual authentication"),
             _ref(f.soap_profile_column, "Protocol profile", "sys_protocol_profile"),
         ),
         read_roles=_WEB_SERVICES,
@@ -183,8 +183,10 @@ def _soap_function(f: SandboxFacts) -> Table:
     mutual: tuple[Column, ...] = ()
     if f.soap_function_mutual_auth:
         mutual = (
-            _bool(f.soap_mutual_auth_column, "Use mutual authentication"),
+            _bool(f.soap_mutual_auth_column, "Enable mutual authentication"),
             _ref(f.soap_profile_column, "Protocol profile", "sys_protocol_profile"),
+            _bool("use_basic_auth", "Use basic auth"),
+            _ref("use_mid_server", "Use MID server", "ecc_agent"),
         )
     return Table(
         f.soap_function_table,

@@ -20,6 +20,7 @@ def test_the_inventory_lists_a_succeeded_jobs_certificate(
     [mine] = [c for c in answer.json()["certificates"] if c["job_id"] == job_id]
     assert mine["state"] == "current" and mine["days_left"] > 300
     assert mine["keystore_sys_id"] and mine["protocol_profile"].startswith("mauth")
+    assert mine["keystore_format"] == "jks"  # the default keystore.format
     assert api.get("/v1/certificates").status_code == 401
 
 

@@ -2,7 +2,7 @@
 // uploaded JKS with its password (the key password is the store password), offer that key
 // as the client identity, trust the third party's certificate, and make one HTTPS GET.
 //
-// Usage: java MtlsClient.java <keystore.jks> <password> <truststore.jks|trust.pem> <url>
+// Usage: java MtlsClient.java <keystore.jks|.p12> <password> <truststore.jks|trust.pem> <url>
 // Exit codes: 0 = HTTP 200, 1 = another HTTP status, 2 = the TLS/HTTP exchange failed,
 // 3 = the keystore could not be loaded, 64 = usage.
 import java.io.IOException;
@@ -29,7 +29,8 @@ public class MtlsClient {
         char[] password = args[1].toCharArray();
         KeyManagerFactory keys;
         try {
-            KeyStore store = KeyStore.getInstance("JKS");
+            // a .p12 is opened as what it is, not through JKS's compatibility mode
+            KeyStore store = KeyStore.getInstance(args[0].endsWith(".p12") ? "PKCS12" : "JKS");
             try (InputStream in = Files.newInputStream(Path.of(args[0]))) {
                 store.load(in, password);
             }

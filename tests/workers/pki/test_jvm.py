@@ -17,7 +17,7 @@ import pytest
 from messages.job import KeyType
 from ops.dev.thirdparty import ThirdPartyServer
 from workers.ca import Issued, LocalCa
-from workers.pki import IssuedChain, build_jks, cert_to_der, new_keystore_password
+from workers.pki import IssuedChain, build_jks, build_pkcs12, cert_to_der, new_keystore_password
 
 if TYPE_CHECKING:
     from conftest import Enrollment
@@ -123,3 +123,58 @@ def test_java_cannot_use_a_key_whose_password_differs(
     result = run_java(keystore, "store-password", trust, server.url)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Cannot recover key" in result.stdout
+
+
+@pytest.mark.slow
+def test_java_uses_our_pkcs12_for_mutual_tls_and_keytool_lists_it(
+    tmp_path: Path, enrollment: Enrollment, issued_chain: IssuedChain, server: ThirdPartyServer
+) -> None:
+    """A PKCS12 Key Store (keystore.format "pkcs12"), opened by the JVM as PKCS12: one
+    PrivateKeyEntry under the alias with the full chain, and an mTLS handshake with it."""
+    password = new_keystore_password()
+    keystore = tmp_path / "client.p12"
+    keystore.write_bytes(
+        build_pkcs12(
+            private_key_pem=enrollment.key_pem,
+            chain=issued_chain,
+            alias="twoway",
+            password=password,
+        )
+    )
+    listed = subprocess.run(
+        ["keytool", "-list", "-v", "-storetype", "PKCS12", "-keystore", str(keystore),
+         "-storepass", password],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "Your keystore contains 1 entry" in listed.stdout
+    assert "Alias name: twoway" in listed.stdout and "PrivateKeyEntry" in listed.stdout
+    assert f"Certificate chain length: {len(issued_chain.all_certs)}" in listed.stdout
+    trust = tmp_path / "server-ca.pem"
+    trust.write_bytes(server.server_ca_pem)
+    result = run_java(keystore, password, trust, server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("200 TLS_")
+    assert '"client": "payments-client.example.com"' in result.stdout
+
+
+def test_our_pkcs12_uses_the_profile_every_jvm_reads(
+    tmp_path: Path, enrollment: Enrollment, issued_chain: IssuedChain
+) -> None:
+    """PBE-SHA1-3DES for key and certificates, an HMAC-SHA1 MAC (workers/pki/pkcs12.py):
+    read by Java before 8u301 / 11.0.12 too, unlike PBES2 with an HMAC-SHA256 MAC."""
+    keystore = tmp_path / "client.p12"
+    keystore.write_bytes(
+        build_pkcs12(
+            private_key_pem=enrollment.key_pem, chain=issued_chain, alias="twoway", password="pw"
+        )
+    )
+    info = subprocess.run(
+        ["openssl", "pkcs12", "-info", "-noout", "-legacy", "-in", str(keystore),
+         "-passin", "pass:pw"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    said = info.stdout + info.stderr
+    assert info.returncode == 0, said
+    assert "MAC: sha1" in said, said
+    assert "pbeWithSHA1And3-KeyTripleDES-CBC" in said and "AES" not in said, said

@@ -20,11 +20,11 @@ def test_default_sandbox_facts(facts: InstanceFacts) -> None:
     assert (facts.format_pem, facts.format_der) == ("pem", "der")
     assert facts.password_internal_type == "password2" and facts.password_encrypted
     assert (facts.soap_mutual_auth_column, facts.soap_profile_column) == (
-        "use_mutual_auth",
+        "enable_mutual_auth",
         "protocol_profile",
     )
     assert facts.soap_function_table == "sys_soap_message_function"
-    assert facts.soap_function_columns == ()
+    assert facts.soap_function_columns == ("enable_mutual_auth", "protocol_profile")
     assert (facts.auth_inherit_value, facts.auth_oauth_value) == ("inherit_from_parent", "oauth2")
     assert facts.legacy_protocol_properties == () and facts.attachment_extensions == ()
 

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ops.dev.sandbox import SandboxServer
+from ops.dev.sandbox import SandboxFacts, SandboxServer
 from workers.errors import ServiceNowConflict, VerificationFailed
-from workers.servicenow import Instance, ServiceNowClient, TargetRef
+from workers.servicenow import BasicAuth, Instance, ServiceNowClient, TargetRef, discover
 
 if TYPE_CHECKING:
     from conftest import Material
@@ -276,16 +276,48 @@ def test_mid_server_and_oauth_methods_are_refused_before_any_change(
 def test_soap_message_with_the_discovered_columns(
     sandbox: SandboxServer, client: ServiceNowClient, instance: Instance
 ) -> None:
+    """The default sandbox follows ServiceNow's SOAP script includes (servicenow-api.md
+    4.4): the message and every function are switched, each through its own columns."""
     target = instance.find_target("soap", "Ledger SOAP")
     assert target is not None and target.endpoint.endswith("/soap/ledger")
-    assert target.method_sys_ids == ()  # the functions carry no mutual-auth columns here
+    (function,) = target.method_sys_ids
+    assert target.method_table == "sys_soap_message_function"
     profile = client.create("sys_protocol_profile", {"protocol": "mauthsoap"})
     previous = instance.read_mutual_auth(target)
     instance.enable_mutual_auth(target, profile["sys_id"])
     (row,) = sandbox.dump()["sys_soap_message"]
-    assert (row["use_mutual_auth"], row["protocol_profile"]) == ("true", profile["sys_id"])
+    assert (row["enable_mutual_auth"], row["protocol_profile"]) == ("true", profile["sys_id"])
+    (fn,) = sandbox.dump()["sys_soap_message_function"]
+    assert (fn["sys_id"], fn["enable_mutual_auth"], fn["protocol_profile"]) == (
+        function,
+        "true",
+        profile["sys_id"],
+    )
     instance.restore_mutual_auth(target, previous)
     assert instance.read_mutual_auth(target) == previous
+    (fn,) = sandbox.dump()["sys_soap_message_function"]
+    assert (fn["enable_mutual_auth"], fn["protocol_profile"]) == ("false", "")
+
+
+def test_soap_message_whose_functions_carry_no_columns() -> None:
+    """The sandbox's earlier answer (``use_mutual_auth`` on the message, nothing on the
+    functions), kept as an alternative: only the message is switched."""
+    earlier = SandboxFacts(
+        soap_mutual_auth_column="use_mutual_auth", soap_function_mutual_auth=False
+    )
+    with SandboxServer(earlier) as srv:
+        auth = BasicAuth(username=srv.username, password=srv.password)
+        with ServiceNowClient(srv.url, auth, timeout=(1.0, 1.0)) as client:
+            instance = Instance(client, discover(client))
+            target = instance.find_target("soap", "Ledger SOAP")
+            assert target is not None and target.method_sys_ids == ()
+            profile = client.create("sys_protocol_profile", {"protocol": "mauthsoap"})
+            previous = instance.read_mutual_auth(target)
+            instance.enable_mutual_auth(target, profile["sys_id"])
+            (row,) = srv.dump()["sys_soap_message"]
+            assert (row["use_mutual_auth"], row["protocol_profile"]) == ("true", profile["sys_id"])
+            instance.restore_mutual_auth(target, previous)
+            assert instance.read_mutual_auth(target) == previous
 
 
 def test_unknown_targets_and_ambiguous_names(sandbox: SandboxServer, instance: Instance) -> None:

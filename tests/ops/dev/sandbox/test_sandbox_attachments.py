@@ -8,6 +8,7 @@ import os
 import pytest
 
 from ops.dev.sandbox import SandboxFacts, SandboxServer
+from ops.dev.sandbox.store import Refusal
 
 from .conftest import Api
 
@@ -29,7 +30,11 @@ def test_binary_upload(api: Api, record: str) -> None:
     response = api.attach("sys_certificate", record, "client.jks", DATA)
     assert response.status_code == 201
     meta = response.json()["result"]
-    assert set(meta) == METADATA_FIELDS  # no hash in the Attachment API by default
+    # as a real instance answers (servicenow-api.md 2.5): the documented fields, the hash,
+    # and a state that reads "pending" right after the upload
+    assert set(meta) == METADATA_FIELDS | {"hash", "state", "chunk_size_bytes"}
+    assert meta["hash"] == hashlib.sha256(DATA).hexdigest()
+    assert meta["state"] == "pending"
     assert all(isinstance(v, str) for v in meta.values())
     assert response.headers["Location"] == f"{api.srv.url}/api/now/attachment/{meta['sys_id']}"
     assert meta["download_link"] == f"{api.srv.url}/api/now/attachment/{meta['sys_id']}/file"
@@ -62,12 +67,12 @@ def test_hash_is_sha256_through_the_table_api(api: Api, record: str) -> None:
     }
 
 
-def test_hash_in_attachment_api_when_the_facts_say_so() -> None:
-    with SandboxServer(SandboxFacts(attachment_api_includes_hash=True)) as srv:
+def test_documented_shape_only_when_the_facts_say_so() -> None:
+    with SandboxServer(SandboxFacts(attachment_api_includes_hash=False)) as srv:
         api = Api(srv, srv.username, srv.password)
         record = api.insert("sys_certificate", {"name": "c", "active": "false"})["sys_id"]
         meta = api.attach("sys_certificate", record, "a.jks", b"abc").json()["result"]
-        assert meta["hash"] == hashlib.sha256(b"abc").hexdigest()
+        assert set(meta) == METADATA_FIELDS
 
 
 def test_multipart_upload(api: Api, record: str) -> None:
@@ -127,7 +132,27 @@ def test_extension_allow_list(api: Api, srv: SandboxServer, record: str) -> None
     assert "jks" in refused.json()["error"]["message"]
     assert api.attach("sys_certificate", record, "doc.PDF", b"x").status_code == 201
     srv.set_property("glide.attachment.extensions", "pdf,jks")
+    # a listed extension is MIME-checked (on by default), and a keystore matches no type
+    mime = api.attach("sys_certificate", record, "client.jks", b"x")
+    assert mime.status_code == 400
+    assert mime.json()["error"]["message"] == (
+        "client.jks File type not permitted or mime type does not match the file content"
+    )
+    srv.set_property("glide.security.file.mime_type.validation", "false")
     assert api.attach("sys_certificate", record, "client.jks", b"x").status_code == 201
+
+
+def test_attachment_role_limits_who_may_attach(api: Api, srv: SandboxServer, record: str) -> None:
+    from ops.dev.sandbox.attachment_api import AttachmentApi
+
+    del api, record
+    gate = AttachmentApi(srv.store, str, lambda: srv.url)
+    srv.set_property("glide.attachment.role", "itil")
+    with pytest.raises(Refusal) as refused:
+        gate._check_role(frozenset({"web_service_admin"}))
+    assert refused.value.status == 403
+    gate._check_role(frozenset({"itil"}))
+    gate._check_role(frozenset({"admin"}))  # admin passes every role check
 
 
 def test_listing_metadata_and_delete(api: Api, record: str) -> None:

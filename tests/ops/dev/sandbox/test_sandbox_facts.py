@@ -36,6 +36,7 @@ def test_default_facts_in_sys_choice(api: Api) -> None:
         ("trust_store", "Trust Store Cert"),
         ("key_store", "Java Key Store"),
         ("pkcs12_key_store", "PKCS12 Key Store"),
+        ("bcfks_key_store", "BCFKS keystore"),  # Yokohama on (servicenow-api.md 10)
     ]
     assert choices(api, "sys_certificate", "format") == [("pem", "PEM"), ("der", "DER")]
     assert choices(api, "sys_rest_message_fn", "authentication_type") == [
@@ -53,12 +54,14 @@ def test_default_facts_in_sys_dictionary(api: Api) -> None:
     certs = dictionary(api, "sys_certificate", "^element=key_store_password")
     assert certs["key_store_password"]["internal_type"] == "password2"
     soap = dictionary(api, "sys_soap_message", "^elementLIKEmutual^ORelementLIKEprotocol")
-    assert set(soap) == {"use_mutual_auth", "protocol_profile"}
+    # servicenow-api.md 4.4: the columns ServiceNow's own SOAP script includes read
+    assert set(soap) == {"enable_mutual_auth", "protocol_profile"}
     assert soap["protocol_profile"]["internal_type"] == "reference"
     assert soap["protocol_profile"]["reference"] == "sys_protocol_profile"
     functions = dictionary(api, "sys_soap_message_function")
     assert "soap_message" in functions
-    assert not {"use_mutual_auth", "protocol_profile"} & set(functions)
+    carried = {"enable_mutual_auth", "protocol_profile", "use_basic_auth", "use_mid_server"}
+    assert carried <= set(functions)
     rest = dictionary(api, "sys_rest_message")
     assert rest["protocol_name"]["reference"] == "sys_protocol_profile"
     assert rest["use_mutual_auth"]["internal_type"] == "boolean"
@@ -97,6 +100,8 @@ def test_default_properties(api: Api) -> None:
     assert {r["name"]: r["value"] for r in rows} == {
         "glide.attachment.extensions": "",
         "glide.invalid_query.returns_no_rows": "false",
+        "glide.security.file.mime_type.validation": "true",  # the platform's default
+        "glide.attachment.role": "",
     }
 
 
@@ -111,6 +116,7 @@ def test_legacy_protocol_properties_can_be_seeded(api: Api, srv: SandboxServer) 
 ALTERNATIVE = SandboxFacts(
     trust_store_type=("trust_store_cert", "Trust Store Cert"),
     offer_pkcs12=False,
+    offer_bcfks=False,
     key_store_password_type="password",
     soap_mutual_auth_column="mutual_auth",
     soap_profile_column="protocol_name",
