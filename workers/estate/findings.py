@@ -18,6 +18,7 @@ from workers.estate.model import (
     ProfileRecord,
     Severity,
 )
+from workers.readiness.doctor_model import Check
 
 __all__ = ["FIXES", "SEVERITIES", "find_all", "is_public_ca"]
 
@@ -40,7 +41,6 @@ FIXES = {
     "message_profile_missing": "submit a job for it (it creates the profile and keystore)",
     "message_keystore_missing": f"{_JOB}: its keystore is proven before the profile moves",
     "partner_certificate_expiring": "make sure a Trust Store Cert holds its CA, not its leaf",
-    "legacy_protocol_property": "back it up and delete it, then test the profile's messages",
 }
 _GONE = {"missing": "is gone", "none": "is not set", "not_a_keystore": "is not a keystore"}
 
@@ -193,12 +193,17 @@ def _partner(probe: PartnerProbe, settings: EstateSettings) -> list[Finding]:
     return out
 
 
-def _legacy(names: Iterable[str]) -> list[Finding]:
-    text = (
-        "legacy protocol properties take precedence over protocol profiles and load every"
-        " certificate (PRB1923704, KB0824494)"
-    )
-    return [_f("legacy_protocol_property", "warning", f"property {n!r}", None, text) for n in names]
+def _platform(checks: Iterable[Check]) -> list[Finding]:
+    """The known platform problems (:mod:`workers.readiness.platform_problems`, the checks
+    ``doctor`` makes): a failed one is a warning, one the instance does not tell is info."""
+    out: list[Finding] = []
+    for check in checks:
+        if check.status == "pass":
+            continue
+        severity: Severity = "warning" if check.status == "fail" else "info"
+        fix = check.fix or "ask the instance's administrator; see docs/servicenow.md"
+        out.append(_f("platform_problem", severity, check.name, None, check.detail, fix))
+    return out
 
 
 def find_all(
@@ -206,7 +211,7 @@ def find_all(
     profiles: list[ProfileRecord],
     messages: list[MessageRecord],
     partners: list[PartnerProbe],
-    legacy: list[str],
+    platform: list[Check],
     settings: EstateSettings,
 ) -> list[Finding]:
     """Every finding, most severe first."""
@@ -227,5 +232,5 @@ def find_all(
         if probe.endpoint not in seen:
             seen.add(probe.endpoint)
             out += _partner(probe, settings)
-    out += _legacy(legacy)
+    out += _platform(platform)
     return sorted(out, key=lambda f: SEVERITIES.index(f.severity))

@@ -23,6 +23,7 @@ from workers.estate.model import (
 from workers.estate.partners import probe_partners
 from workers.estate.records import RawEstate, read_estate
 from workers.machinery.deps import InstanceRegistry
+from workers.readiness.platform_problems import platform_problems
 from workers.servicenow.auth import CallRecord
 from workers.servicenow.facts import InstanceFacts, discover
 
@@ -211,6 +212,7 @@ def discover_estate(
     endpoints = [m.endpoint for m in messages if m.endpoint]
     partners = probe_partners(endpoints, profile.fetch_hosts, trusts) if probing else []
     legacy = list(facts.legacy_protocol_properties)
+    platform = platform_problems(instances.new_client(name, counter))
     return EstateReport(
         instance=name,
         url=profile.url,
@@ -221,5 +223,5 @@ def discover_estate(
         messages=messages,
         legacy_properties=legacy,
         partners=partners,
-        findings=find_all(certificates, profiles, messages, partners, legacy, settings),
+        findings=find_all(certificates, profiles, messages, partners, platform, settings),
     )

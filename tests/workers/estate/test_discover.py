@@ -73,6 +73,12 @@ def test_findings(stack: Stack, report: EstateReport) -> None:
     assert _codes(report, "profile 'mauthledger'") == {"profile_keystore_expired"}
     assert _codes(report, "profile 'mauthhr'") == {"profile_keystore_inactive"}
     assert _codes(report, "rest 'Reports API'") == {"message_keystore_missing"}
+    # the known platform problems are doctor's checks, reported here as findings
+    platform = {f.record: f for f in report.findings if f.code == "platform_problem"}
+    legacy = platform["no legacy glide.httpclient.protocol.* properties"]
+    assert legacy.severity == "warning" and "mauthbilling" in legacy.message
+    assert "PRB1923704" in legacy.fix
+    assert platform["not in FIPS mode (PRB1964424)"].severity == "info"  # the sandbox says not
     assert "orphaned_keystore" in _codes(report, "keystore 'unused keystore 2023'")
     assert _codes(report, "trust cert 'old partner root 2015'") == {"orphaned_trust_cert"}
     assert "trust_pins_partner_leaf" in _codes(report, "trust cert 'shipping partner server'")
