@@ -25,6 +25,7 @@
         +-- InstanceBusy            every call slot of the instance is taken (.instance);
                                     the message goes back to the broker for a moment,
                                     not counted as a retry
+        +-- StoreUnavailable        the database connection was lost in a write (failover)
 
 Integrations translate their low-level failures into this tree once, at their boundary,
 with ``raise ... from exc``. Every message is written for the person who must act on it
@@ -52,6 +53,7 @@ __all__ = [
     "ServiceNowRejected",
     "ServiceNowUnavailable",
     "StateConflict",
+    "StoreUnavailable",
     "TakeOverRefused",
     "TooManyRefusals",
     "TransientError",
@@ -186,6 +188,16 @@ class VerificationFailed(PermanentError):
 
 class TransientError(TwowayError):
     """Worth retrying with bounded backoff: a connection, timeout or overload."""
+
+
+class StoreUnavailable(TransientError):
+    """The store's connection was lost inside a write transaction (a failover, a cut).
+
+    Not retried where it happened: the transaction may or may not have committed (the
+    commit itself can be what was lost). The caller's own retry is what is safe: a stage
+    runs again (stages are idempotent), an API request answers 503 and may be repeated
+    with its Idempotency-Key.
+    """
 
 
 class CaUnavailable(TransientError):
