@@ -80,16 +80,17 @@ def node_parameters(text: str) -> list[pika.URLParameters]:
 
 
 def queue_type_conflict(exc: BaseException) -> ConfigError | None:
-    """The ConfigError for a declaration refused because the queue has another type."""
+    """The ConfigError for a declaration refused (406) because the queue exists with
+    other arguments, most often another ``x-queue-type``; None for any other error."""
     cause: object = exc.message if isinstance(exc, BrokerConnectionError) else exc
     if not isinstance(cause, pika.exceptions.ChannelClosedByBroker):
         return None
     text = str(cause.reply_text)
-    if cause.reply_code != _PRECONDITION_FAILED or "x-queue-type" not in text:
+    if cause.reply_code != _PRECONDITION_FAILED or "inequivalent arg" not in text:
         return None
     return ConfigError(
         f"RabbitMQ refused to declare a stage queue: {text}",
-        hint="the queue exists with another type than the vhost's default (classic before"
-        " quorum queues became the default): drain and migrate it as docs/cluster.md"
-        " ('Migrating from classic queues') describes",
+        hint="the queue exists with other arguments than twoway declares, most often another"
+        " type (classic, from before quorum queues became the default): drain and migrate it"
+        " as docs/cluster.md ('Migrating from classic queues') describes",
     )
