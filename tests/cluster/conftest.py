@@ -47,7 +47,7 @@ HOSTS = [
     Host("tw27w2", "10.231.0.42"),
     Host("tw27edge", "10.231.0.51"),
 ]
-PARTNERS = 160  # third parties (one per job) the edge host serves
+PARTNERS = 110  # third parties (one per job) the edge host serves
 DATABASE_URL = (
     "postgresql://postgres@10.231.0.21:5432,10.231.0.22:5432/twoway?target_session_attrs=read-write"
 )
@@ -160,11 +160,22 @@ def _wait_file(path: Path, cluster: Cluster, name: str, timeout: float = 120) ->
         time.sleep(0.3)
 
 
+def _keep_logs(base: Path) -> None:
+    """With TWOWAY_CLUSTER_LOGS=DIR, every host's logs are copied there before clean-up."""
+    keep = os.environ.get("TWOWAY_CLUSTER_LOGS")
+    if keep:
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(
+            base, keep, ignore=shutil.ignore_patterns("data", "home", "state", ".s.PGSQL.*")
+        )
+
+
 def _start(stack: ExitStack) -> Cluster:
     clean_leftovers()
     base = Path(tempfile.mkdtemp(prefix="twoway-cluster-"))
     base.chmod(0o755)  # PostgreSQL runs as postgres under it
     stack.callback(shutil.rmtree, base, ignore_errors=True)
+    stack.callback(_keep_logs, base)
     (base / "logs").mkdir()
     network = Network(HOSTS)
     stack.callback(network.remove)
@@ -178,10 +189,10 @@ def _start(stack: ExitStack) -> Cluster:
     ]
     primary = PgServer(network["tw27db1"], base / "pg").init_primary()
     primary.createdb("twoway")
-    replica = PgServer(network["tw27db2"], base / "pg").init_replica(primary)
     first.wait_ready()
     for node in others:
-        node.start()
+        node.start()  # they join the first node while the replica is made
+    replica = PgServer(network["tw27db2"], base / "pg").init_replica(primary)
     for node in others:
         node.wait_ready()
     state = base / "state"

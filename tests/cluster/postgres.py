@@ -58,7 +58,7 @@ class PgServer:
         self._own()
         self._as_postgres(
             pg_bin("pg_basebackup"), "-h", primary.host.ip, "-U", "postgres",
-            "-D", str(self.data), "-R", "-X", "stream",
+            "-D", str(self.data), "-R", "-X", "stream", "-c", "fast",
         )  # fmt: skip
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(f"unix_socket_directories = '{self.data.parent}'\n")

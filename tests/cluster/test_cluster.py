@@ -109,34 +109,53 @@ class Fault:
     name: str
     started: datetime
     healed: datetime
-    in_flight: int
     recovered: datetime | None = None
 
 
-def final_times(store: Store) -> dict[str, tuple[JobState, datetime | None]]:
-    """Each job's state and, if final, when it got there (its last update)."""
+@dataclass(frozen=True)
+class JobTimes:
+    state: JobState
+    created: datetime
+    final: datetime | None  # when it reached its final state (its last update)
+
+    def in_flight(self, start: datetime, end: datetime) -> bool:
+        """Accepted and not final at some moment of [start, end]."""
+        return self.created < end and (self.final is None or self.final > start)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def final_times(store: Store) -> dict[str, JobTimes]:
+    query = select(t.jobs.c.id, t.jobs.c.state, t.jobs.c.created_at, t.jobs.c.updated_at)
     with store._reader.connect() as conn:
-        rows = conn.execute(select(t.jobs.c.id, t.jobs.c.state, t.jobs.c.updated_at)).all()
+        rows = conn.execute(query).all()
     out = {}
     for row in rows:
         state = JobState(row.state)
-        at = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
-        out[row.id] = (state, at if state in TERMINAL_STATES else None)
+        final = _aware(row.updated_at) if state in TERMINAL_STATES else None
+        out[row.id] = JobTimes(state, _aware(row.created_at), final)
     return out
 
 
 def not_final(store: Store, jobs: set[str]) -> set[str]:
-    states = final_times(store)
-    return {job for job in jobs if job not in states or states[job][1] is None}
+    times = final_times(store)
+    return {job for job in jobs if job not in times or times[job].final is None}
+
+
+def event_counts(store: Store, kind: str) -> list[datetime]:
+    query = select(t.events.c.at).where(t.events.c.kind == kind)
+    with store._reader.connect() as conn:
+        return [_aware(row.at) for row in conn.execute(query).all()]
 
 
 def run_fault(
     name: str, cluster: Cluster, store: Store, stream: Stream, act: Callable[[], None]
 ) -> Fault:
     started = datetime.now(UTC)
-    in_flight = len(not_final(store, set(stream.accepted)))
     act()
-    fault = Fault(name, started, datetime.now(UTC), in_flight)
+    fault = Fault(name, started, datetime.now(UTC))
     waiting = set(stream.accepted)
     deadline = time.monotonic() + RECOVERY_WAIT_S
     while time.monotonic() < deadline:
@@ -268,30 +287,28 @@ def longest_stall(done: list[datetime], start: datetime, end: datetime) -> float
 
 
 def fault_table(
-    faults: list[Fault], times: dict[str, tuple[JobState, datetime | None]], dup: set[str],
-    accepted: dict[str, int], lost: set[str],
+    faults: list[Fault], times: dict[str, JobTimes], dup: set[str], lost: set[str],
+    deferred: list[datetime], resent: list[datetime],
 ) -> str:  # fmt: skip
-    done = [at for _, at in times.values() if at is not None]
+    done = [job.final for job in times.values() if job.final is not None]
     rows = [
         "| fault | jobs in flight | longest stall (s) | jobs lost | duplicate effects"
-        " | time to recover (s) |",
-        "|---|---|---|---|---|---|",
+        " | time to recover (s) | sends deferred | messages re-sent |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for fault in faults:
         end = fault.recovered or datetime.now(UTC)
-        window = {
-            job
-            for job in accepted
-            if job in times and (times[job][1] is None or times[job][1] > fault.started)
-        }
+        flying = {job for job, at in times.items() if at.in_flight(fault.started, fault.healed)}
         recover = (
             f"{(fault.recovered - fault.healed).total_seconds():.1f}"
             if fault.recovered
             else f"> {RECOVERY_WAIT_S:.0f}"
         )
         rows.append(
-            f"| {fault.name} | {fault.in_flight} | {longest_stall(done, fault.started, end):.1f}"
-            f" | {len(window & lost)} | {len(window & dup)} | {recover} |"
+            f"| {fault.name} | {len(flying)} | {longest_stall(done, fault.started, end):.1f}"
+            f" | {len(flying & lost)} | {len(flying & dup)} | {recover}"
+            f" | {sum(fault.started <= at <= end for at in deferred)}"
+            f" | {sum(fault.started <= at <= end for at in resent)} |"
         )
     return "\n".join(rows)
 
@@ -319,11 +336,12 @@ def test_jobs_survive_broker_worker_and_database_failures(cluster: Cluster) -> N
     while not_final(store, set(accepted)) and time.monotonic() < deadline:
         time.sleep(1.0)
     times = final_times(store)
-    states = Counter(times[job][0].value for job in accepted if job in times)
+    states = Counter(times[job].state.value for job in accepted if job in times)
     lost = not_final(store, set(accepted))
     dup = duplicates(cluster, accepted)
     run_s = time.monotonic() - began
-    table = fault_table(faults, times, set(dup), accepted, lost)
+    deferred, resent = event_counts(store, "send_deferred"), event_counts(store, "message_resent")
+    table = fault_table(faults, times, set(dup), lost, deferred, resent)
     report = (
         f"{table}\n\njobs accepted: {len(accepted)}, final states: {dict(states)},"
         f" submissions retried: {stream.submit_retries}\n"
@@ -339,6 +357,6 @@ def test_jobs_survive_broker_worker_and_database_failures(cluster: Cluster) -> N
     assert not lost, f"jobs not final: {sorted(lost)}"
     assert states == Counter({"succeeded": len(accepted)}), states
     assert not dup, dup
-    store_counts = Counter(state.value for state, _ in times.values())
+    store_counts = Counter(job.state.value for job in times.values())
     assert metric_counts(cluster, token) == dict(store_counts)
     store.close()
