@@ -54,7 +54,7 @@ DATABASE_URL = (
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _missing() -> str | None:
+def missing_tools() -> str | None:
     if os.geteuid() != 0:
         return "the cluster test needs root (network namespaces, nftables)"
     for tool in ("ip", "nft", "runuser", "/usr/lib/rabbitmq/bin/rabbitmq-server"):
@@ -231,7 +231,7 @@ def _start(stack: ExitStack) -> Cluster:
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    reason = _missing()
+    reason = missing_tools()
     if reason:
         pytest.skip(reason)
     with ExitStack() as stack:  # Network.remove kills every process in the namespaces
