@@ -6,7 +6,7 @@ while the gateway cannot answer) while:
 1. the stage queues' leader node is killed with -9 (and started again);
 2. a worker host is cut off the network for 30 s;
 3. a RabbitMQ node (the stage queues' leader again) is cut off for 30 s;
-4. the PostgreSQL primary is killed with -9 and the replica promoted;
+4. the PostgreSQL primary is killed with -9 and the replica promoted 5 s later;
 5. a worker host loses 30 % of its packets, at random, for 20 s.
 
 Then: every job accepted reaches a final state and succeeds (none lost, none stuck); the
@@ -198,7 +198,9 @@ def cut_leader(cluster: Cluster) -> None:
 
 
 def fail_over_database(cluster: Cluster) -> None:
+    """The primary dies; a failover tool notices after a few seconds and promotes."""
     cluster.primary.kill()
+    time.sleep(5)
     cluster.replica.promote()
 
 
