@@ -68,6 +68,7 @@ class Stream:
     cluster: Cluster
     token: str
     accepted: dict[str, int] = field(default_factory=dict)  # job id -> partner index
+    submitted: dict[str, datetime] = field(default_factory=dict)  # job id -> first attempt
     submit_retries: int = 0
     refused: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -87,7 +88,7 @@ class Stream:
             "Authorization": f"Bearer {self.token}",
             "Idempotency-Key": f"cluster-{partner['index']}",
         }
-        deadline = time.monotonic() + 180
+        deadline, first = time.monotonic() + 180, datetime.now(UTC)
         while time.monotonic() < deadline:
             try:
                 answer = client.post("/v1/jobs", json=job_request(partner), headers=headers)
@@ -95,6 +96,7 @@ class Stream:
                 answer = None
             if answer is not None and answer.status_code in (200, 202):
                 self.accepted[answer.json()["job_id"]] = partner["index"]
+                self.submitted[answer.json()["job_id"]] = first
                 return
             if answer is not None and answer.status_code < 500:
                 self.refused.append(f"{partner['index']}: {answer.status_code} {answer.text}")
@@ -118,9 +120,10 @@ class JobTimes:
     created: datetime
     final: datetime | None  # when it reached its final state (its last update)
 
-    def in_flight(self, start: datetime, end: datetime) -> bool:
-        """Accepted and not final at some moment of [start, end]."""
-        return self.created < end and (self.final is None or self.final > start)
+    def in_flight(self, start: datetime, end: datetime, submitted: datetime | None) -> bool:
+        """Submitted (or accepted) and not final at some moment of [start, end]."""
+        began = min(self.created, submitted or self.created)
+        return began < end and (self.final is None or self.final > start)
 
 
 def _aware(at: datetime) -> datetime:
@@ -290,7 +293,7 @@ def longest_stall(done: list[datetime], start: datetime, end: datetime) -> float
 
 def fault_table(
     faults: list[Fault], times: dict[str, JobTimes], dup: set[str], lost: set[str],
-    deferred: list[datetime], resent: list[datetime],
+    deferred: list[datetime], resent: list[datetime], submitted: dict[str, datetime],
 ) -> str:  # fmt: skip
     done = [job.final for job in times.values() if job.final is not None]
     rows = [
@@ -300,7 +303,11 @@ def fault_table(
     ]
     for fault in faults:
         end = fault.recovered or datetime.now(UTC)
-        flying = {job for job, at in times.items() if at.in_flight(fault.started, fault.healed)}
+        flying = {
+            job
+            for job, at in times.items()
+            if at.in_flight(fault.started, fault.healed, submitted.get(job))
+        }
         recover = (
             f"{(fault.recovered - fault.healed).total_seconds():.1f}"
             if fault.recovered
@@ -343,7 +350,7 @@ def test_jobs_survive_broker_worker_and_database_failures(cluster: Cluster) -> N
     dup = duplicates(cluster, accepted)
     run_s = time.monotonic() - began
     deferred, resent = event_counts(store, "send_deferred"), event_counts(store, "message_resent")
-    table = fault_table(faults, times, set(dup), lost, deferred, resent)
+    table = fault_table(faults, times, set(dup), lost, deferred, resent, stream.submitted)
     report = (
         f"{table}\n\njobs accepted: {len(accepted)}, final states: {dict(states)},"
         f" submissions retried: {stream.submit_retries}\n"
