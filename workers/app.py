@@ -22,7 +22,11 @@ from workers.sealing import Sealer
 from workers.stages import CORES
 from workers.store import JobRecord, Store
 
-__all__ = ["App", "build_app"]
+__all__ = ["SUBMIT_PATIENCE_S", "App", "build_app"]
+
+# How long a submission waits for the broker (a leader election takes well under a second,
+# a node's failover a few) before its job is accepted with its first send deferred.
+SUBMIT_PATIENCE_S = 10.0
 
 
 @dataclass
@@ -41,8 +45,11 @@ class App:
         request = raw if isinstance(raw, JobRequest) else parse_request(raw)
         admit(request, self.config, self.deps.instances)
         job, created = self.store.create_job(request, idempotency_key=idempotency_key)
-        if created:
-            self.runtime.send(self.runtime.routes.first.stage, JobAccepted(job_id=job.id))
+        if created:  # stored first: a broker that is away defers the send, never loses it
+            first = self.runtime.routes.first.stage
+            self.runtime.send_or_defer(
+                job.id, first, JobAccepted(job_id=job.id), patience_s=SUBMIT_PATIENCE_S
+            )
         return job, created
 
     def close(self) -> None:

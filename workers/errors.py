@@ -29,6 +29,7 @@
         +-- InstanceBusy            every call slot of the instance is taken (.instance);
                                     the message goes back to the broker for a moment,
                                     not counted as a retry
+        +-- StoreUnavailable        the database connection was lost in a write (failover)
 
 Integrations translate their low-level failures into this tree once, at their boundary,
 with ``raise ... from exc``. Every message is written for the person who must act on it
@@ -59,6 +60,7 @@ __all__ = [
     "ServiceNowRejected",
     "ServiceNowUnavailable",
     "StateConflict",
+    "StoreUnavailable",
     "TakeOverRefused",
     "TooManyRefusals",
     "TransientError",
@@ -205,6 +207,16 @@ class TransientError(TwowayError):
 
 class NotificationUndelivered(TransientError):
     """A webhook receiver or mail server could not be reached, or failed (5xx, 4xx SMTP)."""
+
+
+class StoreUnavailable(TransientError):
+    """The store's connection was lost inside a write transaction (a failover, a cut).
+
+    Not retried where it happened: the transaction may or may not have committed (the
+    commit itself can be what was lost). The caller's own retry is what is safe: a stage
+    runs again (stages are idempotent), an API request answers 503 and may be repeated
+    with its Idempotency-Key.
+    """
 
 
 class CaUnavailable(TransientError):

@@ -6,9 +6,7 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
-import pika
-
-from ops.rabbitmq.connection import CONNECTION_ERRORS, topology_of
+from ops.rabbitmq.connection import CONNECTION_ERRORS, open_connection, topology_of
 from ops.rabbitmq.intake import Intake
 from ops.rabbitmq.relay import EventRelay
 from workers.app import App
@@ -41,7 +39,7 @@ class Messaging:
         if not remove:
             return
         with suppress(*CONNECTION_ERRORS):
-            connection = pika.BlockingConnection(pika.URLParameters(self.url))
+            connection = open_connection(self.url)
             channel = connection.channel()
             channel.queue_delete(self.topology.jobs_queue)
             channel.exchange_delete(self.topology.events_exchange)

@@ -22,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
+from ops.rabbitmq.connection import open_connection
 from ops.rabbitmq.dead_letters import DeadLetters
 from workers.app import App
 
@@ -68,7 +69,7 @@ class DeadLetterCollector(Collector):
         yield from (up, count, left)
 
     def _heads(self) -> Iterator[tuple[str, int, float | None]]:
-        connection = pika.BlockingConnection(pika.URLParameters(self.dead.url))
+        connection = open_connection(self.dead.url)
         try:
             for stage, queue in self.dead.queues():
                 channel = connection.channel()

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 import pika
 import pika.exceptions
 
+from ops.rabbitmq.connection import open_connection
+
 __all__ = ["delete_queues", "queue_depths", "stage_queue_names"]
 
 
@@ -18,7 +20,7 @@ def stage_queue_names(queues: Iterable[str]) -> list[str]:
 def queue_depths(url: str, queues: Iterable[str]) -> dict[str, int]:
     """Ready messages per queue (passive declare; a missing queue counts as 0)."""
     depths: dict[str, int] = {}
-    connection = pika.BlockingConnection(pika.URLParameters(url))
+    connection = open_connection(url)
     try:
         for name in queues:
             channel = connection.channel()
@@ -34,7 +36,7 @@ def queue_depths(url: str, queues: Iterable[str]) -> dict[str, int]:
 
 
 def delete_queues(url: str, queues: Iterable[str]) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
+    connection = open_connection(url)
     try:
         channel = connection.channel()
         for name in queues:

@@ -24,12 +24,14 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 from workers.config import PipelineConfig
+from workers.machinery.nodes import node_parameters
 
 __all__ = [
     "CONNECTION_ERRORS",
     "Topology",
     "connect",
     "declare",
+    "open_connection",
     "publish_json",
     "topology_of",
 ]
@@ -61,14 +63,19 @@ def declare(channel: BlockingChannel, topology: Topology) -> None:
     channel.queue_declare(topology.jobs_queue, durable=True)
 
 
+def open_connection(url: str) -> pika.BlockingConnection:
+    """A blocking connection to the first of the nodes in ``url`` that answers.
+
+    ``url`` is ``TWOWAY_BROKER_URL``: one node or several (workers/machinery/nodes.py,
+    which also sets the heartbeat and the timeouts every twoway connection uses).
+    """
+    return pika.BlockingConnection(node_parameters(url))
+
+
 @contextmanager
-def connect(url: str, *, heartbeat: int = 30) -> Iterator[BlockingChannel]:
+def connect(url: str) -> Iterator[BlockingChannel]:
     """One connection with one channel in confirm mode; closed on the way out."""
-    parameters = pika.URLParameters(url)
-    parameters.heartbeat = heartbeat
-    parameters.blocked_connection_timeout = 60
-    parameters.connection_attempts = 1
-    connection = pika.BlockingConnection(parameters)
+    connection = open_connection(url)
     try:
         channel = connection.channel()
         channel.confirm_delivery()

@@ -27,6 +27,7 @@ from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL
 from pika.adapters.blocking_connection import BlockingChannel
 
 from messages import JobState, Stage
+from ops.rabbitmq.connection import open_connection
 from workers.errors import JobNotFound, StateConflict
 from workers.logs import redact_text
 from workers.machinery.pipeline import Routes
@@ -108,7 +109,7 @@ class DeadLetters:
 
     @contextmanager
     def _connection(self) -> Iterator[pika.BlockingConnection]:
-        connection = pika.BlockingConnection(pika.URLParameters(self.url))
+        connection = open_connection(self.url)
         try:
             yield connection
         finally:

@@ -20,6 +20,7 @@ from workers.levers.notifier import Notifier
 from workers.levers.revoker import Revoker
 from workers.levers.sweeper import Sweeper
 from workers.logs import configure_logging
+from workers.machinery.broker import ensure_queues
 
 __all__ = ["run_worker"]
 
@@ -48,6 +49,7 @@ def run_worker(
     queues = {r.queue for r in app.runtime.routes if not stages or r.stage.value in stages}
     # Idle consumers wake every 2 s, not every second: half the CPU a quiet worker burns;
     # messages still arrive at once, and a delayed retry is at most 2 s late.
+    ensure_queues(app.broker, sorted(queues))  # a queue of the wrong type fails here, clearly
     worker = dramatiq.Worker(app.broker, queues=queues, worker_threads=threads, worker_timeout=2000)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -9,6 +9,10 @@ the sweeper re-sends what may have been lost:
 - a running job with no lease and nothing happening for longer than a stage can take
   (its message is gone): its current stage's input is sent again.
 
+- a job whose send was deferred (``send_deferred``: the broker did not take a submission
+  or a stage's hand-off in time, during a failover): sent again at every sweep, without
+  waiting for the job to be quiet, until the broker takes it.
+
 A job that stays quiet after that re-send (no lease, no event, for as long again: the
 re-sent message was lost too, or nothing consumes its queue) is marked stalled: an event
 ``job_stalled`` with the reason, which the API and ``twoway status`` show. The sweeper
@@ -27,7 +31,7 @@ import structlog
 
 from messages import JobAccepted, JobEvent, JobState, Stage, StageMessage
 from workers.levers.periodic import Periodic
-from workers.machinery.runtime import Runtime
+from workers.machinery.runtime import DEFERRED, Runtime
 from workers.store import JobRecord
 
 __all__ = ["STALLED", "SweepReport", "Sweeper"]
@@ -35,6 +39,7 @@ __all__ = ["STALLED", "SweepReport", "Sweeper"]
 _log = structlog.get_logger("twoway.sweeper")
 _KEY = "__sweeper__"
 STALLED = "job_stalled"
+_DEFERRED_PATIENCE_S = 5.0  # per owed send, per sweep: the broker is likely still away
 
 
 @dataclass
@@ -63,6 +68,7 @@ class Sweeper(Periodic):
         if held is not None:
             return report
         try:
+            self._send_deferred(report)
             cutoff = (now or datetime.now(UTC)) - self.quiet_for
             for job in self.store.list_jobs(
                 states=[JobState.ACCEPTED, JobState.RUNNING], updated_before=cutoff, limit=500
@@ -77,6 +83,20 @@ class Sweeper(Periodic):
         finally:
             self.store.progress.release(_KEY, self._owner)
         return report
+
+    def _send_deferred(self, report: SweepReport) -> None:
+        """Send what a failover left owed; a send that fails again stays owed."""
+        for job in self.store.list_jobs(states=[JobState.ACCEPTED, JobState.RUNNING], limit=500):
+            last = self.store.history(job.id)[-1]
+            if last.kind != DEFERRED:
+                continue
+            target, message = self._owed(job)
+            if target is None or message is None:
+                continue
+            self.store.note(job.id, "message_resent", {"to_stage": target.value, "by": "deferral"})
+            if self.runtime.send_or_defer(job.id, target, message, patience_s=_DEFERRED_PATIENCE_S):
+                report.resent[job.id] = target.value
+                _log.warning("deferred_message_sent", job_id=job.id, to_stage=target.value)
 
     def _quiet(self, job: JobRecord, cutoff: datetime) -> JobEvent | None:
         """The job's last event if the job is quiet (no lease, no event since ``cutoff``)."""
@@ -96,22 +116,24 @@ class Sweeper(Periodic):
         report.stalled.append(job.id)
         _log.error("job_stalled", job_id=job.id, stage=stage, reason=reason)
 
-    def _revive(self, job: JobRecord, report: SweepReport) -> None:
+    def _owed(self, job: JobRecord) -> tuple[Stage | None, StageMessage | None]:
+        """The message the job is waiting for: its first, a recorded output never
+        forwarded, or its current stage's input (None, None: the runtime finishes it)."""
         routes = self.runtime.routes
-        target: Stage
-        message: StageMessage
         if job.state is JobState.ACCEPTED or job.stage is None:
-            target, message = routes.first.stage, JobAccepted(job_id=job.id)
-        else:
-            recorded = self.store.progress.get_output(job.id, job.stage)
-            if recorded is not None:  # finished, never forwarded: send its output on
-                route = routes[job.stage]
-                if route.next_stage is None:
-                    return  # the runtime's resend path finishes the job; leave it to it
-                target = route.next_stage
-                message = route.produces.model_validate_json(recorded.message)
-            else:  # the stage's own message was lost: send its input again
-                target, message = job.stage, self._input_of(job.id, job.stage)
+            return routes.first.stage, JobAccepted(job_id=job.id)
+        recorded = self.store.progress.get_output(job.id, job.stage)
+        if recorded is not None:  # finished, never forwarded: send its output on
+            route = routes[job.stage]
+            if route.next_stage is None:
+                return None, None  # the runtime's resend path finishes the job
+            return route.next_stage, route.produces.model_validate_json(recorded.message)
+        return job.stage, self._input_of(job.id, job.stage)  # its own message was lost
+
+    def _revive(self, job: JobRecord, report: SweepReport) -> None:
+        target, message = self._owed(job)
+        if target is None or message is None:
+            return
         self.store.note(job.id, "message_resent", {"to_stage": target.value, "by": "sweeper"})
         self.runtime.send(target, message)
         report.resent[job.id] = target.value

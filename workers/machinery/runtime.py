@@ -44,11 +44,17 @@ from workers.errors import InstanceBusy, JobNotFound, StateConflict
 from workers.machinery.core import StageCore
 from workers.machinery.deps import Deps
 from workers.machinery.leases import LeaseKeeper
+from workers.machinery.nodes import queue_type_conflict
 from workers.machinery.pipeline import Route, Routes, build_routes
 from workers.machinery.stage_run import StageRun
 from workers.store import JobRecord, LeaseHeld
 
-__all__ = ["Runtime"]
+__all__ = ["DEFERRED", "FORWARD_PATIENCE_S", "Runtime"]
+
+# The event of a hand-off the broker did not take in time (a failover, an outage): the
+# output is in the store, and the sweeper sends it when the broker is back.
+DEFERRED = "send_deferred"
+FORWARD_PATIENCE_S = 30.0  # a worker thread waits this long for the broker, then defers
 
 _log = structlog.get_logger("twoway.runtime")
 _HOST = socket.gethostname()[:24]
@@ -90,19 +96,39 @@ class Runtime:
     # -- sending --------------------------------------------------------------------------
 
     def send(self, stage: Stage, message: StageMessage, *, patience_s: float = 120.0) -> None:
-        """Publish (confirmed), riding out a broker restart for up to ``patience_s``."""
+        """Publish (confirmed), riding out a broker restart or a queue's leader election
+        for up to ``patience_s``; raises BrokerConnectionError after that."""
         payload = message.model_dump(mode="json")
         pause, deadline = 0.5, time.monotonic() + patience_s
         while True:
             try:
                 self.actors[stage].send(payload)
                 return
-            except BrokerConnectionError:
+            except BrokerConnectionError as exc:
+                conflict = queue_type_conflict(exc)
+                if conflict is not None:
+                    raise conflict from exc
                 if time.monotonic() + pause > deadline:
                     raise
                 _log.warning("broker_unreachable", stage=stage.value, retry_in_s=pause)
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
+
+    def send_or_defer(
+        self, job_id: str, stage: Stage, message: StageMessage, *, patience_s: float
+    ) -> bool:
+        """Send within ``patience_s``, or record that the send is owed (``send_deferred``):
+        the sweeper sends it from the store once the broker is back. True if sent now."""
+        try:
+            self.send(stage, message, patience_s=patience_s)
+            return True
+        except BrokerConnectionError as exc:
+            reason = f"the broker did not take the message within {patience_s:g}s"
+            self.deps.store.note(
+                job_id, DEFERRED, {"to_stage": stage.value, "reason": reason, "error": _cause(exc)}
+            )
+            _log.warning("send_deferred", job_id=job_id, to_stage=stage.value)
+            return False
 
     # -- handling -------------------------------------------------------------------------
 
@@ -194,7 +220,7 @@ class Runtime:
     def _forward(self, job_id: str, route: Route, result: StageMessage) -> None:
         """Send the result to the next stage (whose start marks it forwarded), or finish."""
         if route.next_stage is not None:
-            self.send(route.next_stage, result)
+            self.send_or_defer(job_id, route.next_stage, result, patience_s=FORWARD_PATIENCE_S)
             return
         try:
             self.deps.store.transition(
@@ -219,3 +245,9 @@ class Runtime:
     def _message_id() -> str | None:
         current = CurrentMessage.get_current_message()
         return current.message_id if current else None
+
+
+def _cause(exc: BrokerConnectionError) -> str:
+    """What the broker connection failed with, by type only (never a URL or login)."""
+    inner = getattr(exc, "message", None)
+    return type(inner).__name__ if isinstance(inner, BaseException) else type(exc).__name__

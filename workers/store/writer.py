@@ -39,10 +39,35 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Dialect, Engine, RootTransaction
+from sqlalchemy.exc import DBAPIError
+
+from workers.errors import StoreUnavailable
 
 __all__ = ["Writer"]
 
 GROUP_MAX = 16  # callers a commit may wait for: bounds the first caller's extra latency
+
+
+@contextmanager
+def _failover_is_unavailable() -> Iterator[None]:
+    """A PostgreSQL connection lost inside a write (failover) as StoreUnavailable.
+
+    Opening the connection was already retried (engine.py); what is lost here is a
+    transaction that may or may not have committed, which only the caller can repeat.
+    A failover also ends sessions on the old primary with "read-only transaction".
+    """
+    try:
+        yield
+    except DBAPIError as exc:
+        read_only = "read-only transaction" in str(exc.orig)
+        if not (exc.connection_invalidated or read_only):
+            raise
+        raise StoreUnavailable(
+            "the store's connection was lost during a write (a database failover?);"
+            " the write may not have been made",
+            hint="retry: stages run again by themselves; repeat an API request with its"
+            " Idempotency-Key",
+        ) from exc
 
 
 class _Group:
@@ -76,7 +101,7 @@ class Writer:
     def begin(self) -> Iterator[Connection]:
         started = time.monotonic()
         if not self._sqlite:
-            with self.engine.begin() as conn:
+            with _failover_is_unavailable(), self.engine.begin() as conn:
                 self._waited(started)
                 yield conn
             return

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
 import messages
 from messages import JobState, Stage
 from tests.factories import good
 from tests.workers.harness import Harness, fake_output
 from workers.levers.sweeper import Sweeper
+from workers.machinery.nodes import broker_urls
+from workers.machinery.runtime import DEFERRED, Runtime
 
 LATER = datetime.now(UTC) + timedelta(hours=1)
 
@@ -75,3 +79,23 @@ def test_only_one_sweeper_sweeps_at_a_time(h: Harness) -> None:
     assert sweeper(h).sweep(now=LATER).resent == {}
     h.store.progress.release("__sweeper__", "another-worker")
     assert sweeper(h).sweep(now=LATER).resent == {job.id: "generate"}
+
+
+def test_a_send_the_broker_does_not_take_is_deferred_then_sent_by_the_next_sweep(
+    h: Harness,
+) -> None:
+    """A submission meeting a broker that is away: the job is kept with its send owed,
+    and the next sweep sends it without waiting for the job to look quiet."""
+    job, _ = h.store.create_job(messages.JobRequest.model_validate(good()))
+    away = RabbitmqBroker(url=broker_urls("amqp://guest:guest@127.0.0.1:1"), confirm_delivery=True)
+    runtime_without_broker = Runtime(h.deps, away, h.runtime.cores)
+    accepted = messages.JobAccepted(job_id=job.id)
+    assert not runtime_without_broker.send_or_defer(
+        job.id, Stage.GENERATE, accepted, patience_s=0.5
+    )
+    [deferred] = [e for e in h.store.history(job.id) if e.kind == DEFERRED]
+    assert deferred.detail["to_stage"] == "generate" and "amqp://" not in str(deferred.detail)
+    quiet_for_an_hour = Sweeper(h.runtime, quiet_for=timedelta(hours=1))
+    assert quiet_for_an_hour.sweep().resent == {job.id: "generate"}
+    h.wait(job.id, JobState.SUCCEEDED)
+    assert quiet_for_an_hour.sweep().resent == {}  # sent once: nothing owed any more
