@@ -15,6 +15,7 @@ loop: it gets a ``renewal_policy_unsatisfiable`` event instead.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +23,7 @@ import structlog
 
 from workers.errors import TwowayError
 from workers.levers.periodic import Periodic
-from workers.levers.renewal import ManagedCertificate, inventory, renew
+from workers.levers.renewal import ManagedCertificate, describe, renew
 from workers.levers.renewal_policy import in_windows
 from workers.machinery.app import App
 
@@ -30,6 +31,7 @@ __all__ = ["RenewalScheduler", "ScheduleReport"]
 
 _log = structlog.get_logger("twoway.scheduler")
 _KEY = "__scheduler__"
+_PAGE = 500
 
 
 @dataclass
@@ -56,16 +58,25 @@ class RenewalScheduler(Periodic):
             return ScheduleReport(ran=False)
         report = ScheduleReport()
         try:
-            for certificate in inventory(self.app, now=moment):
+            for certificate in self._due(moment):
                 self._consider(certificate, moment, report)
+            self._delete_after_grace(moment, report)
         finally:
             self.app.store.progress.release(_KEY, self._owner)
         return report
 
+    def _due(self, now: datetime) -> Iterator[ManagedCertificate]:
+        """Every certificate past its renewal point and not replaced: indexed pages of the
+        inventory, so that a pass costs what is due, not what is stored."""
+        store = self.app.store
+        after: tuple[datetime, str] | None = None
+        while rows := store.certificates.due(now, after=after, limit=_PAGE):
+            yield from describe(store, rows, now)
+            if len(rows) < _PAGE:
+                return
+            after = (rows[-1].renewal_point, rows[-1].job_id)
+
     def _consider(self, cert: ManagedCertificate, now: datetime, report: ScheduleReport) -> None:
-        if cert.state == "replaced":
-            self._delete_after_grace(cert, now, report)
-            return
         if cert.state not in ("due", "renewal_failed", "expired") or not self._retry_ok(cert, now):
             return
         self._note_once(cert, "certificate_expiring", now)
@@ -103,16 +114,15 @@ class RenewalScheduler(Periodic):
         }
         self.app.store.note(cert.job_id, kind, detail)
 
-    def _delete_after_grace(
-        self, cert: ManagedCertificate, now: datetime, report: ScheduleReport
-    ) -> None:
-        history = self.app.store.history(cert.job_id)
-        retired = [e for e in history if e.kind == "keystore_retired"]
-        if not retired or any(e.kind == "keystore_deleted" for e in history):
-            return
-        if retired[-1].at + timedelta(days=self.settings.grace_period_days) > now:
-            return
-        sys_id = str(retired[-1].detail["sys_id"])
-        self.app.deps.instances.get(cert.instance).delete_record("sys_certificate", sys_id)
-        self.app.store.note(cert.job_id, "keystore_deleted", {"sys_id": sys_id})
-        report.deleted.append(sys_id)
+    def _delete_after_grace(self, now: datetime, report: ScheduleReport) -> None:
+        """Delete the keystore records that renewals retired, once the grace period passed."""
+        store = self.app.store
+        before = now - timedelta(days=self.settings.grace_period_days)
+        for row in store.certificates.retired_before(before, limit=_PAGE):
+            if row.retired_sys_id is None:
+                continue
+            self.app.deps.instances.get(row.instance).delete_record(
+                "sys_certificate", row.retired_sys_id
+            )
+            store.note(row.job_id, "keystore_deleted", {"sys_id": row.retired_sys_id})
+            report.deleted.append(row.retired_sys_id)
