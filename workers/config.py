@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from messages import Stage
 from workers.errors import ConfigError
 from workers.levers.renewal_policy import RenewalSettings, RenewBefore
+from workers.levers.retention_policy import RetentionSettings
 
 __all__ = [
     "AcmeCaProfile",
@@ -244,6 +245,14 @@ AnyCaProfile = LocalCaProfile | ManualCaProfile | CfsslCaProfile | AcmeCaProfile
 CaProfile = Annotated[AnyCaProfile, Field(discriminator="adapter")]
 
 
+class MetricsSettings(_Frozen):
+    """``[metrics]``: what ``/metrics`` exports beyond its bounded series."""
+
+    # One series per current certificate (job id, instance, target, serial): as many
+    # series as certificates, so off unless an operator asks for it.
+    per_certificate_series: bool = False
+
+
 class PipelineConfig(_Frozen):
     broker: BrokerSettings = BrokerSettings()
     stages: list[StageSettings]
@@ -251,6 +260,8 @@ class PipelineConfig(_Frozen):
     ca: dict[str, CaProfile] = {}
     renewal: RenewalSettings = RenewalSettings()
     third_party: ThirdPartySettings = ThirdPartySettings()
+    metrics: MetricsSettings = MetricsSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="after")
     def _stages_once_each(self) -> PipelineConfig:

@@ -22,6 +22,7 @@ from ops.cli.commands import (
     plan,
     remote,
     renewal,
+    retention,
     rollback,
     tokens,
 )
@@ -42,6 +43,7 @@ MODULES = [
     dead_letters,
     bench,
     renewal,
+    retention,
     plan,
     doctor,
     remote,
