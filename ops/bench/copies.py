@@ -3,7 +3,7 @@
 Each copy takes a template's row, history, artifacts and stage outputs (``seed.py``)
 with a new id, its own times (the history shifted with it) and target, and, for a
 succeeded job, a certificate of its own (its notBefore at the copy's creation). The mix
-is 86 % succeeded, 8 % failed and 6 % waiting for their CA; succeeded jobs come in
+is 84 % succeeded, 10 % failed and 6 % waiting for their CA; succeeded jobs come in
 renewal chains of three over the last year (certificates of 200 days, renewed at two
 thirds): the first two replaced by the next, the last one current. ``due`` is the share
 of chains whose last certificate is past its renewal point (some of them expired).
@@ -23,9 +23,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, insert, inspect, select, text
 
 from ops.bench.seed import Templates
+from workers.levers.renewal_policy import renewal_point
 from workers.store import schema as t
 
 __all__ = ["CERTIFICATE_ARTIFACTS", "Filler"]
@@ -71,6 +72,7 @@ class Copy:
     target: str
     renews: str | None
     certificate: bool
+    replaced_by: str | None = None  # the next of its renewal chain
 
 
 def _id(index: int) -> str:
@@ -91,11 +93,13 @@ class Filler:
         self._issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "twoway bench CA")])
         self._created: dict[str, datetime] = {}
         self._chain_base: dict[int, datetime] = {}
+        self._inventory: dict[str, dict[str, Any]] = {}
 
     def fill(self, total: int) -> None:
         """Copy until the store holds ``total`` copies (and the templates)."""
         with self.engine.begin() as conn:
             conn.execute(text(_CREATE))
+            self._inventory = self._templates_inventory(conn)
             ids = list(vars(self.templates).values())
             query = select(t.jobs.c.id, t.jobs.c.created_at).where(t.jobs.c.id.in_(ids))
             self._created = {
@@ -115,6 +119,14 @@ class Filler:
             conn.execute(text(f"DROP TABLE IF EXISTS {_COPIES}"))
         self._analyze()
 
+    def _templates_inventory(self, conn: Connection) -> dict[str, dict[str, Any]]:
+        """The templates' certificate rows, where the store keeps an inventory (0009)."""
+        if not inspect(conn).has_table(t.certificates.name):
+            return {}
+        ids = [self.templates.renewed, self.templates.renewal]
+        rows = conn.execute(select(t.certificates).where(t.certificates.c.job_id.in_(ids)))
+        return {row.job_id: dict(row._mapping) for row in rows.all()}
+
     def _analyze(self) -> None:
         with self.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
@@ -125,15 +137,16 @@ class Filler:
         if slot >= 94:  # waiting for the CA: within its 14 days
             created = self.now - timedelta(days=13 * spread)
             return Copy(_id(index), self.templates.waiting, created, f"Scale w{index}", None, False)
-        if slot >= 86:
+        if slot >= 84:
             created = self.now - timedelta(days=365 * spread)
             return Copy(_id(index), self.templates.failed, created, f"Scale x{index}", None, False)
-        chain, position = block * 29 + slot // 3, slot % 3
+        chain, position = block * 28 + slot // 3, slot % 3
         base = self._chain_base.setdefault(chain, self._base())
         created = base - (2 - position) * LIFETIME * 2 / 3
         template = self.templates.renewed if position < 2 else self.templates.renewal
         renews = _id(index - 1) if position > 0 else None
-        return Copy(_id(index), template, created, f"Scale c{chain}", renews, True)
+        replaced_by = _id(index + 1) if position < 2 else None
+        return Copy(_id(index), template, created, f"Scale c{chain}", renews, True, replaced_by)
 
     def _base(self) -> datetime:
         """When a chain's last job ran: within its renewal point, or (``due``) past it."""
@@ -149,15 +162,18 @@ class Filler:
         conn.execute(text(_EVENTS.format(at=_SHIFTED[conn.dialect.name])))
         conn.execute(text(_ARTIFACTS))
         conn.execute(text(_OUTPUTS))
-        certificates = list(self._certificates([c for c in copies if c.certificate]))
-        if certificates:
+        made = [(copy, self._certificate(copy)) for copy in copies if copy.certificate]
+        artifacts = [row for copy, cert in made for row in _artifacts(copy, cert)]
+        if artifacts:
             conn.execute(
                 text(
                     "INSERT INTO twoway_artifacts (job_id, name, data, sealed, created_at)"
                     " VALUES (:job_id, :name, :data, false, :created_at)"
                 ),
-                certificates,
+                artifacts,
             )
+        if made and self._inventory:  # what the job_succeeded events would have written
+            conn.execute(insert(t.certificates), [self._inventory_row(c, x) for c, x in made])
 
     def _row(self, copy: Copy) -> dict[str, Any]:
         shift = (copy.created_at - self._created[copy.template]).total_seconds()
@@ -170,21 +186,48 @@ class Filler:
             "renews": copy.renews,
         }
 
-    def _certificates(self, copies: list[Copy]) -> Iterator[dict[str, Any]]:
-        public = self._key.public_key()
-        for copy in copies:
-            subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, copy.target)])
-            certificate = (
-                x509.CertificateBuilder()
-                .subject_name(subject)
-                .issuer_name(self._issuer)
-                .public_key(public)
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(copy.created_at)
-                .not_valid_after(copy.created_at + LIFETIME)
-                .sign(self._key, hashes.SHA256())
-            )
-            pem = certificate.public_bytes(serialization.Encoding.PEM)
-            der = certificate.public_bytes(serialization.Encoding.DER)
-            for name, data in zip(CERTIFICATE_ARTIFACTS, (pem, pem, der), strict=True):
-                yield {"job_id": copy.id, "name": name, "data": data, "created_at": copy.created_at}
+    def _certificate(self, copy: Copy) -> x509.Certificate:
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, copy.target)])
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self._issuer)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(copy.created_at)
+            .not_valid_after(copy.created_at + LIFETIME)
+            .sign(self._key, hashes.SHA256())
+        )
+
+    def _inventory_row(self, copy: Copy, certificate: x509.Certificate) -> dict[str, Any]:
+        """The copy's certificate row: its template's, with the copy's certificate and
+        chain; a certificate its chain replaced had its keystore record retired when the
+        next one succeeded and deleted after the grace period (as the template's was)."""
+        template = self._inventory[copy.template]
+        start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+        retired = template["retired_at"] is not None and copy.replaced_by is not None
+        successor = start + LIFETIME * 2 / 3
+        return {
+            **template,
+            "job_id": copy.id,
+            "target": copy.target,
+            "serial": format(certificate.serial_number, "x"),
+            "not_before": start,
+            "not_after": end,
+            "renewal_point": renewal_point(start, end, None),
+            "renew_before": None,
+            "renews": copy.renews,
+            "submitted_at": copy.created_at,
+            "replaced_by": copy.replaced_by,
+            "retired_at": successor if retired else None,
+            "retired_sys_id": template["retired_sys_id"] if retired else None,
+            "keystore_deleted": retired and template["keystore_deleted"],
+            "pruned": 0,
+        }
+
+
+def _artifacts(copy: Copy, certificate: x509.Certificate) -> Iterator[dict[str, Any]]:
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    for name, data in zip(CERTIFICATE_ARTIFACTS, (pem, pem, der), strict=True):
+        yield {"job_id": copy.id, "name": name, "data": data, "created_at": copy.created_at}

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops.bench.copies import Filler
-from ops.bench.routes import Timing, lever_passes, route_timings, store_size
+from ops.bench.plans import explain_reads
+from ops.bench.routes import Timing, apply_retention, lever_passes, route_timings, store_size
 from ops.bench.seed import seed_templates
 from ops.dev.stack import Stack, StackOptions
 
@@ -31,6 +32,7 @@ class ScaleOptions:
     due: float = 0.0  # share of renewal chains whose last certificate is due
     samples: int = 20
     budget_s: float = 20.0
+    explain: bool = False  # the plans of the list and due queries at the largest size
 
 
 @dataclass
@@ -40,6 +42,11 @@ class ScaleResult:
     figures: dict[str, list[Timing]]  # by figure, one per size
     bytes_per_job: list[float]
     store_bytes: list[dict[str, int]]
+    # After retention (BENCH_RETENTION) at the largest size, and what it removed.
+    retained_bytes_per_job: float | None = None
+    retained_store_bytes: dict[str, int] | None = None
+    retention: dict[str, Any] | None = None
+    plans: dict[str, str] | None = None
 
     def rows(self) -> list[tuple[Any, ...]]:
         """(figure, p50 and p95 at each size, the p95's growth from the first size)."""
@@ -59,6 +66,9 @@ class ScaleResult:
         for value in per_job:
             row += ["", value]
         out.append((*row, growth, ""))
+        if self.retained_bytes_per_job is not None:
+            cells = [""] * (2 * len(self.sizes) - 1) + [round(self.retained_bytes_per_job)]
+            out.append(("store bytes per job, after retention", *cells, "", ""))
         return out
 
     def headers(self) -> list[str]:
@@ -74,6 +84,10 @@ class ScaleResult:
             "figures": {k: [vars(t) for t in v] for k, v in self.figures.items()},
             "bytes_per_job": self.bytes_per_job,
             "store_bytes": self.store_bytes,
+            "retained_bytes_per_job": self.retained_bytes_per_job,
+            "retained_store_bytes": self.retained_store_bytes,
+            "retention": self.retention,
+            "plans": self.plans,
         }
 
 
@@ -134,4 +148,15 @@ def _measure(stack: Stack, options: ScaleOptions) -> ScaleResult:
         sizes.append(held)
         per_job.append(sum(held.values()) / (size + 4))
     store = "postgresql" if options.postgres_url else "sqlite"
-    return ScaleResult(store, options.sizes, figures, per_job, sizes)
+    result = ScaleResult(store, options.sizes, figures, per_job, sizes)
+    if options.explain and hasattr(stack.app.store, "list_waiting"):
+        result.plans = explain_reads(stack, options.sizes[-1] // 2)
+    if hasattr(stack.app.store, "prune"):  # a store with retention
+        first_round, result.retention = apply_retention(stack, engine)
+        figures["retention round (first)"] = [Timing(0, 0, 0, 0)] * (len(options.sizes) - 1) + [
+            first_round
+        ]
+        result.retained_store_bytes = store_size(engine)
+        total = options.sizes[-1] + 4
+        result.retained_bytes_per_job = sum(result.retained_store_bytes.values()) / total
+    return result

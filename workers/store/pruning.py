@@ -97,10 +97,12 @@ class Pruning:
             conn.execute(delete(a).where(a.c.job_id == job_id, a.c.name.in_(wanted)))
         events = 0
         if history:
-            published = select(func.min(t.relay.c.last_event_id)).scalar_subquery()
+            # Where an events relay has run, only what it has published goes.
+            r = t.relay
+            ran = (r.c.owner.is_not(None)) | (r.c.last_event_id > 0)
+            published = conn.execute(select(func.min(r.c.last_event_id)).where(ran)).scalar()
             old = delete(e).where(e.c.job_id == job_id)
-            relayed = conn.execute(select(func.count()).select_from(t.relay)).scalar()
-            if relayed:
+            if published is not None:
                 old = old.where(e.c.id <= published)
             events = conn.execute(old).rowcount
         return {

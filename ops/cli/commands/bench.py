@@ -76,6 +76,11 @@ def register(sub: Any) -> None:
         default=0.0,
         help="share of renewal chains whose current certificate is past its renewal point",
     )
+    scale.add_argument(
+        "--explain",
+        action="store_true",
+        help="also print the plans of the list and due-certificate queries (PostgreSQL)",
+    )
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(run=_bench)
 
@@ -164,6 +169,7 @@ def _scale_bench(args: argparse.Namespace) -> int:
             if args.database_url and not args.database_url.startswith("sqlite")
             else None,
             due=args.due,
+            explain=args.explain,
         )
     )
     if args.json:
@@ -171,4 +177,8 @@ def _scale_bench(args: argparse.Namespace) -> int:
     else:
         print(f"store: {result.store}")
         print(table(result.rows(), result.headers()))
+        if result.retention is not None:
+            print(f"retention (bench policy) removed: {json.dumps(result.retention)}")
+        for name, plan in (result.plans or {}).items():
+            print(f"\n-- {name}\n{plan}")
     return 0
