@@ -33,6 +33,7 @@ class ScaleOptions:
     samples: int = 20
     budget_s: float = 20.0
     explain: bool = False  # the plans of the list and due queries at the largest size
+    retention: bool = True  # apply a retention policy at the end, and measure the store
 
 
 @dataclass
@@ -151,7 +152,7 @@ def _measure(stack: Stack, options: ScaleOptions) -> ScaleResult:
     result = ScaleResult(store, options.sizes, figures, per_job, sizes)
     if options.explain and hasattr(stack.app.store, "list_waiting"):
         result.plans = explain_reads(stack, options.sizes[-1] // 2)
-    if hasattr(stack.app.store, "prune"):  # a store with retention
+    if options.retention and hasattr(stack.app.store, "prune"):  # a store with retention
         first_round, result.retention = apply_retention(stack, engine)
         figures["retention round (first)"] = [Timing(0, 0, 0, 0)] * (len(options.sizes) - 1) + [
             first_round

@@ -81,6 +81,11 @@ def register(sub: Any) -> None:
         action="store_true",
         help="also print the plans of the list and due-certificate queries (PostgreSQL)",
     )
+    scale.add_argument(
+        "--no-retention",
+        action="store_true",
+        help="skip applying the bench's retention policy at the end",
+    )
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(run=_bench)
 
@@ -170,6 +175,7 @@ def _scale_bench(args: argparse.Namespace) -> int:
             else None,
             due=args.due,
             explain=args.explain,
+            retention=not args.no_retention,
         )
     )
     if args.json:
