@@ -28,6 +28,7 @@ from prometheus_client.utils import floatToGoString
 from messages import JobState, Stage
 from workers.servicenow import CallRecord
 from workers.store.certificates import DAYS_LEFT_BUCKETS, FAR_BUCKET
+from workers.store.stats import WAIT_ENDS
 
 if TYPE_CHECKING:
     from workers.store import Store
@@ -155,6 +156,11 @@ class StoreCollector(Collector):
     def __init__(self, store: Store, *, per_certificate: bool = False) -> None:
         self.store = store
         self.per_certificate = per_certificate
+        self._lock = threading.Lock()
+        self._after = 0  # the last event id tallied
+        self._open: dict[str, datetime] = {}  # job id -> when its wait began
+        self._finished: dict[str, tuple[list[int], float]] = {}  # per bucket, and the sum
+        self._beyond: dict[str, int] = {}  # finished waits longer than the last bucket
 
     def describe(self) -> Iterable[Metric]:
         return []  # read at scrape time only: nothing is collected at registration
@@ -168,7 +174,7 @@ class StoreCollector(Collector):
         gauge = GaugeMetricFamily(
             "twoway_jobs",
             "Jobs in the store, by state (the planner's estimates on PostgreSQL past"
-            " 200,000 jobs: twoway_jobs_estimated says when).",
+            " 50,000 jobs: twoway_jobs_estimated says when).",
             labels=["state"],
         )
         counts, estimated = self.store.count_jobs_cheaply()
@@ -182,24 +188,43 @@ class StoreCollector(Collector):
         )
 
     def _waits(self) -> Iterator[Metric]:
-        waits = self.store.stats.ca_waits()
-        histogram = HistogramMetricFamily(
-            "twoway_ca_wait_seconds",
-            "Finished waits for a CA (waiting_for_ca until resumed, rejected or expired).",
-            labels=["outcome"],
-        )
-        for outcome in ("resumed", "rejected", "expired"):
-            seconds = [w.seconds for w in waits if w.outcome == outcome]
-            buckets = [(_le(b), sum(s <= b for s in seconds)) for b in WAIT_BUCKETS]
-            buckets.append(("+Inf", len(seconds)))
-            histogram.add_metric([outcome], buckets, sum(seconds))
+        """Finished waits, tallied as their events are appended (each scrape reads only
+        the events since the last one), and the longest wait still open."""
+        with self._lock:
+            events, self._after = self.store.stats.ca_wait_events(self._after)
+            for job_id, kind, at in events:
+                if kind == "waiting_for_ca":
+                    self._open[job_id] = at
+                elif job_id in self._open:
+                    self._finish(WAIT_ENDS[kind], (at - self._open.pop(job_id)).total_seconds())
+            histogram = HistogramMetricFamily(
+                "twoway_ca_wait_seconds",
+                "Finished waits for a CA (waiting_for_ca until resumed, rejected or expired).",
+                labels=["outcome"],
+            )
+            for outcome in ("resumed", "rejected", "expired"):
+                counts, total = self._finished.get(outcome, ([0] * len(WAIT_BUCKETS), 0.0))
+                seen = sum(counts) + self._beyond.get(outcome, 0)
+                buckets = [(_le(b), sum(counts[: i + 1])) for i, b in enumerate(WAIT_BUCKETS)]
+                histogram.add_metric([outcome], [*buckets, ("+Inf", seen)], total)
+            started = min(self._open.values(), default=None)
         yield histogram
-        open_waits = [w.seconds for w in waits if w.outcome is None]
+        longest = (datetime.now(UTC) - started).total_seconds() if started else 0.0
         yield GaugeMetricFamily(
             "twoway_ca_wait_longest_open_seconds",
             "How long the job waiting longest for its CA has waited (0: none waits).",
-            value=max(open_waits, default=0.0),
+            value=max(longest, 0.0),
         )
+
+    def _finish(self, outcome: str, seconds: float) -> None:
+        counts, total = self._finished.setdefault(outcome, ([0] * len(WAIT_BUCKETS), 0.0))
+        for index, bound in enumerate(WAIT_BUCKETS):
+            if seconds <= bound:
+                counts[index] += 1
+                break
+        else:
+            self._beyond[outcome] = self._beyond.get(outcome, 0) + 1
+        self._finished[outcome] = (counts, total + seconds)
 
     def _certificates(self) -> Iterator[Metric]:
         """Expiry by instance and days-left bucket, and each instance's soonest notAfter,

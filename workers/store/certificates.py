@@ -269,28 +269,27 @@ class Certificates:
             ),
             else_=FAR_BUCKET,
         )
-        open_ = c.c.replaced_by.is_(None)
-        counts = (
-            select(c.c.instance, bucket.label("bucket"), func.count().label("n"))
-            .where(open_)
+        due = case((c.c.renewal_point <= now, 1), else_=0)
+        query = (  # one pass over the open certificates' partial index (instance, notAfter)
+            select(
+                c.c.instance,
+                bucket.label("bucket"),
+                func.count().label("n"),
+                func.min(c.c.not_after).label("soonest"),
+                func.sum(due).label("due"),
+            )
+            .where(c.c.replaced_by.is_(None))
             .group_by(c.c.instance, "bucket")
         )
-        soonest = (
-            select(c.c.instance, func.min(c.c.not_after).label("not_after"))
-            .where(open_)
-            .group_by(c.c.instance)
-        )
-        due = (
-            select(c.c.instance, func.count().label("n"))
-            .where(open_, c.c.renewal_point <= now)
-            .group_by(c.c.instance)
-        )
+        summary = ExpirySummary(counts={}, soonest={}, due={})
         with self._reader.connect() as conn:
-            return ExpirySummary(
-                counts={(r.instance, r.bucket): int(r.n) for r in conn.execute(counts).all()},
-                soonest={r.instance: _aware(r.not_after) for r in conn.execute(soonest).all()},
-                due={r.instance: int(r.n) for r in conn.execute(due).all()},
-            )
+            for row in conn.execute(query).all():
+                summary.counts[(row.instance, row.bucket)] = int(row.n)
+                soonest = _aware(row.soonest)
+                if row.instance not in summary.soonest or soonest < summary.soonest[row.instance]:
+                    summary.soonest[row.instance] = soonest
+                summary.due[row.instance] = summary.due.get(row.instance, 0) + int(row.due or 0)
+        return summary
 
     def current(self) -> list[CertificateRow]:
         """Every certificate not replaced (for per-certificate metrics, when asked for)."""

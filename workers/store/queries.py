@@ -24,7 +24,7 @@ from workers.store.statements import SELECT_JOB
 __all__ = ["JobQueries"]
 
 _CACHED_REQUESTS = 4096
-ESTIMATE_FROM = 200_000  # jobs: from here on, counts by state are the planner's estimates
+ESTIMATE_FROM = 50_000  # jobs: from here on, counts by state are the planner's estimates
 _ESTIMATE = text(
     "SELECT c.reltuples::bigint AS total, s.most_common_vals::text AS states,"
     " s.most_common_freqs AS freqs FROM pg_class c"
@@ -147,17 +147,21 @@ class JobQueries:
         """Jobs in ``states``, the longest waiting first (``updated_at``: when the wait
         began); ``after`` = (updated_at, id) of the last job of the previous page."""
         j = t.jobs
-        query = select(j).where(j.c.state.in_([s.value for s in states]))
-        if updated_before is not None:
-            query = query.where(j.c.updated_at < updated_before)
-        if after is not None:
-            since, job_id = after
-            query = query.where(
-                j.c.updated_at >= since, or_(j.c.updated_at > since, j.c.id > job_id)
-            )
-        query = query.order_by(j.c.updated_at, j.c.id).limit(limit)
+        found: list[Any] = []
         with self._reader.connect() as conn:
-            return [self._record(row) for row in conn.execute(query).all()]
+            for state in states:  # one range of the (state, updated_at, id) index each
+                query = select(j).where(j.c.state == state.value)
+                if updated_before is not None:
+                    query = query.where(j.c.updated_at < updated_before)
+                if after is not None:
+                    since, job_id = after
+                    query = query.where(
+                        j.c.updated_at >= since, or_(j.c.updated_at > since, j.c.id > job_id)
+                    )
+                query = query.order_by(j.c.updated_at, j.c.id).limit(limit)
+                found += conn.execute(query).all()
+        found.sort(key=lambda row: (_aware(row.updated_at), row.id))
+        return [self._record(row) for row in found[:limit]]
 
     def renewals_of(self, job_id: str) -> list[JobRecord]:
         """The jobs that renew ``job_id``, oldest first."""

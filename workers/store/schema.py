@@ -118,6 +118,14 @@ certificates = Table(
         sqlite_where=text("replaced_by IS NULL"),
     ),
     Index("ix_twoway_certificates_not_after", "not_after", "job_id"),
+    Index(  # what /metrics aggregates: the open certificates, read from the index alone
+        "ix_twoway_certificates_open",
+        "instance",
+        "not_after",
+        "renewal_point",
+        postgresql_where=text("replaced_by IS NULL"),
+        sqlite_where=text("replaced_by IS NULL"),
+    ),
     Index("ix_twoway_certificates_instance", "instance", "not_after", "job_id"),
     Index(
         "ix_twoway_certificates_prunable",

@@ -57,6 +57,13 @@ def upgrade() -> None:
         "ix_twoway_certificates_not_after", "twoway_certificates", ["not_after", "job_id"]
     )
     op.create_index(
+        "ix_twoway_certificates_open",
+        "twoway_certificates",
+        ["instance", "not_after", "renewal_point"],
+        postgresql_where=where,
+        sqlite_where=where,
+    )
+    op.create_index(
         "ix_twoway_certificates_instance",
         "twoway_certificates",
         ["instance", "not_after", "job_id"],
