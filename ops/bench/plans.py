@@ -19,7 +19,7 @@ from ops.dev.stack import Stack
 __all__ = ["explain_reads"]
 
 
-def _caught(engine: Engine, read: Callable[[], object]) -> tuple[str, Any]:
+def _caught(engine: Engine, read: Callable[[], object]) -> list[tuple[str, Any]]:
     seen: list[tuple[str, Any]] = []
 
     def catch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -31,7 +31,7 @@ def _caught(engine: Engine, read: Callable[[], object]) -> tuple[str, Any]:
         read()
     finally:
         event.remove(engine, "before_cursor_execute", catch)
-    return seen[0]
+    return seen
 
 
 def explain_reads(stack: Stack, depth: int) -> dict[str, str]:
@@ -57,10 +57,13 @@ def explain_reads(stack: Stack, depth: int) -> dict[str, str]:
     }
     plans = {}
     for name, read in reads.items():
-        statement, parameters = _caught(engine, read)
-        with engine.connect() as conn:
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            rows = raw.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters).fetchall()
-        plans[name] = "\n".join(row[0] for row in rows)
+        caught = _caught(engine, read)
+        for number, (statement, parameters) in enumerate(caught, start=1):
+            with engine.connect() as conn:
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                query = f"EXPLAIN (ANALYZE, BUFFERS) {statement}"
+                rows = raw.execute(query, parameters).fetchall()
+            label = f"{name} ({number} of {len(caught)})" if len(caught) > 1 else name
+            plans[label] = "\n".join(row[0] for row in rows)
     return plans
