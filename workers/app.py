@@ -68,8 +68,10 @@ def build_app(
     sealer = sealer or Sealer.from_environment(environ)
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = Store(settings.store_url(), sealer)
+    store.certificates.follow_rules({name: p.renew_before for name, p in config.ca.items()})
     metrics = Metrics()
-    metrics.watch(StoreCollector(store))
+    per_certificate = config.metrics.per_certificate_series
+    metrics.watch(StoreCollector(store, per_certificate=per_certificate))
     store.observe_write_waits(metrics.store_write_wait.observe)
     limits = {name: p.max_concurrent_calls for name, p in config.instances.items()}
     metrics.watch(SlotCollector(store, limits))

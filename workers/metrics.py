@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from cryptography import x509
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -27,6 +27,8 @@ from prometheus_client.utils import floatToGoString
 
 from messages import JobState, Stage
 from workers.servicenow import CallRecord
+from workers.store.certificates import DAYS_LEFT_BUCKETS, FAR_BUCKET
+from workers.store.stats import WAIT_ENDS
 
 if TYPE_CHECKING:
     from workers.store import Store
@@ -151,58 +153,124 @@ class Metrics:
 class StoreCollector(Collector):
     """Jobs by state, waits for CAs and certificates' notAfter, read from the store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, per_certificate: bool = False) -> None:
         self.store = store
+        self.per_certificate = per_certificate
+        self._lock = threading.Lock()
+        self._after = 0  # the last event id tallied
+        self._open: dict[str, datetime] = {}  # job id -> when its wait began
+        self._finished: dict[str, tuple[list[int], float]] = {}  # per bucket, and the sum
+        self._beyond: dict[str, int] = {}  # finished waits longer than the last bucket
 
     def describe(self) -> Iterable[Metric]:
         return []  # read at scrape time only: nothing is collected at registration
 
     def collect(self) -> Iterator[Metric]:
-        yield self._jobs()
+        yield from self._jobs()
         yield from self._waits()
-        yield self._certificates()
+        yield from self._certificates()
 
-    def _jobs(self) -> Metric:
-        gauge = GaugeMetricFamily("twoway_jobs", "Jobs in the store, by state.", labels=["state"])
-        counts = self.store.count_jobs()
+    def _jobs(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "twoway_jobs",
+            "Jobs in the store, by state (the planner's estimates on PostgreSQL past"
+            " 50,000 jobs: twoway_jobs_estimated says when).",
+            labels=["state"],
+        )
+        counts, estimated = self.store.count_jobs_cheaply()
         for state in JobState:
             gauge.add_metric([state.value], counts.get(state.value, 0))
-        return gauge
+        yield gauge
+        yield GaugeMetricFamily(
+            "twoway_jobs_estimated",
+            "1 when twoway_jobs are the planner's estimates, 0 when they are counted.",
+            value=int(estimated),
+        )
 
     def _waits(self) -> Iterator[Metric]:
-        waits = self.store.stats.ca_waits()
-        histogram = HistogramMetricFamily(
-            "twoway_ca_wait_seconds",
-            "Finished waits for a CA (waiting_for_ca until resumed, rejected or expired).",
-            labels=["outcome"],
-        )
-        for outcome in ("resumed", "rejected", "expired"):
-            seconds = [w.seconds for w in waits if w.outcome == outcome]
-            buckets = [(_le(b), sum(s <= b for s in seconds)) for b in WAIT_BUCKETS]
-            buckets.append(("+Inf", len(seconds)))
-            histogram.add_metric([outcome], buckets, sum(seconds))
+        """Finished waits, tallied as their events are appended (each scrape reads only
+        the events since the last one), and the longest wait still open."""
+        with self._lock:
+            events, self._after = self.store.stats.ca_wait_events(self._after)
+            for job_id, kind, at in events:
+                if kind == "waiting_for_ca":
+                    self._open[job_id] = at
+                elif job_id in self._open:
+                    self._finish(WAIT_ENDS[kind], (at - self._open.pop(job_id)).total_seconds())
+            histogram = HistogramMetricFamily(
+                "twoway_ca_wait_seconds",
+                "Finished waits for a CA (waiting_for_ca until resumed, rejected or expired).",
+                labels=["outcome"],
+            )
+            for outcome in ("resumed", "rejected", "expired"):
+                counts, total = self._finished.get(outcome, ([0] * len(WAIT_BUCKETS), 0.0))
+                seen = sum(counts) + self._beyond.get(outcome, 0)
+                buckets = [(_le(b), sum(counts[: i + 1])) for i, b in enumerate(WAIT_BUCKETS)]
+                histogram.add_metric([outcome], [*buckets, ("+Inf", seen)], total)
+            started = min(self._open.values(), default=None)
         yield histogram
-        open_waits = [w.seconds for w in waits if w.outcome is None]
+        longest = (datetime.now(UTC) - started).total_seconds() if started else 0.0
         yield GaugeMetricFamily(
             "twoway_ca_wait_longest_open_seconds",
             "How long the job waiting longest for its CA has waited (0: none waits).",
-            value=max(open_waits, default=0.0),
+            value=max(longest, 0.0),
         )
 
-    def _certificates(self) -> Metric:
+    def _finish(self, outcome: str, seconds: float) -> None:
+        counts, total = self._finished.setdefault(outcome, ([0] * len(WAIT_BUCKETS), 0.0))
+        for index, bound in enumerate(WAIT_BUCKETS):
+            if seconds <= bound:
+                counts[index] += 1
+                break
+        else:
+            self._beyond[outcome] = self._beyond.get(outcome, 0) + 1
+        self._finished[outcome] = (counts, total + seconds)
+
+    def _certificates(self) -> Iterator[Metric]:
+        """Expiry by instance and days-left bucket, and each instance's soonest notAfter,
+        from the inventory's stored columns (nothing is parsed on a scrape): a few series
+        per instance, however many jobs are stored."""
+        now = datetime.now(UTC)
+        summary = self.store.certificates.expiry_summary(now)
+        counts = GaugeMetricFamily(
+            "twoway_certificates",
+            "Certificates twoway manages (not replaced), by instance and days left until"
+            " notAfter: expired, up to 7, 14, 30, 60, 90, more.",
+            labels=["instance", "days_left"],
+        )
+        buckets = [label for label, _ in DAYS_LEFT_BUCKETS] + [FAR_BUCKET]
+        for instance in sorted({i for i, _ in summary.counts}):
+            for bucket in buckets:
+                counts.add_metric([instance, bucket], summary.counts.get((instance, bucket), 0))
+        yield counts
+        due = GaugeMetricFamily(
+            "twoway_certificates_due",
+            "Certificates past their renewal point and not replaced yet, by instance.",
+            labels=["instance"],
+        )
+        soonest = GaugeMetricFamily(
+            "twoway_certificate_soonest_not_after_timestamp_seconds",
+            "The soonest notAfter among each instance's certificates, as a Unix time.",
+            labels=["instance"],
+        )
+        for instance, when in sorted(summary.soonest.items()):
+            due.add_metric([instance], summary.due.get(instance, 0))
+            soonest.add_metric([instance], when.timestamp())
+        yield due
+        yield soonest
+        if self.per_certificate:
+            yield self._each_certificate()
+
+    def _each_certificate(self) -> Metric:
         gauge = GaugeMetricFamily(
             "twoway_certificate_not_after_timestamp_seconds",
-            "notAfter of each succeeded job's client certificate, as a Unix time.",
+            "notAfter of each current client certificate, as a Unix time (one series per"
+            " certificate: [metrics] per_certificate_series in pipeline.toml).",
             labels=["job_id", "instance", "target", "serial"],
         )
-        for row in self.store.stats.client_certificates():
-            try:
-                certificate = x509.load_der_x509_certificate(row.der)
-            except ValueError:
-                continue
-            not_after = certificate.not_valid_after_utc.timestamp()
-            serial = format(certificate.serial_number, "x")
-            gauge.add_metric([row.job_id, row.instance, row.target, serial], not_after)
+        for row in self.store.certificates.current():
+            labels = [row.job_id, row.instance, row.target, row.serial]
+            gauge.add_metric(labels, row.not_after.timestamp())
         return gauge
 
 

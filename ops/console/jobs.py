@@ -44,8 +44,9 @@ def _page(request: Request, filters: dict[str, Any], cursor: str | None) -> dict
     if more:
         last = jobs[-1]
         next_link = "?" + urlencode([*query, ("cursor", encode_cursor(last.created_at, last.id))])
-    counts = store.count_jobs()
+    counts, estimated = store.count_jobs_cheaply()
     return {
+        "estimated": estimated,
         "jobs": [job.summary() for job in jobs],
         "next": next_link,
         "first": "?" + urlencode(query) if cursor else None,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 import pika.exceptions
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ops.console.common import (
@@ -19,11 +20,13 @@ from ops.console.common import (
     session_of,
     signin_redirect,
 )
+from ops.console.jobs import PAGE
 from ops.console.views import waiting_list
 from ops.gateway.auth import actor_of
+from ops.gateway.jobs_list import decode_cursor, encode_cursor
 from ops.rabbitmq.dead_letters import DeadLetters
 from workers.errors import TwowayError
-from workers.levers.renewal import inventory
+from workers.levers.renewal import STATES, inventory_page
 from workers.levers.replay import MAX_REASON, check_reason
 
 __all__ = ["router"]
@@ -33,24 +36,61 @@ _BROKER_DOWN = (pika.exceptions.AMQPError, OSError)
 
 
 @router.get("/waiting")
-def waiting_page(request: Request) -> Response:
+def waiting_page(
+    request: Request, cursor: Annotated[str | None, Query(max_length=200)] = None
+) -> Response:
     try:
         session = require_session(request)
     except Refused:
         return signin_redirect(request)
-    rows = waiting_list(app_of(request))
-    return render(request, "waiting.html", {"waiting": rows}, session=session)
+    try:
+        rows, more = waiting_list(app_of(request), after=decode_cursor(cursor) if cursor else None)
+    except TwowayError as exc:
+        return refusal(request, exc, session)
+    context = {
+        "waiting": rows,
+        "next": "?" + urlencode([("cursor", encode_cursor(*more))]) if more else None,
+        "first": "?" if cursor else None,
+    }
+    return render(request, "waiting.html", context, session=session)
 
 
 @router.get("/certificates")
-def certificates_page(request: Request) -> Response:
+def certificates_page(
+    request: Request,
+    instance: Annotated[str, Query(max_length=64)] = "",
+    state: Annotated[str, Query(max_length=40)] = "",
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """One page, soonest notAfter first (the API's query: ``inventory_page``)."""
     try:
         session = require_session(request)
     except Refused:
         return signin_redirect(request)
     now = datetime.now(UTC)
-    found = [c.as_dict() | {"due": c.renewal_point <= now} for c in inventory(app_of(request))]
-    return render(request, "certificates.html", {"certificates": found}, session=session)
+    try:
+        if state and state not in STATES:
+            raise Refused(400, f"state: {state[:40]!r} is not a certificate state", "pick one")
+        found, after = inventory_page(
+            app_of(request),
+            now=now,
+            instance=instance or None,
+            states=[state] if state else [],
+            after=decode_cursor(cursor) if cursor else None,
+            limit=PAGE,
+        )
+    except (Refused, TwowayError) as exc:
+        return refusal(request, exc, session)
+    filters = [(k, v) for k, v in (("instance", instance), ("state", state)) if v]
+    next_link = None
+    if after is not None:
+        next_link = "?" + urlencode([*filters, ("cursor", encode_cursor(*after))])
+    context = {
+        "certificates": [c.as_dict() | {"due": c.renewal_point <= now} for c in found],
+        "next": next_link,
+        "first": "?" + urlencode(filters) if cursor else None,
+    }
+    return render(request, "certificates.html", context, session=session)
 
 
 def _dead_letters(request: Request) -> DeadLetters:

@@ -8,7 +8,7 @@ from typing import Any
 
 from messages import WAITING_STATES, JobState, Stage
 from workers.app import App
-from workers.levers.waiting import waiting_jobs
+from workers.levers.waiting import waiting_page
 from workers.store import JobRecord
 from workers.store.artifacts import Artifact
 
@@ -131,9 +131,13 @@ def replay_choices(app: App, job: JobRecord) -> list[dict[str, Any]]:
     return [{"stage": s.value, "anew": _ANEW.get(s)} for s in allowed]
 
 
-def waiting_list(app: App, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Every paused job: what it waits for, since when, and until when it may."""
+def waiting_list(
+    app: App, now: datetime | None = None, *, after: tuple[datetime, str] | None = None
+) -> tuple[list[dict[str, Any]], tuple[datetime, str] | None]:
+    """A page of paused jobs, the longest waiting first: what each waits for, since when,
+    and until when it may; and where the next page begins (None: the last page)."""
     moment = now or datetime.now(UTC)
+    found, more = waiting_page(app.store, app.config, WAITING_STATES, after=after, limit=100)
     rows = [
         {
             **w.summary(moment),
@@ -141,9 +145,9 @@ def waiting_list(app: App, now: datetime | None = None) -> list[dict[str, Any]]:
             "waits_for": _WAITS_FOR[w.waits_for].format(profile=w.profile),
             "overdue": w.deadline is not None and w.deadline <= moment,
         }
-        for w in waiting_jobs(app.store, app.config, states=WAITING_STATES)
+        for w in found
     ]
-    return sorted(rows, key=lambda r: r["waiting_since"])
+    return rows, more
 
 
 _WAITS_FOR = {

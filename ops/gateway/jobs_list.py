@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -17,6 +17,7 @@ from ops.gateway.errors import ERROR_BODY
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
 from workers.errors import RequestInvalid, StateConflict
+from workers.levers.waiting import waiting_page
 from workers.store.artifacts import Artifact
 
 __all__ = ["decode_cursor", "encode_cursor", "router"]
@@ -48,12 +49,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return when, job_id
 
 
-@router.get("", summary="Jobs, newest first, by state, stage and instance; 'next' pages on")
+@router.get("", summary="Jobs, newest first, by state, stage, instance and target; 'next' pages on")
 def list_jobs(
     request: Request,
     state: Annotated[list[JobState] | None, Query(description="repeatable")] = None,
     stage: Stage | None = None,
     instance: Annotated[str | None, Query(max_length=64)] = None,
+    target: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
@@ -62,6 +64,7 @@ def list_jobs(
         states=state or [],
         stage=stage,
         instance=instance,
+        target=target,
         limit=limit + 1,
         after=decode_cursor(cursor) if cursor else None,
     )
@@ -77,19 +80,24 @@ def list_jobs(
 
 @router.get(
     "/waiting",
-    summary="Paused jobs (for their CA or the third party): what for, since when, deadline",
+    summary="Paused jobs (for their CA or the third party): what for, since when, deadline;"
+    " the longest waiting first, 'next' pages on",
 )
-def waiting(request: Request) -> dict[str, Any]:
-    from datetime import UTC
-
-    from workers.levers.waiting import waiting_jobs
-
+def waiting(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
     app = state_of(request).app
     now = datetime.now(UTC)
-    found = sorted(
-        waiting_jobs(app.store, app.config, states=WAITING_STATES), key=lambda w: w.since
-    )
-    return {"jobs": [w.summary(now) for w in found]}
+    after = decode_cursor(cursor) if cursor else None
+    found, more = waiting_page(app.store, app.config, WAITING_STATES, after=after, limit=limit)
+    next_link = None
+    if more is not None:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+        query.append(("cursor", encode_cursor(*more)))
+        next_link = f"{request.url.path}?{urlencode(query)}"
+    return {"jobs": [w.summary(now) for w in found], "next": next_link}
 
 
 @router.get(

@@ -23,9 +23,10 @@ from workers.levers.scheduler import RenewalScheduler
 def stack() -> Iterator[Stack]:
     config = load_config()
     notify = config.notify.model_copy(update={"partner_expiring_days": 366})
-    with Stack(
-        StackOptions(broker="stub", config=config.model_copy(update={"notify": notify}))
-    ) as s:
+    # every round watches (by default a round does every [revocation] check_every_s)
+    revocation = config.revocation.model_copy(update={"check_every_s": 0})
+    changes = {"notify": notify, "revocation": revocation}
+    with Stack(StackOptions(broker="stub", config=config.model_copy(update=changes))) as s:
         yield s
 
 

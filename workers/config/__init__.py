@@ -20,6 +20,7 @@ from messages import Stage
 from workers.config.estate import EstateSettings
 from workers.config.lifecycle import NotifySettings, RevocationSettings, RevokeTrigger
 from workers.config.renewal import RenewalSettings, RenewBefore
+from workers.config.retention import RetentionSettings
 from workers.errors import ConfigError
 
 __all__ = [
@@ -252,6 +253,14 @@ AnyCaProfile = LocalCaProfile | ManualCaProfile | CfsslCaProfile | AcmeCaProfile
 CaProfile = Annotated[AnyCaProfile, Field(discriminator="adapter")]
 
 
+class MetricsSettings(_Frozen):
+    """``[metrics]``: what ``/metrics`` exports beyond its bounded series."""
+
+    # One series per current certificate (job id, instance, target, serial): as many
+    # series as certificates, so off unless an operator asks for it.
+    per_certificate_series: bool = False
+
+
 class PipelineConfig(_Frozen):
     broker: BrokerSettings = BrokerSettings()
     stages: list[StageSettings]
@@ -262,6 +271,8 @@ class PipelineConfig(_Frozen):
     revocation: RevocationSettings = RevocationSettings()
     notify: NotifySettings = NotifySettings()
     estate: EstateSettings = EstateSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="after")
     def _stages_once_each(self) -> PipelineConfig:

@@ -12,22 +12,29 @@ renewal of a certificate runs at a time: concurrent calls share one job.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography import x509
-
-from messages import CaChoice, JobAccepted, JobRequest, JobState, KeystoreUploaded, Stage
+from messages import CaChoice, JobAccepted, JobRequest, JobState
 from workers.app import App
-from workers.config.renewal import renewal_point
 from workers.errors import StateConflict
 from workers.levers.replay import check_reason
 from workers.readiness.admission import admit
 from workers.store import JobRecord, Store
-from workers.store.artifacts import Artifact
+from workers.store.certificates import CertificateRow
 
-__all__ = ["ManagedCertificate", "inventory", "renew", "renewal_request"]
+__all__ = [
+    "STATES",
+    "ManagedCertificate",
+    "describe",
+    "inventory",
+    "inventory_page",
+    "managed",
+    "renew",
+    "renewal_request",
+]
 
 _SUFFIX = re.compile(r" r\d+(\.\d+)?$")
 
@@ -101,6 +108,7 @@ class ManagedCertificate:
     protocol_profile: str
     keystore_record: str
     keystore_sys_id: str | None
+    keystore_format: str  # "jks" or "pkcs12" (keystore.format)
     not_before: datetime
     not_after: datetime
     renewal_point: datetime
@@ -109,7 +117,6 @@ class ManagedCertificate:
     renewed_by: str | None
     renews: str | None
     submitted_at: datetime  # when the job that made it was submitted
-    keystore_format: str = "jks"  # or "pkcs12" (keystore.format)
 
     @property
     def due_on_arrival(self) -> bool:
@@ -140,46 +147,74 @@ def _state(
     return ("due" if now >= due else "current"), None
 
 
-def _describe(app: App, job: JobRecord, now: datetime) -> ManagedCertificate | None:
-    store = app.store
-    pem = store.artifacts.get(job.id, Artifact.CERTIFICATE)
-    if pem is None:
-        return None
-    certificate = x509.load_pem_x509_certificate(pem)
-    start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
-    profile = app.config.ca.get(job.request.ca.profile)
-    due = renewal_point(start, end, profile.renew_before if profile else None)
-    uploaded = store.progress.get_output(job.id, Stage.UPLOAD_KEYSTORE)
-    sys_id = (
-        KeystoreUploaded.model_validate_json(uploaded.message).keystore_sys_id
-        if (uploaded)
-        else None
-    )
-    state, renewed_by = _state(store.renewals_of(job.id), due, end, now)
+def managed(row: CertificateRow, renewals: list[JobRecord], now: datetime) -> ManagedCertificate:
+    """Where a stored certificate stands, given the jobs that renew it (oldest first)."""
+    state, renewed_by = _state(renewals, row.renewal_point, row.not_after, now)
+    if row.replaced_by is not None:
+        state, renewed_by = "replaced", row.replaced_by
     return ManagedCertificate(
-        job_id=job.id,
-        instance=job.request.instance,
-        target=job.request.target.name,
-        protocol_profile=job.request.protocol_profile.name,
-        keystore_record=job.request.keystore.record_name,
-        keystore_format=job.request.keystore.format.value,
-        keystore_sys_id=sys_id,
-        not_before=start,
-        not_after=end,
-        renewal_point=due,
-        days_left=(end - now).total_seconds() / 86400,
+        job_id=row.job_id,
+        instance=row.instance,
+        target=row.target,
+        protocol_profile=row.protocol_profile,
+        keystore_record=row.keystore_record,
+        keystore_sys_id=row.keystore_sys_id,
+        keystore_format=row.keystore_format,
+        not_before=row.not_before,
+        not_after=row.not_after,
+        renewal_point=row.renewal_point,
+        days_left=(row.not_after - now).total_seconds() / 86400,
         state=state,
         renewed_by=renewed_by,
-        renews=job.renews,
-        submitted_at=job.created_at,
+        renews=row.renews,
+        submitted_at=row.submitted_at,
     )
 
 
-def inventory(
-    app: App, *, now: datetime | None = None, limit: int = 10_000
-) -> list[ManagedCertificate]:
-    """Every certificate of a succeeded job, soonest notAfter first."""
+def describe(store: Store, rows: list[CertificateRow], now: datetime) -> list[ManagedCertificate]:
+    """The certificates of ``rows``, with their renewals read in one query."""
+    renewals = store.renewals_of_many([r.job_id for r in rows if r.replaced_by is None])
+    return [managed(row, renewals.get(row.job_id, []), now) for row in rows]
+
+
+_PAGE = 500
+# The states a page can ask for; renewing and renewal_failed are due (or expired)
+# certificates told apart by their renewals, after the page is read.
+STATES = ("current", "due", "renewing", "renewal_failed", "expired", "replaced")
+_STORED = {"renewing": ("due", "expired"), "renewal_failed": ("due", "expired")}
+
+
+def inventory_page(
+    app: App,
+    *,
+    now: datetime | None = None,
+    instance: str | None = None,
+    states: Collection[str] = (),
+    days_left: float | None = None,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 100,
+) -> tuple[list[ManagedCertificate], tuple[datetime, str] | None]:
+    """One page of the inventory, soonest notAfter first, and where the next one starts
+    (None: this was the last). One query for the page, one for its renewals."""
     moment = now or datetime.now(UTC)
-    jobs = app.store.list_jobs(states=[JobState.SUCCEEDED], limit=limit)
-    found = [c for c in (_describe(app, job, moment) for job in jobs) if c is not None]
-    return sorted(found, key=lambda c: c.not_after)
+    stored = {s for state in states for s in _STORED.get(state, (state,))}
+    rows = app.store.certificates.page(
+        moment, instance=instance, states=stored, days_left=days_left, after=after, limit=limit
+    )
+    found = [c for c in describe(app.store, rows, moment) if not states or c.state in states]
+    more = len(rows) == limit
+    return found, ((rows[-1].not_after, rows[-1].job_id) if more else None)
+
+
+def inventory(app: App, *, now: datetime | None = None) -> list[ManagedCertificate]:
+    """Every certificate of a succeeded job, soonest notAfter first (read page by page;
+    the API and the console read one page: ``Certificates.page``)."""
+    moment = now or datetime.now(UTC)
+    found: list[ManagedCertificate] = []
+    after: tuple[datetime, str] | None = None
+    while rows := app.store.certificates.page(moment, after=after, limit=_PAGE):
+        found += describe(app.store, rows, moment)
+        if len(rows) < _PAGE:
+            break
+        after = (rows[-1].not_after, rows[-1].job_id)
+    return found

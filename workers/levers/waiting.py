@@ -11,7 +11,7 @@ from messages import JobState
 from workers.config import PipelineConfig
 from workers.store import JobRecord, Store
 
-__all__ = ["WaitingJob", "wait_deadline", "waiting_jobs"]
+__all__ = ["WaitingJob", "wait_deadline", "waiting_jobs", "waiting_page"]
 
 _PAGE = 500
 
@@ -56,19 +56,32 @@ def waiting_jobs(
     since_before: datetime | None = None,
     states: Collection[JobState] = (JobState.WAITING_FOR_CA,),
 ) -> Iterator[WaitingJob]:
-    """Every job in ``states`` (read in pages first, then yielded); with ``since_before``,
-    only those waiting since before then (a query, not a scan)."""
-    found: dict[str, JobRecord] = {}  # by id: a job created meanwhile shifts the pages
-    offset = 0
-    while batch := store.list_jobs(
-        states=list(states), updated_before=since_before, limit=_PAGE, offset=offset
+    """Every job in ``states``, the longest waiting first (read in keyset pages on an
+    index); with ``since_before``, only those waiting since before then."""
+    after: tuple[datetime, str] | None = None
+    while batch := store.list_waiting(
+        list(states), updated_before=since_before, after=after, limit=_PAGE
     ):
-        found.update((job.id, job) for job in batch)
-        offset += len(batch)
+        for job in batch:
+            yield _describe(store, config, job)
         if len(batch) < _PAGE:
-            break
-    for job in found.values():
-        yield _describe(store, config, job)
+            return
+        after = (batch[-1].updated_at, batch[-1].id)
+
+
+def waiting_page(
+    store: Store,
+    config: PipelineConfig,
+    states: Collection[JobState],
+    *,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 100,
+) -> tuple[list[WaitingJob], tuple[datetime, str] | None]:
+    """One page of waiting jobs (the longest waiting first) and where the next begins."""
+    batch = store.list_waiting(list(states), after=after, limit=limit + 1)
+    page = [_describe(store, config, job) for job in batch[:limit]]
+    more = len(batch) > limit
+    return page, ((page[-1].since, page[-1].job.id) if more else None)
 
 
 def wait_deadline(

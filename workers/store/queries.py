@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select, text
 
 from messages import JobEvent, JobRequest, JobState, Stage
 from workers.errors import IdempotencyConflict, JobNotFound
@@ -24,6 +24,19 @@ from workers.store.statements import SELECT_JOB
 __all__ = ["JobQueries"]
 
 _CACHED_REQUESTS = 4096
+ESTIMATE_FROM = 50_000  # jobs: from here on, counts by state are the planner's estimates
+_ESTIMATE = text(
+    "SELECT c.reltuples::bigint AS total, s.most_common_vals::text AS states,"
+    " s.most_common_freqs AS freqs FROM pg_class c"
+    " LEFT JOIN pg_stats s ON s.schemaname = current_schema()"
+    " AND s.tablename = 'twoway_jobs' AND s.attname = 'state'"
+    " WHERE c.oid = to_regclass('twoway_jobs')"
+)
+
+
+def _pg_array(text_value: str) -> list[str]:
+    """``{a,b,"c d"}`` (an anyarray as text) as a list; states hold no commas or quotes."""
+    return [item.strip('"') for item in text_value.strip("{}").split(",") if item]
 
 
 def _aware(value: datetime) -> datetime:
@@ -104,9 +117,10 @@ class JobQueries:
         query = select(t.jobs).order_by(t.jobs.c.created_at.desc(), t.jobs.c.id)
         if after is not None:
             created, job_id = after
+            # This form (not "< c OR (= c AND id >)") lets the index's range start at c.
             query = query.where(
-                (t.jobs.c.created_at < created)
-                | ((t.jobs.c.created_at == created) & (t.jobs.c.id > job_id))
+                t.jobs.c.created_at <= created,
+                or_(t.jobs.c.created_at < created, t.jobs.c.id > job_id),
             )
         if updated_before is not None:
             query = query.where(t.jobs.c.updated_at < updated_before)
@@ -122,11 +136,75 @@ class JobQueries:
             rows = conn.execute(query.limit(limit).offset(offset)).all()
         return [self._record(row) for row in rows]
 
+    def list_waiting(
+        self,
+        states: Collection[JobState],
+        *,
+        updated_before: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 100,
+    ) -> list[JobRecord]:
+        """Jobs in ``states``, the longest waiting first (``updated_at``: when the wait
+        began); ``after`` = (updated_at, id) of the last job of the previous page."""
+        j = t.jobs
+        found: list[Any] = []
+        with self._reader.connect() as conn:
+            for state in states:  # one range of the (state, updated_at, id) index each
+                query = select(j).where(j.c.state == state.value)
+                if updated_before is not None:
+                    query = query.where(j.c.updated_at < updated_before)
+                if after is not None:
+                    since, job_id = after
+                    query = query.where(
+                        j.c.updated_at >= since, or_(j.c.updated_at > since, j.c.id > job_id)
+                    )
+                query = query.order_by(j.c.updated_at, j.c.id).limit(limit)
+                found += conn.execute(query).all()
+        found.sort(key=lambda row: (_aware(row.updated_at), row.id))
+        return [self._record(row) for row in found[:limit]]
+
     def renewals_of(self, job_id: str) -> list[JobRecord]:
         """The jobs that renew ``job_id``, oldest first."""
         query = select(t.jobs).where(t.jobs.c.renews == job_id).order_by(t.jobs.c.created_at)
         with self._reader.connect() as conn:
             return [self._record(row) for row in conn.execute(query).all()]
+
+    def renewals_of_many(self, job_ids: Collection[str]) -> dict[str, list[JobRecord]]:
+        """The jobs that renew each of ``job_ids``, oldest first, in one query."""
+        if not job_ids:
+            return {}
+        query = (
+            select(t.jobs).where(t.jobs.c.renews.in_(list(job_ids))).order_by(t.jobs.c.created_at)
+        )
+        found: dict[str, list[JobRecord]] = {}
+        with self._reader.connect() as conn:
+            for row in conn.execute(query).all():
+                found.setdefault(row.renews, []).append(self._record(row))
+        return found
+
+    def ping(self) -> None:
+        """One round trip to the database (``SELECT 1``): raises when it cannot be reached."""
+        with self._reader.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def count_jobs_cheaply(self) -> tuple[dict[str, int], bool]:
+        """Jobs by state, and whether the counts are estimates: on PostgreSQL, past
+        ``ESTIMATE_FROM`` jobs, the planner's statistics (kept by autovacuum's ANALYZE)
+        give them without reading the table; below it, or without statistics, they are
+        counted."""
+        if self._reader.dialect.name == "postgresql":
+            estimated = self._estimate_counts()
+            if estimated is not None:
+                return estimated, True
+        return self.count_jobs(), False
+
+    def _estimate_counts(self) -> dict[str, int] | None:
+        with self._reader.connect() as conn:
+            rows = conn.execute(_ESTIMATE).first()
+        if rows is None or rows.total is None or rows.total < ESTIMATE_FROM or not rows.states:
+            return None
+        states = _pg_array(rows.states)
+        return {s: round(f * rows.total) for s, f in zip(states, rows.freqs, strict=False)}
 
     def count_jobs(self) -> dict[str, int]:
         query = select(t.jobs.c.state, func.count()).group_by(t.jobs.c.state)

@@ -14,6 +14,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "acme_orders",
     "artifacts",
     "callback_signatures",
+    "certificates",
     "events",
     "instance_slots",
     "jobs",
@@ -60,8 +63,14 @@ jobs = Table(
     Column("last_seq", Integer, nullable=False, server_default="0"),
     Index("ix_twoway_jobs_state_stage", "state", "stage"),
     Index("ix_twoway_jobs_renews", "renews"),
-    Index("ix_twoway_jobs_instance", "instance"),
 )
+# Every list of jobs is newest first, (created_at DESC, id) paged by keyset: one index for
+# the order and one per filter, so that a page reads its rows and no more (0009).
+Index("ix_twoway_jobs_order", jobs.c.created_at.desc(), jobs.c.id)
+for _column in ("state", "stage", "instance", "target"):
+    Index(f"ix_twoway_jobs_{_column}_order", jobs.c[_column], jobs.c.created_at.desc(), jobs.c.id)
+# Waiting jobs, the longest waiting first (updated_at: when the wait began).
+Index("ix_twoway_jobs_state_updated", jobs.c.state, jobs.c.updated_at, jobs.c.id)
 
 events = Table(
     "twoway_events",
@@ -76,6 +85,63 @@ events = Table(
     Column("detail", Text, nullable=False, default="{}"),
     UniqueConstraint("job_id", "seq", name="uq_twoway_events_job_seq"),
     Index("ix_twoway_events_kind", "kind"),
+)
+
+# The certificate of each succeeded job, kept by its events (certificates.py, 0009): what is
+# due is one indexed query, whatever the number of jobs.
+certificates = Table(
+    "twoway_certificates",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("instance", String(64), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("ca_profile", String(100), nullable=False),
+    Column("protocol_profile", String(100), nullable=False),
+    Column("keystore_record", String(100), nullable=False),
+    Column("keystore_sys_id", String(32), nullable=True),
+    Column("keystore_format", String(16), nullable=False, server_default="jks"),
+    Column("serial", String(64), nullable=False),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("not_after", DateTime(timezone=True), nullable=False),
+    Column("renewal_point", DateTime(timezone=True), nullable=False),
+    Column("renew_before", String(20), nullable=True),  # the rule the point was set with
+    Column("renews", String(32), nullable=True),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("replaced_by", String(32), nullable=True),  # the renewal that succeeded it
+    Column("retired_at", DateTime(timezone=True), nullable=True),  # its keystore record's
+    Column("retired_sys_id", String(32), nullable=True),
+    Column("keystore_deleted", Boolean, nullable=False, server_default=false()),
+    # How far retention pruned the job: 0 nothing, 1 its artifacts, 2 its history too.
+    Column("pruned", Integer, nullable=False, server_default="0"),
+    Index(
+        "ix_twoway_certificates_due",
+        "renewal_point",
+        "job_id",
+        postgresql_where=text("replaced_by IS NULL"),
+        sqlite_where=text("replaced_by IS NULL"),
+    ),
+    Index("ix_twoway_certificates_not_after", "not_after", "job_id"),
+    Index(  # what /metrics aggregates: the open certificates, read from the index alone
+        "ix_twoway_certificates_open",
+        "instance",
+        "not_after",
+        "renewal_point",
+        postgresql_where=text("replaced_by IS NULL"),
+        sqlite_where=text("replaced_by IS NULL"),
+    ),
+    Index("ix_twoway_certificates_instance", "instance", "not_after", "job_id"),
+    Index(
+        "ix_twoway_certificates_prunable",
+        "retired_at",
+        postgresql_where=text("keystore_deleted AND pruned < 2"),
+        sqlite_where=text("keystore_deleted AND pruned < 2"),
+    ),
+    Index(
+        "ix_twoway_certificates_retired",
+        "retired_at",
+        postgresql_where=text("retired_at IS NOT NULL AND NOT keystore_deleted"),
+        sqlite_where=text("retired_at IS NOT NULL AND NOT keystore_deleted"),
+    ),
 )
 
 # The events relay's cursor: the history is the outbox, and ``last_event_id`` is how far

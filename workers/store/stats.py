@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from messages import JobState
 from workers.store import schema as t
@@ -66,6 +66,20 @@ class Stats:
                 waits.append(CaWait(job_id, seconds, WAIT_ENDS[kind]))
         waits += [CaWait(j, (now - at).total_seconds(), None) for j, at in started.items()]
         return waits
+
+    def ca_wait_events(self, after_id: int) -> tuple[list[tuple[str, str, datetime]], int]:
+        """The wait events after event ``after_id`` (``job_id, kind, at``, in order), and
+        the last event id read: all of them by the kind index the first time (0), then
+        only the events appended since, by the primary key."""
+        e = t.events
+        kinds = ["waiting_for_ca", *WAIT_ENDS]
+        with self._reader.connect() as conn:
+            last = int(conn.execute(select(func.max(e.c.id))).scalar() or 0)
+            query = select(e.c.job_id, e.c.kind, e.c.at).where(e.c.id > after_id, e.c.id <= last)
+            order = (e.c.id,) if after_id else (e.c.job_id, e.c.seq)
+            query = query.order_by(*order)
+            rows = conn.execute(query.where(e.c.kind.in_(kinds))).all()
+        return [(r.job_id, r.kind, _aware(r.at)) for r in rows], last
 
     def client_certificates(
         self, states: Collection[JobState] = (JobState.SUCCEEDED,)

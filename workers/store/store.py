@@ -26,11 +26,13 @@ from workers.store import schema as t
 from workers.store.acme import AcmeRecords
 from workers.store.artifacts import Artifacts
 from workers.store.begin import StageStarts
+from workers.store.certificates import Certificates
 from workers.store.engine import make_engines
 from workers.store.lifecycle import Notifications, Revocations
 from workers.store.migrate import upgrade as upgrade_schema
 from workers.store.outbox import Outbox
 from workers.store.progress import Progress, put_output
+from workers.store.pruning import Pruning
 from workers.store.queries import JobQueries
 from workers.store.records import JobRecord
 from workers.store.signatures import CallbackSignatures
@@ -80,7 +82,7 @@ def request_sha256(request: JobRequest) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-class Store(JobQueries, StageStarts):
+class Store(JobQueries, StageStarts, Pruning):
     """Jobs and everything they hold. Thread-safe; one instance per process."""
 
     def __init__(self, url: str, sealer: Sealer) -> None:
@@ -100,6 +102,7 @@ class Store(JobQueries, StageStarts):
         self.slots = Slots(self._reader, self._writer, postgres=self._postgres)
         self.revocations = Revocations(self._reader, self._writer)
         self.notifications = Notifications(self._reader, self._writer)
+        self.certificates = Certificates(self._reader, self._writer)
         self._create_schema()
 
     # -- plumbing -----------------------------------------------------------------------
@@ -150,6 +153,7 @@ class Store(JobQueries, StageStarts):
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_ORDER})
         for row in rows:  # one at a time: ids in the order the write added them
             conn.execute(INSERT_EVENT, row)
+        self.certificates.on_events(conn, rows)
 
     def _lock_job(self, conn: Connection, job_id: str) -> Row[Any]:
         row = conn.execute(LOCK_JOB if self._postgres else SELECT_JOB, {"job_id": job_id}).first()

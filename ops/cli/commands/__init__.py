@@ -24,6 +24,7 @@ from ops.cli.commands import (
     plan,
     remote,
     renewal,
+    retention,
     rollback,
     tokens,
 )
@@ -44,6 +45,7 @@ MODULES = [
     dead_letters,
     bench,
     renewal,
+    retention,
     plan,
     doctor,
     estate,

@@ -58,6 +58,34 @@ def register(sub: Any) -> None:
         type=float,
         help="also a second instance this slow, saturated while the first one's jobs run",
     )
+    scale = bench.add_argument_group(
+        "a store of many jobs (replaces the pipeline comparison): every route at two sizes"
+    )
+    scale.add_argument(
+        "--store-jobs",
+        type=positive,
+        help="fill the store with this many copies of real jobs and time every route,"
+        " lever pass and /metrics, also at --store-jobs-small, with growth ratios",
+    )
+    scale.add_argument(
+        "--store-jobs-small", type=positive, help="the smaller size (default: a tenth)"
+    )
+    scale.add_argument(
+        "--due",
+        type=float,
+        default=0.0,
+        help="share of renewal chains whose current certificate is past its renewal point",
+    )
+    scale.add_argument(
+        "--explain",
+        action="store_true",
+        help="also print the plans of the list and due-certificate queries (PostgreSQL)",
+    )
+    scale.add_argument(
+        "--no-retention",
+        action="store_true",
+        help="skip applying the bench's retention policy at the end",
+    )
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(run=_bench)
 
@@ -84,6 +112,8 @@ def _bench(args: argparse.Namespace) -> int:
     from workers.logs import configure_logging
 
     configure_logging(stream=sys.stderr, level="WARNING")  # stdout carries the result only
+    if args.store_jobs is not None:
+        return _scale_bench(args)
     if args.instance_latency_ms is not None:
         return _latency_bench(args)
     result = run_bench(
@@ -130,4 +160,31 @@ def _latency_bench(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print(table(list(result.items()), ["measure", "value"]))
+    return 0
+
+
+def _scale_bench(args: argparse.Namespace) -> int:
+    from ops.bench.scale import ScaleOptions, run_scale
+
+    small = args.store_jobs_small or max(1, args.store_jobs // 10)
+    result = run_scale(
+        ScaleOptions(
+            sizes=(small, args.store_jobs),
+            postgres_url=args.database_url
+            if args.database_url and not args.database_url.startswith("sqlite")
+            else None,
+            due=args.due,
+            explain=args.explain,
+            retention=not args.no_retention,
+        )
+    )
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    else:
+        print(f"store: {result.store}")
+        print(table(result.rows(), result.headers()))
+        if result.retention is not None:
+            print(f"retention (bench policy) removed: {json.dumps(result.retention)}")
+        for name, plan in (result.plans or {}).items():
+            print(f"\n-- {name}\n{plan}")
     return 0

@@ -14,6 +14,13 @@ __all__ = ["register"]
 
 def register(sub: Any) -> None:
     certificates = sub.add_parser("certificates", help="every certificate twoway manages")
+    certificates.add_argument("--instance", help="only this instance's certificates")
+    certificates.add_argument(
+        "--state",
+        action="append",
+        help="current, due, renewing, renewal_failed, expired or replaced (repeatable)",
+    )
+    certificates.add_argument("--days-left", type=float, help="notAfter within this many days")
     add_remote(certificates)
     certificates.set_defaults(run=_certificates)
 
@@ -31,7 +38,14 @@ def register(sub: Any) -> None:
 
 
 def _certificates(args: argparse.Namespace) -> int:
-    found = gateway(args).get("/v1/certificates")["certificates"]
+    client = gateway(args)
+    params = {"instance": args.instance, "state": args.state, "days_left": args.days_left}
+    found: list[dict[str, Any]] = []
+    path: str | None = "/v1/certificates"
+    while path is not None:  # every page, soonest notAfter first
+        page = client.get(path, **params)
+        found += page["certificates"]
+        path, params = page.get("next"), {}
     if args.json:
         emit(found, as_json=True)
         return 0

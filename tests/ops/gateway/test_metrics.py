@@ -52,8 +52,15 @@ def test_a_job_moves_the_numbers(stack: Stack, api: httpx.Client, reader: dict[s
     assert total(after, calls) > total(before, calls)
     assert total(after, calls, method="POST", status="201") > total(before, calls, status="201")
 
-    not_after = total(after, "twoway_certificate_not_after_timestamp_seconds", job_id=job.id)
-    assert 364 * 86400 < not_after - time.time() < 366 * 86400  # the local CA's 365 days
+    # Certificates by instance and days-left bucket (the local CA's 365 days: "more"),
+    # and the instance's soonest notAfter; no series per certificate unless asked for.
+    held = "twoway_certificates"
+    assert total(after, held, instance="sandbox", days_left="more") == (
+        total(before, held, instance="sandbox", days_left="more") + 1
+    )
+    soonest = total(after, "twoway_certificate_soonest_not_after_timestamp_seconds")
+    assert 0 < soonest - time.time() < 366 * 86400
+    assert not any(n == "twoway_certificate_not_after_timestamp_seconds" for n, _ in after)
     assert ("twoway_ca_wait_longest_open_seconds", ()) in after
     waits = "twoway_store_write_wait_seconds_count"  # the job's writes, each observed
     assert total(after, waits) > total(before, waits)

@@ -118,3 +118,36 @@ def test_the_alembic_cli_alone_is_refused_with_a_hint() -> None:
     """env.py runs only on the store's connection (which holds the lock)."""
     with pytest.raises(ConfigError, match="connection the store provides"):
         command.upgrade(alembic_config(None), "head")
+
+
+def test_0009_back_fills_the_certificate_inventory(store_url: str, sealer: Sealer) -> None:
+    """A store with succeeded jobs from before the inventory: upgrading stores each one's
+    notAfter and renewal point (and a renewal's replacement), as a job succeeding does."""
+    from cryptography.hazmat.primitives import serialization
+
+    from messages import JobState
+    from tests.factories import self_signed
+
+    store = Store(store_url, sealer)
+    certificate = self_signed("backfill.example.test")
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    request = JobRequest.model_validate(good())
+    old, _ = store.create_job(request)
+    new, _ = store.create_job(request, renews=old.id)
+    for job in (old, new):
+        store.artifacts.put_all(job.id, {"certificate": pem})
+        store.transition(job.id, kind="job_succeeded", state=JobState.SUCCEEDED)
+    made = store.certificates.get(old.id)
+    store.close()
+    engine = writer(store_url)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0008")
+        command.upgrade(alembic_config(conn), "head")
+    engine.dispose()
+    again = Store(store_url, sealer)
+    filled = again.certificates.get(old.id)
+    assert filled is not None and made is not None
+    assert filled.not_after == certificate.not_valid_after_utc == made.not_after
+    assert filled.renewal_point == made.renewal_point
+    assert filled.replaced_by == new.id
+    assert again.certificates.due(certificate.not_valid_after_utc) != []
