@@ -19,7 +19,7 @@ from typing import Any
 from ops.dev.sandbox import Pacing
 from ops.dev.sandbox.live import add_keystore_record, self_signed_keystore
 from ops.dev.sandbox.seed import SYSTEM_USER, add_rest_message
-from ops.dev.sandbox.store import Store
+from ops.dev.sandbox.store import SandboxStore
 from ops.dev.stack import Stack, StackOptions
 from workers.estate.inventory import discover_estate
 
@@ -34,7 +34,7 @@ class EstateBenchOptions:
     limits: tuple[int, ...] = (1, 4, 8)
 
 
-def add_large_estate(store: Store, endpoint: str, messages: int, certificates: int) -> None:
+def add_large_estate(store: SandboxStore, endpoint: str, messages: int, certificates: int) -> None:
     """``certificates`` records (half keystores) and ``messages`` messages on mutual auth."""
     facts = store.facts
     keystores = max(1, certificates // 2)

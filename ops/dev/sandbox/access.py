@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ops.dev.sandbox.store import Refusal, Store
+from ops.dev.sandbox.store import Refusal, SandboxStore
 
 __all__ = ["ADMIN", "WEB_SERVICE_ADMIN", "Roles", "can_read", "has_role", "require_write"]
 
@@ -27,7 +27,7 @@ def has_role(roles: Roles, required: Collection[str]) -> bool:
     return not required or ADMIN in roles or any(role in roles for role in required)
 
 
-def can_read(store: Store, table: str, roles: Roles) -> bool:
+def can_read(store: SandboxStore, table: str, roles: Roles) -> bool:
     """Whether the caller may see the rows; raises 403 when the ACL refuses outright."""
     store.check_allowed(table, "read", None)
     if has_role(roles, store.table(table).read_roles):
@@ -37,7 +37,7 @@ def can_read(store: Store, table: str, roles: Roles) -> bool:
     raise Refusal(403, "Operation Failed", "ACL Exception Read Failed due to security constraints")
 
 
-def require_write(store: Store, table: str, operation: str, roles: Roles) -> None:
+def require_write(store: SandboxStore, table: str, operation: str, roles: Roles) -> None:
     """Refuse a create/update/delete the caller's roles do not allow."""
     if has_role(roles, store.table(table).write_roles):
         return

@@ -21,11 +21,11 @@ from ops.dev.sandbox.attachment_api import AttachmentApi
 from ops.dev.sandbox.auth import Auth
 from ops.dev.sandbox.faults import FaultInjector
 from ops.dev.sandbox.pacing import Pacer
-from ops.dev.sandbox.store import Refusal, Store
+from ops.dev.sandbox.store import Refusal, SandboxStore
 from ops.dev.sandbox.table_api import TableApi
 from ops.dev.sandbox.wire import Request, Response, accepts_json, error, parse_query
 
-__all__ = ["App"]
+__all__ = ["SandboxApp"]
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,12 @@ def _method_not_allowed(request: Request) -> Response:
     return error(405, "Method not Supported", f"{request.method} method not supported for API")
 
 
-class App:
+class SandboxApp:
     """Turns a :class:`Request` into a :class:`Response`; thread-safe."""
 
     def __init__(
         self,
-        store: Store,
+        store: SandboxStore,
         auth: Auth,
         faults: FaultInjector,
         control: Callable[[Request], Response],

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ops.dev.sandbox import multipart
 from ops.dev.sandbox.access import Roles, can_read, has_role, require_write
 from ops.dev.sandbox.paging import page
-from ops.dev.sandbox.store import Refusal, Store
+from ops.dev.sandbox.store import Refusal, SandboxStore
 from ops.dev.sandbox.table_api import not_found
 from ops.dev.sandbox.wire import Request, Response, ok
 
@@ -48,7 +48,7 @@ class AttachmentApi:
     """Handlers for uploading, listing, reading and deleting attachments."""
 
     def __init__(
-        self, store: Store, full_name: Callable[[str], str], base_url: Callable[[], str]
+        self, store: SandboxStore, full_name: Callable[[str], str], base_url: Callable[[], str]
     ) -> None:
         self.store = store
         self.full_name = full_name

@@ -25,7 +25,7 @@ from ops.dev.sandbox.faults import FaultInjector, FaultPlan
 from ops.dev.sandbox.pacing import Pacer, Pacing
 from ops.dev.sandbox.rules import broken_keystores
 from ops.dev.sandbox.seed import add_rest_message, set_property
-from ops.dev.sandbox.store import Refusal, Store
+from ops.dev.sandbox.store import Refusal, SandboxStore
 from ops.dev.sandbox.wire import Request, Response, json_body
 
 __all__ = ["Control"]
@@ -45,7 +45,7 @@ class Control:
     """Handles ``/sandbox/*`` calls for one sandbox."""
 
     def __init__(
-        self, store: Store, auth: Auth, faults: FaultInjector, pacer: Pacer | None = None
+        self, store: SandboxStore, auth: Auth, faults: FaultInjector, pacer: Pacer | None = None
     ) -> None:
         self.store, self.auth, self.faults = store, auth, faults
         self.pacer = pacer or Pacer()

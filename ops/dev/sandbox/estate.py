@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from ops.dev.sandbox.estate_pki import HandCa, Leaf
 from ops.dev.sandbox.live import add_keystore_record
 from ops.dev.sandbox.seed import SYSTEM_USER, add_rest_message, set_property
-from ops.dev.sandbox.store import Store
+from ops.dev.sandbox.store import SandboxStore
 
 __all__ = ["Estate", "EstateEndpoints", "add_estate", "add_public_ca_integrations"]
 
@@ -53,14 +53,14 @@ class Estate:
     certificates: dict[str, str] = field(default_factory=dict)
 
 
-def _profile(store: Store, estate: Estate, protocol: str, keystore: str, port: str) -> str:
+def _profile(store: SandboxStore, estate: Estate, protocol: str, keystore: str, port: str) -> str:
     row = {"protocol": protocol, "default_port": port, "keystore": keystore}
     sys_id: str = store.insert("sys_protocol_profile", row, SYSTEM_USER)["sys_id"]
     estate.profiles[protocol] = sys_id
     return sys_id
 
 
-def _rest(store: Store, estate: Estate, name: str, endpoint: str, profile: str) -> None:
+def _rest(store: SandboxStore, estate: Estate, name: str, endpoint: str, profile: str) -> None:
     message = add_rest_message(store, name, endpoint, ("get", "post"))
     on = {"use_mutual_auth": "true", "protocol_name": profile}
     store.update("sys_rest_message", message, on, SYSTEM_USER)
@@ -70,7 +70,13 @@ def _rest(store: Store, estate: Estate, name: str, endpoint: str, profile: str) 
 
 
 def _keystore(
-    store: Store, estate: Estate, name: str, leaf: Leaf, *, active: bool = True, p12: bool = False
+    store: SandboxStore,
+    estate: Estate,
+    name: str,
+    leaf: Leaf,
+    *,
+    active: bool = True,
+    p12: bool = False,
 ) -> str:
     facts = store.facts
     if p12 and facts.offer_pkcs12:
@@ -85,7 +91,7 @@ def _keystore(
     return sys_id
 
 
-def _trust(store: Store, estate: Estate, name: str, pem: str) -> None:
+def _trust(store: SandboxStore, estate: Estate, name: str, pem: str) -> None:
     facts = store.facts
     row = {
         "name": name,
@@ -102,7 +108,7 @@ def _port(endpoint: str) -> str:
     return tail.rsplit(":", 1)[1] if ":" in tail else "443"
 
 
-def _soap_on_mutual_auth(store: Store, estate: Estate, profile: str) -> None:
+def _soap_on_mutual_auth(store: SandboxStore, estate: Estate, profile: str) -> None:
     facts = store.facts
     found = store.find("sys_soap_message", "name", "Ledger SOAP")
     if not found:
@@ -112,7 +118,7 @@ def _soap_on_mutual_auth(store: Store, estate: Estate, profile: str) -> None:
     estate.messages["Ledger SOAP"] = found[0]["sys_id"]
 
 
-def add_estate(store: Store, where: EstateEndpoints | None = None) -> Estate:
+def add_estate(store: SandboxStore, where: EstateEndpoints | None = None) -> Estate:
     """Add the hand-made estate (see the module doc) to a seeded store."""
     where = where or EstateEndpoints()
     public = HandCa("Example Public TLS RSA CA 2024", "Example Trust Services")
@@ -179,7 +185,7 @@ def add_estate(store: Store, where: EstateEndpoints | None = None) -> Estate:
     return estate
 
 
-def add_public_ca_integrations(store: Store, endpoint: str, count: int) -> Estate:
+def add_public_ca_integrations(store: SandboxStore, endpoint: str, count: int) -> Estate:
     """``count`` more hand-made REST integrations ("Public API <n>" on ``mauthpublic<n>``),
     each on its own keystore from a "public" CA (serverAuth and clientAuth): what a bulk
     migration moves."""

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from ops.dev.sandbox.app import App
+from ops.dev.sandbox.app import SandboxApp
 from ops.dev.sandbox.wire import Request, Response, parse_query
 
 __all__ = ["HttpServer"]
@@ -95,7 +95,7 @@ class HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], app: App) -> None:
+    def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
         self.app = app
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()

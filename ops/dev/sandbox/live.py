@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ops.dev.sandbox.seed import SYSTEM_USER, add_rest_message
-from ops.dev.sandbox.store import Store
+from ops.dev.sandbox.store import SandboxStore
 
 __all__ = ["LiveMessage", "add_keystore_record", "add_live_rest_message", "self_signed_keystore"]
 
@@ -66,7 +66,7 @@ def self_signed_keystore(common_name: str, alias: str = "client") -> tuple[bytes
 
 
 def add_live_rest_message(
-    store: Store,
+    store: SandboxStore,
     name: str,
     endpoint: str,
     *,
@@ -95,7 +95,7 @@ def add_live_rest_message(
 
 
 def add_keystore_record(
-    store: Store,
+    store: SandboxStore,
     name: str,
     data: bytes,
     password: str,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ops.dev.sandbox.auth import User
-from ops.dev.sandbox.store import Store
+from ops.dev.sandbox.store import SandboxStore
 
 __all__ = ["ROLES", "seed_people"]
 
@@ -21,7 +21,7 @@ ROLES = (
 )
 
 
-def seed_people(store: Store, users: Iterable[User]) -> None:
+def seed_people(store: SandboxStore, users: Iterable[User]) -> None:
     """One sys_user per login, the known roles, and a grant per role a login holds."""
     role_ids: dict[str, str] = {}
     wanted = {role for user in users for role in user.roles}

@@ -18,24 +18,26 @@ import weakref
 from cryptography import x509
 
 from ops.dev.sandbox.keystores import certificate_fields, der_fields, load_keystore, pem_fields
-from ops.dev.sandbox.store import Refusal, Store
+from ops.dev.sandbox.store import Refusal, SandboxStore
 
 __all__ = ["broken_keystores", "install", "keystore_error"]
 
 _CERTS = "sys_certificate"
-_LOADED: weakref.WeakKeyDictionary[Store, dict[str, tuple[str | None, x509.Certificate | None]]]
+_LOADED: weakref.WeakKeyDictionary[
+    SandboxStore, dict[str, tuple[str | None, x509.Certificate | None]]
+]
 _LOADED = weakref.WeakKeyDictionary()
 _RECHECK = frozenset({"inserted", "attachment", "active", "key_store_password", "type"})
 
 
-def install(store: Store) -> None:
+def install(store: SandboxStore) -> None:
     """Register the rules on a store."""
     store.validators.extend((_unique_certificate_name, _protocol_rules))
     store.after_write.append(_after_write)
 
 
 def _unique_certificate_name(
-    store: Store, table: str, row: dict[str, str], old: dict[str, str] | None
+    store: SandboxStore, table: str, row: dict[str, str], old: dict[str, str] | None
 ) -> None:
     if table != _CERTS or not row["name"] or (old is not None and old["name"] == row["name"]):
         return
@@ -47,7 +49,7 @@ def _unique_certificate_name(
             )
 
 
-def _protocol_problem(store: Store, row: dict[str, str]) -> str | None:
+def _protocol_problem(store: SandboxStore, row: dict[str, str]) -> str | None:
     protocol = row["protocol"]
     if protocol != protocol.lower():
         return "the protocol name must not contain upper case letters"
@@ -62,7 +64,7 @@ def _protocol_problem(store: Store, row: dict[str, str]) -> str | None:
 
 
 def _protocol_rules(
-    store: Store, table: str, row: dict[str, str], old: dict[str, str] | None
+    store: SandboxStore, table: str, row: dict[str, str], old: dict[str, str] | None
 ) -> None:
     if table != "sys_protocol_profile" or not store.facts.enforce_protocol_rules:
         return
@@ -75,12 +77,14 @@ def _protocol_rules(
         raise Refusal(403, "Operation Failed", detail)
 
 
-def _newest_attachment(store: Store, sys_id: str) -> bytes | None:
+def _newest_attachment(store: SandboxStore, sys_id: str) -> bytes | None:
     found = store.select("sys_attachment", f"table_name={_CERTS}^table_sys_id={sys_id}")
     return store.blobs.get(found[-1]["sys_id"], b"") if found else None
 
 
-def keystore_error(store: Store, row: dict[str, str]) -> tuple[str | None, x509.Certificate | None]:
+def keystore_error(
+    store: SandboxStore, row: dict[str, str]
+) -> tuple[str | None, x509.Certificate | None]:
     """Load a keystore record's newest attachment with its password, as the JVM would.
 
     With ``cache_loaded_keystores`` (PRB1878139, older releases) the first keystore that
@@ -99,7 +103,7 @@ def keystore_error(store: Store, row: dict[str, str]) -> tuple[str | None, x509.
     return loaded
 
 
-def broken_keystores(store: Store) -> list[str]:
+def broken_keystores(store: SandboxStore) -> list[str]:
     """sys_ids of active keystore records that the instance cannot load."""
     with store.lock:
         rows = [dict(r) for r in store.rows[_CERTS].values()]
@@ -112,7 +116,7 @@ def broken_keystores(store: Store) -> list[str]:
 
 
 def _after_write(
-    store: Store, table: str, row: dict[str, str], changed: set[str], user: str
+    store: SandboxStore, table: str, row: dict[str, str], changed: set[str], user: str
 ) -> None:
     if table == "sys_attachment" and row["table_name"] == _CERTS:
         current = store.rows[_CERTS].get(row["table_sys_id"])
@@ -122,7 +126,7 @@ def _after_write(
         _refresh(store, row, changed)
 
 
-def _refresh(store: Store, row: dict[str, str], changed: set[str]) -> None:
+def _refresh(store: SandboxStore, row: dict[str, str], changed: set[str]) -> None:
     facts, sys_id = store.facts, row["sys_id"]
     if row["pem_certificate"] and changed & {"inserted", "pem_certificate"}:
         store.set_stored(_CERTS, sys_id, pem_fields(row["pem_certificate"]))

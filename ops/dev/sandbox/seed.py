@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ops.dev.sandbox.schema import Column, Table
-from ops.dev.sandbox.store import Store
+from ops.dev.sandbox.store import SandboxStore
 
 __all__ = [
     "SYSTEM_USER",
@@ -73,7 +73,7 @@ def _dictionary_rows(table: Table) -> Iterable[dict[str, str]]:
         yield _dictionary_row(table, column)
 
 
-def set_property(store: Store, name: str, value: str, kind: str = "string") -> str:
+def set_property(store: SandboxStore, name: str, value: str, kind: str = "string") -> str:
     """Create or change a system property; returns its sys_id."""
     found = store.select("sys_properties", f"name={name}")
     if found:
@@ -84,7 +84,10 @@ def set_property(store: Store, name: str, value: str, kind: str = "string") -> s
 
 
 def add_rest_message(
-    store: Store, name: str, endpoint: str, methods: Iterable[str] = ("get", "post", "delete")
+    store: SandboxStore,
+    name: str,
+    endpoint: str,
+    methods: Iterable[str] = ("get", "post", "delete"),
 ) -> str:
     """A REST message using basic auth, with one HTTP method per verb; returns its sys_id."""
     facts = store.facts
@@ -121,7 +124,9 @@ def add_rest_message(
     return message["sys_id"]
 
 
-def add_soap_message(store: Store, name: str, endpoint: str, function: str = "execute") -> str:
+def add_soap_message(
+    store: SandboxStore, name: str, endpoint: str, function: str = "execute"
+) -> str:
     """A SOAP message with one function; returns its sys_id."""
     facts = store.facts
     message = store.insert(
@@ -148,7 +153,7 @@ def add_soap_message(store: Store, name: str, endpoint: str, function: str = "ex
     return message["sys_id"]
 
 
-def seed(store: Store, endpoint: str) -> None:
+def seed(store: SandboxStore, endpoint: str) -> None:
     """Fill a fresh store: metadata, properties and the demo messages."""
     for table in store.schema.values():
         for row in _choice_rows(table):

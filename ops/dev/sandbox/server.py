@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Self
 
 from ops.dev.sandbox import rules, seed
-from ops.dev.sandbox.app import App
+from ops.dev.sandbox.app import SandboxApp
 from ops.dev.sandbox.auth import INTEGRATION_ROLES, Auth
 from ops.dev.sandbox.control import Control
 from ops.dev.sandbox.estate import Estate, EstateEndpoints, add_estate
@@ -24,7 +24,7 @@ from ops.dev.sandbox.http import HttpServer
 from ops.dev.sandbox.live import LiveMessage, add_live_rest_message
 from ops.dev.sandbox.pacing import Pacer, Pacing
 from ops.dev.sandbox.people import seed_people
-from ops.dev.sandbox.store import Store
+from ops.dev.sandbox.store import SandboxStore
 from ops.dev.sandbox.tables import build_schema
 
 __all__ = ["LIVE_PROTOCOL", "SandboxServer"]
@@ -61,13 +61,13 @@ class SandboxServer:
         ``estate``: the hand-made mutual-TLS estate of ops/dev/sandbox/estate.py, its
         messages pointing where it says (``self.estate`` says what was made)."""
         self.facts = facts or SandboxFacts()
-        self.store = Store(build_schema(self.facts), self.facts)
+        self.store = SandboxStore(build_schema(self.facts), self.facts)
         rules.install(self.store)
         self._auth = Auth(admin_password, integration_roles)
         self.faults = FaultInjector(self.facts.retry_after_header)
         self.pacer = Pacer()
         control = Control(self.store, self._auth, self.faults, self.pacer)
-        self._app = App(self.store, self._auth, self.faults, control, self.pacer)
+        self._app = SandboxApp(self.store, self._auth, self.faults, control, self.pacer)
         seed.seed(self.store, seed_endpoint)
         seed_people(self.store, self._auth.users())
         self.live: LiveMessage | None = None

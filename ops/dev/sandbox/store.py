@@ -25,11 +25,11 @@ from ops.dev.sandbox.index import Indexes
 from ops.dev.sandbox.schema import Column, Schema, Table
 from ops.dev.sandbox.values import coerce
 
-__all__ = ["AfterWrite", "Refusal", "Store", "Validator", "now_text"]
+__all__ = ["AfterWrite", "Refusal", "SandboxStore", "Validator", "now_text"]
 
-Validator = Callable[["Store", str, dict[str, str], "dict[str, str] | None"], None]
+Validator = Callable[["SandboxStore", str, dict[str, str], "dict[str, str] | None"], None]
 # (store, table, row, changed columns (plus "inserted"/"deleted"/"attachment"), user)
-AfterWrite = Callable[["Store", str, dict[str, str], set[str], str], None]
+AfterWrite = Callable[["SandboxStore", str, dict[str, str], set[str], str], None]
 
 _SYS_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -54,7 +54,7 @@ def _opaque() -> str:
     return base64.b64encode(secrets.token_bytes(33)).decode()
 
 
-class Store:
+class SandboxStore:
     """All tables of one sandbox instance."""
 
     def __init__(self, schema: Schema, facts: SandboxFacts) -> None:

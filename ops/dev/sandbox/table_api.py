@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ops.dev.sandbox.access import Roles, can_read, require_write
 from ops.dev.sandbox.paging import page
-from ops.dev.sandbox.store import Refusal, Store
+from ops.dev.sandbox.store import Refusal, SandboxStore
 from ops.dev.sandbox.values import display_mode, render
 from ops.dev.sandbox.wire import Request, Response, error, ok
 
@@ -47,7 +47,7 @@ def payload(request: Request) -> dict[str, object]:
 class TableApi:
     """Handlers for table collections and single records."""
 
-    def __init__(self, store: Store, base_url: Callable[[], str]) -> None:
+    def __init__(self, store: SandboxStore, base_url: Callable[[], str]) -> None:
         self.store = store
         self.base_url = base_url
 

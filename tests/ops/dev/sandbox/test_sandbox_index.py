@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 from ops.dev.sandbox import SandboxServer
-from ops.dev.sandbox.store import Store
+from ops.dev.sandbox.store import SandboxStore
 
 TABLE = "sys_certificate"
 NAMES = [f"n{i}" for i in range(6)]
@@ -18,7 +18,7 @@ def scanned(rows: list[dict[str, str]], **wanted: str) -> list[str]:
     return [r["sys_id"] for r in rows if all(r[f] == v for f, v in wanted.items())]
 
 
-def looked_up(store: Store, query: str) -> list[str]:
+def looked_up(store: SandboxStore, query: str) -> list[str]:
     return [r["sys_id"] for r in store.select(TABLE, query)]
 
 
