@@ -12,7 +12,9 @@ sign and call back, and waits.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -20,7 +22,7 @@ from typing import TextIO
 from messages import WAITING_STATES, JobEvent, JobState, KeyType
 from ops.cli.jobview import export_artifacts, follow, summarise
 from ops.cli.safefiles import prepare_out_dir, write_file
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import BrokerOptions, PartnerOptions, RunningStack, Stack, StackOptions
 from workers.errors import RequestInvalid
 from workers.logs import configure_logging
 from workers.machinery.broker import BrokerKind
@@ -52,41 +54,62 @@ def run_demo(
         raise RequestInvalid("demo --ca manual needs --out DIR", hint="csr.pem goes there")
     if out is not None:
         prepare_out_dir(out)  # refused now, not after the job
-    options = StackOptions(
-        broker=broker, partner_trusts_ca=False, poll_every_s=1.0, probe_every_s=1.0
-    )
-    stack = Stack(options)
-    log_path = stack.state_dir / "twoway.log"
+    state_dir = Path(tempfile.mkdtemp(prefix="twoway-demo-"))
+    log_path = state_dir / "twoway.log"
     configure_logging(stream=log_path.open("a", buffering=1, encoding="utf-8"), json=True)
+    options = StackOptions(
+        broker=BrokerOptions(kind=broker),
+        partner=PartnerOptions(trusts_ca=False, probe_every_s=1.0),
+        poll_every_s=1.0,
+        state_dir=state_dir,
+    )
     say("twoway demo: outbound mutual TLS for a ServiceNow REST message, end to end")
-    with stack.start():
-        assert stack.app is not None
-        _announce(stack, say)
-        job, _ = stack.app.submit(stack.example_job(key, ca={"profile": ca}))
-        stack.app.store.add_listener(_partner_installs(stack, job.id, say))
-        say(f"job {job.id}: key {key.value}, target 'Payments API', CA '{ca}'")
-        shown = _pause_for_the_ca(stack, job.id, out, say, timeout) if out and ca == "manual" else 0
-        final = follow(stack.app.store, job.id, say, timeout=timeout, since=shown)
-        summary = summarise(stack.app.store, final)
-        files: list[str] = []
-        if out is not None:
-            files = export_artifacts(stack.app.store, final, out, summary)
-            say(f"wrote {', '.join(files)} to {out}")
+    succeeded = False
+    try:
+        with Stack(options) as stack:
+            final = _run(stack, key, out, ca, timeout, say, result_stream if as_json else None)
+        succeeded = final.state is JobState.SUCCEEDED
+    finally:
+        if succeeded:
+            shutil.rmtree(state_dir, ignore_errors=True)
         else:
-            say("nothing was kept: the stack and its files go when the demo ends (--out DIR)")
-        if as_json:
-            kept = {"out": str(out) if out else None, "files": files}
-            print(json.dumps({**_short(summary), **kept}), file=result_stream, flush=True)
-        else:
-            say(json.dumps(_short(summary), indent=2))
-        if final.state is not JobState.SUCCEEDED:
             say(f"the job did not succeed; the log is in {log_path}")
-            stack.options.keep_state = True
-        return 0 if final.state is JobState.SUCCEEDED else 1
+    return 0 if succeeded else 1
 
 
-def _announce(stack: Stack, say: Callable[[str], None]) -> None:
-    broker = stack.options.broker
+def _run(
+    stack: RunningStack,
+    key: KeyType,
+    out: Path | None,
+    ca: str,
+    timeout: float,
+    say: Callable[[str], None],
+    result_stream: TextIO | None,
+) -> JobRecord:
+    """Submit the demo's job, play the partner (and the CA), report; the job at the end."""
+    _announce(stack, say)
+    job, _ = stack.app.submit(stack.example_job(key, ca={"profile": ca}))
+    stack.app.store.add_listener(_partner_installs(stack, job.id, say))
+    say(f"job {job.id}: key {key.value}, target 'Payments API', CA '{ca}'")
+    shown = _pause_for_the_ca(stack, job.id, out, say, timeout) if out and ca == "manual" else 0
+    final = follow(stack.app.store, job.id, say, timeout=timeout, since=shown)
+    summary = summarise(stack.app.store, final)
+    files: list[str] = []
+    if out is not None:
+        files = export_artifacts(stack.app.store, final, out, summary)
+        say(f"wrote {', '.join(files)} to {out}")
+    else:
+        say("nothing was kept: the stack and its files go when the demo ends (--out DIR)")
+    if result_stream is not None:
+        kept = {"out": str(out) if out else None, "files": files}
+        print(json.dumps({**_short(summary), **kept}), file=result_stream, flush=True)
+    else:
+        say(json.dumps(_short(summary), indent=2))
+    return final
+
+
+def _announce(stack: RunningStack, say: Callable[[str], None]) -> None:
+    broker = stack.options.broker.kind
     say(f"  sandbox instance  {stack.sandbox.url}")
     say(f"  third party       {stack.third_party.url} (requires a client certificate)")
     say(
@@ -95,10 +118,9 @@ def _announce(stack: Stack, say: Callable[[str], None]) -> None:
 
 
 def _pause_for_the_ca(
-    stack: Stack, job_id: str, out: Path, say: Callable[[str], None], timeout: float
+    stack: RunningStack, job_id: str, out: Path, say: Callable[[str], None], timeout: float
 ) -> int:
     """Follow the job to its pause, hand the CSR out; return the events shown so far."""
-    assert stack.app is not None
     paused = follow(stack.app.store, job_id, say, timeout=timeout, until=_paused_or_done)
     shown = len(stack.app.store.history(job_id))  # nothing happens while it waits
     if paused.state is JobState.WAITING_FOR_CA:
@@ -111,12 +133,12 @@ def _paused_or_done(job: JobRecord) -> bool:
 
 
 def _partner_installs(
-    stack: Stack, job_id: str, say: Callable[[str], None]
+    stack: RunningStack, job_id: str, say: Callable[[str], None]
 ) -> Callable[[JobEvent], None]:
     """The demo's third party installs client-cert.pem once the job waits for it."""
 
     def listener(event: JobEvent) -> None:
-        if event.job_id != job_id or event.kind != "waiting_for_third_party" or not stack.app:
+        if event.job_id != job_id or event.kind != "waiting_for_third_party":
             return
         certificate = stack.app.store.artifacts.get(job_id, "client_cert_pem") or b""
         say(
@@ -129,8 +151,7 @@ def _partner_installs(
     return listener
 
 
-def _ask_the_ca(stack: Stack, job: JobRecord, out: Path, say: Callable[[str], None]) -> None:
-    assert stack.app is not None
+def _ask_the_ca(stack: RunningStack, job: JobRecord, out: Path, say: Callable[[str], None]) -> None:
     prepare_out_dir(out)
     csr = stack.app.store.artifacts.get(job.id, "csr")
     assert csr is not None

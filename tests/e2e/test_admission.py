@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from workers.errors import RequestInvalid
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
 
@@ -46,8 +46,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_request_is_refused_before_anything_is_created(stack: Stack, case: str) -> None:
-    assert stack.app is not None
+def test_bad_request_is_refused_before_anything_is_created(stack: RunningStack, case: str) -> None:
     change, field = CASES[case]
     before = stack.sandbox.dump()
     with pytest.raises(RequestInvalid) as refused:

@@ -86,16 +86,17 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     from ops.cli.client import write_context
-    from ops.dev.stack import Stack, StackOptions
+    from ops.dev.stack import BrokerOptions, Stack, StackOptions
     from workers.logs import configure_logging
 
     chaos = tuple(c.strip() for c in os.environ.get("TWOWAY_CHAOS", "").split(",") if c.strip())
+    amqp = args.broker == "rabbitmq"
     options = StackOptions(
-        broker=args.broker, worker_processes=args.workers, amqp=True, chaos=chaos
+        broker=BrokerOptions(kind=args.broker, worker_processes=args.workers, amqp=amqp),
+        chaos=chaos,
     )
-    stack = Stack(options)
     configure_logging(stream=sys.stderr)
-    with stack.start():
+    with Stack(options) as stack:
         path = write_context(stack.gateway.url, stack.token)
         print(json.dumps({**stack.info(), "context": str(path)}), flush=True)
         print(

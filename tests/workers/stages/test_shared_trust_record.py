@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from messages import JobRequest, KeystoreUploaded, KeyType, Stage, TrustRegistered
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from workers.machinery.context import StageContext
 from workers.stages.register_trust import register_trust
 
@@ -23,13 +23,12 @@ ROUNDS = 3
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
 
 
-def _register_at_once(stack: Stack, round_no: int) -> list[TrustRegistered]:
-    assert stack.app is not None
+def _register_at_once(stack: RunningStack, round_no: int) -> list[TrustRegistered]:
     app, results, errors = stack.app, [], []
     start = threading.Barrier(JOBS)
 
@@ -59,13 +58,15 @@ def _register_at_once(stack: Stack, round_no: int) -> list[TrustRegistered]:
     return results
 
 
-def _ours(stack: Stack) -> list[dict[str, str]]:
+def _ours(stack: RunningStack) -> list[dict[str, str]]:
     rows = stack.sandbox.store.select("sys_certificate")
     return [row for row in rows if row["name"].startswith("twoway trust")]
 
 
 @pytest.mark.parametrize("round_no", range(ROUNDS))
-def test_concurrent_jobs_share_one_trust_record_that_exists(stack: Stack, round_no: int) -> None:
+def test_concurrent_jobs_share_one_trust_record_that_exists(
+    stack: RunningStack, round_no: int
+) -> None:
     for row in _ours(stack):  # each round starts with the certificate unregistered
         stack.sandbox.store.delete("sys_certificate", row["sys_id"], "admin")
     results = _register_at_once(stack, round_no)

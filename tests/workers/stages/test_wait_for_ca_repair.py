@@ -10,19 +10,18 @@ import pytest
 
 from messages import CertificateIssued, CsrCreated, JobState, Stage
 from ops.cli.jobview import follow
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from workers.machinery.context import StageContext
 from workers.stages.wait_for_ca import wait_for_ca
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
 
 
-def test_a_certificate_without_its_chain_gets_the_chain_again(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_certificate_without_its_chain_gets_the_chain_again(stack: RunningStack) -> None:
     store = stack.app.store
     job, _ = stack.app.submit(stack.example_job())
     assert follow(store, job.id, lambda _: None, timeout=120).state is JobState.SUCCEEDED

@@ -1,0 +1,239 @@
+"""Starting a development stack's parts, each one's teardown registered as it starts.
+
+``start_parts`` starts the third party, the sandbox(es), the app, the gateway, the
+poller, the renewal scheduler, the workers and (on RabbitMQ, if asked) the AMQP bridges,
+in that order; the ``ExitStack`` it is given stops them in the reverse order, whether
+start fails half-way or the stack is stopped later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import dramatiq
+
+from ops.dev.sandbox import Pacing, SandboxServer
+from ops.dev.thirdparty import ThirdPartyServer
+from ops.rabbitmq.bridges import Messaging
+from ops.rabbitmq.chores import delete_queues, stage_queue_names
+from ops.service.server import GatewayServer
+from workers.ca import LocalCa
+from workers.config import (
+    InstanceProfile,
+    ManualCaProfile,
+    PipelineConfig,
+    Settings,
+    load_config,
+)
+from workers.errors import ConfigError
+from workers.levers.poller import Poller
+from workers.levers.scheduler import RenewalScheduler
+from workers.levers.sweeper import Sweeper
+from workers.machinery.app import App, build_app
+from workers.machinery.deps import CaRegistry
+
+if TYPE_CHECKING:
+    from ops.dev.stack import RunningStack
+
+__all__ = ["PASSWORD_ENV", "SECOND", "USER_ENV", "StackParts", "start_parts"]
+
+USER_ENV = "TWOWAY_SANDBOX_USERNAME"
+PASSWORD_ENV = "TWOWAY_SANDBOX_PASSWORD"  # noqa: S105 - the variable's name, not a secret
+SECOND = "sandbox2"  # the second instance's profile name (SandboxOptions.second_instance)
+
+
+@dataclass(frozen=True)
+class StackParts:
+    """The parts of a running stack; none of them missing (``second``/``messaging``: if asked)."""
+
+    config: PipelineConfig
+    settings: Settings
+    environ: dict[str, str]
+    third_party: ThirdPartyServer
+    sandbox: SandboxServer
+    second: SandboxServer | None
+    app: App
+    token: str
+    gateway: GatewayServer
+    poller: Poller
+    poller_thread: threading.Thread
+    messaging: Messaging | None
+
+
+def start_parts(stack: RunningStack, teardown: contextlib.ExitStack) -> StackParts:
+    """Start every part of ``stack``; each one's stop goes on ``teardown`` as it starts."""
+    options = stack.options
+    base = options.config or load_config()
+    local_ca = CaRegistry(base, stack.state_dir, stack.sealer).get("local")
+    if not isinstance(local_ca, LocalCa):
+        raise ConfigError(
+            "pipeline.toml's 'local' CA profile is not a local CA",
+            hint="the development stack signs with [ca.local] adapter = 'local'",
+        )
+    trusted = [local_ca.root_pem] if options.partner.trusts_ca else []
+    third_party = _started(teardown, ThirdPartyServer(trusted))
+    if options.partner.probe_every_s is not None:
+        probing = base.third_party.model_copy(
+            update={"probe_every_s": options.partner.probe_every_s}
+        )
+        base = base.model_copy(update={"third_party": probing})
+    sandbox = _sandbox(teardown, third_party, stack, options.sandbox.pacing)
+    config = base.with_instance("sandbox", _profile(stack, sandbox.url))
+    config = config.with_queue_prefix(stack.queue_prefix)
+    environ = {
+        **os.environ,
+        USER_ENV: sandbox.username,
+        PASSWORD_ENV: sandbox.password,
+        **_callback_secrets(base),
+    }
+    second = None
+    if options.sandbox.second_instance is not None:
+        second = _sandbox(teardown, third_party, stack, options.sandbox.second_instance)
+        user_env, password_env = f"{USER_ENV}2", f"{PASSWORD_ENV}2"
+        limit = options.sandbox.second_max_concurrent_calls
+        profile = _profile(stack, second.url, user_env, password_env, limit)
+        config = config.with_instance(SECOND, profile)
+        environ.update({user_env: second.username, password_env: second.password})
+    settings = Settings(
+        broker_url=options.broker.url,
+        database_url=options.database_url,
+        state_dir=stack.state_dir,
+        chaos=options.chaos,
+    )
+    kind = options.broker.kind
+    app = build_app(config, settings, broker=kind, sealer=stack.sealer, environ=environ)
+    teardown.callback(app.close)
+    if kind == "rabbitmq":  # runs before app.close: the queues go while the app still can
+        queues = stage_queue_names([route.queue for route in app.runtime.routes])
+        teardown.callback(delete_queues, options.broker.url, queues)
+    # An operator token for whoever started the stack (printed once by ``twoway up``).
+    _, token = app.store.tokens.create("twoway up", "operator")
+    gateway = _started(teardown, GatewayServer(app))
+    poller = Poller(app)
+    poller_thread = poller.start(every_s=options.poll_every_s)
+    teardown.callback(poller.stop)
+    scheduler = RenewalScheduler(app)
+    scheduler.start(options.renewal_every_s)
+    teardown.callback(scheduler.stop)
+    parts = StackParts(
+        config,
+        settings,
+        environ,
+        third_party,
+        sandbox,
+        second,
+        app,
+        token,
+        gateway,
+        poller,
+        poller_thread,
+        None,
+    )
+    stack._parts = parts  # the worker processes read the stack's config and environment
+    _start_workers(stack, teardown, app)
+    if options.broker.amqp and kind == "rabbitmq":
+        messaging = _started(teardown, Messaging(app, options.broker.url))
+        parts = StackParts(**{**parts.__dict__, "messaging": messaging})
+    return parts
+
+
+class _Part(Protocol):
+    def start(self) -> object: ...
+    def stop(self) -> None: ...
+
+
+_P = TypeVar("_P", bound=_Part)
+
+
+def _started(teardown: contextlib.ExitStack, part: _P) -> _P:
+    part.start()
+    teardown.callback(part.stop)
+    return part
+
+
+def _sandbox(
+    teardown: contextlib.ExitStack,
+    third_party: ThirdPartyServer,
+    stack: RunningStack,
+    pacing: Pacing | None,
+) -> SandboxServer:
+    server = SandboxServer(stack.options.sandbox.facts, seed_endpoint=third_party.url)
+    if pacing is not None:
+        server.pace(pacing)
+    server.start()
+    teardown.callback(server.stop)
+    return server
+
+
+def _start_workers(stack: RunningStack, teardown: contextlib.ExitStack, app: App) -> None:
+    broker = stack.options.broker
+    if broker.kind == "stub":
+        worker = dramatiq.Worker(
+            app.broker, worker_threads=broker.worker_threads, worker_timeout=100
+        )
+        worker.start()
+        teardown.callback(worker.stop)
+        # In-process workers: the sweeper runs here too (worker processes run their own).
+        sweeper = Sweeper(app.runtime)
+        sweeper.start()
+        teardown.callback(sweeper.stop)
+        return
+    teardown.callback(_stop_processes, stack.processes_started)
+    env = stack.worker_environment()
+    for _ in range(broker.worker_processes):
+        command = [sys.executable, "-m", "ops", "worker", "--threads", str(broker.worker_threads)]
+        stack.processes_started.append(subprocess.Popen(command, env=env))
+
+
+def _stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Ask every worker process to stop, then wait; kill the ones that do not."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _callback_secrets(config: PipelineConfig) -> dict[str, str]:
+    """A fresh callback secret for each manual CA profile, in the variable it names."""
+    return {
+        profile.callback_secret_env: secrets.token_urlsafe(32)
+        for profile in config.ca.values()
+        if isinstance(profile, ManualCaProfile) and profile.callback_secret_env
+    }
+
+
+def _profile(
+    stack: RunningStack,
+    url: str,
+    user_env: str = USER_ENV,
+    password_env: str = PASSWORD_ENV,
+    limit: int | None = None,
+) -> InstanceProfile:
+    sandbox = stack.options.sandbox
+    extra: dict[str, float] = {}
+    if sandbox.instance_timeouts is not None:
+        connect, read = sandbox.instance_timeouts
+        extra = {"connect_timeout_s": connect, "read_timeout_s": read}
+    limit = limit or sandbox.max_concurrent_calls
+    if limit is not None:
+        extra["max_concurrent_calls"] = limit
+    if sandbox.slot_wait_s is not None:
+        extra["slot_wait_s"] = sandbox.slot_wait_s
+    return InstanceProfile(
+        url=url,
+        username_env=user_env,
+        password_env=password_env,
+        fetch_hosts=["localhost:*", "127.0.0.1:*"],  # the stack's third parties live here
+        **extra,
+    )
