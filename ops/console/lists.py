@@ -23,8 +23,8 @@ from ops.console.views import waiting_list
 from ops.gateway.auth import actor_of
 from ops.rabbitmq.dead_letters import DeadLetters
 from workers.errors import TwowayError
+from workers.levers.reasons import MAX_REASON, check_reason
 from workers.levers.renewal import inventory
-from workers.levers.replay import MAX_REASON, check_reason
 
 __all__ = ["router"]
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ops.gateway.auth import OperatorToken, ReadToken, actor_of
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
+from workers.levers.reasons import MAX_REASON
 from workers.levers.renewal import inventory, renew
-from workers.levers.replay import MAX_REASON
 
 __all__ = ["RenewBody", "router"]
 

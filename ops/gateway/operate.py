@@ -18,7 +18,7 @@ from ops.gateway.auth import OperatorToken, ReadToken, actor_of
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
 from workers.errors import RequestInvalid, StateConflict
-from workers.levers.replay import MAX_REASON
+from workers.levers.reasons import MAX_REASON
 
 __all__ = ["DeadLetterSelection", "ResumeBody", "RollbackBody", "router"]
 

@@ -21,8 +21,8 @@ from cryptography import x509
 from messages import JobAccepted, JobRequest, JobState, KeystoreUploaded, Stage
 from workers.errors import StateConflict
 from workers.levers.admission import admit
+from workers.levers.reasons import check_reason
 from workers.levers.renewal_policy import renewal_point
-from workers.levers.replay import check_reason
 from workers.machinery.app import App
 from workers.store import JobRecord, Store
 

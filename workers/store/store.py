@@ -284,6 +284,8 @@ class Store(JobQueries, StageStarts):
                 )
             if expect_stage is not None and current_stage not in expect_stage:
                 raise StateConflict(f"job {job_id} is at stage {row.stage}")
+            if state is JobState.RUNNING and current is not JobState.RUNNING:
+                self.progress.refuse_if_a_lever_holds(conn, job_id)  # set going: not while held
             last_seq = self._add_notes(conn, row, notes, emitted)["last_seq"]
             new_state = state or current
             new_stage = stage or current_stage
