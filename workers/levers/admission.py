@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from messages import JobRequest
 from workers.config import PipelineConfig, format_validation_error
 from workers.errors import ConfigError, InstanceBusy, RequestInvalid, TakeOverRefused
+from workers.levers.record_checks import record_refusals
 from workers.machinery.deps import InstanceRegistry
 from workers.servicenow import Instance, ProfileInUse, TargetRef
 
@@ -82,8 +83,16 @@ def admit(request: JobRequest, config: PipelineConfig, instances: InstanceRegist
         raise refusals[0]
 
 
-def examine(request: JobRequest, config: PipelineConfig, instances: InstanceRegistry) -> Examined:
-    """Every refusal of the configuration checks, then of the instance (read-only)."""
+def examine(
+    request: JobRequest,
+    config: PipelineConfig,
+    instances: InstanceRegistry,
+    *,
+    records_checked: bool = False,
+) -> Examined:
+    """Every refusal of the configuration checks, then of the instance (read-only): the
+    records the job would collide with too, unless the caller checks them itself
+    (``records_checked``: ``plan`` does, with every record it shows)."""
     found = Examined(refusals=_config_refusals(request, config))
     if request.instance not in config.instances:
         return found
@@ -108,6 +117,8 @@ def examine(request: JobRequest, config: PipelineConfig, instances: InstanceRegi
     refusal = take_over_refusal(request, found.in_use)
     if refusal is not None:
         found.refusals.append(refusal)
+    if not records_checked:
+        found.refusals += _patiently(lambda: record_refusals(request, instance))
     return found
 
 

@@ -64,7 +64,7 @@ def plan_job(
     refusals: list[PlanRefusal] = []
     notes: list[str] = []
     try:
-        examined = examine(request, config, instances)
+        examined = examine(request, config, instances, records_checked=True)
     except TwowayError as exc:  # the instance cannot be reached, or refuses our user
         examined = Examined()
         refusals.append(refusal_of(exc))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from messages import JobRequest
 from workers import pki
 from workers.errors import ServiceNowConflict, TwowayError
+from workers.levers.record_checks import keystore_name_refusal, profile_refusal
 from workers.readiness.plan_model import (
     FieldChange,
     PlannedRecord,
@@ -76,18 +77,9 @@ def plan_records(request: JobRequest, instance: Instance, target: TargetRef) -> 
 def _keystore(request: JobRequest, instance: Instance, records: Records) -> None:
     spec = request.keystore
     file_name = f"{spec.alias}.jks"
-    taken = certificates_named(instance.client, spec.record_name)
-    if taken:
-        records.refusals.append(
-            refusal_of(
-                ServiceNowConflict(
-                    f"keystore.record_name: a certificate record named {spec.record_name!r}"
-                    f" exists (sys_id {', '.join(str(r['sys_id']) for r in taken)}); the job"
-                    " uses only a record it created",
-                    hint="choose another keystore.record_name",
-                )
-            )
-        )
+    taken = keystore_name_refusal(request, instance)
+    if taken is not None:
+        records.refusals.append(refusal_of(taken))
     if not instance.facts.extension_allowed(file_name):
         allowed = ", ".join(instance.facts.attachment_extensions)
         records.refusals.append(
@@ -162,17 +154,9 @@ def _profile(request: JobRequest, instance: Instance, records: Records, keystore
         return
     old = instance.profile_in_use(found.sys_id)
     old_keystore = old.keystore_name or found.keystore or "(none)"
-    if not request.rotate:
-        records.refusals.append(
-            refusal_of(
-                ServiceNowConflict(
-                    f"protocol_profile.name: protocol profile {spec.name!r} exists and uses"
-                    f" another keystore record ({old_keystore!r})",
-                    hint="choose another protocol name, or set rotate: true to move the"
-                    " profile (and every message using it) to the new keystore",
-                )
-            )
-        )
+    refusal = profile_refusal(request, old_keystore)
+    if refusal is not None:
+        records.refusals.append(refusal_of(refusal))
         return
     users = instance.profile_users(found.sys_id)
     fields = [FieldChange(field="keystore", before=old_keystore, after=new_keystore)]

@@ -198,6 +198,11 @@ class Store(JobQueries, StageStarts):
 
     # -- jobs -----------------------------------------------------------------------------
 
+    def job_for_key(self, idempotency_key: str, request: JobRequest) -> JobRecord | None:
+        """The job made before under ``idempotency_key`` (IdempotencyConflict if it was made
+        from another request), or None."""
+        return self._by_idempotency_key(idempotency_key, request_sha256(request))
+
     def create_job(
         self,
         request: JobRequest,

@@ -131,7 +131,11 @@ def test_pages_load_nothing_from_outside_the_gateway(stack: RunningStack) -> Non
 
 def test_the_list_filters_by_target_and_the_json_route_serves_rows(stack: RunningStack) -> None:
     stack.sandbox.add_rest_message("Elsewhere API", stack.third_party.url)
-    other = stack.example_job(target={"kind": "rest", "name": "Elsewhere API"})
+    other = stack.example_job(
+        target={"kind": "rest", "name": "Elsewhere API"},
+        keystore={"record_name": "twoway elsewhere", "alias": "twoway"},
+        protocol_profile={"name": "mauthelsewhere", "port": stack.third_party.port},
+    )
     job, _ = stack.app.submit(other)
     browser = signed_in(stack)
     rows = browser.get("/ui/jobs.json", params={"target": "Elsewhere API"}).json()
