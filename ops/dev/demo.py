@@ -11,15 +11,18 @@ sign and call back, and waits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from messages import WAITING_STATES, JobEvent, JobState, KeyType
+from messages import WAITING_STATES, JobState, KeyType
 from ops.cli.jobview import export_artifacts, follow, summarise
 from ops.cli.safefiles import prepare_out_dir, write_file
 from ops.dev.stack import BrokerOptions, PartnerOptions, RunningStack, Stack, StackOptions
@@ -64,17 +67,42 @@ def run_demo(
         state_dir=state_dir,
     )
     say("twoway demo: outbound mutual TLS for a ServiceNow REST message, end to end")
-    succeeded = False
+    succeeded, interrupted = False, False
     try:
-        with Stack(options) as stack:
+        with _stopped_by_signals(), Stack(options) as stack:
             final = _run(stack, key, out, ca, timeout, say, result_stream if as_json else None)
         succeeded = final.state is JobState.SUCCEEDED
+    except Interrupted as signalled:
+        interrupted = True
+        say(f"twoway demo: stopped by {signalled}; the stack and its files are gone")
     finally:
-        if succeeded:
+        if succeeded or interrupted:
             shutil.rmtree(state_dir, ignore_errors=True)
         else:
             say(f"the job did not succeed; the log is in {log_path}")
-    return 0 if succeeded else 1
+    return 0 if succeeded else (128 + signal.SIGTERM if interrupted else 1)
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived: unwind, so that every part of the stack is stopped."""
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """While inside: SIGTERM and SIGINT raise ``Interrupted`` in the main thread."""
+
+    def interrupt(signum: int, _: object) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread; a caller elsewhere handles its own
+        return
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run(
@@ -89,7 +117,7 @@ def _run(
     """Submit the demo's job, play the partner (and the CA), report; the job at the end."""
     _announce(stack, say)
     job, _ = stack.app.submit(stack.example_job(key, ca={"profile": ca}))
-    stack.app.store.add_listener(_partner_installs(stack, job.id, say))
+    _play_the_partner(stack, job.id, say)
     say(f"job {job.id}: key {key.value}, target 'Payments API', CA '{ca}'")
     shown = _pause_for_the_ca(stack, job.id, out, say, timeout) if out and ca == "manual" else 0
     final = follow(stack.app.store, job.id, say, timeout=timeout, since=shown)
@@ -132,23 +160,31 @@ def _paused_or_done(job: JobRecord) -> bool:
     return job.terminal or job.state in WAITING_STATES
 
 
-def _partner_installs(
-    stack: RunningStack, job_id: str, say: Callable[[str], None]
-) -> Callable[[JobEvent], None]:
-    """The demo's third party installs client-cert.pem once the job waits for it."""
+def _play_the_partner(stack: RunningStack, job_id: str, say: Callable[[str], None]) -> None:
+    """The demo's third party installs client-cert.pem once the job waits for it.
 
-    def listener(event: JobEvent) -> None:
-        if event.job_id != job_id or event.kind != "waiting_for_third_party":
+    It learns of the wait from the store, as any process would: on RabbitMQ the stages
+    (and their events) run in the worker processes, not in this one."""
+    done = threading.Event()
+    stack.on_stop(done.set)
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            job = stack.app.store.get_job(job_id)
+            if job.terminal:
+                return
+            if job.state is JobState.WAITING_FOR_THIRD_PARTY:
+                break
+        else:
             return
         certificate = stack.app.store.artifacts.get(job_id, "client_cert_pem") or b""
         say(
             "  the message is untouched while the third party installs our certificate"
-            f" ({event.detail.get('install', {}).get('client_certificate_pem', '')});"
-            " playing the third party: installed. The poller re-probes ..."
+            " (client-cert.pem); playing the third party: installed. The poller re-probes ..."
         )
         stack.third_party.trust(certificate)
 
-    return listener
+    threading.Thread(target=watch, name="twoway-demo-partner", daemon=True).start()
 
 
 def _ask_the_ca(stack: RunningStack, job: JobRecord, out: Path, say: Callable[[str], None]) -> None:
