@@ -67,20 +67,23 @@ def run_demo(
         state_dir=state_dir,
     )
     say("twoway demo: outbound mutual TLS for a ServiceNow REST message, end to end")
-    succeeded, interrupted = False, False
+    final: JobRecord | None = None
+    interrupted = False
     try:
         with _stopped_by_signals(), Stack(options) as stack:
             final = _run(stack, key, out, ca, timeout, say, result_stream if as_json else None)
-        succeeded = final.state is JobState.SUCCEEDED
     except Interrupted as signalled:
         interrupted = True
         say(f"twoway demo: stopped by {signalled}; the stack and its files are gone")
     finally:
-        if succeeded or interrupted:
-            shutil.rmtree(state_dir, ignore_errors=True)
-        else:
+        failed = final is not None and final.state is not JobState.SUCCEEDED
+        if failed:  # the log stays, for the reason
             say(f"the job did not succeed; the log is in {log_path}")
-    return 0 if succeeded else (128 + signal.SIGTERM if interrupted else 1)
+        else:  # succeeded, interrupted, or the stack could not start: nothing to keep
+            shutil.rmtree(state_dir, ignore_errors=True)
+    if interrupted:
+        return 128 + signal.SIGTERM
+    return 0 if final is not None and final.state is JobState.SUCCEEDED else 1
 
 
 class Interrupted(BaseException):

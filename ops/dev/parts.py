@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import dramatiq
+import structlog
 
 from ops.dev.sandbox import Pacing, SandboxServer
 from ops.dev.thirdparty import ThirdPartyServer
 from ops.rabbitmq.bridges import Messaging
 from ops.rabbitmq.chores import delete_queues, stage_queue_names
+from ops.rabbitmq.connection import CONNECTION_ERRORS
+from ops.rabbitmq.reachability import require_broker, shown_url
 from ops.service.server import GatewayServer
 from workers.ca import LocalCa
 from workers.config import (
@@ -46,6 +49,7 @@ __all__ = ["PASSWORD_ENV", "SECOND", "USER_ENV", "StackParts", "start_parts"]
 
 USER_ENV = "TWOWAY_SANDBOX_USERNAME"
 PASSWORD_ENV = "TWOWAY_SANDBOX_PASSWORD"  # noqa: S105 - the variable's name, not a secret
+_log = structlog.get_logger("twoway.stack")
 SECOND = "sandbox2"  # the second instance's profile name (SandboxOptions.second_instance)
 
 
@@ -70,6 +74,8 @@ class StackParts:
 def start_parts(stack: RunningStack, teardown: contextlib.ExitStack) -> StackParts:
     """Start every part of ``stack``; each one's stop goes on ``teardown`` as it starts."""
     options = stack.options
+    if options.broker.kind == "rabbitmq":
+        require_broker(options.broker.url)  # before anything starts: one line, the fix
     base = options.config or load_config()
     local_ca = CaRegistry(base, stack.state_dir, stack.sealer).get("local")
     if not isinstance(local_ca, LocalCa):
@@ -112,7 +118,7 @@ def start_parts(stack: RunningStack, teardown: contextlib.ExitStack) -> StackPar
     teardown.callback(app.close)
     if kind == "rabbitmq":  # runs before app.close: the queues go while the app still can
         queues = stage_queue_names([route.queue for route in app.runtime.routes])
-        teardown.callback(delete_queues, options.broker.url, queues)
+        teardown.callback(_delete_queues, options.broker.url, queues)
     # An operator token for whoever started the stack (printed once by ``twoway up``).
     _, token = app.store.tokens.create("twoway up", "operator")
     gateway = _started(teardown, GatewayServer(app))
@@ -190,6 +196,16 @@ def _start_workers(stack: RunningStack, teardown: contextlib.ExitStack, app: App
     for _ in range(broker.worker_processes):
         command = [sys.executable, "-m", "ops", "worker", "--threads", str(broker.worker_threads)]
         stack.processes_started.append(subprocess.Popen(command, env=env))
+
+
+def _delete_queues(url: str, queues: list[str]) -> None:
+    """The stack's queues go with it; a broker gone meanwhile is said, not a traceback."""
+    try:
+        delete_queues(url, queues)
+    except CONNECTION_ERRORS as exc:
+        _log.warning(
+            "stack_queues_left", broker=shown_url(url), queues=len(queues), error=type(exc).__name__
+        )
 
 
 def _stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:

@@ -72,7 +72,7 @@ def test_a_start_that_fails_half_way_stops_what_it_started(own_tmp: Path) -> Non
 
 def test_stop_stops_every_part_even_when_one_fails_to(own_tmp: Path) -> None:
     running = Stack(StackOptions()).start()
-    sandbox_url, third_party = running.sandbox.url, running.third_party
+    sandbox_url, third_party_port = running.sandbox.url, running.third_party.port
 
     def broken() -> None:
         raise RuntimeError("the gateway would not stop")
@@ -83,7 +83,7 @@ def test_stop_stops_every_part_even_when_one_fails_to(own_tmp: Path) -> None:
     with pytest.raises(httpx.TransportError):
         httpx.get(sandbox_url, timeout=2)
     with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", third_party.port), timeout=2)
+        socket.create_connection(("127.0.0.1", third_party_port), timeout=2)
     assert list(own_tmp.glob("twoway-*")) == []
 
 
