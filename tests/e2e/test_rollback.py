@@ -280,9 +280,15 @@ def test_the_rollback_command(stack: RunningStack) -> None:
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "rolled back before; nothing changed" in again.stdout
     refused = subprocess.run(
-        [sys.executable, "-m", "ops", "rollback", "0" * 32], env=env, capture_output=True
+        [sys.executable, "-m", "ops", "rollback", "0" * 32, "--reason", "x"],
+        env=env,
+        capture_output=True,
     )
     assert refused.returncode == 3 and b"no job" in refused.stderr  # not found
+    unsaid = subprocess.run(
+        [sys.executable, "-m", "ops", "rollback", job_id], env=env, capture_output=True
+    )
+    assert unsaid.returncode == 2 and b"--reason" in unsaid.stderr  # as cancel and replay
 
 
 def test_a_third_party_that_never_trusted_us_does_not_matter_to_rollback(

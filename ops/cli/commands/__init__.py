@@ -10,6 +10,7 @@ from __future__ import annotations
 from ops.cli.commands import (
     bench,
     ca,
+    context,
     db,
     dead_letters,
     doctor,
@@ -45,4 +46,5 @@ MODULES = [
     plan,
     doctor,
     remote,
+    context,
 ]
