@@ -201,11 +201,11 @@ def _ask_the_ca(stack: RunningStack, job: JobRecord, out: Path, say: Callable[[s
     }
     # renamed into place when whole: its presence means ready
     write_file(out / "callback.json", json.dumps(spec).encode(), 0o600)
-    for line in _instructions(out, spec["url"]):
+    for line in _instructions(out, spec["url"], job.id):
         say(line)
 
 
-def _instructions(out: Path, url: str) -> list[str]:
+def _instructions(out: Path, url: str, job_id: str) -> list[str]:
     ext = "basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature"
     ext += "\\nextendedKeyUsage=clientAuth"
     return [
@@ -217,7 +217,8 @@ def _instructions(out: Path, url: str) -> list[str]:
         "2. Call back (signed with HMAC-SHA256 over timestamp.job_id.body):",
         f"   twoway ca-callback {out}/callback.json --cert {out}/cert.pem --chain ca-chain.pem",
         "   or by hand: ts=$(date +%s); body=<the JSON {certificate, chain}>;"
-        ' sig=$(printf \'%s.%s\' "$ts" "$body" | openssl dgst -sha256 -hmac "$SECRET" -r'
+        f' sig=$(printf \'%s.%s.%s\' "$ts" {job_id} "$body" | openssl dgst -sha256'
+        ' -hmac "$SECRET" -r'
         " | cut -d' ' -f1)",
         f'   curl -X POST {url} -H "X-Twoway-Timestamp: $ts"'
         " -H \"X-Twoway-Signature: sha256=$sig\" -H 'Content-Type: application/json'"

@@ -65,6 +65,7 @@ class StackParts:
     second: SandboxServer | None
     app: App
     token: str
+    read_token: str
     gateway: GatewayServer
     poller: Poller
     poller_thread: threading.Thread
@@ -121,6 +122,8 @@ def start_parts(stack: RunningStack, teardown: contextlib.ExitStack) -> StackPar
         teardown.callback(_delete_queues, options.broker.url, queues)
     # An operator token for whoever started the stack (printed once by ``twoway up``).
     _, token = app.store.tokens.create("twoway up", "operator")
+    # ... and one of the read role, to try what a reader sees and may not do.
+    _, read_token = app.store.tokens.create("twoway up (read)", "read")
     gateway = _started(teardown, GatewayServer(app))
     poller = Poller(app)
     poller_thread = poller.start(every_s=options.poll_every_s)
@@ -137,6 +140,7 @@ def start_parts(stack: RunningStack, teardown: contextlib.ExitStack) -> StackPar
         second,
         app,
         token,
+        read_token,
         gateway,
         poller,
         poller_thread,

@@ -153,6 +153,11 @@ class RunningStack:
         return self._parts.token
 
     @property
+    def read_token(self) -> str:
+        """A token of the read role (jobs, history, metrics; no levers)."""
+        return self._parts.read_token
+
+    @property
     def messaging(self) -> Messaging | None:
         return self._parts.messaging
 
@@ -248,6 +253,7 @@ class RunningStack:
             "gateway": self.gateway.url,
             "console": f"{self.gateway.url}/ui",
             "token": self.token,
+            "read_token": self.read_token,
             "third_party": {"url": self.third_party.url},
             "broker": self.options.broker.kind,
             "queue_prefix": self.queue_prefix,

@@ -126,3 +126,13 @@ def test_bad_options_are_a_config_error_naming_the_field(
 ) -> None:
     with pytest.raises(ConfigError, match=says.replace(".", r"\.")):
         stack_options(**fields)
+
+
+def test_up_gives_a_read_token_too(own_tmp: Path) -> None:
+    with Stack(StackOptions()) as running:
+        info = running.info()
+        reader = {"Authorization": f"Bearer {info['read_token']}"}
+        base = running.gateway.url
+        assert httpx.get(f"{base}/v1/jobs", headers=reader).status_code == 200
+        refused = httpx.post(f"{base}/v1/jobs", json=running.example_job(), headers=reader)
+        assert refused.status_code == 403
