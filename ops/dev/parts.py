@@ -123,7 +123,7 @@ def start_parts(stack: RunningStack, teardown: contextlib.ExitStack) -> StackPar
     # An operator token for whoever started the stack (printed once by ``twoway up``).
     _, token = app.store.tokens.create("twoway up", "operator")
     # ... and one of the read role, to try what a reader sees and may not do.
-    _, read_token = app.store.tokens.create("twoway up (read)", "read")
+    _, read_token = app.store.tokens.create("twoway up reader", "read")
     gateway = _started(teardown, GatewayServer(app))
     poller = Poller(app)
     poller_thread = poller.start(every_s=options.poll_every_s)
