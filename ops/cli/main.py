@@ -9,6 +9,7 @@ and an exit code from ops/cli/client.py's table.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from collections.abc import Sequence
@@ -49,6 +50,17 @@ def _local_error(exc: Exception) -> CliError:
     return CliError(code, kind, message, hint)
 
 
+def _address_in_use(args: argparse.Namespace) -> CliError:
+    port = getattr(args, "port", None)
+    where = f"port {port}" if port else "the address"
+    return CliError(
+        EXIT_USAGE,
+        "AddressInUse",
+        f"{where} is in use: another process listens there",
+        "choose another --port (0: one the system picks), or stop the other process",
+    )
+
+
 def _report(command: str, error: CliError, as_json: bool) -> int:
     if as_json:
         print(json.dumps(error.as_dict()), file=sys.stderr)
@@ -69,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into head: the reader has what it wanted
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        return _report(args.command, _address_in_use(args), as_json)
     except Exception as exc:
         if "workers.errors" in sys.modules and isinstance(
             exc, sys.modules["workers.errors"].TwowayError
