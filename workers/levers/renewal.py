@@ -124,7 +124,9 @@ def _state(
     return ("due" if now >= due else "current"), None
 
 
-def _describe(app: App, job: JobRecord, now: datetime) -> ManagedCertificate | None:
+def _describe(
+    app: App, job: JobRecord, now: datetime, taken_by: str | None = None
+) -> ManagedCertificate | None:
     store = app.store
     pem = store.artifacts.get(job.id, "certificate")
     if pem is None:
@@ -140,6 +142,8 @@ def _describe(app: App, job: JobRecord, now: datetime) -> ManagedCertificate | N
         else None
     )
     state, renewed_by = _state(store.renewals_of(job.id), due, end, now)
+    if taken_by is not None and state != "replaced":  # a later job took its message over
+        state, renewed_by = "replaced", taken_by
     return ManagedCertificate(
         job_id=job.id,
         instance=job.request.instance,
@@ -164,5 +168,21 @@ def inventory(
     """Every certificate of a succeeded job, soonest notAfter first."""
     moment = now or datetime.now(UTC)
     jobs = app.store.list_jobs(states=[JobState.SUCCEEDED], limit=limit)
-    found = [c for c in (_describe(app, job, moment) for job in jobs) if c is not None]
+    taken = _taken_over(jobs)
+    described = (_describe(app, job, moment, taken.get(job.id)) for job in jobs)
+    found = [c for c in described if c is not None]
     return sorted(found, key=lambda c: c.not_after)
+
+
+def _taken_over(jobs: list[JobRecord]) -> dict[str, str]:
+    """For each succeeded job, the later succeeded job on the same message (it replaced or
+    rotated the configuration: the message now uses that job's certificate)."""
+    later: dict[str, str] = {}
+    newest: dict[tuple[str, str, str], str] = {}
+    for job in sorted(jobs, key=lambda j: j.created_at, reverse=True):
+        target = job.request.target
+        key = (job.request.instance, target.kind.value, target.name)
+        if key in newest:
+            later[job.id] = newest[key]
+        newest[key] = job.id
+    return later
