@@ -25,11 +25,13 @@ from workers.errors import ConfigError, InstanceBusy, RequestInvalid, TakeOverRe
 from workers.levers.record_checks import record_refusals
 from workers.machinery.deps import InstanceRegistry
 from workers.servicenow import Instance, ProfileInUse, TargetRef
+from workers.store import JobRecord, Store
 
 __all__ = [
     "ADMISSION_PATIENCE_S",
     "Examined",
     "admit",
+    "admit_or_twin",
     "examine",
     "fetch_allowed",
     "parse_request",
@@ -81,6 +83,28 @@ def admit(request: JobRequest, config: PipelineConfig, instances: InstanceRegist
     refusals = examine(request, config, instances).refusals
     if refusals:
         raise refusals[0]
+
+
+def admit_or_twin(
+    request: JobRequest,
+    config: PipelineConfig,
+    instances: InstanceRegistry,
+    store: Store,
+    idempotency_key: str | None,
+) -> JobRecord | None:
+    """Admit ``request``, or return the job already made under ``idempotency_key`` (None
+    when there is none and the request is admitted). The job is looked for again after a
+    refusal: its twin, sent at the same time, may have made the records admission found."""
+    twin = store.job_for_key(idempotency_key, request) if idempotency_key else None
+    if twin is not None:
+        return twin
+    try:
+        admit(request, config, instances)
+    except RequestInvalid:
+        twin = store.job_for_key(idempotency_key, request) if idempotency_key else None
+        if twin is None:
+            raise
+    return twin
 
 
 def examine(

@@ -20,7 +20,7 @@ from cryptography import x509
 
 from messages import JobAccepted, JobRequest, JobState, KeystoreUploaded, Stage
 from workers.errors import StateConflict
-from workers.levers.admission import admit
+from workers.levers.admission import admit_or_twin
 from workers.levers.reasons import check_reason
 from workers.levers.renewal_policy import renewal_point
 from workers.machinery.app import App
@@ -68,8 +68,10 @@ def renew(app: App, job_id: str, *, actor: str, reason: str) -> tuple[JobRecord,
     if running:
         return running[0], False
     request = renewal_request(old.request, _depth(store, old) + 1, len(renewals) + 1)
-    admit(request, app.config, app.deps.instances)
     key = f"renew:{old.id}:{len(renewals) + 1}"
+    twin = admit_or_twin(request, app.config, app.deps.instances, store, key)
+    if twin is not None:
+        return twin, False
     job, created = store.create_job(request, idempotency_key=key, renews=old.id)
     if created:
         detail = {"renewal": job.id, "actor": actor, "reason": reason}

@@ -10,8 +10,7 @@ import dramatiq
 
 from messages import JobAccepted, JobRequest
 from workers.config import PipelineConfig, Settings
-from workers.errors import RequestInvalid
-from workers.levers.admission import admit, parse_request
+from workers.levers.admission import admit_or_twin, parse_request
 from workers.machinery.broker import BrokerKind, make_broker
 from workers.machinery.call_slots import InstanceSlots
 from workers.machinery.chaos import wrap_cores
@@ -40,16 +39,8 @@ class App:
     ) -> tuple[JobRecord, bool]:
         """Validate, admit, store and start a job; the same key returns the same job."""
         request = raw if isinstance(raw, JobRequest) else parse_request(raw)
-        if idempotency_key:  # the job made before under this key: admitted then
-            earlier = self.store.job_for_key(idempotency_key, request)
-            if earlier is not None:
-                return earlier, False
-        try:
-            admit(request, self.config, self.deps.instances)
-        except RequestInvalid:  # its twin under the same key may have made the records
-            twin = self.store.job_for_key(idempotency_key, request) if idempotency_key else None
-            if twin is None:
-                raise
+        twin = admit_or_twin(request, self.config, self.deps.instances, self.store, idempotency_key)
+        if twin is not None:
             return twin, False
         job, created = self.store.create_job(request, idempotency_key=idempotency_key)
         if created:
