@@ -34,6 +34,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of ``command`` (the top-level one if it has none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(command)
+            if isinstance(chosen, argparse.ArgumentParser):
+                return chosen
+    return parser
+
+
+def _unknown(extra: list[str], parser: argparse.ArgumentParser) -> str:
+    """'unrecognized arguments', with the option meant when one is close."""
+    import difflib
+
+    known = [o for action in parser._actions for o in action.option_strings]
+    guesses = [m for word in extra for m in difflib.get_close_matches(word, known, n=1)]
+    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+    return f"unrecognized arguments: {' '.join(extra)}{hint}"
+
+
 def _local_error(exc: Exception) -> CliError:
     """A twoway error raised here (a local command) as the CLI's error, by kind."""
     from workers.errors import JobNotFound, PermanentError, RequestInvalid, TransientError
@@ -70,7 +90,11 @@ def _report(command: str, error: CliError, as_json: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # told by the command's own parser (its usage, not the top level's)
+        own = _subparser(parser, args.command)
+        own.error(_unknown(extra, own))
     as_json = bool(getattr(args, "json", False))
     try:
         status: int = args.run(args)

@@ -90,3 +90,10 @@ def test_the_gateway_says_where_it_listens(env: dict[str, str]) -> None:
     finally:
         gateway.terminate()
         gateway.wait(timeout=30)
+
+
+def test_a_mistyped_option_gets_the_commands_usage_and_a_guess(env: dict[str, str]) -> None:
+    done = _twoway(env, "submit", "job.json", "--wiat")
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: twoway submit"), done.stderr
+    assert "did you mean --wait?" in done.stderr
