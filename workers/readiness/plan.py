@@ -21,6 +21,7 @@ from workers.config import PipelineConfig
 from workers.errors import TwowayError
 from workers.levers.admission import Examined, examine
 from workers.machinery.deps import InstanceRegistry
+from workers.readiness.plan_endpoint import endpoint_refusal
 from workers.readiness.plan_model import (
     FieldChange,
     Plan,
@@ -77,6 +78,9 @@ def plan_job(
     if examined.instance is not None and examined.target is not None:
         records = plan_records(request, examined.instance, examined.target)
         refusals += records.refusals
+        unreachable = endpoint_refusal(request, examined.target.endpoint)
+        if unreachable is not None:
+            refusals.append(refusal_of(unreachable))
     profile = config.ca.get(request.ca.profile)
     party = None
     if profile is not None:
