@@ -19,6 +19,7 @@ from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.rabbitmq.connection import Topology, topology_of
 from ops.rabbitmq.intake import MAX_BODY_BYTES, Intake
 from tests.conftest import AMQP_URL
+from tests.ops.gateway.conftest import fresh_job  # a message and record names of its own
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def client(topology: Topology, intake: Intake) -> Iterator[Client]:
 def test_a_request_is_stored_started_and_answered_with_its_job(
     stack: RunningStack, client: Client
 ) -> None:
-    correlation = client.send(stack.example_job(), message_id=f"wf-{uuid.uuid4().hex}")
+    correlation = client.send(fresh_job(stack), message_id=f"wf-{uuid.uuid4().hex}")
     answer = client.reply(correlation)
     assert answer["created"] is True and answer["state"] == "accepted"
     job = follow(stack.app.store, answer["job_id"], lambda _: None, timeout=120)
@@ -106,9 +107,9 @@ def test_a_request_is_stored_started_and_answered_with_its_job(
 
 
 def test_the_message_id_is_the_idempotency_key(stack: RunningStack, client: Client) -> None:
-    key = f"wf-{uuid.uuid4().hex}"
-    first = client.reply(client.send(stack.example_job(), message_id=key))
-    again = client.reply(client.send(stack.example_job(), message_id=key))
+    key, job = f"wf-{uuid.uuid4().hex}", fresh_job(stack)
+    first = client.reply(client.send(job, message_id=key))
+    again = client.reply(client.send(job, message_id=key))
     assert first["created"] is True and again["created"] is False
     assert again["job_id"] == first["job_id"]
 
@@ -117,8 +118,9 @@ def test_an_idempotency_key_header_with_another_body_is_refused(
     stack: RunningStack, client: Client
 ) -> None:
     headers = {"idempotency-key": f"wf-{uuid.uuid4().hex}"}
-    client.reply(client.send(stack.example_job(), headers=headers))
-    other = stack.example_job(dns_sans=["other.example.internal"])
+    job = fresh_job(stack)
+    client.reply(client.send(job, headers=headers))
+    other = {**job, "dns_sans": ["other.example.internal"]}
     refused = client.reply(client.send(other, headers=headers))
     assert refused["error"] == "IdempotencyConflict" and "different request" in refused["message"]
 
@@ -175,7 +177,7 @@ def test_a_transient_failure_puts_the_request_back_until_it_passes(
     )
     stack.sandbox.faults.set(plan)
     try:
-        answer = client.reply(client.send(stack.example_job()))
+        answer = client.reply(client.send(fresh_job(stack)))
     finally:
         served = sum(stack.sandbox.faults.served.values())
         stack.sandbox.faults.clear()
