@@ -17,7 +17,7 @@ from workers.machinery.context import record_call
 from workers.machinery.deps import CaRegistry, Deps, InstanceRegistry
 from workers.machinery.runtime import Runtime
 from workers.metrics import Metrics, SlotCollector, StoreCollector, observing
-from workers.readiness.admission import admit, parse_request
+from workers.readiness.admission import admit_or_twin, parse_request
 from workers.sealing import Sealer
 from workers.stages import CORES
 from workers.store import JobRecord, Store
@@ -43,7 +43,9 @@ class App:
     ) -> tuple[JobRecord, bool]:
         """Validate, admit, store and start a job; the same key returns the same job."""
         request = raw if isinstance(raw, JobRequest) else parse_request(raw)
-        admit(request, self.config, self.deps.instances)
+        twin = admit_or_twin(request, self.config, self.deps.instances, self.store, idempotency_key)
+        if twin is not None:
+            return twin, False
         job, created = self.store.create_job(request, idempotency_key=idempotency_key)
         if created:  # stored first: a broker that is away defers the send, never loses it
             first = self.runtime.routes.first.stage

@@ -19,7 +19,7 @@ from ops.bench.floor import FloorResult
 from ops.bench.paused import run_paused_phase
 from ops.bench.phases import make_jobs, run_floor_phase, run_pipeline_phase
 from ops.bench.runbook import run_runbook
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from workers.errors import ConfigError
 
 __all__ = ["BenchOptions", "run_bench"]
@@ -39,15 +39,13 @@ class BenchOptions:
 
 
 def run_bench(options: BenchOptions) -> dict[str, Any]:
-    stack = Stack(
-        StackOptions(
-            broker="rabbitmq",
-            worker_processes=options.workers,
-            worker_threads=options.threads,
-            database_url=options.database_url,
-        )
+    stack_options = StackOptions(
+        broker="rabbitmq",
+        worker_processes=options.workers,
+        worker_threads=options.threads,
+        database_url=options.database_url,
     )
-    with stack.start():
+    with Stack(stack_options) as stack:
         _require_empty(stack)
         # Both phases' messages exist before either runs: they meet one instance of one size.
         pipeline_jobs = make_jobs(stack, options.jobs, options.key, "p")
@@ -101,9 +99,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     return result
 
 
-def _require_empty(stack: Stack) -> None:
+def _require_empty(stack: RunningStack) -> None:
     """The bench counts every job of the store as its own: refuse a store holding others."""
-    assert stack.app is not None
     held = sum(stack.app.store.count_jobs().values())
     if held:
         raise ConfigError(

@@ -71,7 +71,6 @@ def self_signed_pem(common_name: str) -> str:
 def _run(options: EstateBenchOptions, limit: int) -> dict[str, Any]:
     stack_options = StackOptions(max_concurrent_calls=limit)
     with Stack(stack_options) as stack:
-        assert stack.app is not None
         add_large_estate(
             stack.sandbox.store, stack.third_party.url, options.messages, options.certificates
         )

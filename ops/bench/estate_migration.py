@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from ops.dev.sandbox.estate import add_public_ca_integrations
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from workers.ca import LocalCa
 from workers.levers.adopt import Selection, adopt_estate
 from workers.levers.migrate import migrate, migration_progress
@@ -23,8 +23,7 @@ from workers.levers.migrate import migrate, migration_progress
 __all__ = ["run_migration_bench"]
 
 
-def _until(stack: Stack, batch: str, done: Any, timeout: float = 900) -> dict[str, Any]:
-    assert stack.app is not None
+def _until(stack: RunningStack, batch: str, done: Any, timeout: float = 900) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         progress = migration_progress(stack.app, "sandbox", batch)
@@ -46,7 +45,6 @@ def run_migration_bench(count: int, limit: int, workers: int) -> dict[str, Any]:
         max_concurrent_calls=limit,
     )
     with Stack(options) as stack:
-        assert stack.app is not None
         add_public_ca_integrations(stack.sandbox.store, stack.third_party.url, count)
         started = time.monotonic()
         adopted = adopt_estate(

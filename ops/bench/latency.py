@@ -19,7 +19,7 @@ from messages import TERMINAL_STATES, JobState, KeyType
 from ops.bench.phases import make_jobs, progress, run_floor_phase
 from ops.bench.stats import percentile
 from ops.dev.sandbox import Pacing, SandboxServer
-from ops.dev.stack import SECOND, Stack, StackOptions
+from ops.dev.stack import SECOND, RunningStack, Stack, StackOptions
 from workers.errors import InstanceBusy
 from workers.store import JobRecord
 
@@ -52,10 +52,9 @@ def _pacing(latency_ms: float, spread: float, concurrency: int) -> Pacing:
     )
 
 
-def _submit(stack: Stack, jobs: list[dict[str, Any]]) -> list[str]:
+def _submit(stack: RunningStack, jobs: list[dict[str, Any]]) -> list[str]:
     """Submit 8 at a time, as several gateway clients would (admission calls the instance),
     and submit again after a 503 (``InstanceBusy``: the workers hold every slot)."""
-    assert stack.app is not None
     app = stack.app
 
     def submit(raw: dict[str, Any]) -> str:
@@ -69,9 +68,8 @@ def _submit(stack: Stack, jobs: list[dict[str, Any]]) -> list[str]:
         return list(pool.map(submit, jobs))
 
 
-def _wait(stack: Stack, ids: list[str], timeout: float) -> list[JobRecord]:
+def _wait(stack: RunningStack, ids: list[str], timeout: float) -> list[JobRecord]:
     """Wait until every job of ``ids`` has ended; their records."""
-    assert stack.app is not None
     store = stack.app.store
     deadline = time.monotonic() + timeout
     while True:
@@ -98,7 +96,7 @@ def _e2e_s(records: list[JobRecord]) -> list[float]:
     ]
 
 
-def _fairness(stack: Stack, options: LatencyOptions, solo: float) -> dict[str, Any]:
+def _fairness(stack: RunningStack, options: LatencyOptions, solo: float) -> dict[str, Any]:
     """The fast instance's jobs again, while the slow instance has a backlog of its own."""
     slow_count = options.slow_jobs or options.jobs
     slow = make_jobs(stack, slow_count, options.key, "s", instance=SECOND)
@@ -107,7 +105,6 @@ def _fairness(stack: Stack, options: LatencyOptions, solo: float) -> dict[str, A
     slow_ids = _submit(stack, slow)  # first: the slow instance is saturated before
     started = time.time()
     shared = _throughput(_wait(stack, _submit(stack, fast), options.timeout_s), started)
-    assert stack.app is not None
     slow_records = [stack.app.store.get_job(job_id) for job_id in slow_ids]
     slow_done = sum(r.state in TERMINAL_STATES for r in slow_records)
     return {
@@ -128,18 +125,16 @@ def run_latency_bench(options: LatencyOptions) -> dict[str, Any]:
         if options.slow_latency_ms
         else None
     )
-    stack = Stack(
-        StackOptions(
-            broker="rabbitmq",
-            worker_processes=options.workers,
-            worker_threads=options.threads,
-            database_url=options.database_url,
-            sandbox_pacing=pacing,
-            max_concurrent_calls=limit,
-            second_instance=slow_pacing,
-        )
+    stack_options = StackOptions(
+        broker="rabbitmq",
+        worker_processes=options.workers,
+        worker_threads=options.threads,
+        database_url=options.database_url,
+        sandbox_pacing=pacing,
+        max_concurrent_calls=limit,
+        second_instance=slow_pacing,
     )
-    with stack.start():
+    with Stack(stack_options) as stack:
         floor_calls = stack.sandbox.pacer.served
         floor_s = run_floor_phase(stack, make_jobs(stack, 1, options.key, "f"), 1).wall_s
         floor_calls = stack.sandbox.pacer.served - floor_calls

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from messages import JobState, KeyType
 from ops.bench.phases import progress
 from ops.bench.procstat import cpu_seconds, rabbitmq_pid, thread_cpu_seconds
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 from ops.rabbitmq.chores import queue_depths, stage_queue_names
 from workers.callback_signing import job_id_in, signed_headers
 from workers.pki import Authority, cert_to_pem, general_names, subject_name
@@ -43,8 +43,7 @@ class PausedResult:
     gateway_processes: int
 
 
-def _park(stack: Stack, count: int, key: KeyType) -> list[str]:
-    assert stack.app is not None
+def _park(stack: RunningStack, count: int, key: KeyType) -> list[str]:
     ids = []
     for index in range(count):
         raw = stack.example_job(key, ca={"profile": "manual"})
@@ -59,7 +58,7 @@ def _park(stack: Stack, count: int, key: KeyType) -> list[str]:
         time.sleep(0.5)
 
 
-def _idle_cpu_pct(stack: Stack) -> tuple[float, float]:
+def _idle_cpu_pct(stack: RunningStack) -> tuple[float, float]:
     """twoway's CPU while M jobs wait (workers, gateway and poller threads), and the
     broker's; the sandbox and third party in this process are the environment, not us."""
     pids = [p.pid for p in stack.processes if p.poll() is None]
@@ -76,10 +75,9 @@ def _idle_cpu_pct(stack: Stack) -> tuple[float, float]:
     return (ours() - before) / IDLE_S * 100, broker_cpu / IDLE_S * 100
 
 
-def _callbacks(stack: Stack, ids: list[str]) -> list[tuple[str, bytes]]:
+def _callbacks(stack: RunningStack, ids: list[str]) -> list[tuple[str, bytes]]:
     """Sign every job's CSR with a CA of the 'operator', before the clock starts (the
     HMAC, which carries a timestamp, is made as each callback is sent)."""
-    assert stack.app is not None
     ca = Authority.new_root("bench operator CA").new_intermediate("bench operator issuing")
     stack.third_party.trust(ca.chain[-1].public_bytes(Encoding.PEM))
     chain = b"".join(cert_to_pem(c) for c in ca.chain)
@@ -115,7 +113,7 @@ def _post_all(base: str, callbacks: list[tuple[str, bytes]], secret: bytes) -> l
 
 
 @contextmanager
-def _gateway_process(stack: Stack, processes: int) -> Iterator[str]:
+def _gateway_process(stack: RunningStack, processes: int) -> Iterator[str]:
     """``twoway gateway --processes N`` on a free port with the stack's environment; its
     base URL."""
     with socket.socket() as probe:
@@ -143,12 +141,11 @@ def _gateway_process(stack: Stack, processes: int) -> Iterator[str]:
 
 
 def run_paused_phase(
-    stack: Stack, count: int, key: KeyType, *, gateway_processes: int = 1
+    stack: RunningStack, count: int, key: KeyType, *, gateway_processes: int = 1
 ) -> PausedResult:
-    assert stack.app is not None
     ids = _park(stack, count, key)
     names = stage_queue_names(stack.queues)
-    messages = sum(queue_depths(stack.options.broker_url, names).values())
+    messages = sum(queue_depths(stack.options.broker.url, names).values())
     time.sleep(SETTLE_S)  # the last acks and lease releases of parking drain first
     idle, broker_idle = _idle_cpu_pct(stack)
     callbacks = _callbacks(stack, ids)

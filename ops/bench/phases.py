@@ -12,14 +12,14 @@ from messages import TERMINAL_STATES, JobState, KeyType
 from ops.bench.floor import FloorResult, run_floor
 from ops.bench.procstat import cpu_seconds, peak_rss_mb, rabbitmq_pid
 from ops.bench.stats import percentile, stage_latencies
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 from workers.store import JobRecord
 
 __all__ = ["PipelineResult", "make_jobs", "run_floor_phase", "run_pipeline_phase"]
 
 
 def make_jobs(
-    stack: Stack, count: int, key: KeyType, tag: str, *, instance: str = "sandbox"
+    stack: RunningStack, count: int, key: KeyType, tag: str, *, instance: str = "sandbox"
 ) -> list[dict[str, Any]]:
     """``count`` job requests, each with its own REST message, keystore and profile."""
     server = stack.sandbox if instance == "sandbox" else stack.second
@@ -71,10 +71,9 @@ class PipelineResult:
         return self.succeeded / self.wall_s if self.wall_s else 0.0
 
 
-def _wait_terminal(stack: Stack, total: int, timeout: float) -> None:
+def _wait_terminal(stack: RunningStack, total: int, timeout: float) -> None:
     """Wait until ``total`` jobs ended, with one cheap count per poll: watching must not
     load the store the pipeline is measured on."""
-    assert stack.app is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         counts = stack.app.store.count_jobs()
@@ -85,8 +84,9 @@ def _wait_terminal(stack: Stack, total: int, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def run_pipeline_phase(stack: Stack, jobs: list[dict[str, Any]], timeout: float) -> PipelineResult:
-    assert stack.app is not None
+def run_pipeline_phase(
+    stack: RunningStack, jobs: list[dict[str, Any]], timeout: float
+) -> PipelineResult:
     pids = [p.pid for p in stack.processes]
     broker = rabbitmq_pid()
     cpu_before = {pid: cpu_seconds(pid) for pid in pids}
@@ -129,7 +129,7 @@ def _failures(records: list[JobRecord]) -> dict[str, int]:
     return dict(reasons)
 
 
-def run_floor_phase(stack: Stack, jobs: list[dict[str, Any]], processes: int) -> FloorResult:
+def run_floor_phase(stack: RunningStack, jobs: list[dict[str, Any]], processes: int) -> FloorResult:
     environ = {k: v for k, v in stack.environ.items() if k.startswith("TWOWAY_")}
     return run_floor(
         jobs,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from messages import WAITING_STATES, JobState
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 
 __all__ = ["explain_reads"]
 
@@ -34,9 +34,8 @@ def _caught(engine: Engine, read: Callable[[], object]) -> list[tuple[str, Any]]
     return seen
 
 
-def explain_reads(stack: Stack, depth: int) -> dict[str, str]:
+def explain_reads(stack: RunningStack, depth: int) -> dict[str, str]:
     """Each read's plan (PostgreSQL only: an empty dict on SQLite)."""
-    assert stack.app is not None
     store = stack.app.store
     engine = store._reader
     if engine.dialect.name != "postgresql":

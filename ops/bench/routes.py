@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import Engine, select, text
 
 from ops.bench.stats import percentile
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 from ops.gateway.jobs_list import encode_cursor
 from workers.store import schema as t
 
@@ -50,7 +50,7 @@ def _time(call: Callable[[], int], *, samples: int, budget_s: float) -> Timing:
     return Timing(round(percentile(took, 50), 2), round(percentile(took, 95), 2), size, len(took))
 
 
-def _console(stack: Stack) -> requests.Session:
+def _console(stack: RunningStack) -> requests.Session:
     session = requests.Session()
     base = stack.gateway.url
     form = session.get(f"{base}/ui/signin", timeout=30)
@@ -61,9 +61,8 @@ def _console(stack: Stack) -> requests.Session:
     return session
 
 
-def _deep_cursor(stack: Stack, depth: int, state: str | None = None) -> str:
+def _deep_cursor(stack: RunningStack, depth: int, state: str | None = None) -> str:
     """The cursor of the page that starts ``depth`` jobs down the list (the newest first)."""
-    assert stack.app is not None
     jobs = t.jobs
     query = select(jobs.c.created_at, jobs.c.id).order_by(jobs.c.created_at.desc(), jobs.c.id)
     if state is not None:
@@ -76,7 +75,7 @@ def _deep_cursor(stack: Stack, depth: int, state: str | None = None) -> str:
     return encode_cursor(created.replace(tzinfo=created.tzinfo or UTC), row.id)
 
 
-def _routes(stack: Stack, a_job: str, depth: int) -> dict[str, str]:
+def _routes(stack: RunningStack, a_job: str, depth: int) -> dict[str, str]:
     deep = _deep_cursor(stack, depth)
     deep_succeeded = _deep_cursor(stack, depth // 2, "succeeded")
     return {
@@ -102,7 +101,7 @@ def _routes(stack: Stack, a_job: str, depth: int) -> dict[str, str]:
 
 
 def route_timings(
-    stack: Stack, a_job: str, depth: int, *, samples: int = 20, budget_s: float = 20
+    stack: RunningStack, a_job: str, depth: int, *, samples: int = 20, budget_s: float = 20
 ) -> dict[str, Timing]:
     """Each route's p50/p95 (``depth``: how far down the deep cursor pages start)."""
     api = requests.Session()
@@ -122,7 +121,9 @@ def route_timings(
     return out
 
 
-def lever_passes(stack: Stack, *, samples: int = 3, budget_s: float = 60) -> dict[str, Timing]:
+def lever_passes(
+    stack: RunningStack, *, samples: int = 3, budget_s: float = 60
+) -> dict[str, Timing]:
     """One pass of the scheduler, the poller and the sweeper, timed (a few times)."""
     levers: dict[str, Callable[[], object]] = {
         "scheduler pass": stack.scheduler.run_once,
@@ -169,13 +170,13 @@ def store_size(engine: Engine) -> dict[str, int]:
 BENCH_RETENTION = {"artifacts_days": 30, "history_days": 90, "ended_days": 30, "batch": 2000}
 
 
-def apply_retention(stack: Stack, engine: Engine) -> tuple[Timing, dict[str, Any]]:
+def apply_retention(stack: RunningStack, engine: Engine) -> tuple[Timing, dict[str, Any]]:
     """Rounds of retention until nothing is left to prune (the first round timed), then
     the space given back (VACUUM FULL / VACUUM) so that the store's size shows it."""
     from workers.config.retention import RetentionSettings
     from workers.levers.retention import Retention
 
-    lever = Retention(stack.app)  # type: ignore[arg-type]
+    lever = Retention(stack.app)
     lever.settings = RetentionSettings(**BENCH_RETENTION)
     totals: dict[str, Any] = {"rounds": 0, "jobs": 0, "bytes": 0, "events": 0}
     first: Timing | None = None

@@ -19,7 +19,7 @@ from ops.bench.copies import Filler
 from ops.bench.plans import explain_reads
 from ops.bench.routes import Timing, apply_retention, lever_passes, route_timings, store_size
 from ops.bench.seed import seed_templates
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 
 __all__ = ["ScaleOptions", "ScaleResult", "run_scale"]
 
@@ -118,13 +118,12 @@ def _schema(url: str | None) -> Iterator[str | None]:
 
 def run_scale(options: ScaleOptions) -> ScaleResult:
     with _schema(options.postgres_url) as url:
-        stack = Stack(StackOptions(broker="stub", worker_threads=4, database_url=url))
-        with stack.start():
+        options_ = StackOptions(broker="stub", worker_threads=4, database_url=url)
+        with Stack(options_) as stack:
             return _measure(stack, options)
 
 
-def _measure(stack: Stack, options: ScaleOptions) -> ScaleResult:
-    assert stack.app is not None
+def _measure(stack: RunningStack, options: ScaleOptions) -> ScaleResult:
     templates = seed_templates(stack)
     for periodic in (stack.poller, stack.scheduler, stack.sweeper):
         periodic.stop()  # the bench runs each pass itself

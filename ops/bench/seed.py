@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from messages import TERMINAL_STATES, WAITING_STATES, JobState, KeyType
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 from workers.errors import TwowayError
 from workers.levers.renewal import renew
 
@@ -30,8 +30,7 @@ class Templates:
     waiting: str  # waiting_for_ca (the manual CA)
 
 
-def _wait(stack: Stack, job_id: str, timeout: float = 180) -> JobState:
-    assert stack.app is not None
+def _wait(stack: RunningStack, job_id: str, timeout: float = 180) -> JobState:
     deadline = time.monotonic() + timeout
     settled = TERMINAL_STATES | WAITING_STATES
     while time.monotonic() < deadline:
@@ -42,8 +41,7 @@ def _wait(stack: Stack, job_id: str, timeout: float = 180) -> JobState:
     raise TwowayError(f"bench seed job {job_id} did not settle in {timeout:.0f} s")
 
 
-def _job(stack: Stack, tag: str, *, ca: str = "local") -> str:
-    assert stack.app is not None
+def _job(stack: RunningStack, tag: str, *, ca: str = "local") -> str:
     name = f"Scale {tag} API"
     stack.sandbox.add_rest_message(name, stack.third_party.url, methods=("get", "post"))
     request = stack.example_job(
@@ -58,17 +56,15 @@ def _job(stack: Stack, tag: str, *, ca: str = "local") -> str:
     return job.id
 
 
-def _expect(stack: Stack, job_id: str, wanted: JobState) -> None:
+def _expect(stack: RunningStack, job_id: str, wanted: JobState) -> None:
     state = _wait(stack, job_id)
     if state is not wanted:
-        assert stack.app is not None
         error = stack.app.store.get_job(job_id).error
         raise TwowayError(f"bench seed job {job_id} ended {state.value}, not {wanted}: {error}")
 
 
-def seed_templates(stack: Stack) -> Templates:
+def seed_templates(stack: RunningStack) -> Templates:
     """Run the template jobs through ``stack`` (its workers must be running)."""
-    assert stack.app is not None
     renewed = _job(stack, "a")
     waiting = _job(stack, "w", ca="manual")
     _expect(stack, renewed, JobState.SUCCEEDED)

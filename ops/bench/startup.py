@@ -45,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging(stream=sys.stderr, level="WARNING")
     with Stack() as stack:
-        assert stack.app is not None
         job, _ = stack.app.submit(stack.example_job())
         env = {
             **stack.worker_environment(),

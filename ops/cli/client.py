@@ -1,7 +1,8 @@
 """The CLI's way to the gateway: where it is (the context), one HTTP call, one error type.
 
 Where to, first found wins: ``--url``/``--token``; ``TWOWAY_URL``/``TWOWAY_TOKEN``; the
-context file (``TWOWAY_CONTEXT``, default ``~/.config/twoway/context.json``, mode 0600),
+current context of the context file (``TWOWAY_CONTEXT``, default
+``~/.config/twoway/context.json``, mode 0600; named contexts, :mod:`ops.cli.contexts`),
 written by ``twoway login URL --token T`` and by ``twoway up``.
 
 Every failure becomes a ``CliError`` whose ``code`` is one of the exit codes below (the
@@ -11,7 +12,6 @@ nothing heavy at import time: ``twoway --help`` must start fast.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,22 +70,21 @@ def context_path() -> Path:
     return Path(given) if given else Path.home() / ".config" / "twoway" / "context.json"
 
 
-def write_context(url: str, token: str, path: Path | None = None) -> Path:
-    """Write the context file (mode 0600: it holds a token); returns its path."""
+def write_context(url: str, token: str, path: Path | None = None, *, name: str = "default") -> Path:
+    """Save context ``name`` (mode 0600: it holds a token) and make it current; its path."""
+    from ops.cli.contexts import save_context
+
     path = path or context_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"url": url.rstrip("/"), "token": token}, handle)
-    path.chmod(0o600)
+    save_context(path, name, url, token)
     return path
 
 
 def _from_file(path: Path) -> dict[str, Any]:
+    """The current context of the file (empty if none)."""
+    from ops.cli.contexts import read_contexts
+
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        return {}
+        data = read_contexts(path)
     except (OSError, ValueError) as exc:
         raise CliError(
             EXIT_USAGE,
@@ -93,7 +92,8 @@ def _from_file(path: Path) -> dict[str, Any]:
             f"the context file {path} cannot be read as JSON",
             "write it again: twoway login URL --token TOKEN",
         ) from exc
-    return data if isinstance(data, dict) else {}
+    current = data["contexts"].get(data["current"] or "")
+    return current if isinstance(current, dict) else {}
 
 
 def resolve(url: str | None = None, token: str | None = None) -> Context:
@@ -109,7 +109,8 @@ def resolve(url: str | None = None, token: str | None = None) -> Context:
             "NoContext",
             "no gateway to talk to: give --url and --token, set TWOWAY_URL and TWOWAY_TOKEN,"
             f" or write {context_path()}",
-            "twoway login URL --token TOKEN (twoway up writes one for its stack)",
+            "twoway login URL --token TOKEN (twoway up writes one for its stack;"
+            " twoway context list shows them)",
         )
     return Context(str(url).rstrip("/"), str(token))
 

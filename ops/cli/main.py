@@ -9,6 +9,7 @@ and an exit code from ops/cli/client.py's table.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of ``command`` (the top-level one if it has none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(command)
+            if isinstance(chosen, argparse.ArgumentParser):
+                return chosen
+    return parser
+
+
+def _unknown(extra: list[str], parser: argparse.ArgumentParser) -> str:
+    """'unrecognized arguments', with the option meant when one is close."""
+    import difflib
+
+    known = [o for action in parser._actions for o in action.option_strings]
+    guesses = [m for word in extra for m in difflib.get_close_matches(word, known, n=1)]
+    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+    return f"unrecognized arguments: {' '.join(extra)}{hint}"
+
+
 def _local_error(exc: Exception) -> CliError:
     """A twoway error raised here (a local command) as the CLI's error, by kind."""
     from workers.errors import JobNotFound, PermanentError, RequestInvalid, TransientError
@@ -49,6 +70,17 @@ def _local_error(exc: Exception) -> CliError:
     return CliError(code, kind, message, hint)
 
 
+def _address_in_use(args: argparse.Namespace) -> CliError:
+    port = getattr(args, "port", None)
+    where = f"port {port}" if port else "the address"
+    return CliError(
+        EXIT_USAGE,
+        "AddressInUse",
+        f"{where} is in use: another process listens there",
+        "choose another --port (0: one the system picks), or stop the other process",
+    )
+
+
 def _report(command: str, error: CliError, as_json: bool) -> int:
     if as_json:
         print(json.dumps(error.as_dict()), file=sys.stderr)
@@ -58,7 +90,11 @@ def _report(command: str, error: CliError, as_json: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # told by the command's own parser (its usage, not the top level's)
+        own = _subparser(parser, args.command)
+        own.error(_unknown(extra, own))
     as_json = bool(getattr(args, "json", False))
     try:
         status: int = args.run(args)
@@ -69,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into head: the reader has what it wanted
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        return _report(args.command, _address_in_use(args), as_json)
     except Exception as exc:
         if "workers.errors" in sys.modules and isinstance(
             exc, sys.modules["workers.errors"].TwowayError

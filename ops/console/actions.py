@@ -21,8 +21,9 @@ from ops.gateway.errors import status_for
 from workers.config import format_validation_error
 from workers.errors import RequestInvalid, TwowayError
 from workers.levers.partner import resume_third_party
+from workers.levers.reasons import MAX_REASON, check_reason
 from workers.levers.renewal import renew
-from workers.levers.replay import MAX_REASON, cancel, check_reason, replay
+from workers.levers.replay import cancel, replay
 from workers.levers.resume import resume_with_certificate
 from workers.levers.rollback import rollback
 from workers.pki import MAX_CERTIFICATE_PEM, MAX_CHAIN_PEM

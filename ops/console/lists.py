@@ -26,8 +26,8 @@ from ops.gateway.auth import actor_of
 from ops.gateway.jobs_list import decode_cursor, encode_cursor
 from ops.rabbitmq.dead_letters import DeadLetters
 from workers.errors import TwowayError
+from workers.levers.reasons import MAX_REASON, check_reason
 from workers.levers.renewal import STATES, inventory_page
-from workers.levers.replay import MAX_REASON, check_reason
 
 __all__ = ["router"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
 
 import structlog
 from fastapi import APIRouter, Form, Query, Request
@@ -28,10 +29,32 @@ _PRE = "twoway_console_signin"  # the sign-in form's own CSRF cookie (before any
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a page of the console: never another site (an open redirect)."""
-    if target and target.startswith("/ui/") and not target.startswith("/ui//"):
-        return target
-    return "/ui/jobs"
+    """Only a page of the console: never another site (an open redirect), nor a page
+    outside /ui reached by dot segments, encoded (``%2e%2e``) or not."""
+    home = "/ui/jobs"
+    if not target:
+        return home
+    parts = urlsplit(target)
+    path = parts.path
+    for _ in range(3):  # %252e%252e decodes twice; a path that keeps changing is refused
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    else:
+        return home
+    segments = path.split("/")
+    if (
+        parts.scheme
+        or parts.netloc
+        or not path.startswith("/ui/")
+        or "" in segments[2:-1]  # '//' inside: some clients read it as another host
+        or any(s in (".", "..") for s in segments)
+        or "\\" in path
+        or not path.isprintable()
+    ):
+        return home
+    return target
 
 
 @router.get("")

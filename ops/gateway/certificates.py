@@ -13,8 +13,8 @@ from ops.gateway.auth import OperatorToken, ReadToken, actor_of
 from ops.gateway.jobs_list import decode_cursor, encode_cursor
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
+from workers.levers.reasons import MAX_REASON
 from workers.levers.renewal import STATES, inventory_page, renew
-from workers.levers.replay import MAX_REASON
 
 __all__ = ["RenewBody", "router"]
 

@@ -16,7 +16,8 @@ from ops.gateway.auth import OperatorToken, actor_of
 from ops.gateway.errors import ERROR_BODY, error_responses
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
-from workers.levers.replay import MAX_REASON, cancel, replay
+from workers.levers.reasons import MAX_REASON
+from workers.levers.replay import cancel, replay
 
 __all__ = ["CancelBody", "JobCreated", "ReplayBody", "router"]
 

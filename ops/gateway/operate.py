@@ -19,7 +19,7 @@ from ops.gateway.errors import error_responses
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
 from workers.errors import RequestInvalid, StateConflict
-from workers.levers.replay import MAX_REASON
+from workers.levers.reasons import MAX_REASON
 from workers.pki import MAX_CERTIFICATE_PEM, MAX_CHAIN_PEM
 
 __all__ = ["DeadLetterSelection", "ResumeBody", "RollbackBody", "router"]

@@ -34,7 +34,7 @@ from workers.errors import (
     StateConflict,
 )
 from workers.levers.partner import resume_third_party
-from workers.levers.replay import MAX_REASON
+from workers.levers.reasons import MAX_REASON
 from workers.store.artifacts import Artifact
 
 __all__ = ["InstalledBody", "router"]

@@ -13,6 +13,7 @@ import dramatiq
 import structlog
 
 from messages import Stage
+from ops.rabbitmq.reachability import require_broker
 from workers.app import build_app
 from workers.config import Settings, load_config
 from workers.errors import ConfigError
@@ -45,7 +46,9 @@ def run_worker(
         raise ConfigError(
             f"--stages: unknown stage(s) {unknown}", hint=f"stages: {[s.value for s in Stage]}"
         )
-    app = build_app(load_config(), Settings.from_environment(), broker="rabbitmq")
+    settings = Settings.from_environment()
+    require_broker(settings.broker_url)  # one line and exit 2, not a stream of retries
+    app = build_app(load_config(), settings, broker="rabbitmq")
     queues = {r.queue for r in app.runtime.routes if not stages or r.stage.value in stages}
     # Idle consumers wake every 2 s, not every second: half the CPU a quiet worker burns;
     # messages still arrive at once, and a delayed retry is at most 2 s late.

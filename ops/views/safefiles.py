@@ -22,7 +22,18 @@ __all__ = ["prepare_out_dir", "write_file"]
 def prepare_out_dir(out: Path) -> Path:
     """Create ``out`` (0700) if need be; refuse one that is a link, not a directory, not
     the user's own, or writable by group or others."""
-    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise RequestInvalid(
+            f"--out {out}: a file is in the way (not a directory)",
+            hint="name a directory of your own, or a new path",
+        ) from None
+    except PermissionError:
+        raise RequestInvalid(
+            f"--out {out}: cannot be created here (permission denied)",
+            hint="name a directory of your own, or a new path",
+        ) from None
     info = out.lstat()
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise RequestInvalid(

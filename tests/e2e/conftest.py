@@ -16,7 +16,7 @@ import pika
 import pytest
 
 from messages import TERMINAL_STATES, WAITING_STATES, JobState, KeyType
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.dev.thirdparty import ThirdPartyServer
 from tests.conftest import AMQP_URL
 from workers.ca import LocalCa
@@ -47,13 +47,13 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def local_ca(stack: Stack) -> LocalCa:
+def local_ca(stack: RunningStack) -> LocalCa:
     ca = stack.app.deps.cas.get("local") if stack.app else None
     assert isinstance(ca, LocalCa)
     return ca
 
 
-def add_partners(stack: Stack, count: int, *, start: int = 0) -> list[Partner]:
+def add_partners(stack: RunningStack, count: int, *, start: int = 0) -> list[Partner]:
     root = local_ca(stack).root_pem
     partners = []
     for index in range(start, start + count):
@@ -64,7 +64,7 @@ def add_partners(stack: Stack, count: int, *, start: int = 0) -> list[Partner]:
     return partners
 
 
-def job_for(stack: Stack, partner: Partner, key: str = "ec256") -> dict[str, Any]:
+def job_for(stack: RunningStack, partner: Partner, key: str = "ec256") -> dict[str, Any]:
     return stack.example_job(
         KeyType(key),
         target={"kind": "rest", "name": partner.message},
@@ -76,11 +76,10 @@ def job_for(stack: Stack, partner: Partner, key: str = "ec256") -> dict[str, Any
 
 
 def wait_all(
-    stack: Stack, job_ids: list[str], timeout: float = 240, *, through_waits: bool = False
+    stack: RunningStack, job_ids: list[str], timeout: float = 240, *, through_waits: bool = False
 ) -> dict[str, JobState]:
     """Until every job has ended, or waits for a person (its CA, the third party); with
     ``through_waits``, until every job has ended (a poller resumes the waits)."""
-    assert stack.app is not None
     deadline = time.monotonic() + timeout
     while True:
         states = {job_id: stack.app.store.get_job(job_id).state for job_id in job_ids}
@@ -122,10 +121,10 @@ def dump_changes(
 
 
 @pytest.fixture
-def rabbit_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+def rabbit_stack(request: pytest.FixtureRequest) -> Iterator[RunningStack]:
     chaos = getattr(request, "param", ())
     stack = Stack(
         StackOptions(broker="rabbitmq", worker_processes=2, worker_threads=4, chaos=chaos)
     )
-    with stack.start():
+    with stack.start() as stack:
         yield stack

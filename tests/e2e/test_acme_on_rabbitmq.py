@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from messages import JobState, Stage
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from tests.acme_servers import Pebble
 from tests.e2e.conftest import add_partners, job_for, wait_all
 from tests.e2e.test_pipeline_on_rabbitmq import check_instance
@@ -33,7 +33,7 @@ def pebble(tmp_path: Path) -> Iterator[Pebble]:
 
 def acme_stack(
     pebble: Pebble, chaos: tuple[str, ...], lease_s: float = 15, **changes: Any
-) -> Stack:
+) -> RunningStack:
     profile = AcmeCaProfile.model_validate(
         {
             "adapter": "acme",
@@ -50,8 +50,7 @@ def acme_stack(
     return Stack(StackOptions(broker="rabbitmq", config=config, chaos=chaos, poll_every_s=1))
 
 
-def submit(stack: Stack, pebble: Pebble, count: int) -> dict[str, Any]:
-    assert stack.app is not None
+def submit(stack: RunningStack, pebble: Pebble, count: int) -> dict[str, Any]:
     jobs = {}
     for partner in add_partners(stack, count):
         partner.server.trust(pebble.root_pem())
@@ -62,9 +61,8 @@ def submit(stack: Stack, pebble: Pebble, count: int) -> dict[str, Any]:
     return jobs
 
 
-def seconds_in_wait_for_ca(stack: Stack, job_id: str) -> float:
+def seconds_in_wait_for_ca(stack: RunningStack, job_id: str) -> float:
     """From the start of wait-for-ca to its certificate (a pause and its resume included)."""
-    assert stack.app is not None
     history = stack.app.store.history(job_id)
     started = [e.at for e in history if e.stage == Stage.WAIT_FOR_CA]
     ended = [e.at for e in history if e.stage == Stage.IMPORT_CHAIN]
@@ -73,7 +71,6 @@ def seconds_in_wait_for_ca(stack: Stack, job_id: str) -> float:
 
 def test_one_order_per_job_under_duplicate_deliveries(pebble: Pebble) -> None:
     with acme_stack(pebble, ("duplicate-deliveries",)) as stack:
-        assert stack.app is not None
         jobs = submit(stack, pebble, JOBS)
         states = wait_all(stack, list(jobs))
         assert set(states.values()) == {JobState.SUCCEEDED}, {
@@ -105,7 +102,6 @@ def test_one_order_per_job_under_duplicate_deliveries(pebble: Pebble) -> None:
 def test_a_worker_killed_after_finalize_resumes_the_same_order(pebble: Pebble) -> None:
     # a short lease: the killed worker's job is taken over within 3 s, not 15
     with acme_stack(pebble, ("crash-after-finalize",), lease_s=3) as stack:
-        assert stack.app is not None
         jobs = submit(stack, pebble, 2)
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -128,7 +124,6 @@ def test_a_worker_killed_after_finalize_resumes_the_same_order(pebble: Pebble) -
 def test_an_order_still_processing_pauses_and_the_poller_resumes_it(pebble: Pebble) -> None:
     # issue_wait_s = 0: the run never waits for pebble's processing, so every job pauses
     with acme_stack(pebble, (), issue_wait_s=0) as stack:
-        assert stack.app is not None
         jobs = submit(stack, pebble, 3)
         states = wait_all(stack, list(jobs), through_waits=True)
         assert set(states.values()) == {JobState.SUCCEEDED}, {

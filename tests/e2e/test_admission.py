@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from workers.errors import RequestInvalid
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
 
@@ -46,8 +46,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_request_is_refused_before_anything_is_created(stack: Stack, case: str) -> None:
-    assert stack.app is not None
+def test_bad_request_is_refused_before_anything_is_created(stack: RunningStack, case: str) -> None:
     change, field = CASES[case]
     before = stack.sandbox.dump()
     with pytest.raises(RequestInvalid) as refused:
@@ -55,3 +54,32 @@ def test_bad_request_is_refused_before_anything_is_created(stack: Stack, case: s
     assert field in refused.value.message, refused.value.message
     assert stack.app.store.list_jobs() == []
     assert stack.sandbox.dump() == before
+
+
+def test_the_same_job_again_is_refused_before_the_ca_signs(stack: RunningStack) -> None:
+    """Submitted again, a job whose keystore record and protocol profile exist would fail
+    at upload-keystore after the CA signed a new certificate: admission refuses it first,
+    with the reasons plan gives; the same Idempotency-Key still returns the first job."""
+    from messages import JobState
+    from tests.e2e.conftest import wait_all
+    from workers.readiness.plan import plan_job
+
+    request = stack.example_job()
+    first, _ = stack.app.submit(request, idempotency_key="the-first")
+    assert wait_all(stack, [first.id], timeout=60)[first.id] is JobState.SUCCEEDED
+    jobs, before = len(stack.app.store.list_jobs()), stack.sandbox.dump()
+    with pytest.raises(RequestInvalid) as refused:
+        stack.app.submit(request)
+    assert "keystore.record_name" in refused.value.message, refused.value.message
+    assert len(stack.app.store.list_jobs()) == jobs  # nothing created: no key, no CSR, no CA
+    assert stack.sandbox.dump() == before
+    plan = plan_job(
+        request,
+        stack.config,
+        stack.app.deps.instances,
+        state_dir=stack.state_dir,
+        environ=stack.environ,
+    )
+    assert refused.value.message in [r.message for r in plan.refusals]  # one rule, both
+    again, created = stack.app.submit(request, idempotency_key="the-first")
+    assert (again.id, created) == (first.id, False)

@@ -14,7 +14,7 @@ import pytest
 
 from messages import JobState, KeyType, Stage
 from ops.dev.sandbox import SandboxFacts
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import UPDATE_STAMPS, dump_changes, local_ca, wait_all
 from workers import pki
@@ -47,13 +47,12 @@ DEFAULTS = {"key_store", "trust_store", "pem", "der", "pkcs12_key_store"}
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub", sandbox_facts=OTHER)) as running:
         yield running
 
 
-def test_rest_with_pem_and_soap_with_der_succeed_with_no_code_change(stack: Stack) -> None:
-    assert stack.app is not None
+def test_rest_with_pem_and_soap_with_der_succeed_with_no_code_change(stack: RunningStack) -> None:
     partner = ThirdPartyServer([local_ca(stack).root_pem]).start()
     try:
         stack.sandbox.add_soap_message("Partner SOAP", partner.url)
@@ -74,8 +73,7 @@ def test_rest_with_pem_and_soap_with_der_succeed_with_no_code_change(stack: Stac
         partner.stop()
 
 
-def run_both(stack: Stack, partner: ThirdPartyServer) -> tuple[str, str]:
-    assert stack.app is not None
+def run_both(stack: RunningStack, partner: ThirdPartyServer) -> tuple[str, str]:
     der = pki.cert_to_der(pki.parse_certificates(partner.server_certificate_pem)[0])
     rest, _ = stack.app.submit(stack.example_job(KeyType.EC256))
     soap, _ = stack.app.submit(
@@ -93,7 +91,7 @@ def run_both(stack: Stack, partner: ThirdPartyServer) -> tuple[str, str]:
     return rest.id, soap.id
 
 
-def check_records(stack: Stack, soap: str) -> None:
+def check_records(stack: RunningStack, soap: str) -> None:
     """The instance's own values everywhere; none of the sandbox's defaults."""
     dump = stack.sandbox.dump()
     certificates = dump["sys_certificate"]
@@ -113,6 +111,5 @@ def check_records(stack: Stack, soap: str) -> None:
     assert len(functions) == 1
     for row in (message, *functions):
         assert (row["mutual_auth_enabled"], row["protocol_name"]) == ("true", profile["sys_id"])
-    assert stack.app is not None
     methods = stack.app.store.progress.get_output(soap, Stage.ENABLE)
     assert methods is not None and functions[0]["sys_id"] in methods.message

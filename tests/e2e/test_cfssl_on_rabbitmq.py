@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from messages import JobState, Stage
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from tests.e2e.conftest import add_partners, job_for, wait_all
 from tests.e2e.test_pipeline_on_rabbitmq import check_instance
 from tests.factories import CfsslServer
@@ -26,7 +26,7 @@ def cfssl(tmp_path: Path) -> Iterator[CfsslServer]:
 
 
 @pytest.fixture
-def stack(cfssl: CfsslServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+def stack(cfssl: CfsslServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningStack]:
     monkeypatch.setenv(KEY_ENV, cfssl.auth_key)  # the workers read the auth key from it
     profile = CfsslCaProfile(
         adapter="cfssl",
@@ -43,9 +43,8 @@ def stack(cfssl: CfsslServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack
 
 
 def test_cfssl_signs_each_job_once_under_duplicate_deliveries(
-    stack: Stack, cfssl: CfsslServer
+    stack: RunningStack, cfssl: CfsslServer
 ) -> None:
-    assert stack.app is not None
     partners = add_partners(stack, 10)
     jobs = {}
     for partner in partners:

@@ -139,7 +139,13 @@ def test_every_operator_command_through_the_context_up_wrote(up: Up, tmp_path: P
     assert report["job_id"] == renewal["job_id"] and report["state"] == "cancelled"
 
     # A manual-CA job: listed as waiting, its next step shown, CSR out, certificate in.
-    manual_id = up.submit({**example, "ca": {"profile": "manual"}}, "manual")
+    manual = {
+        **example,
+        "ca": {"profile": "manual"},  # a keystore of its own: the first job's exists
+        "keystore": {"record_name": "twoway manual client", "alias": "twoway"},
+        "rotate": True,  # onto the profile the first job made, as a renewal does
+    }
+    manual_id = up.submit(manual, "manual")
     up.until(manual_id, lambda j: j["state"] == "waiting_for_ca")
     assert manual_id in {w["job_id"] for w in up.json("jobs", "--waiting")}
     assert f"twoway csr {manual_id}" in up.cli("status", manual_id).stdout

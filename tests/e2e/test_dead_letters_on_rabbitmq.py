@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from messages import JobState, Stage
 from ops.dev.sandbox import FaultPlan
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.rabbitmq.dead_letters import DeadLetters
 from ops.views.jobview import follow
 from workers.config import PipelineConfig, load_config
@@ -45,7 +45,7 @@ def impatient_config() -> PipelineConfig:
 
 
 @pytest.fixture
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     options = StackOptions(broker="rabbitmq", worker_processes=0, config=impatient_config())
     with Stack(options) as running:
         yield running
@@ -81,9 +81,8 @@ def value(samples: dict[tuple[str, tuple[str, ...]], float], name: str, *labels:
 _TOKENS: dict[int, str] = {}
 
 
-def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+def twoway(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI as operator ops-bob, with the gateway's URL and bob's token only."""
-    assert stack.app is not None
     if id(stack) not in _TOKENS:
         _TOKENS[id(stack)] = stack.app.store.tokens.create("ops-bob", "operator")[1]
     token = _TOKENS[id(stack)]
@@ -93,7 +92,7 @@ def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def wait_for_dead_letter(stack: Stack, job_id: str, timeout: float = 60) -> dict[str, Any]:
+def wait_for_dead_letter(stack: RunningStack, job_id: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         listing = json.loads(twoway(stack, "dead-letters", "list", "--json").stdout)
@@ -105,9 +104,8 @@ def wait_for_dead_letter(stack: Stack, job_id: str, timeout: float = 60) -> dict
 
 
 def test_exhausted_retries_land_in_dead_letters_and_a_replay_completes_the_job(
-    stack: Stack,
+    stack: RunningStack,
 ) -> None:
-    assert stack.app is not None
     store = stack.app.store
     port = free_port()
     stack.spawn_worker("--threads", "4", "--metrics-port", str(port))
@@ -146,7 +144,7 @@ def test_exhausted_retries_land_in_dead_letters_and_a_replay_completes_the_job(
     assert revived.detail["actor"].startswith("token:ops-bob (")
     assert revived.detail["reason"] == "quota raised"
     assert store.get_job(job.id).attempts["enable"] == 3
-    dead = DeadLetters(stack.options.broker_url, stack.app.runtime.routes, store)
+    dead = DeadLetters(stack.options.broker.url, stack.app.runtime.routes, store)
     assert dead.peek() == []
     gateway = scrape(f"{stack.gateway.url}/metrics", stack.token)
     assert value(gateway, "twoway_dead_letters", "stage=enable") == 0
@@ -154,7 +152,7 @@ def test_exhausted_retries_land_in_dead_letters_and_a_replay_completes_the_job(
     check_worker_log(stack, job.id)
 
 
-def check_worker_log(stack: Stack, job_id: str) -> None:
+def check_worker_log(stack: RunningStack, job_id: str) -> None:
     """One JSON line per message and outcome, with job, stage, message id and duration."""
     lines = [json.loads(line) for line in (stack.state_dir / "worker.log").read_text().splitlines()]
     outcomes = ("stage_completed", "stage_retry", "stage_failed")

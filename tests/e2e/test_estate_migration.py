@@ -129,7 +129,6 @@ def wait_progress(
 
 
 def test_discover_adopt_and_migrate_the_public_ca_integrations(stack: Stack) -> None:
-    assert stack.app is not None
     headers = {"Authorization": f"Bearer {stack.token}"}
     api = httpx.Client(base_url=stack.gateway.url, timeout=120)
     stack.sandbox.request_log.clear()

@@ -23,7 +23,7 @@ import pytest
 from messages import JobState
 from ops.dev.sandbox import FaultPlan
 from ops.dev.sandbox.faults import WRITE_METHODS
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from tests.e2e.conftest import Partner, add_partners, job_for, wait_all
 from tests.e2e.test_pipeline_on_rabbitmq import check_instance
 from workers.config import load_config
@@ -42,7 +42,7 @@ FAULT_STATUSES = frozenset({0, 429, 500, 503})  # 0: the connection was reset
 
 
 @pytest.fixture
-def faulty_stack() -> Iterator[Stack]:
+def faulty_stack() -> Iterator[RunningStack]:
     base = load_config()
     broker = base.broker.model_copy(update={"min_backoff_ms": 1000, "max_backoff_ms": 2000})
     options = StackOptions(
@@ -56,11 +56,10 @@ def faulty_stack() -> Iterator[Stack]:
         yield stack
 
 
-def submit_all(stack: Stack, partners: list[Partner]) -> dict[str, int]:
+def submit_all(stack: RunningStack, partners: list[Partner]) -> dict[str, int]:
     """Submit through the faults too, ten at a time as workflows would: admission asks
     the instance, and a transient failure is retried with the same Idempotency-Key, so
     no job is made twice. Job id -> partner index."""
-    assert stack.app is not None
     app = stack.app
 
     def submit(partner: Partner) -> tuple[str, int]:
@@ -78,9 +77,8 @@ def submit_all(stack: Stack, partners: list[Partner]) -> dict[str, int]:
         return dict(pool.map(submit, partners))
 
 
-def test_fifty_jobs_with_thirty_percent_of_calls_failing(faulty_stack: Stack) -> None:
+def test_fifty_jobs_with_thirty_percent_of_calls_failing(faulty_stack: RunningStack) -> None:
     stack = faulty_stack
-    assert stack.app is not None
     partners = add_partners(stack, JOBS)
     stack.sandbox.faults.set(PLAN)
     started = time.monotonic()
@@ -111,7 +109,7 @@ def test_fifty_jobs_with_thirty_percent_of_calls_failing(faulty_stack: Stack) ->
     print(f"history events {events}, all succeeded in {elapsed:.1f}s")
 
 
-def check_faults(stack: Stack, served: dict[str, int], landed: int) -> int:
+def check_faults(stack: RunningStack, served: dict[str, int], landed: int) -> int:
     """About 30% of the API calls faulted, every kind of fault, both kinds of lost write."""
     api = [r for r in stack.sandbox.request_log if r[1].startswith("/api/now/")]
     assert set(served) == set(PLAN.kinds), served
@@ -121,9 +119,8 @@ def check_faults(stack: Stack, served: dict[str, int], landed: int) -> int:
     return len(api)
 
 
-def check_histories(stack: Stack, job_ids: list[str]) -> Counter[str]:
+def check_histories(stack: RunningStack, job_ids: list[str]) -> Counter[str]:
     """The client's retries and 429 waits, and the stages' retries, are in the histories."""
-    assert stack.app is not None
     kinds: Counter[str] = Counter()
     waits = []
     for job_id in job_ids:

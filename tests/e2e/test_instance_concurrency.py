@@ -13,7 +13,7 @@ import pytest
 
 from messages import JobAccepted, JobState, KeyType, Stage
 from ops.dev.sandbox import Pacing
-from ops.dev.stack import SECOND, Stack, StackOptions
+from ops.dev.stack import SECOND, RunningStack, Stack, StackOptions
 from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import add_partners, job_for, local_ca, wait_all
 from workers.readiness.admission import parse_request
@@ -24,8 +24,7 @@ pytestmark = pytest.mark.slow
 LIMIT = 2
 
 
-def failures(stack: Stack, states: dict[str, JobState]) -> dict[str, Any]:
-    assert stack.app is not None
+def failures(stack: RunningStack, states: dict[str, JobState]) -> dict[str, Any]:
     return {
         j: stack.app.store.get_job(j).error for j, s in states.items() if s != JobState.SUCCEEDED
     }
@@ -42,7 +41,6 @@ def test_the_instance_never_sees_more_calls_at_once_than_the_limit() -> None:
         sandbox_pacing=Pacing(distribution="uniform", low_ms=5, high_ms=25, concurrency=8),
     )
     with Stack(options).start() as stack:
-        assert stack.app is not None
         jobs = [stack.app.submit(job_for(stack, p))[0].id for p in add_partners(stack, 6)]
         states = wait_all(stack, jobs)
         assert Counter(states.values()) == {JobState.SUCCEEDED: 6}, failures(stack, states)
@@ -66,7 +64,7 @@ def wait_for(probe: Callable[[], JobRecord | None], timeout: float = 60) -> JobR
 
 
 def second_instance_job(
-    stack: Stack, index: int, servers: list[ThirdPartyServer]
+    stack: RunningStack, index: int, servers: list[ThirdPartyServer]
 ) -> dict[str, Any]:
     server = ThirdPartyServer([local_ca(stack).root_pem]).start()
     servers.append(server)
@@ -96,9 +94,8 @@ def test_a_saturated_instance_does_not_hold_back_another_instances_jobs() -> Non
         second_instance=Pacing(),
     )
     stack, servers = Stack(options), []
-    with stack.start():
+    with stack.start() as stack:
         app = stack.app
-        assert app is not None
         slow_requests = [parse_request(second_instance_job(stack, n, servers)) for n in range(4)]
         limit = app.config.instance(SECOND).max_concurrent_calls
         for n in range(limit):  # another twoway deployment is using every slot

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from messages import JobState, KeyType, ProfileCreated, Stage
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import local_ca, wait_all
 from workers.errors import TakeOverRefused
@@ -25,21 +25,22 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     options = StackOptions(broker="stub", poll_every_s=0.3, probe_every_s=1.0)
     with Stack(options) as running:
         yield running
 
 
 @pytest.fixture
-def partner(stack: Stack) -> Iterator[ThirdPartyServer]:
+def partner(stack: RunningStack) -> Iterator[ThirdPartyServer]:
     server = ThirdPartyServer([local_ca(stack).root_pem]).start()
     yield server
     server.stop()
 
 
-def submit(stack: Stack, message: str, partner: ThirdPartyServer, slug: str, **changes: Any) -> str:
-    assert stack.app is not None
+def submit(
+    stack: RunningStack, message: str, partner: ThirdPartyServer, slug: str, **changes: Any
+) -> str:
     job, _ = stack.app.submit(
         stack.example_job(
             KeyType.EC256,
@@ -54,39 +55,35 @@ def submit(stack: Stack, message: str, partner: ThirdPartyServer, slug: str, **c
     return job.id
 
 
-def state(stack: Stack, job_id: str) -> tuple[JobState, Stage | None]:
-    assert stack.app is not None
+def state(stack: RunningStack, job_id: str) -> tuple[JobState, Stage | None]:
     job = stack.app.store.get_job(job_id)
     return job.state, job.stage
 
 
-def kinds(stack: Stack, job_id: str) -> list[str]:
-    assert stack.app is not None
+def kinds(stack: RunningStack, job_id: str) -> list[str]:
     return [event.kind for event in stack.app.store.history(job_id)]
 
 
-def rows(stack: Stack, message: str) -> list[dict[str, str]]:
+def rows(stack: RunningStack, message: str) -> list[dict[str, str]]:
     """The message and each of its methods, as the instance holds them now."""
     [row] = stack.sandbox.store.select("sys_rest_message", f"name={message}")
     methods = stack.sandbox.store.select("sys_rest_message_fn", f"rest_message={row['sys_id']}")
     return [row, *methods]
 
 
-def profile_of(stack: Stack, job_id: str) -> str:
-    assert stack.app is not None
+def profile_of(stack: RunningStack, job_id: str) -> str:
     recorded = stack.app.store.progress.get_output(job_id, Stage.CREATE_PROFILE)
     assert recorded is not None
     return ProfileCreated.model_validate_json(recorded.message).profile_sys_id
 
 
-def client_cert(stack: Stack, job_id: str) -> bytes:
-    assert stack.app is not None
+def client_cert(stack: RunningStack, job_id: str) -> bytes:
     pem = stack.app.store.artifacts.get(job_id, "client_cert_pem")
     assert pem is not None
     return pem
 
 
-def live(stack: Stack, message: str, partner: ThirdPartyServer, slug: str) -> str:
+def live(stack: RunningStack, message: str, partner: ThirdPartyServer, slug: str) -> str:
     """A message already on mutual auth, as a partner knows it: only this certificate."""
     stack.sandbox.add_rest_message(message, partner.url)
     first = submit(stack, message, partner, slug)
@@ -95,7 +92,7 @@ def live(stack: Stack, message: str, partner: ThirdPartyServer, slug: str) -> st
     return first
 
 
-def wait_for(stack: Stack, job_id: str, wanted: JobState, timeout: float = 30) -> None:
+def wait_for(stack: RunningStack, job_id: str, wanted: JobState, timeout: float = 30) -> None:
     deadline = datetime.now(UTC) + timedelta(seconds=timeout)
     while state(stack, job_id)[0] is not wanted and datetime.now(UTC) < deadline:
         time.sleep(0.2)
@@ -103,9 +100,8 @@ def wait_for(stack: Stack, job_id: str, wanted: JobState, timeout: float = 30) -
 
 
 def test_a_take_over_waits_for_the_partner_and_the_old_profile_keeps_working(
-    stack: Stack, partner: ThirdPartyServer
+    stack: RunningStack, partner: ThirdPartyServer
 ) -> None:
-    assert stack.app is not None
     old = live(stack, "Payments Live", partner, "paylive")
     with pytest.raises(TakeOverRefused) as refused:
         submit(stack, "Payments Live", partner, "paylivenew")
@@ -135,7 +131,7 @@ def test_a_take_over_waits_for_the_partner_and_the_old_profile_keeps_working(
 
 
 def test_an_unproven_switch_that_fails_verify_is_switched_back(
-    stack: Stack, partner: ThirdPartyServer
+    stack: RunningStack, partner: ThirdPartyServer
 ) -> None:
     old = live(stack, "Unproven API", partner, "unproven")
     new = submit(
@@ -154,8 +150,7 @@ def test_an_unproven_switch_that_fails_verify_is_switched_back(
     }
 
 
-def test_a_wait_past_its_deadline_fails_and_leaves_the_message_alone(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_wait_past_its_deadline_fails_and_leaves_the_message_alone(stack: RunningStack) -> None:
     stranger = ThirdPartyServer([]).start()
     try:
         stack.sandbox.add_rest_message("Slow Partner API", stranger.url)
@@ -172,8 +167,7 @@ def test_a_wait_past_its_deadline_fails_and_leaves_the_message_alone(stack: Stac
         stranger.stop()
 
 
-def test_the_workflow_says_installed_through_the_api(stack: Stack) -> None:
-    assert stack.app is not None
+def test_the_workflow_says_installed_through_the_api(stack: RunningStack) -> None:
     stranger = ThirdPartyServer([]).start()
     try:
         stack.sandbox.add_rest_message("Told API", stranger.url)
@@ -196,10 +190,11 @@ def test_the_workflow_says_installed_through_the_api(stack: Stack) -> None:
         stranger.stop()
 
 
-def assert_never_broken(stack: Stack, message: str, undone: set[str], jobs: list[str]) -> None:
+def assert_never_broken(
+    stack: RunningStack, message: str, undone: set[str], jobs: list[str]
+) -> None:
     """Each row is off (naming nothing), or on the profile of a job not rolled back, whose
     profile and keystore exist and are active."""
-    assert stack.app is not None
     instance = stack.app.deps.instances.get("sandbox")
     serving = {profile_of(stack, j) for j in jobs if j not in undone}
     for row in rows(stack, message):
@@ -217,9 +212,8 @@ def assert_never_broken(stack: Stack, message: str, undone: set[str], jobs: list
     ids=lambda order: "rollback-" + "".join("ABC"[i] for i in order),
 )
 def test_rollbacks_in_any_order_never_leave_a_broken_reference(
-    stack: Stack, partner: ThirdPartyServer, order: tuple[int, ...]
+    stack: RunningStack, partner: ThirdPartyServer, order: tuple[int, ...]
 ) -> None:
-    assert stack.app is not None
     name = "Orders " + "".join(map(str, order))
     stack.sandbox.add_rest_message(name, partner.url)
     slug = "orders" + "".join(map(str, order))
@@ -236,11 +230,10 @@ def test_rollbacks_in_any_order_never_leave_a_broken_reference(
 
 
 def test_the_cli_shows_the_wait_and_says_installed(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
+    stack: RunningStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from ops.cli.main import main
 
-    assert stack.app is not None
     stranger = ThirdPartyServer([]).start()
     try:
         stack.sandbox.add_rest_message("Cli Partner API", stranger.url)
@@ -278,7 +271,6 @@ def test_the_workflow_signs_installed_for_its_job_only(monkeypatch: pytest.Monke
     stranger = ThirdPartyServer([]).start()
     try:
         with Stack(options) as stack, httpx.Client(base_url=stack.gateway.url) as api:
-            assert stack.app is not None
             stack.sandbox.add_rest_message("Signed Partner API", stranger.url)
             job_id = submit(stack, "Signed Partner API", stranger, "signedpartner")
             other = submit(stack, "Signed Partner API", stranger, "signedpartner2", replace=True)
@@ -310,7 +302,7 @@ def test_the_workflow_signs_installed_for_its_job_only(monkeypatch: pytest.Monke
 
 
 def test_a_gateway_without_the_secret_takes_no_signed_installed(
-    stack: Stack, partner: ThirdPartyServer
+    stack: RunningStack, partner: ThirdPartyServer
 ) -> None:
     stack.sandbox.add_rest_message("Unsigned Partner API", partner.url)
     job_id = submit(stack, "Unsigned Partner API", partner, "unsignedpartner")

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from messages import JobState
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.rabbitmq.chores import queue_depths, stage_queue_names
 from tests.conftest import AMQP_URL
 from tests.e2e.conftest import Partner, add_partners, job_for, wait_all
@@ -29,13 +29,13 @@ from workers.callback_signing import signed_headers
 
 
 @pytest.fixture
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     """Workers are started by the tests, so that they can stop them."""
     with Stack(StackOptions(broker="rabbitmq", worker_processes=0)) as running:
         yield running
 
 
-def workers(stack: Stack, count: int = 2) -> list[subprocess.Popen[bytes]]:
+def workers(stack: RunningStack, count: int = 2) -> list[subprocess.Popen[bytes]]:
     return [stack.spawn_worker("--threads", "4") for _ in range(count)]
 
 
@@ -46,12 +46,11 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
         assert process.wait(timeout=30) == 0
 
 
-def manual_job(stack: Stack, partner: Partner) -> dict[str, Any]:
+def manual_job(stack: RunningStack, partner: Partner) -> dict[str, Any]:
     return {**job_for(stack, partner), "ca": {"profile": "manual"}}
 
 
-def wait_until_waiting(stack: Stack, job_ids: list[str], timeout: float = 120) -> None:
-    assert stack.app is not None
+def wait_until_waiting(stack: RunningStack, job_ids: list[str], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while True:
         states = Counter(stack.app.store.get_job(job_id).state for job_id in job_ids)
@@ -62,9 +61,8 @@ def wait_until_waiting(stack: Stack, job_ids: list[str], timeout: float = 120) -
 
 
 def test_fifty_paused_jobs_hold_nothing_and_finish_on_their_callbacks(
-    stack: Stack, tmp_path: Path
+    stack: RunningStack, tmp_path: Path
 ) -> None:
-    assert stack.app is not None
     app = stack.app
     ca = OpensslCa(tmp_path / "ca")
     partners = add_partners(stack, 50)
@@ -108,7 +106,7 @@ def test_fifty_paused_jobs_hold_nothing_and_finish_on_their_callbacks(
         partner.server.stop()
 
 
-def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+def twoway(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "ops", *args]
     env = {**stack.worker_environment(), "TWOWAY_URL": stack.gateway.url}
     env["TWOWAY_TOKEN"] = stack.token  # the gateway is all the CLI needs
@@ -116,9 +114,8 @@ def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_an_operator_lists_and_resumes_a_paused_job_with_the_cli(
-    stack: Stack, tmp_path: Path
+    stack: RunningStack, tmp_path: Path
 ) -> None:
-    assert stack.app is not None
     ca = OpensslCa(tmp_path / "ca")
     [partner] = add_partners(stack, 1)
     partner.server.trust(ca.root_pem)

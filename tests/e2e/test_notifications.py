@@ -163,7 +163,6 @@ def notifier_rounds(notifier: Notifier, rounds: int, pause: float = 0.6) -> None
 def test_webhooks_and_mail_reach_people_once(
     stack: Stack, smtp: tuple[Mailbox, int], hook_port: int, tmp_path: Path
 ) -> None:
-    assert stack.app is not None
     mailbox, _ = smtp
     job, _ = stack.app.submit(stack.example_job(KeyType.EC256, ca={"profile": "manual"}))
     assert wait_all(stack, [job.id])[job.id] is JobState.WAITING_FOR_CA

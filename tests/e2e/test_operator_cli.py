@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from messages import JobRequest, JobState
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 
 from .conftest import add_partners, job_for, wait_all
 
 pytestmark = pytest.mark.e2e
 
 
-def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+def twoway(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
     """``tokens`` opens the store (the deployment's environment); the rest need only the
     gateway's URL and a token."""
     env = {**stack.worker_environment(), "TWOWAY_URL": stack.gateway.url}
@@ -35,7 +35,7 @@ def twoway(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_tokens_are_made_listed_and_revoked(rabbit_stack: Stack) -> None:
+def test_tokens_are_made_listed_and_revoked(rabbit_stack: RunningStack) -> None:
     made = twoway(rabbit_stack, "tokens", "create", "--role", "read", "--name", "ci", "--json")
     assert made.returncode == 0, made.stderr
     token = json.loads(made.stdout)
@@ -52,9 +52,8 @@ def test_tokens_are_made_listed_and_revoked(rabbit_stack: Stack) -> None:
 
 
 def test_submit_wait_shows_progress_then_replay_after_the_cause_is_fixed(
-    rabbit_stack: Stack, tmp_path: Path
+    rabbit_stack: RunningStack, tmp_path: Path
 ) -> None:
-    assert rabbit_stack.app is not None
     (partner,) = add_partners(rabbit_stack, 1)
     request = tmp_path / "job.json"
     request.write_text(json.dumps(job_for(rabbit_stack, partner)))
@@ -85,8 +84,7 @@ def test_submit_wait_shows_progress_then_replay_after_the_cause_is_fixed(
     assert again.returncode == 4 and "only 'verify'" in again.stderr  # refused
 
 
-def test_cancel_from_the_cli(rabbit_stack: Stack) -> None:
-    assert rabbit_stack.app is not None
+def test_cancel_from_the_cli(rabbit_stack: RunningStack) -> None:
     (partner,) = add_partners(rabbit_stack, 1)
     request = JobRequest.model_validate(job_for(rabbit_stack, partner))
     idle, _ = rabbit_stack.app.store.create_job(request)  # no message drives it

@@ -31,7 +31,6 @@ def stack() -> Iterator[Stack]:
 
 
 def test_expiring_and_changed_partner_certificates_are_noted_once(stack: Stack) -> None:
-    assert stack.app is not None
     [partner] = add_partners(stack, 1)
     job = job_for(stack, partner)
     job["server_certificate"] = {

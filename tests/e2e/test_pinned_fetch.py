@@ -11,13 +11,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from messages import JobState
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from tests.e2e.conftest import Partner, add_partners, job_for, wait_all
 from workers.errors import RequestInvalid
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
 
@@ -29,7 +29,7 @@ def pin_of(partner: Partner) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-def fetching(stack: Stack, partner: Partner, **fetch: Any) -> dict[str, Any]:
+def fetching(stack: RunningStack, partner: Partner, **fetch: Any) -> dict[str, Any]:
     job = job_for(stack, partner)
     job["server_certificate"] = {
         "fetch": {"host": "localhost", "port": partner.server.port, **fetch}
@@ -37,8 +37,7 @@ def fetching(stack: Stack, partner: Partner, **fetch: Any) -> dict[str, Any]:
     return job
 
 
-def test_a_pinned_fetch_registers_the_endpoints_certificate(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_pinned_fetch_registers_the_endpoints_certificate(stack: RunningStack) -> None:
     [partner] = add_partners(stack, 1)
     pin = ":".join(pin_of(partner).upper()[i : i + 2] for i in range(0, 64, 2))  # as browsers show
     job, _ = stack.app.submit(fetching(stack, partner, sha256=pin))
@@ -50,8 +49,7 @@ def test_a_pinned_fetch_registers_the_endpoints_certificate(stack: Stack) -> Non
     assert [c["pem_certificate"].strip() for c in trusts].count(pem) == 1
 
 
-def test_a_wrong_pin_fails_the_job_before_the_instance_is_touched(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_wrong_pin_fails_the_job_before_the_instance_is_touched(stack: RunningStack) -> None:
     [partner] = add_partners(stack, 1, start=100)
     before = stack.sandbox.dump()["sys_certificate"]
     job, _ = stack.app.submit(fetching(stack, partner, sha256="0" * 64))
@@ -63,8 +61,7 @@ def test_a_wrong_pin_fails_the_job_before_the_instance_is_touched(stack: Stack) 
     assert stack.sandbox.dump()["sys_certificate"] == before
 
 
-def test_a_host_the_instance_profile_does_not_allow_is_refused(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_host_the_instance_profile_does_not_allow_is_refused(stack: RunningStack) -> None:
     [partner] = add_partners(stack, 1, start=200)
     job = fetching(stack, partner, sha256=pin_of(partner))
     job["server_certificate"]["fetch"]["host"] = "partner.example.com"

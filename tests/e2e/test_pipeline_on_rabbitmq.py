@@ -7,13 +7,12 @@ from collections import Counter
 import pytest
 
 from messages import JobState, Stage
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 from tests.e2e.conftest import Partner, add_partners, job_for, local_ca, sha256, wait_all
 
 
-def check_instance(stack: Stack, jobs: dict[str, Partner]) -> None:
+def check_instance(stack: RunningStack, jobs: dict[str, Partner]) -> None:
     """Exactly one keystore, trust record and profile per job, wired to its message."""
-    assert stack.app is not None
     store = stack.app.store
     dump = stack.sandbox.dump()
     certificates = dump["sys_certificate"]
@@ -43,8 +42,7 @@ def check_instance(stack: Stack, jobs: dict[str, Partner]) -> None:
             assert record["protocol_name"] == profile["sys_id"]
 
 
-def test_twenty_jobs_through_worker_processes_all_succeed(rabbit_stack: Stack) -> None:
-    assert rabbit_stack.app is not None
+def test_twenty_jobs_through_worker_processes_all_succeed(rabbit_stack: RunningStack) -> None:
     partners = add_partners(rabbit_stack, 20)
     jobs = {}
     for partner in partners:
@@ -66,8 +64,7 @@ def test_twenty_jobs_through_worker_processes_all_succeed(rabbit_stack: Stack) -
 
 
 @pytest.mark.parametrize("rabbit_stack", [("duplicate-deliveries",)], indirect=True)
-def test_every_message_delivered_twice_leaves_one_of_everything(rabbit_stack: Stack) -> None:
-    assert rabbit_stack.app is not None
+def test_every_message_delivered_twice_leaves_one_of_everything(rabbit_stack: RunningStack) -> None:
     partners = add_partners(rabbit_stack, 10)
     jobs = {}
     for partner in partners:

@@ -17,7 +17,6 @@ P12 = {"record_name": "twoway payments p12", "alias": "twoway", "format": "pkcs1
 
 def test_a_pkcs12_job_makes_a_pkcs12_key_store_record_and_rolls_back() -> None:
     with Stack(StackOptions(broker="stub")) as stack:
-        assert stack.app is not None
         job, _ = stack.app.submit(stack.example_job(KeyType.EC256, keystore=P12))
         state = wait_all(stack, [job.id], timeout=60)[job.id]
         assert state is JobState.SUCCEEDED, stack.app.store.get_job(job.id).error
@@ -48,7 +47,6 @@ def test_a_pkcs12_job_makes_a_pkcs12_key_store_record_and_rolls_back() -> None:
 def test_an_instance_without_the_pkcs12_choice_refuses_the_job() -> None:
     older = SandboxFacts(offer_pkcs12=False, offer_bcfks=False)
     with Stack(StackOptions(broker="stub", sandbox_facts=older)) as stack:
-        assert stack.app is not None
         job, _ = stack.app.submit(stack.example_job(KeyType.EC256, keystore=P12))
         state = wait_all(stack, [job.id], timeout=60)[job.id]
         assert state is JobState.FAILED

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from messages import JobState
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from tests.e2e.conftest import Partner, add_partners, job_for, wait_all
 from workers.config import PipelineConfig, load_config
 from workers.errors import VerificationFailed
@@ -39,7 +39,7 @@ class OutboundCalls(threading.Thread):
     """What the instance does when the REST message is called: mTLS with the keystore
     the protocol profile references at that moment (active, with its password)."""
 
-    def __init__(self, stack: Stack, partner: Partner, protocol: str) -> None:
+    def __init__(self, stack: RunningStack, partner: Partner, protocol: str) -> None:
         super().__init__(daemon=True)
         self.stack, self.partner, self.protocol = stack, partner, protocol
         self.used: list[str] = []
@@ -80,8 +80,7 @@ class OutboundCalls(threading.Thread):
         return keystore
 
 
-def wait_for_renewal(stack: Stack, job_id: str, timeout: float = 180) -> JobRecord:
-    assert stack.app is not None
+def wait_for_renewal(stack: RunningStack, job_id: str, timeout: float = 180) -> JobRecord:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         renewals = stack.app.store.renewals_of(job_id)
@@ -91,13 +90,12 @@ def wait_for_renewal(stack: Stack, job_id: str, timeout: float = 180) -> JobReco
     raise AssertionError(f"no finished renewal of {job_id}")
 
 
-def kinds(stack: Stack, job_id: str) -> list[str]:
-    assert stack.app is not None
+def kinds(stack: RunningStack, job_id: str) -> list[str]:
     return [event.kind for event in stack.app.store.history(job_id)]
 
 
 @pytest.fixture
-def short_lived() -> Iterator[Stack]:
+def short_lived() -> Iterator[RunningStack]:
     options = StackOptions(
         broker="rabbitmq",
         worker_processes=2,
@@ -108,9 +106,8 @@ def short_lived() -> Iterator[Stack]:
         yield stack
 
 
-def test_the_scheduler_renews_and_switches_without_a_failed_call(short_lived: Stack) -> None:
+def test_the_scheduler_renews_and_switches_without_a_failed_call(short_lived: RunningStack) -> None:
     stack = short_lived
-    assert stack.app is not None
     [partner] = add_partners(stack, 1)
     old, _ = stack.app.submit(job_for(stack, partner))
     assert wait_all(stack, [old.id])[old.id] is JobState.SUCCEEDED
@@ -139,15 +136,14 @@ def test_the_scheduler_renews_and_switches_without_a_failed_call(short_lived: St
 
 
 @pytest.fixture
-def stub_stack() -> Iterator[Stack]:
+def stub_stack() -> Iterator[RunningStack]:
     options = StackOptions(broker="stub", renewal_every_s=3600.0)
     with Stack(options) as stack:
         yield stack
 
 
-def test_a_renewal_the_third_party_rejects_changes_nothing(stub_stack: Stack) -> None:
+def test_a_renewal_the_third_party_rejects_changes_nothing(stub_stack: RunningStack) -> None:
     stack = stub_stack
-    assert stack.app is not None
     [partner] = add_partners(stack, 1)
     old, _ = stack.app.submit(job_for(stack, partner))
     assert wait_all(stack, [old.id])[old.id] is JobState.SUCCEEDED
@@ -171,7 +167,7 @@ def test_a_renewal_the_third_party_rejects_changes_nothing(stub_stack: Stack) ->
     assert "renewal_failed" in kinds(stack, old.id)
 
 
-def scheduler_once(stack: Stack) -> subprocess.Popen[str]:
+def scheduler_once(stack: RunningStack) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "ops", "scheduler", "--once", "--json"],
         env=stack.worker_environment(),
@@ -182,7 +178,7 @@ def scheduler_once(stack: Stack) -> subprocess.Popen[str]:
 
 
 @pytest.fixture
-def due_now() -> Iterator[Stack]:
+def due_now() -> Iterator[RunningStack]:
     options = StackOptions(
         broker="rabbitmq",
         worker_processes=1,
@@ -193,9 +189,8 @@ def due_now() -> Iterator[Stack]:
         yield stack
 
 
-def test_two_schedulers_at_once_start_one_renewal_per_certificate(due_now: Stack) -> None:
+def test_two_schedulers_at_once_start_one_renewal_per_certificate(due_now: RunningStack) -> None:
     stack = due_now
-    assert stack.app is not None
     partners = add_partners(stack, 3)
     jobs = [stack.app.submit(job_for(stack, p))[0].id for p in partners]
     assert set(wait_all(stack, jobs).values()) == {JobState.SUCCEEDED}

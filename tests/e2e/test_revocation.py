@@ -49,19 +49,16 @@ def stack() -> Iterator[Stack]:
 
 
 def run_job(stack: Stack, **changes: Any) -> str:
-    assert stack.app is not None
     job, _ = stack.app.submit(stack.example_job(KeyType.EC256, **changes))
     wait_all(stack, [job.id], timeout=90)
     return job.id
 
 
 def kinds(stack: Stack, job_id: str) -> list[str]:
-    assert stack.app is not None
     return [event.kind for event in stack.app.store.history(job_id)]
 
 
 def certificate(stack: Stack, job_id: str) -> bytes:
-    assert stack.app is not None
     pem = stack.app.store.artifacts.get(job_id, "certificate")
     assert pem is not None
     return pem
@@ -87,7 +84,6 @@ def openssl_verify(stack: Stack, tmp_path: Path, job_id: str) -> subprocess.Comp
 
 
 def test_a_renewal_retires_the_old_certificate_into_the_crl(stack: Stack, tmp_path: Path) -> None:
-    assert stack.app is not None
     old = run_job(stack)
     before = openssl_verify(stack, tmp_path, old)
     print("before:", before.returncode, before.stdout.strip(), before.stderr.strip())
@@ -126,7 +122,6 @@ def test_a_renewal_retires_the_old_certificate_into_the_crl(stack: Stack, tmp_pa
 
 
 def test_a_rollback_and_a_cancel_revoke(stack: Stack) -> None:
-    assert stack.app is not None
     ca = local_ca(stack)
     rolled = run_job(stack)
     rollback(stack.app, rolled, actor="test", reason="wrong CA")
@@ -148,7 +143,6 @@ def test_a_rollback_and_a_cancel_revoke(stack: Stack) -> None:
 
 
 def test_a_ca_that_is_down_delays_the_revocation_not_the_rollback(stack: Stack) -> None:
-    assert stack.app is not None
     ca = local_ca(stack)
     job_id = run_job(stack)
     marker = ca.directory / OFFLINE_MARKER
@@ -175,7 +169,6 @@ def test_a_ca_that_is_down_delays_the_revocation_not_the_rollback(stack: Stack) 
 
 
 def test_a_certificate_revoked_behind_our_back_is_renewed_at_once(stack: Stack) -> None:
-    assert stack.app is not None
     ca = local_ca(stack)
     job_id = run_job(stack)
     scheduler = RenewalScheduler(stack.app)
@@ -194,7 +187,6 @@ def test_the_stacks_own_revoker_revokes_without_being_asked() -> None:
     """The revoker as production runs it: a periodic thread (here the stack's)."""
     options = StackOptions(broker="stub", config=lifecycle_config(), lifecycle_every_s=0.2)
     with Stack(options) as stack:
-        assert stack.app is not None
         job_id = run_job(stack)
         rollback(stack.app, job_id, actor="test", reason="no longer needed")
         deadline = time.monotonic() + 20

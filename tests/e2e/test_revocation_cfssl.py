@@ -56,7 +56,6 @@ def certdb_status(cfssl: CfsslServer, serial: int) -> tuple[str, int]:
 
 
 def test_cfssl_revokes_once_it_is_back(stack: Stack, cfssl: CfsslServer) -> None:
-    assert stack.app is not None
     [partner] = add_partners(stack, 1)
     partner.server.trust(cfssl.root_pem)
     job, _ = stack.app.submit({**job_for(stack, partner), "ca": {"profile": "corp"}})

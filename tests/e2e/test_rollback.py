@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from messages import JobAccepted, JobRequest, JobState, KeyType, Stage
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import UPDATE_STAMPS, dump_changes, local_ca, wait_all
 from workers import pki
@@ -23,20 +23,18 @@ from workers.levers.rollback import RollbackReport, rollback
 
 
 @pytest.fixture
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
 
 
-def run_job(stack: Stack, **changes: Any) -> str:
-    assert stack.app is not None
+def run_job(stack: RunningStack, **changes: Any) -> str:
     job, _ = stack.app.submit(stack.example_job(KeyType.EC256, **changes))
     wait_all(stack, [job.id], timeout=60)
     return job.id
 
 
-def kinds(stack: Stack, job_id: str) -> list[str]:
-    assert stack.app is not None
+def kinds(stack: RunningStack, job_id: str) -> list[str]:
     return [event.kind for event in stack.app.store.history(job_id)]
 
 
@@ -60,8 +58,7 @@ def restored_ids(report: RollbackReport) -> set[str]:
 
 
 @pytest.mark.parametrize("kind", ["rest-pem", "soap-der"])
-def test_rollback_leaves_the_instance_as_before_the_job(stack: Stack, kind: str) -> None:
-    assert stack.app is not None
+def test_rollback_leaves_the_instance_as_before_the_job(stack: RunningStack, kind: str) -> None:
     changes: dict[str, Any] = {}
     if kind == "soap-der":
         der = pki.cert_to_der(pki.parse_certificates(stack.third_party.server_certificate_pem)[0])
@@ -96,9 +93,8 @@ def test_rollback_leaves_the_instance_as_before_the_job(stack: Stack, kind: str)
     assert kinds(stack, job_id) == history
 
 
-def test_restored_fields_hold_their_previous_values(stack: Stack) -> None:
+def test_restored_fields_hold_their_previous_values(stack: RunningStack) -> None:
     """A message that already had values of its own gets exactly those back."""
-    assert stack.app is not None
     client = stack.app.deps.instances.client("sandbox")
     [message] = client.query("sys_rest_message", {"name": "Payments API"})
     methods = client.query("sys_rest_message_fn", {"rest_message": message["sys_id"]})
@@ -113,11 +109,10 @@ def test_restored_fields_hold_their_previous_values(stack: Stack) -> None:
     assert rows[methods[1]["sys_id"]]["use_mutual_auth"] == "false"
 
 
-def test_a_shared_trust_record_and_a_rotated_profile(stack: Stack) -> None:
+def test_a_shared_trust_record_and_a_rotated_profile(stack: RunningStack) -> None:
     """Job B rotates job A's profile onto its keystore and reuses A's trust record: rolling
     back B points the profile back and keeps the trust record; then rolling back A (nothing
     relies on the record any more) leaves the instance as it was before both."""
-    assert stack.app is not None
     before = stack.sandbox.dump()
     first = run_job(stack)
     after_first = stack.sandbox.dump()
@@ -141,11 +136,10 @@ def test_a_shared_trust_record_and_a_rotated_profile(stack: Stack) -> None:
 
 
 def test_rolling_back_a_job_whose_profile_another_job_took_over_leaves_that_job_working(
-    stack: Stack,
+    stack: RunningStack,
 ) -> None:
     """Out of order: A's profile now serves B's keystore, so A's rollback must leave the
     profile, the messages and the shared trust record to B, and remove only A's keystore."""
-    assert stack.app is not None
     first = run_job(stack)
     second = run_job(
         stack, keystore={"record_name": "twoway payments rotated", "alias": "twoway"}, rotate=True
@@ -175,11 +169,10 @@ def test_rolling_back_a_job_whose_profile_another_job_took_over_leaves_that_job_
 
 
 def test_a_trust_record_two_jobs_made_together_stays_while_either_relies_on_it(
-    stack: Stack,
+    stack: RunningStack,
 ) -> None:
     """Two jobs for one server certificate both looked before either registered it (they
     ran at the same time): each counts as its maker, so only the last rollback removes it."""
-    assert stack.app is not None
     app = stack.app
     before = stack.sandbox.dump()
     first = run_job(stack)
@@ -204,8 +197,7 @@ def test_a_trust_record_two_jobs_made_together_stays_while_either_relies_on_it(
     assert_as_before(before, stack.sandbox.dump(), restored)
 
 
-def test_a_failed_job_is_rolled_back_too(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_failed_job_is_rolled_back_too(stack: RunningStack) -> None:
     before = stack.sandbox.dump()
     stack.sandbox.forbid("sys_rest_message", "write")
     job_id = run_job(stack)
@@ -228,8 +220,7 @@ def test_a_failed_job_is_rolled_back_too(stack: Stack) -> None:
     assert dump_changes(before, stack.sandbox.dump()) == {}
 
 
-def test_a_rollback_that_fails_half_way_continues_when_run_again(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_rollback_that_fails_half_way_continues_when_run_again(stack: RunningStack) -> None:
     before = stack.sandbox.dump()
     job_id = run_job(stack)
     stack.sandbox.forbid("sys_certificate", "delete")
@@ -247,8 +238,7 @@ def test_a_rollback_that_fails_half_way_continues_when_run_again(stack: Stack) -
     assert_as_before(before, stack.sandbox.dump(), restored)
 
 
-def test_a_job_that_is_not_finished_is_refused(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_job_that_is_not_finished_is_refused(stack: RunningStack) -> None:
     store = stack.app.store
     request = JobRequest.model_validate(stack.example_job())
     job, _ = store.create_job(request)  # accepted; never sent to a worker
@@ -262,9 +252,8 @@ def test_a_job_that_is_not_finished_is_refused(stack: Stack) -> None:
     assert "rollback_started" not in kinds(stack, job.id)
 
 
-def test_a_job_whose_stage_still_holds_its_lease_is_refused(stack: Stack) -> None:
+def test_a_job_whose_stage_still_holds_its_lease_is_refused(stack: RunningStack) -> None:
     """A cancelled job may still have a stage in flight: rollback waits for it to end."""
-    assert stack.app is not None
     job_id = run_job(stack)
     store = stack.app.store
     store.transition(job_id, kind="cancelled", state=JobState.CANCELLED)
@@ -278,8 +267,7 @@ def test_a_job_whose_stage_still_holds_its_lease_is_refused(stack: Stack) -> Non
     assert rollback(stack.app, job_id, actor="test", reason="now").state is JobState.CANCELLED
 
 
-def test_the_rollback_command(stack: Stack) -> None:
-    assert stack.app is not None
+def test_the_rollback_command(stack: RunningStack) -> None:
     before = stack.sandbox.dump()
     job_id = run_job(stack)
     command = [sys.executable, "-m", "ops", "rollback", job_id, "--reason", "by hand"]
@@ -292,15 +280,22 @@ def test_the_rollback_command(stack: Stack) -> None:
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "rolled back before; nothing changed" in again.stdout
     refused = subprocess.run(
-        [sys.executable, "-m", "ops", "rollback", "0" * 32], env=env, capture_output=True
+        [sys.executable, "-m", "ops", "rollback", "0" * 32, "--reason", "x"],
+        env=env,
+        capture_output=True,
     )
     assert refused.returncode == 3 and b"no job" in refused.stderr  # not found
+    unsaid = subprocess.run(
+        [sys.executable, "-m", "ops", "rollback", job_id], env=env, capture_output=True
+    )
+    assert unsaid.returncode == 2 and b"--reason" in unsaid.stderr  # as cancel and replay
 
 
-def test_a_third_party_that_never_trusted_us_does_not_matter_to_rollback(stack: Stack) -> None:
+def test_a_third_party_that_never_trusted_us_does_not_matter_to_rollback(
+    stack: RunningStack,
+) -> None:
     """A job whose third party never accepted its certificate (it waits at enable, the
     message untouched) is undone whole."""
-    assert stack.app is not None
     stranger = ThirdPartyServer([]).start()
     try:
         stack.sandbox.add_rest_message("Stranger API", stranger.url)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from messages import JobState, KeyType
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import wait_all
 from workers import pki
@@ -55,7 +55,7 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     base = load_config()
     config = base.model_copy(
         update={"ca": {**base.ca, DEEP: LocalCaProfile(adapter="local", intermediates=2)}}
@@ -64,15 +64,13 @@ def stack() -> Iterator[Stack]:
         yield running
 
 
-def ca_of(stack: Stack, profile: str) -> LocalCa:
-    assert stack.app is not None
+def ca_of(stack: RunningStack, profile: str) -> LocalCa:
     ca = stack.app.deps.cas.get(profile)
     assert isinstance(ca, LocalCa)
     return ca
 
 
-def submit(stack: Stack, case: Case, server: ThirdPartyServer) -> str:
-    assert stack.app is not None
+def submit(stack: RunningStack, case: Case, server: ThirdPartyServer) -> str:
     slug = case.name.replace("-", "")
     message = f"Matrix {case.name}"
     if case.target == "rest":
@@ -107,8 +105,7 @@ def keytool_list(tmp_path: Path, keystore: bytes, password: str) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_the_matrix(stack: Stack, case: Case, tmp_path: Path) -> None:
-    assert stack.app is not None
+def test_the_matrix(stack: RunningStack, case: Case, tmp_path: Path) -> None:
     server = ThirdPartyServer([ca_of(stack, case.ca).root_pem]).start()
     try:
         job_id = submit(stack, case, server)
@@ -123,10 +120,9 @@ def test_the_matrix(stack: Stack, case: Case, tmp_path: Path) -> None:
         server.stop()
 
 
-def check_keystore(stack: Stack, case: Case, job_id: str, tmp_path: Path) -> str:
+def check_keystore(stack: RunningStack, case: Case, job_id: str, tmp_path: Path) -> str:
     """One active Java Key Store record; its one attachment is the keystore built, with
     the key of the case and the whole chain (leaf, intermediates, root)."""
-    assert stack.app is not None
     dump = stack.sandbox.dump()
     [record] = [r for r in dump["sys_certificate"] if r["name"] == f"twoway matrix {case.name}"]
     assert (record["type"], record["active"]) == ("key_store", "true")
@@ -148,7 +144,7 @@ def check_keystore(stack: Stack, case: Case, job_id: str, tmp_path: Path) -> str
     return record["sys_id"]
 
 
-def check_trust(stack: Stack, case: Case, server: ThirdPartyServer) -> None:
+def check_trust(stack: RunningStack, case: Case, server: ThirdPartyServer) -> None:
     """The server certificate as a Trust Store Cert record: pasted PEM, or DER attached."""
     dump = stack.sandbox.dump()
     leaf = pki.parse_certificates(server.server_certificate_pem)[0]
@@ -170,7 +166,7 @@ def check_trust(stack: Stack, case: Case, server: ThirdPartyServer) -> None:
     assert record["subject"] == "CN=localhost"  # derived from the PEM or the DER alike
 
 
-def check_target(stack: Stack, case: Case, keystore_id: str) -> None:
+def check_target(stack: RunningStack, case: Case, keystore_id: str) -> None:
     """The profile points at the keystore; the message (and each method) uses it."""
     dump = stack.sandbox.dump()
     slug = case.name.replace("-", "")

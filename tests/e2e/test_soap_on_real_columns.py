@@ -24,7 +24,6 @@ def _switches(stack: Stack, message_id: str) -> list[tuple[str, str, str]]:
 
 def test_a_soap_job_switches_the_message_and_every_function_and_rolls_back() -> None:
     with Stack(StackOptions(broker="stub")) as stack:
-        assert stack.app is not None
         partner = ThirdPartyServer([local_ca(stack).root_pem]).start()
         try:
             message_id = stack.sandbox.add_soap_message("Ledger mTLS", partner.url)

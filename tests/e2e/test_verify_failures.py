@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from messages import JobState, KeystoreUploaded, KeyType, Stage
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.dev.thirdparty import ThirdPartyServer
 from tests.e2e.conftest import local_ca, wait_all
 from workers import pki
@@ -18,20 +18,19 @@ from workers.levers.replay import replay
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
 
 
 @pytest.fixture
-def partner(stack: Stack) -> Iterator[ThirdPartyServer]:
+def partner(stack: RunningStack) -> Iterator[ThirdPartyServer]:
     server = ThirdPartyServer([local_ca(stack).root_pem]).start()
     yield server
     server.stop()
 
 
-def submit(stack: Stack, name: str, endpoint: str, trusted_pem: bytes, port: int) -> str:
-    assert stack.app is not None
+def submit(stack: RunningStack, name: str, endpoint: str, trusted_pem: bytes, port: int) -> str:
     stack.sandbox.add_rest_message(name, endpoint)
     slug = name.lower().replace(" ", "")
     job, _ = stack.app.submit(
@@ -47,24 +46,21 @@ def submit(stack: Stack, name: str, endpoint: str, trusted_pem: bytes, port: int
     return job.id
 
 
-def failure(stack: Stack, job_id: str, stage: Stage = Stage.VERIFY) -> dict[str, Any]:
-    assert stack.app is not None
+def failure(stack: RunningStack, job_id: str, stage: Stage = Stage.VERIFY) -> dict[str, Any]:
     job = stack.app.store.get_job(job_id)
     assert (job.state, job.stage) == (JobState.FAILED, stage), job.error
     assert job.error is not None
     return dict(job.error)
 
 
-def replay_verify(stack: Stack, job_id: str, reason: str) -> None:
-    assert stack.app is not None
+def replay_verify(stack: RunningStack, job_id: str, reason: str) -> None:
     replay(stack.app.runtime, job_id, Stage.VERIFY, reason=reason, actor="test")
     wait_all(stack, [job_id], timeout=60)
 
 
-def test_the_third_party_does_not_trust_our_ca_yet(stack: Stack) -> None:
+def test_the_third_party_does_not_trust_our_ca_yet(stack: RunningStack) -> None:
     """The partner refuses the new certificate: the job waits at enable with the message
     untouched (no outage), and goes on once they have installed it."""
-    assert stack.app is not None
     strict = ThirdPartyServer([]).start()  # has not installed our CA
     try:
         job_id = submit(stack, "Strict API", strict.url, strict.server_certificate_pem, strict.port)
@@ -86,7 +82,7 @@ def test_the_third_party_does_not_trust_our_ca_yet(stack: Stack) -> None:
 
 
 def test_the_server_presents_another_certificate_than_the_registered_one(
-    stack: Stack, partner: ThirdPartyServer
+    stack: RunningStack, partner: ThirdPartyServer
 ) -> None:
     registered = ThirdPartyServer([]).server_certificate_pem  # what the job was told
     job_id = submit(stack, "Moved API", partner.url, registered, partner.port)
@@ -105,9 +101,8 @@ def test_the_server_presents_another_certificate_than_the_registered_one(
 
 
 def test_the_password_on_the_keystore_record_is_wrong(
-    stack: Stack, partner: ThirdPartyServer
+    stack: RunningStack, partner: ThirdPartyServer
 ) -> None:
-    assert stack.app is not None
     job_id = submit(stack, "Careful API", partner.url, partner.server_certificate_pem, partner.port)
     assert stack.app.store.get_job(job_id).state is JobState.SUCCEEDED
     uploaded = stack.app.store.progress.get_output(job_id, Stage.UPLOAD_KEYSTORE)
@@ -134,11 +129,10 @@ def test_the_password_on_the_keystore_record_is_wrong(
 
 
 def test_a_legacy_protocol_property_is_reported_without_failing_verify(
-    stack: Stack, partner: ThirdPartyServer
+    stack: RunningStack, partner: ThirdPartyServer
 ) -> None:
     """KB0824494: glide.httpclient.protocol.<profile>.* settings cause trouble; verify says
     so in the history, but the configuration itself is right and the handshake works."""
-    assert stack.app is not None
     stack.sandbox.set_property("glide.httpclient.protocol.mauthlegacyapi.port", "443")
     job_id = submit(stack, "Legacy API", partner.url, partner.server_certificate_pem, partner.port)
     assert stack.app.store.get_job(job_id).state is JobState.SUCCEEDED

@@ -13,12 +13,12 @@ from typing import Any
 import pika
 import pytest
 
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from tests.conftest import AMQP_URL
 
 
 @pytest.fixture
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="rabbitmq", worker_processes=1, amqp=True)) as running:
         yield running
 
@@ -36,7 +36,7 @@ def next_message(
     raise AssertionError(f"nothing arrived on {queue}")
 
 
-def test_a_job_requested_over_amqp_is_announced_when_it_succeeds(stack: Stack) -> None:
+def test_a_job_requested_over_amqp_is_announced_when_it_succeeds(stack: RunningStack) -> None:
     info = stack.info()["amqp"]
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     channel = connection.channel()

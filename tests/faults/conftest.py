@@ -17,7 +17,7 @@ import pytest
 
 from messages import JobState, Stage
 from ops.cli.output import table
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from tests.e2e.conftest import Partner, add_partners, job_for, local_ca
 from workers.config import load_config
 
@@ -58,7 +58,7 @@ def fault_config(*, lease_s: float = 3.0):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def fault_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+def fault_stack(request: pytest.FixtureRequest) -> Iterator[RunningStack]:
     chaos = tuple(getattr(request, "param", ()))
     stack = Stack(
         StackOptions(
@@ -69,23 +69,22 @@ def fault_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
             config=fault_config(),
         )
     )
-    with stack.start():
+    with stack.start() as stack:
         yield stack
 
 
-def workers_alive(stack: Stack) -> list[int]:
+def workers_alive(stack: RunningStack) -> list[int]:
     return [p.pid for p in stack.processes if p.poll() is None]
 
 
-def keep_workers(stack: Stack, count: int = 2) -> None:
+def keep_workers(stack: RunningStack, count: int = 2) -> None:
     """Start replacements for dead worker processes (what a supervisor does)."""
     while len(workers_alive(stack)) < count:
         stack.spawn_worker("--threads", "4")
 
 
-def kill_worker_in(stack: Stack, stage: Stage, timeout: float = 60) -> int:
+def kill_worker_in(stack: RunningStack, stage: Stage, timeout: float = 60) -> int:
     """SIGKILL a worker process while it holds a job's lease in ``stage``; its pid."""
-    assert stack.app is not None
     deadline = time.monotonic() + timeout
     alive = set(workers_alive(stack))
     while time.monotonic() < deadline:
@@ -98,8 +97,7 @@ def kill_worker_in(stack: Stack, stage: Stage, timeout: float = 60) -> int:
     raise AssertionError(f"no worker was seen in stage {stage.value}")
 
 
-def submit(stack: Stack, partners: list[Partner]) -> dict[str, Partner]:
-    assert stack.app is not None
+def submit(stack: RunningStack, partners: list[Partner]) -> dict[str, Partner]:
     jobs = {}
     for partner in partners:
         job, _ = stack.app.submit(job_for(stack, partner))
@@ -107,9 +105,8 @@ def submit(stack: Stack, partners: list[Partner]) -> dict[str, Partner]:
     return jobs
 
 
-def settle(stack: Stack, jobs: dict[str, Partner], timeout: float = 240) -> Outcome:
+def settle(stack: RunningStack, jobs: dict[str, Partner], timeout: float = 240) -> Outcome:
     """Keep workers alive until every job ends (or time runs out); count the damage."""
-    assert stack.app is not None
     store = stack.app.store
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

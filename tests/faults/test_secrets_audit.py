@@ -23,7 +23,7 @@ import pika
 import pytest
 
 from messages import JobState
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from tests.conftest import AMQP_URL
 from tests.e2e.conftest import add_partners, job_for, wait_all
 from tests.faults.audit import forms_of_private_key, forms_of_text, scan
@@ -55,7 +55,7 @@ def drain(channel: pika.adapters.blocking_connection.BlockingChannel) -> list[by
         bodies.append(json.dumps(properties.headers or {}, default=str).encode() + b"\n" + body)
 
 
-def api_answers(stack: Stack, job_ids: list[str]) -> list[bytes]:
+def api_answers(stack: RunningStack, job_ids: list[str]) -> list[bytes]:
     headers = {"Authorization": f"Bearer {stack.token}"}
     base = stack.gateway.url
     paths = ["/healthz", "/metrics", "/v1/jobs", "/openapi.json"]
@@ -71,7 +71,7 @@ def api_answers(stack: Stack, job_ids: list[str]) -> list[bytes]:
     return [a.content for a in answers]
 
 
-def cli_answers(stack: Stack, job_ids: list[str]) -> list[bytes]:
+def cli_answers(stack: RunningStack, job_ids: list[str]) -> list[bytes]:
     env = {**stack.worker_environment(), "TWOWAY_URL": stack.gateway.url}
     env["TWOWAY_TOKEN"] = stack.token
     commands = [["jobs", "--json"], *(["status", job_id, "--json"] for job_id in job_ids)]
@@ -95,8 +95,7 @@ def test_no_secret_leaves_through_logs_messages_answers_or_the_store(
     configure_logging(json=True, stream=own_log, level="DEBUG")
     logging.getLogger().setLevel(logging.DEBUG)
     stack = Stack(StackOptions(broker="rabbitmq", worker_processes=2))
-    with stack.start():
-        assert stack.app is not None
+    with stack.start() as stack:
         partners = add_partners(stack, 3)
         keys = ["rsa2048", "ec256", "ec384"]
         pairs = zip(partners, keys, strict=True)

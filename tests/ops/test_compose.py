@@ -50,8 +50,14 @@ def test_every_part_of_a_deployment_is_a_service() -> None:
         "intake",
         "relay",
         "poller",
+        "scheduler",  # renewals run in this deployment too
         "sandbox",
     }
+
+
+def test_worker_metrics_are_scrapable_from_another_container(rendered: str) -> None:
+    worker = rendered.split("worker:", 1)[1].split("\n  intake:", 1)[0]
+    assert "--metrics-host" in worker and "0.0.0.0" in worker  # noqa: S104 - the point
 
 
 def test_secrets_come_from_the_environment(rendered: str) -> None:

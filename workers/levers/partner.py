@@ -16,6 +16,7 @@ from typing import Any
 from messages import JobState, ProfileCreated, Stage
 from workers.app import App
 from workers.errors import PermanentError, StateConflict, VerificationFailed
+from workers.levers.reasons import check_reason
 from workers.machinery.context import StageContext
 from workers.stages.prove import partner_refused, prove_stored
 from workers.store import JobRecord
@@ -56,6 +57,7 @@ def resume_third_party(
 ) -> JobRecord:
     """Move a job waiting for the third party back to ``enable`` (which proves, then
     switches); of two concurrent resumes exactly one wins (``StateConflict``)."""
+    reason = check_reason(reason, what="saying the third party installed it")
     store = app.store
     record = store.get_job(job) if isinstance(job, str) else job
     if record.state is not JobState.WAITING_FOR_THIRD_PARTY:

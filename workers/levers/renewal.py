@@ -20,8 +20,8 @@ from typing import Any
 from messages import CaChoice, JobAccepted, JobRequest, JobState
 from workers.app import App
 from workers.errors import StateConflict
-from workers.levers.replay import check_reason
-from workers.readiness.admission import admit
+from workers.levers.reasons import check_reason
+from workers.readiness.admission import admit_or_twin
 from workers.store import JobRecord, Store
 from workers.store.certificates import CertificateRow
 
@@ -88,8 +88,10 @@ def renew(
     request = renewal_request(
         old.request, _depth(store, old) + 1, len(renewals) + 1, ca_profile=ca_profile
     )
-    admit(request, app.config, app.deps.instances)
     key = f"renew:{old.id}:{len(renewals) + 1}"
+    twin = admit_or_twin(request, app.config, app.deps.instances, store, key)
+    if twin is not None:
+        return twin, False
     job, created = store.create_job(request, idempotency_key=key, renews=old.id)
     if created:
         detail = {"renewal": job.id, "actor": actor, "reason": reason}

@@ -29,7 +29,8 @@ import structlog
 from sqlalchemy import Connection
 
 from messages import JobAccepted, JobState, Stage, StageMessage
-from workers.errors import RequestInvalid, StateConflict, TransientError
+from workers.errors import StateConflict, TransientError
+from workers.levers.reasons import MAX_REASON, check_reason
 from workers.logs import redact_text
 from workers.machinery.runtime import Runtime
 from workers.stages.wait_for_ca import CA_REQUEST_KEY
@@ -41,7 +42,6 @@ __all__ = ["CA_REQUEST_KEY", "MAX_REASON", "cancel", "check_reason", "replay"]
 
 _log = structlog.get_logger("twoway.replay")
 
-MAX_REASON = 500
 _UNFINISHED = frozenset(
     {JobState.ACCEPTED, JobState.RUNNING, JobState.WAITING_FOR_CA, JobState.WAITING_FOR_THIRD_PARTY}
 )
@@ -70,20 +70,6 @@ _ANEW = {
     Stage.CSR: "make a new CSR and have it signed",
     Stage.WAIT_FOR_CA: "have the CA sign a new certificate",
 }
-
-
-def check_reason(reason: str, *, what: str = "a replay") -> str:
-    """The reason, stripped; RequestInvalid when it is empty, too long or not printable."""
-    text = reason.strip()
-    if not text:
-        raise RequestInvalid(f"reason: {what} needs a reason", hint="say why, in a few words")
-    if len(text) > MAX_REASON:
-        raise RequestInvalid(
-            f"reason: {len(text)} characters, at most {MAX_REASON}", hint="shorten the reason"
-        )
-    if not text.isprintable():
-        raise RequestInvalid("reason: control characters are not allowed", hint="use one line")
-    return text
 
 
 def replay(
@@ -241,6 +227,7 @@ def cancel(store: Store, job_id: str, *, reason: str, actor: str) -> JobRecord:
             expect=_UNFINISHED,
             state=JobState.CANCELLED,
             detail={"actor": actor, "reason": reason, "from_state": job.state.value},
+            within=lambda conn: store.progress.refuse_if_a_lever_holds(conn, job_id),
         )
     except StateConflict:
         job = store.get_job(job_id)

@@ -20,10 +20,13 @@ import uuid
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from messages import JobState
 from workers.app import App
-from workers.errors import RequestInvalid, StateConflict, TwowayError
+from workers.errors import StateConflict, TwowayError
+from workers.levers.reasons import check_reason
 from workers.levers.undo import RollbackStep, Undo, rolled_back_after_last_run
 from workers.logs import redact_text
 from workers.store import JobRecord
@@ -40,7 +43,6 @@ _UNDOABLE = frozenset(
     }
 )
 _LEASE = timedelta(minutes=10)
-_MAX_REASON = 500
 
 
 class RollbackReport(BaseModel):
@@ -56,6 +58,7 @@ class RollbackReport(BaseModel):
 
 def rollback(app: App, job_id: str, *, actor: str, reason: str) -> RollbackReport:
     """Undo job ``job_id`` on its instance; safe to call again (a no-op once done)."""
+    why = check_reason(reason, what="a rollback")
     store = app.store
     job = store.get_job(job_id)
     done = _earlier_report(app, job)
@@ -63,26 +66,43 @@ def rollback(app: App, job_id: str, *, actor: str, reason: str) -> RollbackRepor
         return done
     _refuse_unless_undoable(job)
     _refuse_adopted(app, job)
-    why = _checked_reason(reason)
     owner = f"rollback-{uuid.uuid4().hex}"
-    held = store.progress.acquire(job_id, "rollback", owner, _LEASE)
-    if held is not None:
-        raise StateConflict(
-            f"job {job_id} is held by a run of {held.stage} until {held.until:%H:%M:%S} UTC",
-            hint="wait until that run has finished, then roll back again",
-        )
+    job = _claim(app, job, owner, actor=actor, reason=why)
     try:
-        job = store.get_job(job_id)  # as it is now that nothing else can run it
-        _refuse_unless_undoable(job)
         return _undo(app, job, actor=actor, reason=why)
     finally:
         store.progress.release(job_id, owner)
 
 
+def _claim(app: App, job: JobRecord, owner: str, *, actor: str, reason: str) -> JobRecord:
+    """Take the job for this rollback: the state check, the lease and ``rollback_started``
+    in one transaction. From then on no other lever moves the job and no stage runs it."""
+    store = app.store
+
+    def take(conn: Connection) -> None:
+        held = store.progress.acquire_in(conn, job.id, "rollback", owner, _LEASE)
+        if held is not None:
+            raise StateConflict(
+                f"job {job.id} is held by a run of {held.stage} until {held.until:%H:%M:%S} UTC",
+                hint="wait until that run has finished, then roll back again",
+            )
+
+    detail = {"actor": actor, "reason": reason, "from_state": job.state.value}
+    try:
+        return store.transition(
+            job.id, kind="rollback_started", expect=_UNDOABLE, detail=detail, within=take
+        )
+    except IntegrityError:  # a stage run took the job's first lease at the same moment
+        raise StateConflict(
+            f"job {job.id} is held by a stage run", hint="roll back again once it has finished"
+        ) from None
+    except StateConflict as exc:
+        _refuse_unless_undoable(store.get_job(job.id))  # it moved: say to what
+        raise exc from None
+
+
 def _undo(app: App, job: JobRecord, *, actor: str, reason: str) -> RollbackReport:
     store = app.store
-    detail = {"actor": actor, "reason": reason, "from_state": job.state.value}
-    store.note(job.id, "rollback_started", detail)
 
     def record(step: RollbackStep) -> None:
         kind = "rollback_kept" if step.action == "kept" else "undone"
@@ -95,13 +115,23 @@ def _undo(app: App, job: JobRecord, *, actor: str, reason: str) -> RollbackRepor
         store.note(job.id, "rollback_failed", failure)
         raise
     summary = [step.model_dump() for step in steps]
-    final = store.transition(
-        job.id,
-        kind="rolled_back",
-        expect=_UNDOABLE,
-        state=JobState.CANCELLED,
-        detail={"actor": actor, "reason": reason, "steps": summary},
-    )
+    try:
+        final = store.transition(
+            job.id,
+            kind="rolled_back",
+            expect=_UNDOABLE,
+            state=JobState.CANCELLED,
+            detail={"actor": actor, "reason": reason, "steps": summary},
+        )
+    except StateConflict as exc:  # cannot happen while the claim holds; never hide the undo
+        changed = [s for s in steps if s.action != "kept"]
+        store.note(job.id, "rollback_failed", {"error": "StateConflict", "message": exc.message})
+        raise StateConflict(
+            f"the rollback of job {job.id} undid {len(changed)} thing(s) on the instance"
+            f" ({', '.join(f'{s.action} {s.what}' for s in changed) or 'nothing'}), then"
+            f" found the job moved: {exc.message}",
+            hint="look at the job's history and the instance before acting again",
+        ) from None
     return RollbackReport(job_id=job.id, state=final.state, steps=tuple(steps))
 
 
@@ -132,12 +162,3 @@ def _refuse_adopted(app: App, job: JobRecord) -> None:
             f"job {job.id} is an adopted integration: twoway made none of its records",
             hint="roll back the renewal or migration that replaced it, if any",
         )
-
-
-def _checked_reason(reason: str) -> str:
-    text = " ".join(reason.split())
-    if not text:
-        raise RequestInvalid("a rollback needs a reason", hint="say why, e.g. --reason 'wrong CA'")
-    if len(text) > _MAX_REASON:
-        raise RequestInvalid(f"the reason is longer than {_MAX_REASON} characters")
-    return text

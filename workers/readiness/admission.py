@@ -23,12 +23,15 @@ from messages import JobRequest
 from workers.config import PipelineConfig, format_validation_error
 from workers.errors import ConfigError, InstanceBusy, RequestInvalid, TakeOverRefused
 from workers.machinery.deps import InstanceRegistry
+from workers.readiness.record_checks import record_refusals
 from workers.servicenow import Instance, ProfileInUse, TargetRef
+from workers.store import JobRecord, Store
 
 __all__ = [
     "ADMISSION_PATIENCE_S",
     "Examined",
     "admit",
+    "admit_or_twin",
     "examine",
     "fetch_allowed",
     "parse_request",
@@ -82,8 +85,38 @@ def admit(request: JobRequest, config: PipelineConfig, instances: InstanceRegist
         raise refusals[0]
 
 
-def examine(request: JobRequest, config: PipelineConfig, instances: InstanceRegistry) -> Examined:
-    """Every refusal of the configuration checks, then of the instance (read-only)."""
+def admit_or_twin(
+    request: JobRequest,
+    config: PipelineConfig,
+    instances: InstanceRegistry,
+    store: Store,
+    idempotency_key: str | None,
+) -> JobRecord | None:
+    """Admit ``request``, or return the job already made under ``idempotency_key`` (None
+    when there is none and the request is admitted). The job is looked for again after a
+    refusal: its twin, sent at the same time, may have made the records admission found."""
+    twin = store.job_for_key(idempotency_key, request) if idempotency_key else None
+    if twin is not None:
+        return twin
+    try:
+        admit(request, config, instances)
+    except RequestInvalid:
+        twin = store.job_for_key(idempotency_key, request) if idempotency_key else None
+        if twin is None:
+            raise
+    return twin
+
+
+def examine(
+    request: JobRequest,
+    config: PipelineConfig,
+    instances: InstanceRegistry,
+    *,
+    records_checked: bool = False,
+) -> Examined:
+    """Every refusal of the configuration checks, then of the instance (read-only): the
+    records the job would collide with too, unless the caller checks them itself
+    (``records_checked``: ``plan`` does, with every record it shows)."""
     found = Examined(refusals=_config_refusals(request, config))
     if request.instance not in config.instances:
         return found
@@ -108,6 +141,8 @@ def examine(request: JobRequest, config: PipelineConfig, instances: InstanceRegi
     refusal = take_over_refusal(request, found.in_use)
     if refusal is not None:
         found.refusals.append(refusal)
+    if not records_checked:
+        found.refusals += _patiently(lambda: record_refusals(request, instance))
     return found
 
 

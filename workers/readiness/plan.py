@@ -22,6 +22,7 @@ from workers.errors import ConfigError, ServiceNowConflict, TwowayError
 from workers.machinery.deps import InstanceRegistry
 from workers.readiness.admission import Examined, examine
 from workers.readiness.doctor_uploads import ROLE_HINT, attach_role_problem
+from workers.readiness.plan_endpoint import endpoint_refusal
 from workers.readiness.plan_model import (
     FieldChange,
     Plan,
@@ -66,7 +67,7 @@ def plan_job(
     refusals: list[PlanRefusal] = []
     notes: list[str] = []
     try:
-        examined = examine(request, config, instances)
+        examined = examine(request, config, instances, records_checked=True)
     except TwowayError as exc:  # the instance cannot be reached, or refuses our user
         examined = Examined()
         refusals.append(refusal_of(exc))
@@ -82,6 +83,9 @@ def plan_job(
         gate = _attach_role(request, config, examined, environ)
         if gate:
             refusals.append(refusal_of(ServiceNowConflict(gate, hint=ROLE_HINT)))
+        unreachable = endpoint_refusal(request, examined.target.endpoint)
+        if unreachable is not None:
+            refusals.append(refusal_of(unreachable))
     profile = config.ca.get(request.ca.profile)
     party = None
     if profile is not None:

@@ -17,6 +17,7 @@ from workers.readiness.plan_model import (
     What,
     refusal_of,
 )
+from workers.readiness.record_checks import keystore_name_refusal, profile_refusal
 from workers.servicenow import Instance, TargetRef, tables
 from workers.servicenow.facts import MIME_VALIDATION
 from workers.servicenow.survey import (
@@ -82,18 +83,9 @@ def _keystore(request: JobRequest, instance: Instance, records: Records) -> None
     except ServiceNowConflict as exc:
         records.refusals.append(refusal_of(exc))
         record_type = "(none)"
-    taken = certificates_named(instance.client, spec.record_name)
-    if taken:
-        records.refusals.append(
-            refusal_of(
-                ServiceNowConflict(
-                    f"keystore.record_name: a certificate record named {spec.record_name!r}"
-                    f" exists (sys_id {', '.join(str(r['sys_id']) for r in taken)}); the job"
-                    " uses only a record it created",
-                    hint="choose another keystore.record_name",
-                )
-            )
-        )
+    taken = keystore_name_refusal(request, instance)
+    if taken is not None:
+        records.refusals.append(refusal_of(taken))
     if not instance.facts.extension_allowed(file_name):
         allowed = ", ".join(instance.facts.attachment_extensions)
         records.refusals.append(
@@ -183,17 +175,9 @@ def _profile(request: JobRequest, instance: Instance, records: Records, keystore
         return
     old = instance.profile_in_use(found.sys_id)
     old_keystore = old.keystore_name or found.keystore or "(none)"
-    if not request.rotate:
-        records.refusals.append(
-            refusal_of(
-                ServiceNowConflict(
-                    f"protocol_profile.name: protocol profile {spec.name!r} exists and uses"
-                    f" another keystore record ({old_keystore!r})",
-                    hint="choose another protocol name, or set rotate: true to move the"
-                    " profile (and every message using it) to the new keystore",
-                )
-            )
-        )
+    refusal = profile_refusal(request, old_keystore)
+    if refusal is not None:
+        records.refusals.append(refusal_of(refusal))
         return
     users = instance.profile_users(found.sys_id)
     fields = [FieldChange(field="keystore", before=old_keystore, after=new_keystore)]

@@ -190,9 +190,15 @@ class Certificates:
         )
         conn.execute(delete(c).where(c.c.job_id == job_id))
         conn.execute(insert(c).values(**values))
-        if job.renews:
-            replaced = update(c).where(c.c.job_id == job.renews).values(replaced_by=job_id)
-            conn.execute(replaced)
+        # The job it renews, and any earlier job on the same message (a take-over with
+        # ``replace``): the message uses this job's certificate now, not theirs.
+        earlier = or_(
+            c.c.job_id == job.renews,
+            and_(c.c.instance == job.instance, c.c.target == job.target),
+        )
+        open_ = c.c.replaced_by.is_(None)
+        others = update(c).where(earlier, open_, c.c.job_id != job_id)
+        conn.execute(others.values(replaced_by=job_id))
 
     # -- reading ------------------------------------------------------------------------
 

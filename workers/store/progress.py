@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from messages import Stage
+from workers.errors import StateConflict
 from workers.store import schema as t
 from workers.store.statements import (
     DELETE_LEASE,
@@ -31,7 +32,11 @@ from workers.store.statements import (
 )
 from workers.store.writer import Writer
 
-__all__ = ["LeaseHeld", "Progress", "RecordedOutput", "put_output"]
+__all__ = ["LEVER_LEASES", "LeaseHeld", "Progress", "RecordedOutput", "put_output"]
+
+# Leases an operator's lever takes (``stage`` of the lease row): while one is held, the
+# job is the lever's; no other lever moves it and no stage runs it.
+LEVER_LEASES = frozenset({"rollback"})
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,22 @@ class Progress:
     def _lease_row(self, conn: Connection, job_id: str, *, lock: bool = True) -> Any:
         query = LOCK_LEASE if self._postgres and lock else SELECT_LEASE
         return conn.execute(query, {"job_id": job_id}).first()
+
+    def lever_in(self, conn: Connection, job_id: str) -> LeaseHeld | None:
+        """The lever holding ``job_id`` now (read in the caller's transaction), if any."""
+        row = self._lease_row(conn, job_id, lock=False)
+        if row is None or row.stage not in LEVER_LEASES or _aware(row.until) <= _now():
+            return None
+        return LeaseHeld(row.owner, row.stage, _aware(row.until))
+
+    def refuse_if_a_lever_holds(self, conn: Connection, job_id: str) -> None:
+        """StateConflict when a lever (a rollback) holds ``job_id``: it is the lever's."""
+        held = self.lever_in(conn, job_id)
+        if held is not None:
+            raise StateConflict(
+                f"job {job_id} is held by a {held.stage} in progress",
+                hint=f"wait until the {held.stage} has finished and look at the job again",
+            )
 
     def lease_of(self, job_id: str) -> LeaseHeld | None:
         """Who holds ``job_id`` now, if anyone (an expired lease is nobody's)."""

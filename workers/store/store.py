@@ -205,6 +205,11 @@ class Store(JobQueries, StageStarts, Pruning):
 
     # -- jobs -----------------------------------------------------------------------------
 
+    def job_for_key(self, idempotency_key: str, request: JobRequest) -> JobRecord | None:
+        """The job made before under ``idempotency_key`` (IdempotencyConflict if it was made
+        from another request), or None."""
+        return self._by_idempotency_key(idempotency_key, request_sha256(request))
+
     def create_job(
         self,
         request: JobRequest,
@@ -291,6 +296,8 @@ class Store(JobQueries, StageStarts, Pruning):
                 )
             if expect_stage is not None and current_stage not in expect_stage:
                 raise StateConflict(f"job {job_id} is at stage {row.stage}")
+            if state is JobState.RUNNING and current is not JobState.RUNNING:
+                self.progress.refuse_if_a_lever_holds(conn, job_id)  # set going: not while held
             last_seq = self._add_notes(conn, row, notes, emitted)["last_seq"]
             new_state = state or current
             new_stage = stage or current_stage

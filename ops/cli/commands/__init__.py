@@ -11,6 +11,7 @@ from ops.cli.commands import (
     bench,
     ca,
     conformance,
+    context,
     db,
     dead_letters,
     doctor,
@@ -51,4 +52,5 @@ MODULES = [
     estate,
     conformance,
     remote,
+    context,
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ops.cli.commands.remote import port
@@ -53,7 +54,9 @@ def _gateway(args: argparse.Namespace) -> int:
     configure_logging()
     app = open_app()
     try:
-        GatewayServer(app, host=args.host, port=args.port).serve()
+        server = GatewayServer(app, host=args.host, port=args.port)
+        print(f"twoway gateway: listening on {server.url}", file=sys.stderr, flush=True)
+        server.serve()
     finally:
         app.close()
     return 0
@@ -70,6 +73,8 @@ def _serve_processes(args: argparse.Namespace) -> int:
 
     configure_logging()
     open_app().close()  # a configuration error is told once, here, not by every process
+    where = f"http://{args.host}:{args.port}"
+    print(f"twoway gateway: listening on {where} ({args.processes} processes)", file=sys.stderr)
     uvicorn.run(
         "ops.service.asgi:gateway_from_environment",
         factory=True,

@@ -110,27 +110,28 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     from ops.cli.client import write_context
-    from ops.dev.stack import Stack, StackOptions
+    from ops.cli.contexts import forget_context
+    from ops.dev.stack import BrokerOptions, Stack, StackOptions
     from workers.logs import configure_logging
 
     chaos = tuple(c.strip() for c in os.environ.get("TWOWAY_CHAOS", "").split(",") if c.strip())
     # Worker processes run the revoker and notifier; with the in-process broker, the stack.
     lifecycle = None if args.broker == "rabbitmq" else 10.0
+    amqp = args.broker == "rabbitmq"
     options = StackOptions(
-        broker=args.broker,
-        worker_processes=args.workers,
-        amqp=True,
+        broker=BrokerOptions(kind=args.broker, worker_processes=args.workers, amqp=amqp),
         chaos=chaos,
         lifecycle_every_s=lifecycle,
         estate=args.estate,
     )
-    stack = Stack(options)
     configure_logging(stream=sys.stderr)
-    with stack.start():
-        path = write_context(stack.gateway.url, stack.token)
-        print(json.dumps({**stack.info(), "context": str(path)}), flush=True)
+    with Stack(options) as stack:
+        name = f"up-{stack.queue_prefix.removeprefix('twoway-')}"
+        path = write_context(stack.gateway.url, stack.token, name=name)
+        print(json.dumps({**stack.info(), "context": str(path), "context_name": name}), flush=True)
         print(
-            f"twoway up: wrote {path}: the CLI talks to this stack (twoway jobs, status ...)."
+            f"twoway up: context {name!r} in {path} is current: the CLI talks to this stack"
+            " (twoway jobs, status ...; twoway context list|use to switch)."
             " Everything the stack holds goes when it stops.",
             file=sys.stderr,
             flush=True,
@@ -138,17 +139,8 @@ def _up(args: argparse.Namespace) -> int:
         try:
             wait_for_signal()
         finally:
-            _forget_context(path, stack.token)
+            forget_context(path, name, stack.token)
     return 0
-
-
-def _forget_context(path: Path, token: str) -> None:
-    """Remove the context file ``up`` wrote, unless someone wrote another one since."""
-    try:
-        if json.loads(path.read_text("utf-8")).get("token") == token:
-            path.unlink()
-    except (OSError, ValueError):
-        pass
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -168,6 +168,7 @@ def register(sub: Any) -> None:
     )
     login.add_argument("url")
     login.add_argument("--token", required=True)
+    login.add_argument("--name", default="default", help="the context's name (default: default)")
     login.add_argument("--json", action="store_true")
     login.set_defaults(run=_login)
 
@@ -179,7 +180,7 @@ def _login(args: argparse.Namespace) -> int:
         raise CliError(EXIT_USAGE, "UsageError", f"{args.url!r} is not an http(s) URL")
     context = Context(args.url.rstrip("/"), args.token)
     Gateway(context).get("/v1/jobs", limit=1)  # the token works here
-    path = write_context(context.url, context.token)
-    saved = {"context": str(path), "url": context.url}
+    path = write_context(context.url, context.token, name=args.name)
+    saved = {"context": str(path), "name": args.name, "url": context.url}
     emit(saved if args.json else f"saved {path}", as_json=args.json)
     return EXIT_OK

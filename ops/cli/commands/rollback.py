@@ -22,7 +22,9 @@ def register(sub: Any) -> None:
         " no other job relies on it. The job ends cancelled. Running it again does nothing.",
     )
     rollback.add_argument("job_id")
-    rollback.add_argument("--reason", default="rolled back by an operator")
+    rollback.add_argument(
+        "--reason", required=True, help="why (recorded in the job's history), as for cancel"
+    )
     add_remote(rollback)
     rollback.set_defaults(run=_rollback)
 

@@ -38,7 +38,6 @@ def test_the_copies_are_jobs_of_the_store() -> None:
     from workers.store import schema as t
 
     with Stack(StackOptions(broker="stub")).start() as stack:
-        assert stack.app is not None
         templates = seed_templates(stack)
         engine = stack.app.store._writer.engine
         Filler(engine, templates).fill(200)

@@ -11,12 +11,12 @@ import pytest
 
 from ops.cli.client import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ops.cli.main import main
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from tests.workers.readiness.plan_fixtures import writes
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         running.sandbox.add_live_rest_message(
             "Live Plan API", running.third_party.url, protocol="mauthliveplan"
@@ -24,12 +24,12 @@ def stack() -> Iterator[Stack]:
         yield running
 
 
-def remote(stack: Stack) -> list[str]:
+def remote(stack: RunningStack) -> list[str]:
     return ["--url", stack.gateway.url, "--token", stack.token]
 
 
 def test_plan_exits_by_verdict(
-    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    stack: RunningStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     job = stack.example_job(
         target={"kind": "rest", "name": "Live Plan API"},
@@ -50,7 +50,9 @@ def test_plan_exits_by_verdict(
     assert len(writes(stack.sandbox)) == before
 
 
-def test_plan_of_a_missing_or_broken_file_is_a_usage_error(stack: Stack, tmp_path: Path) -> None:
+def test_plan_of_a_missing_or_broken_file_is_a_usage_error(
+    stack: RunningStack, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     assert main(["plan", str(tmp_path / "missing.json"), *remote(stack)]) == EXIT_USAGE

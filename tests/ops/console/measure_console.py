@@ -18,7 +18,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from messages import JobRequest, JobState, Stage
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 
 _TIMING = """
 const nav = performance.getEntriesByType('navigation')[0];
@@ -49,9 +49,8 @@ def browser() -> tuple[webdriver.Chrome, str]:
     return webdriver.Chrome(options=options, service=service), profile
 
 
-def fill(stack: Stack, count: int) -> None:
+def fill(stack: RunningStack, count: int) -> None:
     """``count`` jobs straight into the store, in a mix of states (no workers run them)."""
-    assert stack.app is not None
     store, request = stack.app.store, JobRequest.model_validate(stack.example_job())
     for index in range(count):
         job, _ = store.create_job(request)
@@ -82,7 +81,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     with Stack(StackOptions(broker="stub")) as stack:
-        assert stack.app is not None
         job, _ = stack.app.submit(stack.example_job())
         while not stack.app.store.get_job(job.id).terminal:
             time.sleep(0.1)

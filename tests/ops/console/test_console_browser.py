@@ -99,8 +99,18 @@ def api(up: dict[str, Any], method: str, path: str, **kwargs: Any) -> requests.R
 
 def submit(up: dict[str, Any], **changes: Any) -> str:
     # Every job here targets 'Payments API', which the first one leaves on mutual auth:
-    # the later ones take it over knowingly (replace), or admission refuses them.
-    body = {**up["example_job"], "replace": True, **changes}
+    # the later ones take it over knowingly (replace), or admission refuses them; each
+    # with a keystore record and protocol profile of its own (admission refuses a record
+    # name that exists).
+    tag = secrets.token_hex(3)
+    example = up["example_job"]
+    body = {
+        **example,
+        "replace": True,
+        "keystore": {"record_name": f"twoway browser {tag}", "alias": "twoway"},
+        "protocol_profile": {**example["protocol_profile"], "name": f"mauthb{tag}"},
+        **changes,
+    }
     answer = api(up, "POST", "/v1/jobs", json=body)
     assert answer.status_code == 202, answer.text
     job_id: str = answer.json()["job_id"]

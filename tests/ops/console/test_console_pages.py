@@ -14,7 +14,7 @@ import pytest
 
 from messages import Stage
 from ops.console.session import COOKIE
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.rabbitmq.chores import delete_queues, stage_queue_names
 from ops.rabbitmq.dead_letters import DeadLetters
 from tests.conftest import AMQP_URL
@@ -22,13 +22,13 @@ from tests.ops.rabbitmq.test_dead_letters import bury, failed_job
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
         delete_queues(AMQP_URL, stage_queue_names(running.queues))
 
 
-def client(stack: Stack) -> httpx.Client:
+def client(stack: RunningStack) -> httpx.Client:
     return httpx.Client(base_url=stack.gateway.url, timeout=30)
 
 
@@ -38,7 +38,7 @@ def csrf_of(page: str) -> str:
     return found.group(1)
 
 
-def signed_in(stack: Stack, token: str | None = None) -> httpx.Client:
+def signed_in(stack: RunningStack, token: str | None = None) -> httpx.Client:
     browser = client(stack)
     form = browser.get("/ui/signin")
     answer = browser.post(
@@ -49,7 +49,7 @@ def signed_in(stack: Stack, token: str | None = None) -> httpx.Client:
 
 
 def test_the_session_cookie_is_httponly_strict_expiring_and_does_not_hold_the_token(
-    stack: Stack,
+    stack: RunningStack,
 ) -> None:
     browser = client(stack)
     form = browser.get("/ui/signin")
@@ -62,7 +62,7 @@ def test_the_session_cookie_is_httponly_strict_expiring_and_does_not_hold_the_to
     assert browser.get("/ui/jobs").status_code == 200
 
 
-def test_a_tampered_cookie_or_none_leads_to_the_sign_in_page(stack: Stack) -> None:
+def test_a_tampered_cookie_or_none_leads_to_the_sign_in_page(stack: RunningStack) -> None:
     browser = signed_in(stack)
     value = browser.cookies[COOKIE]
     browser.cookies.set(COOKIE, value[:-4] + "AAAA", path="/ui")
@@ -71,7 +71,7 @@ def test_a_tampered_cookie_or_none_leads_to_the_sign_in_page(stack: Stack) -> No
     assert client(stack).get("/ui/jobs.json").status_code == 401
 
 
-def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(stack: Stack) -> None:
+def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(stack: RunningStack) -> None:
     browser = signed_in(stack)
     copy = browser.cookies[COOKIE]
     page = browser.get("/ui/jobs")
@@ -81,8 +81,7 @@ def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(stack: Stack
     assert thief.get("/ui/jobs.json").status_code == 401
 
 
-def test_revoking_the_token_ends_its_sessions(stack: Stack) -> None:
-    assert stack.app is not None
+def test_revoking_the_token_ends_its_sessions(stack: RunningStack) -> None:
     record, token = stack.app.store.tokens.create("short-lived", "operator")
     browser = signed_in(stack, token)
     assert browser.get("/ui/jobs.json").status_code == 200
@@ -90,8 +89,7 @@ def test_revoking_the_token_ends_its_sessions(stack: Stack) -> None:
     assert browser.get("/ui/jobs.json").status_code == 401
 
 
-def test_an_expired_session_is_refused(stack: Stack) -> None:
-    assert stack.app is not None
+def test_an_expired_session_is_refused(stack: RunningStack) -> None:
     browser = signed_in(stack)
     payload = json.loads(stack.app.store.artifacts.open(browser.cookies[COOKIE].encode(), True))
     payload["exp"] = time.time() - 1
@@ -100,7 +98,7 @@ def test_an_expired_session_is_refused(stack: Stack) -> None:
     assert browser.get("/ui/jobs.json").status_code == 401
 
 
-def test_the_sign_in_form_needs_its_csrf_token_and_a_valid_token(stack: Stack) -> None:
+def test_the_sign_in_form_needs_its_csrf_token_and_a_valid_token(stack: RunningStack) -> None:
     browser = client(stack)
     browser.get("/ui/signin")
     refused = browser.post("/ui/signin", data={"token": stack.token})
@@ -111,15 +109,14 @@ def test_the_sign_in_form_needs_its_csrf_token_and_a_valid_token(stack: Stack) -
     assert "twoway_nope" not in wrong.text
 
 
-def test_signing_in_returns_only_to_a_console_page(stack: Stack) -> None:
+def test_signing_in_returns_only_to_a_console_page(stack: RunningStack) -> None:
     browser = client(stack)
     form = browser.get("/ui/signin?next=//evil.example/ui/")
     data = {"token": stack.token, "csrf": csrf_of(form.text), "next": "https://evil.example/"}
     assert browser.post("/ui/signin", data=data).headers["location"] == "/ui/jobs"
 
 
-def test_pages_load_nothing_from_outside_the_gateway(stack: Stack) -> None:
-    assert stack.app is not None
+def test_pages_load_nothing_from_outside_the_gateway(stack: RunningStack) -> None:
     browser = signed_in(stack)
     job, _ = stack.app.submit(stack.example_job())
     for path in ("/ui/jobs", f"/ui/jobs/{job.id}", "/ui/waiting", "/ui/certificates"):
@@ -132,10 +129,13 @@ def test_pages_load_nothing_from_outside_the_gateway(stack: Stack) -> None:
         assert browser.get(asset).status_code == 200
 
 
-def test_the_list_filters_by_target_and_the_json_route_serves_rows(stack: Stack) -> None:
-    assert stack.app is not None
+def test_the_list_filters_by_target_and_the_json_route_serves_rows(stack: RunningStack) -> None:
     stack.sandbox.add_rest_message("Elsewhere API", stack.third_party.url)
-    other = stack.example_job(target={"kind": "rest", "name": "Elsewhere API"})
+    other = stack.example_job(
+        target={"kind": "rest", "name": "Elsewhere API"},
+        keystore={"record_name": "twoway elsewhere", "alias": "twoway"},
+        protocol_profile={"name": "mauthelsewhere", "port": stack.third_party.port},
+    )
     job, _ = stack.app.submit(other)
     browser = signed_in(stack)
     rows = browser.get("/ui/jobs.json", params={"target": "Elsewhere API"}).json()
@@ -144,8 +144,7 @@ def test_the_list_filters_by_target_and_the_json_route_serves_rows(stack: Stack)
     assert page.status_code == 400 and "is not a job state" in page.text
 
 
-def test_dead_letters_are_listed_and_requeued_with_a_reason(stack: Stack) -> None:
-    assert stack.app is not None
+def test_dead_letters_are_listed_and_requeued_with_a_reason(stack: RunningStack) -> None:
     dead = DeadLetters(AMQP_URL, stack.app.runtime.routes, stack.app.store)
     job_id = failed_job(stack.app.store)
     message_id = bury(dead, Stage.ENABLE, job_id)
@@ -162,13 +161,14 @@ def test_dead_letters_are_listed_and_requeued_with_a_reason(stack: Stack) -> Non
     assert revived[0].detail["actor"].startswith("token:twoway up")
 
 
-def test_a_job_waiting_for_the_third_party_is_shown_and_goes_on_when_told(stack: Stack) -> None:
+def test_a_job_waiting_for_the_third_party_is_shown_and_goes_on_when_told(
+    stack: RunningStack,
+) -> None:
     """The wait is listed with its deadline; the job page offers the CA chain and the
     "installed" form, which resumes the job as the API's partner-installed does."""
     from ops.dev.thirdparty import ThirdPartyServer
     from tests.e2e.conftest import wait_all
 
-    assert stack.app is not None
     strict = ThirdPartyServer([]).start()  # has not installed anything of ours
     try:
         stack.sandbox.add_rest_message("Console Partner API", strict.url)

@@ -9,7 +9,7 @@ import pytest
 
 from messages import JobRequest, KeyType
 from ops.bench import BenchOptions, run_bench
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from tests.factories import good
 from workers.config import Settings
 from workers.errors import ConfigError
@@ -17,7 +17,7 @@ from workers.sealing import Sealer
 from workers.store import Store
 
 
-def _store_from(env: dict[str, str], stack: Stack) -> Store:
+def _store_from(env: dict[str, str], stack: RunningStack) -> Store:
     """The store a ``twoway worker`` started with ``env`` would open."""
     return Store(Settings.from_environment(env).store_url(), Sealer([stack.master_key]))
 
@@ -29,7 +29,6 @@ def test_workers_are_told_the_stacks_store_not_the_callers(
     monkeypatch.setenv("TWOWAY_DATABASE_URL", f"sqlite:///{tmp_path}/the-callers.sqlite3")
     url = request.getfixturevalue("pg_schema_url") if given == "postgresql" else None
     with Stack(StackOptions(broker="stub", database_url=url)) as stack:
-        assert stack.app is not None
         job, _ = stack.app.submit(stack.example_job(KeyType.EC256))
         store = _store_from(stack.worker_environment(), stack)
         try:

@@ -12,37 +12,37 @@ import httpx
 import pytest
 
 from messages import JobState, KeyType
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from workers.store import JobRecord
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def operator(stack: Stack) -> dict[str, str]:
+def operator(stack: RunningStack) -> dict[str, str]:
     return {"Authorization": f"Bearer {stack.token}"}
 
 
 @pytest.fixture(scope="module")
-def reader(stack: Stack) -> dict[str, str]:
-    assert stack.app is not None
+def reader(stack: RunningStack) -> dict[str, str]:
     _, token = stack.app.store.tokens.create("a reader", "read")
     return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")
-def api(stack: Stack) -> Iterator[httpx.Client]:
+def api(stack: RunningStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
         yield client
 
 
-def wait_for(stack: Stack, job_id: str, *states: JobState, timeout: float = 120) -> JobRecord:
+def wait_for(
+    stack: RunningStack, job_id: str, *states: JobState, timeout: float = 120
+) -> JobRecord:
     """The job once it is in one of ``states`` (fails the test after ``timeout``)."""
-    assert stack.app is not None
     deadline = time.monotonic() + timeout
     while True:
         job = stack.app.store.get_job(job_id)
@@ -52,13 +52,11 @@ def wait_for(stack: Stack, job_id: str, *states: JobState, timeout: float = 120)
         time.sleep(0.05)
 
 
-def kinds(stack: Stack, job_id: str) -> list[str]:
-    assert stack.app is not None
+def kinds(stack: RunningStack, job_id: str) -> list[str]:
     return [event.kind for event in stack.app.store.history(job_id)]
 
 
-def events(stack: Stack, job_id: str, kind: str) -> list[dict[str, Any]]:
-    assert stack.app is not None
+def events(stack: RunningStack, job_id: str, kind: str) -> list[dict[str, Any]]:
     return [
         event.model_dump(mode="json")
         for event in stack.app.store.history(job_id)
@@ -66,7 +64,7 @@ def events(stack: Stack, job_id: str, kind: str) -> list[dict[str, Any]]:
     ]
 
 
-def fresh_job(stack: Stack) -> dict[str, Any]:
+def fresh_job(stack: RunningStack) -> dict[str, Any]:
     """A job request that succeeds on the stack, with a REST message and names of its own
     (so that jobs of one module never share a keystore record or protocol profile)."""
     tag = secrets.token_hex(4)

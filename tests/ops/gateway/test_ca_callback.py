@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from messages import JobState
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.views.jobview import follow
 from tests.factories import OpensslCa
 from workers.callback_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
@@ -36,13 +36,13 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> OpensslCa:
 
 
 @pytest.fixture(scope="module")
-def stack(ca: OpensslCa) -> Iterator[Stack]:
+def stack(ca: OpensslCa) -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         running.third_party.trust(ca.root_pem)
         yield running
 
 
-def unique_job(stack: Stack, profile: str) -> dict[str, Any]:
+def unique_job(stack: RunningStack, profile: str) -> dict[str, Any]:
     """A job on a REST message of its own (same third party), so that jobs never meet."""
     tag = secrets.token_hex(4)
     name = f"Callback test {tag}"
@@ -55,8 +55,7 @@ def unique_job(stack: Stack, profile: str) -> dict[str, Any]:
     )
 
 
-def paused_job(stack: Stack) -> str:
-    assert stack.app is not None
+def paused_job(stack: RunningStack) -> str:
     job, _ = stack.app.submit(unique_job(stack, "manual"))
     paused = follow(
         stack.app.store,
@@ -70,18 +69,19 @@ def paused_job(stack: Stack) -> str:
 
 
 @pytest.fixture(scope="module")
-def waiting(stack: Stack) -> str:
+def waiting(stack: RunningStack) -> str:
     return paused_job(stack)
 
 
-def csr_of(stack: Stack, job_id: str) -> bytes:
-    assert stack.app is not None
+def csr_of(stack: RunningStack, job_id: str) -> bytes:
     csr = stack.app.store.artifacts.get(job_id, "csr")
     assert csr is not None
     return csr
 
 
-def callback(stack: Stack, job_id: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+def callback(
+    stack: RunningStack, job_id: str, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
     return httpx.post(
         f"{stack.gateway.url}/v1/jobs/{job_id}/ca-callback", content=body, headers=headers
     )
@@ -110,62 +110,65 @@ def expired_certificate(ca: OpensslCa, csr_pem: bytes) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
-Case = Callable[[Stack, OpensslCa, str], tuple[bytes, dict[str, str]]]
+Case = Callable[[RunningStack, OpensslCa, str], tuple[bytes, dict[str, str]]]
 
 
-def good_body(stack: Stack, ca: OpensslCa, job_id: str) -> bytes:
+def good_body(stack: RunningStack, ca: OpensslCa, job_id: str) -> bytes:
     return payload(ca.sign(csr_of(stack, job_id)), ca.chain_pem)
 
 
-def wrong_signature(stack: Stack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
+def wrong_signature(
+    stack: RunningStack, ca: OpensslCa, job_id: str
+) -> tuple[bytes, dict[str, str]]:
     body = good_body(stack, ca, job_id)
     return body, signed_headers(b"not the profile's secret", body, job_id=job_id)
 
 
-def stale_timestamp(stack: Stack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
+def stale_timestamp(
+    stack: RunningStack, ca: OpensslCa, job_id: str
+) -> tuple[bytes, dict[str, str]]:
     body = good_body(stack, ca, job_id)
     return body, signed_headers(stack.callback_secret(), body, job_id=job_id, now=time.time() - 301)
 
 
-def no_signature(stack: Stack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
+def no_signature(stack: RunningStack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
     return good_body(stack, ca, job_id), {TIMESTAMP_HEADER: str(int(time.time()))}
 
 
-def another_key(stack: Stack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
-    assert stack.app is not None
+def another_key(stack: RunningStack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
     request = stack.app.store.get_job(job_id).request
     other = build_csr(generate_private_key(request.key.type), request.subject, request.dns_sans)
     body = payload(ca.sign(other), ca.chain_pem)
     return body, signed_headers(stack.callback_secret(), body, job_id=job_id)
 
 
-def expired(stack: Stack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
+def expired(stack: RunningStack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
     body = payload(expired_certificate(ca, csr_of(stack, job_id)), ca.chain_pem)
     return body, signed_headers(stack.callback_secret(), body, job_id=job_id)
 
 
-def foreign_chain(stack: Stack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
+def foreign_chain(stack: RunningStack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
     other = OpensslCa(ca.directory / "other", name="someone else")
     body = payload(ca.sign(csr_of(stack, job_id)), other.chain_pem)
     return body, signed_headers(stack.callback_secret(), body, job_id=job_id)
 
 
-def garbage_pem(stack: Stack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
+def garbage_pem(stack: RunningStack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
     body = json.dumps({"certificate": "garbage", "chain": "more garbage"}).encode()
     return body, signed_headers(stack.callback_secret(), body, job_id=job_id)
 
 
-def not_json(stack: Stack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
+def not_json(stack: RunningStack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
     body = b"certificate=garbage"
     return body, signed_headers(stack.callback_secret(), body, job_id=job_id)
 
 
-def unknown_field(stack: Stack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
+def unknown_field(stack: RunningStack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
     body = json.dumps({"certificate": "x", "chain": "y", "note": "hello"}).encode()
     return body, signed_headers(stack.callback_secret(), body, job_id=job_id)
 
 
-def ten_megabytes(stack: Stack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
+def ten_megabytes(stack: RunningStack, ca: OpensslCa, job_id: str) -> tuple[bytes, dict[str, str]]:
     body = payload(b"A" * 10_000_000, b"")
     return body, signed_headers(stack.callback_secret(), body, job_id=job_id)
 
@@ -190,8 +193,7 @@ REFUSALS: list[tuple[Case, int, str, str]] = [
 ]
 
 
-def refusals(stack: Stack, job_id: str) -> list[dict[str, Any]]:
-    assert stack.app is not None
+def refusals(stack: RunningStack, job_id: str) -> list[dict[str, Any]]:
     kinds = ("callback_refused", "certificate_rejected")
     return [e.detail for e in stack.app.store.history(job_id) if e.kind in kinds]
 
@@ -200,9 +202,8 @@ def refusals(stack: Stack, job_id: str) -> list[dict[str, Any]]:
     ("case", "status", "error", "says"), REFUSALS, ids=[case.__name__ for case, *_ in REFUSALS]
 )
 def test_a_bad_callback_is_refused_and_the_job_keeps_waiting(
-    stack: Stack, ca: OpensslCa, waiting: str, case: Case, status: int, error: str, says: str
+    stack: RunningStack, ca: OpensslCa, waiting: str, case: Case, status: int, error: str, says: str
 ) -> None:
-    assert stack.app is not None
     before, noted = stack.sandbox.dump(), len(refusals(stack, waiting))
     body, headers = case(stack, ca, waiting)
     answer = callback(stack, waiting, body, headers)
@@ -226,7 +227,7 @@ def test_a_bad_callback_is_refused_and_the_job_keeps_waiting(
     ids=["expired", "garbage_pem", "not_json"],
 )
 def test_a_replayed_callback_is_refused_even_when_the_first_was(
-    stack: Stack, ca: OpensslCa, waiting: str, case: Case, status: int
+    stack: RunningStack, ca: OpensslCa, waiting: str, case: Case, status: int
 ) -> None:
     """A refused callback uses up its signature, whichever check refused it."""
     body, _ = case(stack, ca, waiting)
@@ -240,8 +241,7 @@ def test_a_replayed_callback_is_refused_even_when_the_first_was(
     assert refusals(stack, waiting)[-1]["error"] == "ReplayRefused"
 
 
-def test_a_callback_for_a_profile_without_callbacks_is_forbidden(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_callback_for_a_profile_without_callbacks_is_forbidden(stack: RunningStack) -> None:
     job, _ = stack.app.submit(unique_job(stack, "local"))
     follow(stack.app.store, job.id, lambda _: None, timeout=60)
     body = b"{}"
@@ -251,21 +251,23 @@ def test_a_callback_for_a_profile_without_callbacks_is_forbidden(stack: Stack) -
     assert answer.status_code == 403 and "takes no callbacks" in answer.json()["message"]
 
 
-def test_twoway_up_shows_the_gateway_and_the_manual_profile_callback_secret(stack: Stack) -> None:
+def test_twoway_up_shows_the_gateway_and_the_manual_profile_callback_secret(
+    stack: RunningStack,
+) -> None:
     info = stack.info()
     assert info["gateway"] == stack.gateway.url
     assert info["callback_secret"] == stack.callback_secret().decode()
     assert len(info["callback_secret"]) >= 32
 
 
-def test_an_unknown_job_is_404(stack: Stack) -> None:
+def test_an_unknown_job_is_404(stack: RunningStack) -> None:
     answer = callback(
         stack, "0" * 32, b"{}", signed_headers(stack.callback_secret(), b"{}", job_id="0" * 32)
     )
     assert answer.status_code == 404
 
 
-def test_the_csr_is_served_to_a_reader(stack: Stack, waiting: str) -> None:
+def test_the_csr_is_served_to_a_reader(stack: RunningStack, waiting: str) -> None:
     url = f"{stack.gateway.url}/v1/jobs/{waiting}/csr"
     assert httpx.get(url).status_code == 401
     answer = httpx.get(url, headers={"Authorization": f"Bearer {stack.token}"})
@@ -273,8 +275,7 @@ def test_the_csr_is_served_to_a_reader(stack: Stack, waiting: str) -> None:
     assert answer.headers["content-type"] == "application/x-pem-file"
 
 
-def test_a_good_callback_resumes_the_job_once(stack: Stack, ca: OpensslCa) -> None:
-    assert stack.app is not None
+def test_a_good_callback_resumes_the_job_once(stack: RunningStack, ca: OpensslCa) -> None:
     job_id = paused_job(stack)
     body = good_body(stack, ca, job_id)
     timestamp = str(int(time.time()))

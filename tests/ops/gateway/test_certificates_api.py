@@ -5,13 +5,13 @@ from __future__ import annotations
 import httpx
 
 from messages import JobRequest, JobState
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 
 from .conftest import fresh_job, wait_for
 
 
 def test_the_inventory_lists_a_succeeded_jobs_certificate(
-    stack: Stack, api: httpx.Client, operator: dict[str, str], reader: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str], reader: dict[str, str]
 ) -> None:
     job_id = api.post("/v1/jobs", json=fresh_job(stack), headers=operator).json()["job_id"]
     assert wait_for(stack, job_id, JobState.SUCCEEDED, JobState.FAILED).state is JobState.SUCCEEDED
@@ -25,7 +25,7 @@ def test_the_inventory_lists_a_succeeded_jobs_certificate(
 
 
 def test_renewing_starts_one_job_and_switches(
-    stack: Stack, api: httpx.Client, operator: dict[str, str], reader: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str], reader: dict[str, str]
 ) -> None:
     job_id = api.post("/v1/jobs", json=fresh_job(stack), headers=operator).json()["job_id"]
     assert wait_for(stack, job_id, JobState.SUCCEEDED).state is JobState.SUCCEEDED
@@ -41,10 +41,9 @@ def test_renewing_starts_one_job_and_switches(
 
 
 def test_renewing_an_unknown_or_unfinished_job_is_refused(
-    stack: Stack, api: httpx.Client, operator: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str]
 ) -> None:
     assert api.post(f"/v1/jobs/{'0' * 32}/renew", headers=operator).status_code == 404
-    assert stack.app is not None
     job, _ = stack.app.store.create_job(JobRequest.model_validate(fresh_job(stack)))
     answer = api.post(f"/v1/jobs/{job.id}/renew", headers=operator)
     assert answer.status_code == 409 and "only a succeeded job" in answer.json()["message"]

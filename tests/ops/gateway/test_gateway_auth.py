@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from messages import JobState
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 from workers.logs import configure_logging
 
 from .conftest import fresh_job, wait_for
@@ -69,7 +69,7 @@ def test_a_bad_token_is_401(api: httpx.Client, authorization: str) -> None:
 
 
 def test_a_read_token_reads_but_may_not_change(
-    stack: Stack, api: httpx.Client, reader: dict[str, str]
+    stack: RunningStack, api: httpx.Client, reader: dict[str, str]
 ) -> None:
     assert api.get("/v1/jobs", headers=reader).status_code == 200
     assert api.get(f"/v1/jobs/{JOB}", headers=reader).status_code == 404
@@ -81,8 +81,7 @@ def test_a_read_token_reads_but_may_not_change(
         assert "'read'" in answer.json()["message"] and "operator" in answer.json()["hint"]
 
 
-def test_a_revoked_token_is_refused_from_then_on(stack: Stack, api: httpx.Client) -> None:
-    assert stack.app is not None
+def test_a_revoked_token_is_refused_from_then_on(stack: RunningStack, api: httpx.Client) -> None:
     record, token = stack.app.store.tokens.create("short lived", "operator")
     headers = {"Authorization": f"Bearer {token}"}
     assert api.get("/v1/jobs", headers=headers).status_code == 200
@@ -90,15 +89,13 @@ def test_a_revoked_token_is_refused_from_then_on(stack: Stack, api: httpx.Client
     assert api.get("/v1/jobs", headers=headers).status_code == 401
 
 
-def test_a_tampered_token_is_refused(stack: Stack, api: httpx.Client) -> None:
-    assert stack.app is not None
+def test_a_tampered_token_is_refused(stack: RunningStack, api: httpx.Client) -> None:
     _, token = stack.app.store.tokens.create("tampered", "operator")
     flipped = token[:-1] + ("A" if token[-1] != "A" else "B")  # same id, wrong secret
     assert api.get("/v1/jobs", headers={"Authorization": f"Bearer {flipped}"}).status_code == 401
 
 
-def test_the_store_keeps_only_a_digest(stack: Stack) -> None:
-    assert stack.app is not None
+def test_the_store_keeps_only_a_digest(stack: RunningStack) -> None:
     record, token = stack.app.store.tokens.create("digest only", "read")
     secret = token.rsplit("_", 1)[1]
     dump = "\n".join(str(row) for row in stack.app.store.tokens.all(include_revoked=True))
@@ -106,9 +103,8 @@ def test_the_store_keeps_only_a_digest(stack: Stack) -> None:
 
 
 def test_refusals_are_logged_with_the_token_id_never_the_token(
-    stack: Stack, api: httpx.Client
+    stack: RunningStack, api: httpx.Client
 ) -> None:
-    assert stack.app is not None
     record, token = stack.app.store.tokens.create("logged", "read")
     out = io.StringIO()
     configure_logging(json=True, stream=out)
@@ -124,7 +120,7 @@ def test_refusals_are_logged_with_the_token_id_never_the_token(
 
 
 def test_twoway_ups_line_carries_an_operator_token_and_a_job_that_succeeds(
-    stack: Stack, api: httpx.Client
+    stack: RunningStack, api: httpx.Client
 ) -> None:
     info = json.loads(json.dumps(stack.info()))  # what `twoway up` prints, as a newcomer reads it
     headers = {"Authorization": f"Bearer {info['token']}"}

@@ -8,27 +8,26 @@ import httpx
 import pytest
 
 from messages import JobState
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.views.jobview import follow
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
 
 
-def test_healthz_answers(stack: Stack) -> None:
+def test_healthz_answers(stack: RunningStack) -> None:
     answer = httpx.get(f"{stack.gateway.url}/healthz")
     assert answer.status_code == 200 and answer.json()["status"] == "ok"
 
 
-def auth(stack: Stack) -> dict[str, str]:
+def auth(stack: RunningStack) -> dict[str, str]:
     return {"Authorization": f"Bearer {stack.token}"}
 
 
-def test_a_job_reads_back_with_its_history(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_job_reads_back_with_its_history(stack: RunningStack) -> None:
     job, _ = stack.app.submit(stack.example_job())
     follow(stack.app.store, job.id, lambda line: None, timeout=120)
     answer = httpx.get(f"{stack.gateway.url}/v1/jobs/{job.id}", headers=auth(stack))
@@ -40,17 +39,17 @@ def test_a_job_reads_back_with_its_history(stack: Stack) -> None:
     assert all("at" in event for event in body["history"])
 
 
-def test_an_unknown_job_is_404_with_a_reason(stack: Stack) -> None:
+def test_an_unknown_job_is_404_with_a_reason(stack: RunningStack) -> None:
     answer = httpx.get(f"{stack.gateway.url}/v1/jobs/{'0' * 32}", headers=auth(stack))
     assert answer.status_code == 404
     assert answer.json()["error"] == "JobNotFound"
 
 
-def test_a_malformed_job_id_is_422(stack: Stack) -> None:
+def test_a_malformed_job_id_is_422(stack: RunningStack) -> None:
     answer = httpx.get(f"{stack.gateway.url}/v1/jobs/not-an-id", headers=auth(stack))
     assert answer.status_code == 422 and "job_id" in answer.json()["message"]
 
 
-def test_openapi_is_served(stack: Stack) -> None:
+def test_openapi_is_served(stack: RunningStack) -> None:
     answer = httpx.get(f"{stack.gateway.url}/openapi.json")
     assert answer.status_code == 200 and "/v1/jobs/{job_id}" in answer.json()["paths"]

@@ -10,14 +10,13 @@ import httpx
 from cryptography import x509
 
 from messages import JobRequest, JobState
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 
 from .conftest import events, fresh_job, wait_for
 
 
-def idle_job(stack: Stack) -> str:
+def idle_job(stack: RunningStack) -> str:
     """A job in the store that no message drives: it stays accepted, without artifacts."""
-    assert stack.app is not None
     job, _ = stack.app.store.create_job(JobRequest.model_validate(fresh_job(stack)))
     return job.id
 
@@ -26,7 +25,7 @@ def idle_job(stack: Stack) -> str:
 
 
 def test_a_job_is_accepted_with_202_and_its_location(
-    stack: Stack, api: httpx.Client, operator: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str]
 ) -> None:
     answer = api.post("/v1/jobs", json=fresh_job(stack), headers=operator)
     assert answer.status_code == 202
@@ -39,7 +38,7 @@ def test_a_job_is_accepted_with_202_and_its_location(
 
 
 def test_the_same_key_and_body_give_the_same_job_and_another_body_409(
-    stack: Stack, api: httpx.Client, operator: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str]
 ) -> None:
     job = fresh_job(stack)
     headers = {**operator, "Idempotency-Key": "same-key-twice"}
@@ -54,9 +53,8 @@ def test_the_same_key_and_body_give_the_same_job_and_another_body_409(
 
 
 def test_twenty_concurrent_identical_posts_create_one_job(
-    stack: Stack, operator: dict[str, str]
+    stack: RunningStack, operator: dict[str, str]
 ) -> None:
-    assert stack.app is not None
     job = fresh_job(stack)
     before = sum(stack.app.store.count_jobs().values())
     start = Barrier(20)
@@ -77,7 +75,7 @@ def test_twenty_concurrent_identical_posts_create_one_job(
 
 
 def test_a_bad_request_names_the_field(
-    stack: Stack, api: httpx.Client, operator: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str]
 ) -> None:
     job = fresh_job(stack)
     job["key"] = {"type": "dsa1024"}
@@ -105,7 +103,7 @@ def test_a_body_over_the_limit_is_413_whether_declared_or_chunked(
 
 
 def test_pages_follow_next_links_without_gaps_or_repeats(
-    stack: Stack, api: httpx.Client, reader: dict[str, str]
+    stack: RunningStack, api: httpx.Client, reader: dict[str, str]
 ) -> None:
     made = {idle_job(stack) for _ in range(5)}
     seen: list[str] = []
@@ -124,7 +122,7 @@ def test_pages_follow_next_links_without_gaps_or_repeats(
 
 
 def test_filters_by_state_stage_and_instance(
-    stack: Stack, api: httpx.Client, reader: dict[str, str]
+    stack: RunningStack, api: httpx.Client, reader: dict[str, str]
 ) -> None:
     idle = idle_job(stack)
     both = api.get("/v1/jobs?state=accepted&state=succeeded&limit=200", headers=reader).json()
@@ -147,7 +145,7 @@ def test_a_cursor_not_from_the_gateway_is_400(api: httpx.Client, reader: dict[st
 
 
 def test_the_client_certificate_as_pem_and_der(
-    stack: Stack, api: httpx.Client, operator: dict[str, str], reader: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str], reader: dict[str, str]
 ) -> None:
     job_id = api.post("/v1/jobs", json=fresh_job(stack), headers=operator).json()["job_id"]
     wait_for(stack, job_id, JobState.SUCCEEDED)
@@ -167,7 +165,7 @@ def test_the_client_certificate_as_pem_and_der(
 
 
 def test_no_client_certificate_yet_is_409_saying_where_the_job_is(
-    stack: Stack, api: httpx.Client, reader: dict[str, str]
+    stack: RunningStack, api: httpx.Client, reader: dict[str, str]
 ) -> None:
     answer = api.get(f"/v1/jobs/{idle_job(stack)}/client-certificate", headers=reader)
     assert answer.status_code == 409
@@ -180,7 +178,7 @@ def test_no_client_certificate_yet_is_409_saying_where_the_job_is(
 
 
 def test_cancel_records_who_and_why_and_is_idempotent(
-    stack: Stack, api: httpx.Client, operator: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str]
 ) -> None:
     job_id = idle_job(stack)
     body = {"reason": "the partner withdrew"}
@@ -194,7 +192,7 @@ def test_cancel_records_who_and_why_and_is_idempotent(
 
 
 def test_cancel_refuses_a_finished_job_and_an_empty_reason(
-    stack: Stack, api: httpx.Client, operator: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str]
 ) -> None:
     job_id = api.post("/v1/jobs", json=fresh_job(stack), headers=operator).json()["job_id"]
     wait_for(stack, job_id, JobState.SUCCEEDED)

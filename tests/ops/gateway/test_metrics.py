@@ -8,7 +8,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from messages import JobState
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 from tests.ops.gateway.conftest import wait_for
 
 
@@ -29,8 +29,9 @@ def total(samples: dict[tuple[str, tuple[str, ...]], float], name: str, **labels
     return sum(v for (n, items), v in samples.items() if n == name and wanted <= set(items))
 
 
-def test_a_job_moves_the_numbers(stack: Stack, api: httpx.Client, reader: dict[str, str]) -> None:
-    assert stack.app is not None
+def test_a_job_moves_the_numbers(
+    stack: RunningStack, api: httpx.Client, reader: dict[str, str]
+) -> None:
     before = scrape(api, reader)
     job, _ = stack.app.submit(stack.example_job())
     wait_for(stack, job.id, JobState.SUCCEEDED)

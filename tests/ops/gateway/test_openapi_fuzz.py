@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
 from messages import JobRequest, JobState
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 
 from .conftest import fresh_job, wait_for
 
@@ -38,14 +38,13 @@ UNSENDABLE = (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL,
 
 
 @pytest.fixture(scope="module")
-def schema(stack: Stack) -> Any:
+def schema(stack: RunningStack) -> Any:
     return schemathesis.openapi.from_url(f"{stack.gateway.url}/openapi.json")
 
 
 @pytest.fixture(scope="module")
-def job_ids(stack: Stack) -> list[str]:
+def job_ids(stack: RunningStack) -> list[str]:
     """A succeeded, a failed and an accepted (idle) job."""
-    assert stack.app is not None
     done, _ = stack.app.submit(fresh_job(stack))
     wait_for(stack, done.id, JobState.SUCCEEDED)
     request = fresh_job(stack)
@@ -60,7 +59,7 @@ def job_ids(stack: Stack) -> list[str]:
 
 
 def run(
-    stack: Stack,
+    stack: RunningStack,
     operation: Any,
     mode: GenerationMode,
     headers: dict[str, str],
@@ -96,7 +95,7 @@ def operations(schema: Any) -> list[Any]:
 
 
 def test_no_generated_input_gets_a_5xx_with_an_operator_token(
-    stack: Stack, schema: Any, job_ids: list[str], operator: dict[str, str]
+    stack: RunningStack, schema: Any, job_ids: list[str], operator: dict[str, str]
 ) -> None:
     tally: Counter[int] = Counter()
     for operation in operations(schema):
@@ -111,7 +110,7 @@ def test_no_generated_input_gets_a_5xx_with_an_operator_token(
 
 
 def test_no_generated_input_gets_a_5xx_without_a_token(
-    stack: Stack, schema: Any, job_ids: list[str]
+    stack: RunningStack, schema: Any, job_ids: list[str]
 ) -> None:
     tally: Counter[int] = Counter()
     for operation in operations(schema):

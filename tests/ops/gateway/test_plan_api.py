@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import httpx
 
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 from tests.e2e.conftest import local_ca
 from tests.ops.gateway.conftest import fresh_job
 from workers import pki
 
 
 def test_plan_answers_ready_and_refused_alike_and_writes_nothing(
-    stack: Stack, api: httpx.Client, reader: dict[str, str]
+    stack: RunningStack, api: httpx.Client, reader: dict[str, str]
 ) -> None:
     request = fresh_job(stack)
     before = stack.sandbox.dump()
@@ -31,8 +31,8 @@ def test_plan_answers_ready_and_refused_alike_and_writes_nothing(
     assert refused.json()["refusals"][0]["message"].startswith("target.name:")
     assert {m for m, _, _ in stack.sandbox.request_log[calls:]} == {"GET"}
     assert stack.sandbox.dump() == before
-    assert stack.app is not None and stack.app.store.list_jobs() == []
+    assert stack.app.store.list_jobs() == []
 
 
-def test_plan_needs_a_token(stack: Stack, api: httpx.Client) -> None:
+def test_plan_needs_a_token(stack: RunningStack, api: httpx.Client) -> None:
     assert api.post("/v1/plan", json=fresh_job(stack)).status_code == 401

@@ -12,14 +12,14 @@ import httpx
 from cryptography import x509
 
 from messages import JobState
-from ops.dev.stack import Stack
+from ops.dev.stack import RunningStack
 
 from .conftest import events, fresh_job, wait_for
 
 FIX = "granted the integration user write access to sys_rest_message"
 
 
-def failed_at_enable(stack: Stack, api: httpx.Client, operator: dict[str, str]) -> str:
+def failed_at_enable(stack: RunningStack, api: httpx.Client, operator: dict[str, str]) -> str:
     """A job that failed at enable because the instance refused the write with 403."""
     request = fresh_job(stack)
     stack.sandbox.forbid("sys_rest_message", "write")
@@ -41,7 +41,7 @@ def history(api: httpx.Client, job_id: str, headers: dict[str, str]) -> list[dic
 
 
 def test_a_job_failed_at_enable_succeeds_when_enable_is_replayed_with_a_reason(
-    stack: Stack, api: httpx.Client, operator: dict[str, str], reader: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str], reader: dict[str, str]
 ) -> None:
     job_id = failed_at_enable(stack, api, operator)
     answer = api.post(
@@ -73,9 +73,8 @@ def test_a_job_failed_at_enable_succeeds_when_enable_is_replayed_with_a_reason(
 
 
 def test_replaying_before_import_chain_on_a_job_with_a_certificate_needs_force(
-    stack: Stack, api: httpx.Client, operator: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str]
 ) -> None:
-    assert stack.app is not None
     job_id = failed_at_enable(stack, api, operator)
     before = api.get(f"/v1/jobs/{job_id}/client-certificate", headers=operator).content
     body = {"stage": "generate", "reason": "the key was exposed; start over"}
@@ -103,7 +102,7 @@ def test_replaying_before_import_chain_on_a_job_with_a_certificate_needs_force(
 
 
 def test_a_succeeded_job_replays_verify_only(
-    stack: Stack, api: httpx.Client, operator: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str]
 ) -> None:
     job_id = api.post("/v1/jobs", json=fresh_job(stack), headers=operator).json()["job_id"]
     wait_for(stack, job_id, JobState.SUCCEEDED)
@@ -117,8 +116,9 @@ def test_a_succeeded_job_replays_verify_only(
     assert len(events(stack, job_id, "job_succeeded")) == 2
 
 
-def test_replay_refusals_say_why(stack: Stack, api: httpx.Client, operator: dict[str, str]) -> None:
-    assert stack.app is not None
+def test_replay_refusals_say_why(
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str]
+) -> None:
     job_id = failed_at_enable(stack, api, operator)
     skip = {"stage": "verify", "reason": "skip enable"}
     skipped = api.post(f"/v1/jobs/{job_id}/replay", json=skip, headers=operator)
@@ -142,7 +142,7 @@ def test_replay_refusals_say_why(stack: Stack, api: httpx.Client, operator: dict
 
 
 def test_two_replays_at_once_one_wins(
-    stack: Stack, api: httpx.Client, operator: dict[str, str]
+    stack: RunningStack, api: httpx.Client, operator: dict[str, str]
 ) -> None:
     job_id = failed_at_enable(stack, api, operator)
     start = Barrier(2)

@@ -14,27 +14,27 @@ import pytest
 
 from messages import JobState
 from ops.dev.sandbox import FaultPlan
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.rabbitmq.connection import Topology, topology_of
 from ops.rabbitmq.intake import MAX_BODY_BYTES, Intake
 from ops.views.jobview import follow
 from tests.conftest import AMQP_URL
+from tests.ops.gateway.conftest import fresh_job  # a message and record names of its own
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def topology(stack: Stack) -> Topology:
+def topology(stack: RunningStack) -> Topology:
     return topology_of(stack.config)
 
 
 @pytest.fixture(scope="module")
-def intake(stack: Stack, topology: Topology) -> Iterator[Intake]:
-    assert stack.app is not None
+def intake(stack: RunningStack, topology: Topology) -> Iterator[Intake]:
     running = Intake(stack.app, AMQP_URL, topology, retry_s=0.05).start()
     yield running
     running.stop()
@@ -97,30 +97,30 @@ def client(topology: Topology, intake: Intake) -> Iterator[Client]:
 
 
 def test_a_request_is_stored_started_and_answered_with_its_job(
-    stack: Stack, client: Client
+    stack: RunningStack, client: Client
 ) -> None:
-    assert stack.app is not None
-    correlation = client.send(stack.example_job(), message_id=f"wf-{uuid.uuid4().hex}")
+    correlation = client.send(fresh_job(stack), message_id=f"wf-{uuid.uuid4().hex}")
     answer = client.reply(correlation)
     assert answer["created"] is True and answer["state"] == "accepted"
     job = follow(stack.app.store, answer["job_id"], lambda _: None, timeout=120)
     assert job.state is JobState.SUCCEEDED
 
 
-def test_the_message_id_is_the_idempotency_key(stack: Stack, client: Client) -> None:
-    key = f"wf-{uuid.uuid4().hex}"
-    first = client.reply(client.send(stack.example_job(), message_id=key))
-    again = client.reply(client.send(stack.example_job(), message_id=key))
+def test_the_message_id_is_the_idempotency_key(stack: RunningStack, client: Client) -> None:
+    key, job = f"wf-{uuid.uuid4().hex}", fresh_job(stack)
+    first = client.reply(client.send(job, message_id=key))
+    again = client.reply(client.send(job, message_id=key))
     assert first["created"] is True and again["created"] is False
     assert again["job_id"] == first["job_id"]
 
 
 def test_an_idempotency_key_header_with_another_body_is_refused(
-    stack: Stack, client: Client
+    stack: RunningStack, client: Client
 ) -> None:
     headers = {"idempotency-key": f"wf-{uuid.uuid4().hex}"}
-    client.reply(client.send(stack.example_job(), headers=headers))
-    other = stack.example_job(dns_sans=["other.example.internal"])
+    job = fresh_job(stack)
+    client.reply(client.send(job, headers=headers))
+    other = {**job, "dns_sans": ["other.example.internal"]}
     refused = client.reply(client.send(other, headers=headers))
     assert refused["error"] == "IdempotencyConflict" and "different request" in refused["message"]
 
@@ -143,7 +143,9 @@ def test_malformed_requests_are_refused_with_the_reason(
     assert refused["hint"]
 
 
-def test_a_request_naming_what_the_instance_lacks_is_refused(stack: Stack, client: Client) -> None:
+def test_a_request_naming_what_the_instance_lacks_is_refused(
+    stack: RunningStack, client: Client
+) -> None:
     job = stack.example_job(target={"kind": "rest", "name": "No Such API"})
     refused = client.reply(client.send(job))
     assert refused["error"] == "RequestInvalid" and "No Such API" in refused["message"]
@@ -162,7 +164,7 @@ def test_a_reply_queue_that_is_gone_falls_back_to_the_events_exchange(client: Cl
 
 
 def test_a_transient_failure_puts_the_request_back_until_it_passes(
-    stack: Stack, client: Client, intake: Intake
+    stack: RunningStack, client: Client, intake: Intake
 ) -> None:
     """The instance rate-limits admission five times over: the request waits, then passes."""
     plan = FaultPlan(
@@ -175,7 +177,7 @@ def test_a_transient_failure_puts_the_request_back_until_it_passes(
     )
     stack.sandbox.faults.set(plan)
     try:
-        answer = client.reply(client.send(stack.example_job()))
+        answer = client.reply(client.send(fresh_job(stack)))
     finally:
         served = sum(stack.sandbox.faults.served.values())
         stack.sandbox.faults.clear()

@@ -16,11 +16,11 @@ import httpx
 import pytest
 
 from messages import KeyType
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 
 
 @pytest.fixture(scope="module")
-def amqp_stack() -> Iterator[Stack]:
+def amqp_stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="rabbitmq", worker_processes=0)) as running:
         yield running
 
@@ -62,9 +62,8 @@ def _healthy(base: str) -> bool:
 
 
 def test_two_processes_serve_the_stacks_store_and_a_dead_one_is_replaced(
-    amqp_stack: Stack,
+    amqp_stack: RunningStack,
 ) -> None:
-    assert amqp_stack.app is not None
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "ops", "gateway", "--port", str(port), "--processes", "2"]

@@ -24,7 +24,6 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def report(stack: Stack) -> EstateReport:
-    assert stack.app is not None
     stack.sandbox.pace(Pacing(latency_ms=20))  # calls overlap, so the limit is tested
     stack.sandbox.request_log.clear()
     return discover_estate("sandbox", stack.app.config, stack.app.deps.instances)
@@ -91,7 +90,6 @@ def test_findings(stack: Stack, report: EstateReport) -> None:
 
 
 def test_thresholds_are_configurable(stack: Stack) -> None:
-    assert stack.app is not None
     config = stack.app.config
     settings = config.estate.model_copy(update={"expiring_days": 5, "critical_days": 1})
     found = discover_estate(

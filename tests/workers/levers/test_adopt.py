@@ -21,7 +21,6 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def adopted(stack: Stack) -> AdoptionResult:
-    assert stack.app is not None
     stack.sandbox.request_log.clear()
     before = stack.sandbox.dump()
     result = adopt_estate(stack.app, "sandbox", Selection(everything=True), ca="local", actor="t")
@@ -36,7 +35,6 @@ def test_nothing_changes_on_the_instance(stack: Stack, adopted: AdoptionResult) 
 def test_adopted_ones_are_managed_with_their_not_after(
     stack: Stack, adopted: AdoptionResult
 ) -> None:
-    assert stack.app is not None
     names = {a["name"] for a in adopted.adopted}
     assert names == {"Billing API", "Shipping API", "Ledger SOAP", "HR API"}
     by_target = {c.target: c for c in inventory(stack.app)}
@@ -62,7 +60,6 @@ def test_what_cannot_be_adopted_says_why(adopted: AdoptionResult) -> None:
 
 
 def test_adopting_twice_is_harmless(stack: Stack, adopted: AdoptionResult) -> None:
-    assert stack.app is not None
     count = len(inventory(stack.app))
     again = adopt_estate(stack.app, "sandbox", Selection(everything=True), ca="local", actor="t")
     assert again.adopted == [] and len(again.already) == len(adopted.adopted)
@@ -70,7 +67,6 @@ def test_adopting_twice_is_harmless(stack: Stack, adopted: AdoptionResult) -> No
 
 
 def test_filters_and_unknown_ca(stack: Stack) -> None:
-    assert stack.app is not None
     picked = Selection(everything=True, finding="public_ca_client_certificate")
     result = adopt_estate(stack.app, "sandbox", picked, ca="local", actor="t")
     assert {a["name"] for a in result.already} == {"Billing API", "Shipping API"}
@@ -82,7 +78,6 @@ def test_an_adopted_integration_is_not_rolled_back(stack: Stack, adopted: Adopti
     from workers.errors import StateConflict
     from workers.levers.rollback import rollback
 
-    assert stack.app is not None
     before = stack.sandbox.dump()
     with pytest.raises(StateConflict, match="adopted"):
         rollback(stack.app, adopted.adopted[0]["job_id"], actor="t", reason="oops")

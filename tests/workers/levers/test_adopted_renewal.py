@@ -13,7 +13,6 @@ from workers.levers.renewal import inventory
 
 def test_the_scheduler_renews_the_adopted_expired_soap_integration() -> None:
     with Stack(StackOptions(estate=True, renewal_every_s=3600)) as stack:
-        assert stack.app is not None
         picked = Selection(names=("Ledger SOAP",))
         [adopted] = adopt_estate(stack.app, "sandbox", picked, ca="local", actor="t").adopted
         [profile] = stack.sandbox.store.find("sys_protocol_profile", "protocol", "mauthledger")

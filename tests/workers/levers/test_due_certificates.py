@@ -62,7 +62,6 @@ def _copies(template: dict[str, Any], now: datetime) -> tuple[list[dict[str, Any
 
 
 def test_a_succeeded_job_s_certificate_is_stored_with_its_dates(stack: Stack) -> None:
-    assert stack.app is not None
     job, _ = stack.app.submit(stack.example_job())
     assert follow(stack.app.store, job.id, lambda _: None, timeout=120).state is JobState.SUCCEEDED
     row = stack.app.store.certificates.get(job.id)
@@ -76,7 +75,6 @@ def test_a_succeeded_job_s_certificate_is_stored_with_its_dates(stack: Stack) ->
 
 
 def test_no_certificate_is_missed_however_many_are_stored(stack: Stack) -> None:
-    assert stack.app is not None
     store, now = stack.app.store, datetime.now(UTC)
     template = stack.app.store.list_jobs(states=[JobState.SUCCEEDED], limit=1)[0]
     engine = store._writer.engine
@@ -105,7 +103,6 @@ def test_no_certificate_is_missed_however_many_are_stored(stack: Stack) -> None:
 
 
 def test_a_page_of_the_inventory_filters_and_continues(stack: Stack) -> None:
-    assert stack.app is not None
     now = datetime.now(UTC)
     page, after = inventory_page(stack.app, now=now, states=["due"], limit=300)
     assert len(page) == 300 and after is not None

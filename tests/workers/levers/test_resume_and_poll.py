@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from messages import JobState
-from ops.dev.stack import Stack, StackOptions
+from ops.dev.stack import RunningStack, Stack, StackOptions
 from ops.views.jobview import follow
 from workers.ca import Issued, Pending
 from workers.config import ManualCaProfile, load_config
@@ -57,19 +57,17 @@ def authority() -> Authority:
 
 
 @pytest.fixture(scope="module")
-def stack(authority: Authority) -> Iterator[Stack]:
+def stack(authority: Authority) -> Iterator[RunningStack]:
     base = load_config()
     slow = ManualCaProfile(adapter="manual", max_wait_days=2)
     config = base.model_copy(update={"ca": {**base.ca, "slow": slow}})
     with Stack(StackOptions(broker="stub", config=config, poll_every_s=3600)) as running:
-        assert running.app is not None
         running.app.deps.cas.install("slow", SlowCa(authority))
         running.third_party.trust(cert_to_pem(authority.root))
         yield running
 
 
-def paused(stack: Stack, profile: str = "manual") -> str:
-    assert stack.app is not None
+def paused(stack: RunningStack, profile: str = "manual") -> str:
     tag = f"{profile}{len(stack.app.store.list_jobs(limit=1000))}"
     name = f"Resume test {tag}"
     stack.sandbox.add_rest_message(name, stack.third_party.url, methods=("get",))
@@ -92,9 +90,10 @@ def paused(stack: Stack, profile: str = "manual") -> str:
     return job.id
 
 
-def issue(stack: Stack, authority: Authority, job_id: str, **changes: Any) -> tuple[bytes, bytes]:
+def issue(
+    stack: RunningStack, authority: Authority, job_id: str, **changes: Any
+) -> tuple[bytes, bytes]:
     """A certificate for the job's CSR (as asked, unless ``changes`` say otherwise)."""
-    assert stack.app is not None
     request = stack.app.store.get_job(job_id).request
     csr = stack.app.store.artifacts.get(job_id, "csr")
     assert csr is not None
@@ -103,13 +102,13 @@ def issue(stack: Stack, authority: Authority, job_id: str, **changes: Any) -> tu
     return cert_to_pem(leaf), b"".join(cert_to_pem(c) for c in authority.chain)
 
 
-def kinds(stack: Stack, job_id: str) -> list[str]:
-    assert stack.app is not None
+def kinds(stack: RunningStack, job_id: str) -> list[str]:
     return [e.kind for e in stack.app.store.history(job_id)]
 
 
-def rejected(stack: Stack, authority: Authority, job_id: str, says: str, **changes: Any) -> None:
-    assert stack.app is not None
+def rejected(
+    stack: RunningStack, authority: Authority, job_id: str, says: str, **changes: Any
+) -> None:
     certificate, chain = issue(stack, authority, job_id, **changes)
     with pytest.raises(CertificateRejected) as refused:
         resume_with_certificate(
@@ -123,9 +122,8 @@ def rejected(stack: Stack, authority: Authority, job_id: str, says: str, **chang
 
 
 def test_a_different_subject_is_refused_naming_the_difference(
-    stack: Stack, authority: Authority
+    stack: RunningStack, authority: Authority
 ) -> None:
-    assert stack.app is not None
     job_id = paused(stack)
     asked = stack.app.store.get_job(job_id).request.subject
     other = subject_name(asked.model_copy(update={"o": "Someone Else"}))
@@ -138,7 +136,9 @@ def test_a_different_subject_is_refused_naming_the_difference(
     )
 
 
-def test_a_certificate_without_client_auth_is_refused(stack: Stack, authority: Authority) -> None:
+def test_a_certificate_without_client_auth_is_refused(
+    stack: RunningStack, authority: Authority
+) -> None:
     job_id = paused(stack)
     rejected(
         stack,
@@ -150,21 +150,21 @@ def test_a_certificate_without_client_auth_is_refused(stack: Stack, authority: A
 
 
 def test_a_certificate_expiring_within_the_profile_minimum_is_refused(
-    stack: Stack, authority: Authority
+    stack: RunningStack, authority: Authority
 ) -> None:
     job_id = paused(stack)  # the manual profile asks for min_remaining_days = 1
     rejected(stack, authority, job_id, "within the required 1 day(s)", validity=timedelta(hours=12))
 
 
-def test_of_two_concurrent_resumes_exactly_one_wins(stack: Stack, authority: Authority) -> None:
-    assert stack.app is not None
+def test_of_two_concurrent_resumes_exactly_one_wins(
+    stack: RunningStack, authority: Authority
+) -> None:
     job_id = paused(stack)
     certificates = [issue(stack, authority, job_id) for _ in range(2)]
     start = threading.Barrier(2)
     outcomes: list[str] = []
 
     def resume(certificate: bytes, chain: bytes) -> None:
-        assert stack.app is not None
         start.wait()
         try:
             resume_with_certificate(stack.app, job_id, certificate, chain, source="t", actor="t")
@@ -188,11 +188,10 @@ def test_of_two_concurrent_resumes_exactly_one_wins(stack: Stack, authority: Aut
 
 
 def test_a_signature_already_used_undoes_the_resume_it_was_claimed_with(
-    stack: Stack, authority: Authority
+    stack: RunningStack, authority: Authority
 ) -> None:
     """The callback's signature is recorded in the transaction that resumes the job: when
     that record is refused (a twin callback took it first), nothing of the resume stays."""
-    assert stack.app is not None
     store, job_id = stack.app.store, paused(stack)
     keep = timedelta(minutes=10)
     assert store.signatures.claim("sha256=twin", job_id, keep=keep)
@@ -219,8 +218,7 @@ def test_a_signature_already_used_undoes_the_resume_it_was_claimed_with(
         store.signatures.refuse_if_used("sha256=fresh")
 
 
-def test_the_poller_resumes_a_job_once_its_ca_has_signed(stack: Stack) -> None:
-    assert stack.app is not None
+def test_the_poller_resumes_a_job_once_its_ca_has_signed(stack: RunningStack) -> None:
     job_id = paused(stack, "slow")
     job = stack.app.store.get_job(job_id)
     assert job.ca_request_id == f"slow-{job_id}"
@@ -237,8 +235,9 @@ def test_the_poller_resumes_a_job_once_its_ca_has_signed(stack: Stack) -> None:
     assert resumed.detail["source"] == "poller" and resumed.detail["actor"] == "ca:slow"
 
 
-def test_the_poller_fails_a_job_whose_polled_certificate_fails_the_checks(stack: Stack) -> None:
-    assert stack.app is not None
+def test_the_poller_fails_a_job_whose_polled_certificate_fails_the_checks(
+    stack: RunningStack,
+) -> None:
     job_id = paused(stack, "slow")
     request_id = f"slow-{job_id}"
     slow = stack.app.deps.cas.get("slow")
@@ -250,8 +249,7 @@ def test_the_poller_fails_a_job_whose_polled_certificate_fails_the_checks(stack:
     assert job.error["stage"] == "wait-for-ca" and "lacks clientAuth" in job.error["message"]
 
 
-def test_a_job_waiting_past_max_wait_fails_and_not_before(stack: Stack) -> None:
-    assert stack.app is not None
+def test_a_job_waiting_past_max_wait_fails_and_not_before(stack: RunningStack) -> None:
     job_id = paused(stack, "slow")  # max_wait_days = 2
     [waiting] = [w for w in waiting_jobs(stack.app.store, stack.app.config) if w.job.id == job_id]
     assert waiting.deadline == waiting.since + timedelta(days=2)

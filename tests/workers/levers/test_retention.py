@@ -24,14 +24,12 @@ def stack() -> Iterator[Stack]:
 
 
 def _done(stack: Stack, job_id: str) -> JobState:
-    assert stack.app is not None
     return follow(stack.app.store, job_id, lambda _: None, timeout=120).state
 
 
 def test_a_replaced_job_loses_its_artifacts_then_its_history_and_nothing_else(
     stack: Stack,
 ) -> None:
-    assert stack.app is not None
     store = stack.app.store
     old, _ = stack.app.submit(stack.example_job())
     assert _done(stack, old.id) is JobState.SUCCEEDED

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ops.dev.sandbox import SandboxFacts, SandboxServer
+from ops.dev.thirdparty import ThirdPartyServer
 from workers import pki
 from workers.config import InstanceProfile, PipelineConfig, load_config
 from workers.machinery.deps import InstanceRegistry
@@ -26,13 +27,15 @@ def writes(srv: SandboxServer) -> list[tuple[str, str, int]]:
 def sandbox_registry(
     facts: SandboxFacts | None = None, **options: Any
 ) -> Iterator[tuple[SandboxServer, PipelineConfig, InstanceRegistry]]:
-    with SandboxServer(facts, **options) as srv:
-        profile = InstanceProfile(
-            url=srv.url, username_env="PLAN_TEST_USER", password_env="PLAN_TEST_PASSWORD"
-        )
-        config = load_config().with_instance("sandbox", profile)
-        environ = {"PLAN_TEST_USER": srv.username, "PLAN_TEST_PASSWORD": srv.password}
-        yield srv, config, InstanceRegistry(config, environ=environ)
+    with ThirdPartyServer([]) as partner:  # an endpoint that answers (plan checks it)
+        options.setdefault("seed_endpoint", partner.url)
+        with SandboxServer(facts, **options) as srv:
+            profile = InstanceProfile(
+                url=srv.url, username_env="PLAN_TEST_USER", password_env="PLAN_TEST_PASSWORD"
+            )
+            config = load_config().with_instance("sandbox", profile)
+            environ = {"PLAN_TEST_USER": srv.username, "PLAN_TEST_PASSWORD": srv.password}
+            yield srv, config, InstanceRegistry(config, environ=environ)
 
 
 def job(**changes: Any) -> dict[str, Any]:

@@ -65,11 +65,12 @@ def test_every_reason_is_listed_not_only_the_first(tmp_path: Path) -> None:
         )
         plan = plan_job(request, config, instances, state_dir=tmp_path)
         messages = " | ".join(r.message for r in plan.refusals)
-        assert not plan.ready and len(plan.refusals) == 4, messages
+        assert not plan.ready and len(plan.refusals) == 5, messages
         assert "ca.profile: no CA profile 'corp'" in messages
         assert "keystore.record_name: a certificate record named" in messages
         assert f"protocol profile {LIVE_PROTOCOL!r} exists" in messages
         assert "uses OAuth 2.0" in messages
+        assert "https://partner.example/api does not answer from twoway" in messages
         assert writes(srv) == []
 
 
@@ -124,4 +125,24 @@ def test_an_instance_that_refuses_the_user_points_to_doctor(tmp_path: Path) -> N
         plan = plan_job(job(), config, instances, state_dir=tmp_path)
         assert [r.error for r in plan.refusals] == ["ServiceNowRejected"]
         assert any("twoway doctor --instance sandbox" in note for note in plan.notes)
+        assert writes(srv) == []
+
+
+def test_an_endpoint_twoway_cannot_reach_is_not_ready_with_prove_first(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    endpoint = f"https://127.0.0.1:{port}/api"
+    with sandbox_registry(seed_endpoint=endpoint) as (srv, config, instances):
+        plan = plan_job(job(), config, instances, state_dir=tmp_path)
+        assert not plan.ready
+        (refusal,) = plan.refusals
+        assert refusal.error == "VerificationFailed" and endpoint in refusal.message
+        assert "prove_first" in refusal.message + refusal.hint
+        unproven = plan_job(
+            job(enable={"prove_first": False}), config, instances, state_dir=tmp_path
+        )
+        assert unproven.ready, unproven.refusals
         assert writes(srv) == []
