@@ -17,6 +17,7 @@ import pika.exceptions
 
 from ops.rabbitmq.connection import CONNECTION_ERRORS
 from workers.errors import ConfigError
+from workers.machinery.nodes import broker_urls, node_parameters
 
 __all__ = ["BrokerProbe", "require_broker", "shown_url"]
 
@@ -27,7 +28,10 @@ FIX = (
 
 
 def shown_url(url: str) -> str:
-    """``url`` as it may be printed: its password replaced by ``***``."""
+    """``url`` (one node or several, comma-separated) as it may be printed: each password
+    replaced by ``***``."""
+    if "," in url:
+        return ",".join(shown_url(part.strip()) for part in url.split(",") if part.strip())
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -37,19 +41,20 @@ def shown_url(url: str) -> str:
 
 
 def require_broker(url: str, *, timeout_s: float = 5.0) -> None:
-    """Open one AMQP connection to ``url`` and close it; ConfigError (one line, the URL
-    without its password, the fix) when that fails."""
+    """Open one AMQP connection to the first of ``url``'s nodes that answers, and close
+    it; ConfigError (one line, the URLs without their passwords, the fix) when none does."""
     try:
-        params = pika.URLParameters(url)
+        nodes = node_parameters(url)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"broker URL {shown_url(url)!r} is not an AMQP URL ({exc})") from None
-    params.connection_attempts = 1
-    params.retry_delay = 0
-    params.socket_timeout = timeout_s
-    params.blocked_connection_timeout = timeout_s
+    for params in nodes:
+        params.connection_attempts = 1
+        params.retry_delay = 0
+        params.socket_timeout = timeout_s
+        params.blocked_connection_timeout = timeout_s
     try:
         with _quiet_pika():
-            pika.BlockingConnection(params).close()
+            pika.BlockingConnection(nodes).close()
     except pika.exceptions.ProbableAuthenticationError:
         raise ConfigError(
             f"RabbitMQ at {shown_url(url)} refused our login",
@@ -79,8 +84,8 @@ class BrokerProbe:
     (``/healthz`` is public: a flood of probes must not become a flood of connections)."""
 
     def __init__(self, url: str, *, every_s: float = 2.0, timeout_s: float = 1.0) -> None:
-        parts = urlsplit(url)
-        self._address = (parts.hostname or "127.0.0.1", parts.port or 5672)
+        nodes = [urlsplit(node) for node in broker_urls(url)]
+        self._addresses = [(n.hostname or "127.0.0.1", n.port or 5672) for n in nodes]
         self._every_s = every_s
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
@@ -95,8 +100,11 @@ class BrokerProbe:
             return self._up
 
     def _connects(self) -> bool:
-        try:
-            socket.create_connection(self._address, timeout=self._timeout_s).close()
-        except OSError:
-            return False
-        return True
+        """Up while any node accepts a connection (the cluster serves from any of them)."""
+        for address in self._addresses:
+            try:
+                socket.create_connection(address, timeout=self._timeout_s).close()
+            except OSError:
+                continue
+            return True
+        return False

@@ -14,11 +14,12 @@ import httpx
 import pytest
 
 from ops.dev.stack import RunningStack, Stack, StackOptions
-from ops.rabbitmq.reachability import shown_url
+from ops.rabbitmq.reachability import BrokerProbe, require_broker, shown_url
 from ops.service.server import GatewayServer
 from tests.conftest import AMQP_URL
 from workers.app import build_app
 from workers.config import Settings
+from workers.errors import ConfigError
 
 
 def _closed_port() -> int:
@@ -85,3 +86,18 @@ def _healthz(stack: RunningStack, broker_url: str, state_dir: Path) -> tuple[int
     finally:
         gateway.stop()
         app.close()
+
+
+def test_a_node_list_is_reachable_while_any_node_answers(dead_url: str) -> None:
+    """TWOWAY_BROKER_URL lists a cluster's nodes: the start-up check and /healthz's probe
+    ask each in turn, as every connection does (a dead first node is no outage)."""
+    both = f"{dead_url},{AMQP_URL}"
+    require_broker(both)  # the second node answers
+    assert BrokerProbe(both).up()
+    with pytest.raises(ConfigError) as refused:
+        require_broker(f"{dead_url},{dead_url.replace('guest:', 'other:')}", timeout_s=1)
+    assert "not reachable" in str(refused.value) and "***" in str(refused.value)
+    assert not BrokerProbe(f"{dead_url},{dead_url}").up()
+    assert shown_url("amqp://u:pw@a:5672,amqp://v:pw2@b:5672") == (
+        "amqp://u:***@a:5672,amqp://v:***@b:5672"
+    )
