@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,25 +21,10 @@ from workers.ca.acme_profile import make_acme_ca
 from workers.config import AcmeCaProfile
 from workers.errors import CaRejected, CaUnavailable, CertificateRejected, RequestInvalid
 from workers.pki import build_csr, check_issued, generate_private_key
-from workers.sealing import Sealer
 from workers.store import Store
 
 SUBJECT = SubjectName(cn="partner-1-client", o="twoway tests", c="DE")
 SANS = ["mtls-client.example.test", "second.example.test"]
-
-
-@pytest.fixture(scope="module")
-def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
-    server = Pebble(tmp_path_factory.mktemp("pebble")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path}/s.sqlite3", Sealer([Sealer.generate_key()]))
-    yield opened
-    opened.close()
 
 
 def profile(pebble: Pebble, **changes: Any) -> AcmeCaProfile:

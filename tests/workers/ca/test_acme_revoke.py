@@ -6,32 +6,14 @@ from __future__ import annotations
 import json
 import ssl
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from cryptography import x509
 
 from tests.acme_servers import Pebble
 from tests.workers.ca.test_acme_ca import adapter, csr
 from workers.ca import Issued
 from workers.ca.base import RevocableCa
-from workers.sealing import Sealer
 from workers.store import Store
-
-
-@pytest.fixture(scope="module")
-def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
-    server = Pebble(tmp_path_factory.mktemp("pebble")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path}/s.sqlite3", Sealer([Sealer.generate_key()]))
-    yield opened
-    opened.close()
 
 
 def pebble_status(pebble: Pebble, serial: int) -> dict[str, object]:
