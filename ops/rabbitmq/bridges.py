@@ -6,7 +6,13 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
-from ops.rabbitmq.connection import CONNECTION_ERRORS, open_connection, topology_of
+from ops.rabbitmq.connection import (
+    CONNECTION_ERRORS,
+    connect,
+    declare,
+    open_connection,
+    topology_of,
+)
 from ops.rabbitmq.intake import Intake
 from ops.rabbitmq.relay import EventRelay
 from workers.app import App
@@ -22,6 +28,10 @@ class Messaging:
         self.relay = EventRelay(app.store, url, self.topology)
 
     def start(self) -> Messaging:
+        """Declare the queue and the exchange before answering: a caller told the stack is
+        up may bind to the exchange at once (the threads declare again on each reconnect)."""
+        with connect(self.url) as channel:
+            declare(channel, self.topology)
         self.intake.start()
         self.relay.start()
         return self
