@@ -6,7 +6,8 @@
 - :mod:`.chores`: queue depths, deleting a prefix's queues.
 - :mod:`.dead_letters`: listing, replaying and purging dramatiq's ``.XQ`` queues.
 - :mod:`.intake` and :mod:`.relay`: job requests in, job events out, for workflow engines;
-  :mod:`.bridges` runs both as threads in one process (``twoway up --broker rabbitmq``).
+  :mod:`.bridge_loop` is the reconnecting thread both are; :mod:`.bridges` runs both in
+  one process (``twoway up --broker rabbitmq``).
 - :mod:`.broker_metrics`: metrics that need the broker.
 - :mod:`.worker`: the ``twoway worker`` process.
 """

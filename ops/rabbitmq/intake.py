@@ -26,7 +26,8 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 from sqlalchemy.exc import OperationalError
 
-from ops.rabbitmq.connection import CONNECTION_ERRORS, Topology, connect, declare, publish_json
+from ops.rabbitmq.bridge_loop import BridgeLoop
+from ops.rabbitmq.connection import Topology, publish_json
 from workers.app import App
 from workers.errors import RequestInvalid, TransientError, TwowayError
 from workers.logs import redact_text
@@ -82,55 +83,29 @@ def _refusal(exc: TwowayError) -> dict[str, Any]:
     return {k: redact_text(v) if isinstance(v, str) else v for k, v in exc.as_dict().items()}
 
 
-class Intake:
+class Intake(BridgeLoop):
     """Consumes ``<prefix>.jobs``; ``run(stop)`` in the foreground or ``start()``."""
+
+    name = "intake"
 
     def __init__(
         self, app: App, url: str, topology: Topology, *, prefetch: int = 4, retry_s: float = 2.0
     ) -> None:
+        super().__init__(url, topology)
         self.app = app
-        self.url = url
-        self.topology = topology
         self.prefetch = prefetch
         self.retry_s = retry_s
         self.handled = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twoway-intake")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> Intake:
-        self._thread = threading.Thread(
-            target=self.run, args=(self._stop,), daemon=True, name="twoway-intake"
-        )
-        self._thread.start()
-        return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        super().stop()
         self._pool.shutdown(wait=False)
 
-    def run(self, stop: threading.Event) -> None:
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                with connect(self.url) as channel:
-                    declare(channel, self.topology)
-                    channel.basic_qos(prefetch_count=self.prefetch)
-                    _log.info("intake_listening", queue=self.topology.jobs_queue)
-                    backoff = 0.5
-                    self._consume(channel, stop)
-            except CONNECTION_ERRORS as exc:
-                _log.warning("intake_disconnected", error=type(exc).__name__, retry_s=backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-            except Exception:  # noqa: BLE001 - the store away, a bug: log, wait, go on
-                _log.exception("intake_failed", retry_s=backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+    def on_connect(self, channel: BlockingChannel) -> None:
+        channel.basic_qos(prefetch_count=self.prefetch)
 
-    def _consume(self, channel: BlockingChannel, stop: threading.Event) -> None:
+    def serve(self, channel: BlockingChannel, stop: threading.Event) -> None:
         for method, properties, body in channel.consume(
             self.topology.jobs_queue, inactivity_timeout=0.2
         ):

@@ -25,7 +25,8 @@ from typing import Any
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 
-from ops.rabbitmq.connection import CONNECTION_ERRORS, Topology, connect, declare, publish_json
+from ops.rabbitmq.bridge_loop import BridgeLoop
+from ops.rabbitmq.connection import Topology, publish_json
 from workers.store import JobRecord, Store
 from workers.store.outbox import OutboxEvent
 
@@ -50,8 +51,10 @@ def body_of(item: OutboxEvent, job: JobRecord | None) -> dict[str, Any]:
     }
 
 
-class EventRelay:
+class EventRelay(BridgeLoop):
     """Publishes the outbox; ``run(stop)`` in the foreground or ``start()`` in a thread."""
+
+    name = "relay"
 
     def __init__(
         self,
@@ -63,57 +66,21 @@ class EventRelay:
         poll_s: float = 0.2,
         lease: timedelta = timedelta(seconds=30),
     ) -> None:
+        super().__init__(url, topology)
         self.store = store
-        self.url = url
-        self.topology = topology
         self.batch = batch
         self.poll_s = poll_s
         self.lease = lease
         self.owner = f"relay-{uuid.uuid4().hex[:12]}"
         self.published = 0
-        self.connects = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    # -- running ---------------------------------------------------------------------------
-
-    def start(self) -> EventRelay:
-        self._thread = threading.Thread(
-            target=self.run, args=(self._stop,), daemon=True, name="twoway-relay"
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def run(self, stop: threading.Event) -> None:
-        """Until ``stop`` is set; a lost broker means reconnecting after a short wait."""
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                with connect(self.url) as channel:
-                    declare(channel, self.topology)
-                    self.connects += 1
-                    _log.info("relay_connected", exchange=self.topology.events_exchange)
-                    backoff = 0.5
-                    self._serve(channel, stop)
-            except CONNECTION_ERRORS as exc:
-                _log.warning("relay_disconnected", error=type(exc).__name__, retry_s=backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-            except Exception:  # noqa: BLE001 - the store away, a bug: log, wait, go on
-                _log.exception("relay_failed", retry_s=backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-        self.store.outbox.release(self.owner)
-
-    def _serve(self, channel: BlockingChannel, stop: threading.Event) -> None:
+    def serve(self, channel: BlockingChannel, stop: threading.Event) -> None:
         while not stop.is_set():
             if self.run_once(channel) == 0:
                 channel.connection.process_data_events(time_limit=self.poll_s)
+
+    def on_exit(self) -> None:
+        self.store.outbox.release(self.owner)
 
     # -- one batch -------------------------------------------------------------------------
 
