@@ -20,7 +20,7 @@ from workers.estate.inventory import discover_estate
 from workers.estate.model import EstateReport
 from workers.levers.adopt import Selection, adopt_estate
 from workers.levers.migrate import migrate, migration_progress
-from workers.levers.replay import MAX_REASON
+from workers.levers.reasons import MAX_REASON
 
 __all__ = ["AdoptBody", "MigrateBody", "router"]
 

@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 
 from messages import JobAccepted, JobState, Stage, StageMessage
 from workers.errors import StateConflict, TransientError
-from workers.levers.reasons import MAX_REASON, check_reason
+from workers.levers.reasons import check_reason
 from workers.logs import redact_text
 from workers.machinery.runtime import Runtime
 from workers.stages.wait_for_ca import CA_REQUEST_KEY
@@ -38,7 +38,7 @@ from workers.store import JobRecord, Store
 from workers.store.artifacts import Artifact
 from workers.store.rewind import rewind
 
-__all__ = ["CA_REQUEST_KEY", "MAX_REASON", "cancel", "check_reason", "replay"]
+__all__ = ["CA_REQUEST_KEY", "cancel", "replay"]
 
 _log = structlog.get_logger("twoway.replay")
 
