@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ops.gateway.auth import OperatorToken, ReadToken, actor_of
+from ops.gateway.errors import error_responses
 from ops.gateway.jobs_list import decode_cursor, encode_cursor
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
@@ -19,7 +20,6 @@ from workers.levers.renewal import STATES, inventory_page, renew
 __all__ = ["RenewBody", "router"]
 
 router = APIRouter(tags=["certificates"])
-_ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
 CertificateState = Enum("CertificateState", {s: s for s in STATES}, type=str)  # type: ignore[misc]
 
 
@@ -66,7 +66,7 @@ def list_certificates(
     "/v1/jobs/{job_id}/renew",
     status_code=202,
     summary="Renew a succeeded job's certificate (a renewal already running is returned)",
-    responses={404: _ERROR, 409: _ERROR},
+    responses=error_responses(404, 409),
 )
 def renew_job(
     request: Request, token: OperatorToken, body: RenewBody | None = None, job_id: str = JOB_ID

@@ -14,20 +14,20 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from ops.gateway.errors import error_responses
 from ops.gateway.state import state_of
 from workers.ca.local import LocalCa
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/ca", tags=["ca"])
-_ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
 
 
 @router.get(
     "/{profile}/crl",
     summary="The CRL of a local CA profile (DER), for relying parties",
     response_class=Response,
-    responses={200: {"content": {"application/pkix-crl": {}}}, 404: _ERROR, 422: _ERROR},
+    responses={200: {"content": {"application/pkix-crl": {}}}, **error_responses(404, 422)},
 )
 async def crl(
     profile: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")],

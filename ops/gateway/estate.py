@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ops.gateway.auth import OperatorToken, ReadToken, actor_of
+from ops.gateway.errors import error_responses
 from ops.gateway.state import state_of
 from workers.app import App
 from workers.errors import InstanceNotFound, RequestInvalid
@@ -25,7 +26,6 @@ from workers.levers.reasons import MAX_REASON
 __all__ = ["AdoptBody", "MigrateBody", "router"]
 
 router = APIRouter(prefix="/v1/instances", tags=["estate"])
-_ERROR = {"description": "what is wrong and what to do: {error, message, hint}"}
 NAME = Path(min_length=1, max_length=64, description="an instance profile of pipeline.toml")
 Name100 = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -73,7 +73,7 @@ def _ca(app: App, ca: str) -> str:
     "/{name}/estate",
     summary="Everything mutual TLS on the instance, and the findings about it (read-only)",
     response_model=EstateReport,
-    responses={404: _ERROR, 503: _ERROR},
+    responses=error_responses(404, 503),
 )
 def estate(
     request: Request, _token: ReadToken, name: str = NAME, probe: bool = True
@@ -85,7 +85,7 @@ def estate(
 @router.post(
     "/{name}/adopt",
     summary="Bring discovered integrations under management (nothing changes on the instance)",
-    responses={400: _ERROR, 404: _ERROR},
+    responses=error_responses(400, 404),
 )
 def adopt(
     request: Request, token: OperatorToken, body: AdoptBody, name: str = NAME
@@ -111,7 +111,7 @@ def adopt(
     "/{name}/migrations",
     status_code=202,
     summary="Renew managed integrations onto another CA profile, with the partner's pause",
-    responses={400: _ERROR, 404: _ERROR},
+    responses=error_responses(400, 404),
 )
 def start_migration(
     request: Request, token: OperatorToken, body: MigrateBody, name: str = NAME
@@ -137,7 +137,7 @@ def start_migration(
 @router.get(
     "/{name}/migrations/{batch}",
     summary="Where each renewal of a migration stands, and the counts by state",
-    responses={404: _ERROR},
+    responses=error_responses(404),
 )
 def migration(
     request: Request, _token: ReadToken, name: str = NAME, batch: str = Path(max_length=32)
