@@ -16,6 +16,7 @@ from ops.gateway import (
     jobs_write,
     metrics,
     operate,
+    outboxes,
     partner,
     plan,
 )
@@ -41,6 +42,7 @@ ROUTERS = [
     plan.router,
     operate.router,
     estate.router,
+    outboxes.router,
 ]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 
 from messages import JobState, KeyType
@@ -197,6 +198,17 @@ def test_webhooks_and_mail_reach_people_once(
         dead = {r.key["channel"]: r for r in notifier.dead_letters()}
         assert set(dead) == {"nowhere"} and dead["nowhere"].attempts == 3
         assert "notification_dead" in [e.kind for e in stack.app.store.history(job.id)]
+        # An operator finds what was given up: GET /v1/notifications?state=dead
+        listed = requests.get(
+            f"{stack.gateway.url}/v1/notifications",
+            params={"state": "dead"},
+            headers={"Authorization": f"Bearer {stack.read_token}"},
+            timeout=10,
+        ).json()
+        print("dead notifications:", listed)
+        [row] = listed["notifications"]
+        assert row["channel"] == "nowhere" and row["attempts"] == 3 and row["last_error"]
+        assert listed["counts"]["dead"] == 1 and listed["counts"]["sent"] >= 3
 
         # The manual CA signs; the job is later rolled back: revoking is up to a person.
         ca = OpensslCa(tmp_path / "ca")

@@ -7,7 +7,9 @@ the local CA's files, the gateway serving the CRL over HTTP, and ``openssl verif
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -140,6 +142,30 @@ def test_a_rollback_and_a_cancel_revoke(stack: Stack) -> None:
     # Followed again (another round, or another worker): nothing is revoked twice.
     Revoker(stack.app.deps).run_once()
     assert kinds(stack, rolled).count("certificate_revoked") == 1
+
+    # What an operator sees: the outbox through the gateway (read role) and the CLI.
+    read = {"Authorization": f"Bearer {stack.read_token}"}
+    answer = requests.get(f"{stack.gateway.url}/v1/revocations", headers=read, timeout=10)
+    assert answer.status_code == 200, answer.text
+    listed = answer.json()
+    print("GET /v1/revocations:", listed["counts"], [r["trigger"] for r in listed["revocations"]])
+    assert listed["counts"] == {"done": 2}
+    assert {(r["job_id"], r["trigger"], r["state"]) for r in listed["revocations"]} == {
+        (rolled, "rolled_back", "done"),
+        (waiting, "cancelled", "done"),
+    }
+    assert listed["revocations"][0]["job_id"] == waiting  # newest first
+    env = {**os.environ, "TWOWAY_URL": stack.gateway.url, "TWOWAY_TOKEN": stack.read_token}
+    run = [sys.executable, "-m", "ops", "revocations", "--job", rolled]
+    shown = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    print(shown.stdout)
+    assert shown.returncode == 0, shown.stderr
+    assert rolled in shown.stdout and waiting not in shown.stdout
+    assert "rolled_back" in shown.stdout and "2 done" in shown.stdout
+    refused = subprocess.run([*run, "--state", "revoked"], env=env, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    print(refused.stderr)
+    assert refused.returncode == 2 and "pending, done, asked, failed" in refused.stderr
 
 
 def test_a_ca_that_is_down_delays_the_revocation_not_the_rollback(stack: Stack) -> None:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workers.store import schema as t
 from workers.store.writer import Writer
 
-__all__ = ["Backoff", "Notifications", "OutboxRow", "Revocations"]
+__all__ = ["Backoff", "Notifications", "OutboxRow", "OutboxRows", "Revocations"]
 
 
 def _now() -> datetime:
@@ -51,8 +51,9 @@ class OutboxRow:
         return int(self.values["attempts"])
 
 
-class _Rows:
+class OutboxRows:
     table: Table
+    STATES: tuple[str, ...] = ()
 
     def __init__(self, reader: Engine, writer: Writer) -> None:
         self._reader = reader
@@ -85,14 +86,38 @@ class _Rows:
             query = query.where(self.table.c.state == state)
         return self._rows(query)
 
+    def newest(
+        self, *, state: str | None = None, job_id: str | None = None, limit: int = 100
+    ) -> list[OutboxRow]:
+        """What an operator looks at: the newest rows first, of one state or job if asked."""
+        query = select(self.table)
+        if state is not None:
+            query = query.where(self.table.c.state == state)
+        if job_id is not None:
+            query = query.where(self.table.c.job_id == job_id)
+        return self._rows(query.order_by(*self.newest_first).limit(limit))
+
+    def counts(self) -> dict[str, int]:
+        """How many rows are in each state."""
+        c = self.table.c
+        with self._reader.connect() as conn:
+            rows = conn.execute(select(c.state, func.count()).group_by(c.state)).all()
+        return {state: int(n) for state, n in rows}
+
+    @property
+    def newest_first(self) -> tuple[Any, ...]:
+        return (self.table.c.created_at.desc(),)
+
     def _rows(self, query: Any) -> list[OutboxRow]:
         keys = [column.name for column in self.table.primary_key]
         with self._reader.connect() as conn:
             rows = conn.execute(query).all()
         out = []
         for row in rows:
-            values = dict(row._mapping)
-            values["next_at"] = _aware(values["next_at"])
+            values = {
+                name: _aware(value) if isinstance(value, datetime) else value
+                for name, value in row._mapping.items()
+            }
             out.append(OutboxRow({k: values[k] for k in keys}, values))
         return out
 
@@ -117,10 +142,11 @@ class _Rows:
         return {}
 
 
-class Revocations(_Rows):
+class Revocations(OutboxRows):
     """One row per certificate to revoke, keyed by the job that holds it."""
 
     table = t.revocations
+    STATES = ("pending", "done", "asked", "failed")
 
     def _stamp(self) -> dict[str, Any]:
         return {"updated_at": _now()}
@@ -133,10 +159,15 @@ class Revocations(_Rows):
         return rows[0] if rows else None
 
 
-class Notifications(_Rows):
+class Notifications(OutboxRows):
     """One row per event and channel."""
 
     table = t.notifications
+    STATES = ("pending", "sent", "dead")
+
+    @property
+    def newest_first(self) -> tuple[Any, ...]:
+        return (self.table.c.event_id.desc(), self.table.c.channel)  # the primary key's order
 
     def settle(self, row: OutboxRow, state: str, *, error: str | None = None) -> None:
         extra = {"sent_at": _now()} if state == "sent" else {}
