@@ -294,3 +294,25 @@ notifications = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Index("ix_twoway_notifications_due", "state", "next_at"),
 )
+
+# Bulk migrations onto another CA (levers/migrate.py): one row per certificate of a batch,
+# in waves. A wave starts (its renewals are created) when the wave before it has ended
+# with nothing failed; queued until then, withdrawn when an operator stops the batch.
+migrations = Table(
+    "twoway_migrations",
+    metadata,
+    Column("batch", String(12), primary_key=True),
+    Column("job_id", String(32), primary_key=True),  # the certificate's job
+    Column("instance", String(64), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("ca", String(64), nullable=False),
+    Column("wave", Integer, nullable=False),
+    Column("state", String(12), nullable=False),  # queued | started | skipped | withdrawn
+    Column("renewal", String(32), nullable=True),
+    Column("note", Text, nullable=True),  # why it was skipped or withdrawn
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Index("ix_twoway_migrations_state", "state", "batch"),
+)

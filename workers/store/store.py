@@ -25,6 +25,7 @@ from workers.sealing import Sealer
 from workers.store import schema as t
 from workers.store.acme import AcmeRecords
 from workers.store.artifacts import Artifacts
+from workers.store.batches import MigrationRows
 from workers.store.begin import StageStarts
 from workers.store.certificates import Certificates
 from workers.store.engine import make_engines
@@ -102,6 +103,7 @@ class Store(JobQueries, StageStarts, Pruning):
         self.slots = Slots(self._reader, self._writer, postgres=self._postgres)
         self.revocations = Revocations(self._reader, self._writer)
         self.notifications = Notifications(self._reader, self._writer)
+        self.migrations = MigrationRows(self._reader, self._writer)
         self.certificates = Certificates(self._reader, self._writer)
         self._create_schema()
 

@@ -151,3 +151,32 @@ def test_0009_back_fills_the_certificate_inventory(store_url: str, sealer: Seale
     assert filled.renewal_point == made.renewal_point
     assert filled.replaced_by == new.id
     assert again.certificates.due(certificate.not_valid_after_utc) != []
+
+
+def test_0011_back_fills_the_batches_started_before_waves(store_url: str, sealer: Sealer) -> None:
+    """A batch started before ``twoway_migrations`` existed is known only by its
+    ``migration_started`` events: upgrading makes each one a started row of wave 0, so that
+    its progress is still found."""
+    store = Store(store_url, sealer)
+    request = JobRequest.model_validate(good())
+    certificate, _ = store.create_job(request)
+    renewal, _ = store.create_job(request, renews=certificate.id)
+    detail = {"batch": "0123456789ab", "renewal": renewal.id, "ca": "corp", "actor": "ops"}
+    store.note(certificate.id, "migration_started", detail)
+    store.close()
+    engine = writer(store_url)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0010")
+        command.upgrade(alembic_config(conn), "head")
+    engine.dispose()
+    again = Store(store_url, sealer)
+    [row] = again.migrations.of("0123456789ab")
+    assert (row.job_id, row.renewal, row.ca, row.wave, row.state) == (
+        certificate.id,
+        renewal.id,
+        "corp",
+        0,
+        "started",
+    )
+    assert row.instance == request.instance and row.actor == "ops"
+    again.close()

@@ -1,7 +1,7 @@
 """Revocation and notification outboxes; their cursors start at the present history.
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
