@@ -20,7 +20,12 @@ from workers.errors import InstanceNotFound, RequestInvalid
 from workers.estate.inventory import discover_estate
 from workers.estate.model import EstateReport
 from workers.levers.adopt import Selection, adopt_estate
-from workers.levers.migrate import migrate, migration_progress
+from workers.levers.migrate import (
+    continue_migration,
+    migrate,
+    migration_progress,
+    stop_migration,
+)
 from workers.levers.reasons import MAX_REASON
 
 __all__ = ["AdoptBody", "MigrateBody", "router"]
@@ -49,6 +54,13 @@ class MigrateBody(BaseModel):
     finding: Annotated[str, Field(max_length=64)] | None = None
     all: bool = False
     reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)] = "migrated on request"
+    wave_size: Annotated[int, Field(ge=1, le=10000)] | None = None  # None: one wave
+
+
+class StopBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)] = "stopped on request"
 
 
 def _app(request: Request, name: str) -> App:
@@ -130,6 +142,7 @@ def start_migration(
         jobs=tuple(body.jobs),
         finding=body.finding,
         everything=body.all,
+        wave_size=body.wave_size,
     )
     return batch.as_dict()
 
@@ -143,3 +156,30 @@ def migration(
     request: Request, _token: ReadToken, name: str = NAME, batch: str = Path(max_length=32)
 ) -> dict[str, Any]:
     return migration_progress(_app(request, name), name, batch)
+
+
+@router.post(
+    "/{name}/migrations/{batch}/continue",
+    summary="Start the next wave of a migration that a failure halted",
+    responses=error_responses(404, 409),
+)
+def continue_batch(
+    request: Request, token: OperatorToken, name: str = NAME, batch: str = Path(max_length=32)
+) -> dict[str, Any]:
+    return continue_migration(_app(request, name), name, batch, actor=actor_of(token))
+
+
+@router.post(
+    "/{name}/migrations/{batch}/stop",
+    summary="Withdraw what a migration still has queued (started renewals go on)",
+    responses=error_responses(400, 404),
+)
+def stop_batch(
+    request: Request,
+    token: OperatorToken,
+    body: StopBody | None = None,
+    name: str = NAME,
+    batch: str = Path(max_length=32),
+) -> dict[str, Any]:
+    reason = (body or StopBody()).reason
+    return stop_migration(_app(request, name), name, batch, actor=actor_of(token), reason=reason)

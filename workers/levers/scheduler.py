@@ -5,7 +5,9 @@ Each round (one scheduler at a time across all processes, by a lease):
 - a certificate past its renewal point gets a ``certificate_expiring`` event (once) and,
   inside a maintenance window, a renewal job (``renew`` gives concurrent callers one);
 - a failed renewal is tried again after ``retry_failed_after_h``;
-- a keystore record retired by a renewal is deleted once ``grace_period_days`` passed.
+- a keystore record retired by a renewal is deleted once ``grace_period_days`` passed;
+- a bulk migration moving in waves starts its next wave when the last one ended well
+  (:func:`workers.levers.migrate.advance_migrations`).
 
 A renewal whose new certificate is already past its renewal point on arrival (the CA
 issues for less time than ``renew_before`` asks) is not renewed again, which would
@@ -32,6 +34,7 @@ import structlog
 from workers.app import App
 from workers.config.renewal import in_windows
 from workers.errors import TwowayError
+from workers.levers.migrate import advance_migrations
 from workers.levers.partner_watch import watch_partner
 from workers.levers.periodic import Periodic
 from workers.levers.renewal import ManagedCertificate, describe, renew
@@ -49,6 +52,7 @@ _PAGE = 500
 class ScheduleReport:
     started: dict[str, str] = field(default_factory=dict)  # certificate's job -> renewal job
     deleted: list[str] = field(default_factory=list)  # keystore sys_ids
+    waves: dict[str, int] = field(default_factory=dict)  # migration batch -> renewals started
     ran: bool = True
 
 
@@ -74,6 +78,7 @@ class RenewalScheduler(Periodic):
             for certificate in self._due(moment):
                 self._consider(certificate, moment, report)
             self._delete_after_grace(moment, report)
+            report.waves = advance_migrations(self.app)
             if self._watch_now():
                 for certificate in self._open(moment):
                     self._watch(certificate, moment, report)

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from ops.cli.client import Gateway, resolve
+from ops.cli.client import EXIT_FAILED, EXIT_USAGE, CliError, Gateway, resolve
 from ops.cli.commands.remote import add_remote, gateway, seconds
 from ops.cli.output import emit, table
 
@@ -53,7 +53,18 @@ def register(sub: Any) -> None:
     migrate.add_argument(
         "--every", type=seconds, default=2.0, help="seconds between progress lines"
     )
+    migrate.add_argument(
+        "--wave-size", type=int, help="this many at a time; the next wave when one ended well"
+    )
     migrate.add_argument("--batch", help="show the progress of this batch instead of starting one")
+    halted = migrate.add_mutually_exclusive_group()
+    halted.add_argument(
+        "--continue", dest="go_on", action="store_true", help="with --batch: start the next wave"
+        " of a batch a failure halted"
+    )  # fmt: skip
+    halted.add_argument(
+        "--stop", action="store_true", help="with --batch: withdraw what is still queued"
+    )
     add_remote(migrate)
     migrate.set_defaults(run=_migrate)
 
@@ -106,13 +117,22 @@ def _migrate(args: argparse.Namespace) -> int:
     api = gateway(args)
     path = f"/v1/instances/{args.instance}/migrations"
     batch = args.batch
-    if batch is None:
+    if (args.go_on or args.stop) and batch is None:
+        raise CliError(
+            EXIT_USAGE, "UsageError", "--continue and --stop need --batch", "add --batch ID"
+        )
+    if batch is not None and args.go_on:
+        api.post(f"{path}/{batch}/continue", {})
+    elif batch is not None and args.stop:
+        api.post(f"{path}/{batch}/stop", {"reason": args.reason})
+    elif batch is None:
         body = {
             "ca": args.ca,
             "jobs": args.job,
             "finding": args.finding,
             "all": args.all,
             "reason": args.reason,
+            "wave_size": args.wave_size,
         }
         started = api.post(path, body)
         batch = started["batch"]
@@ -121,20 +141,29 @@ def _migrate(args: argparse.Namespace) -> int:
             return 0
         for row in started["skipped"]:
             print(f"skipped {row['target']} ({row['job_id']}): {row['reason']}", file=sys.stderr)
-        if not started["started"]:
+        if not (started["started"] or started["queued"]):
             print("nothing to migrate: no managed certificate matched", file=sys.stderr)
             return 0
     while True:
         progress = api.get(f"{path}/{batch}")
         if not args.json:
             print(_line(progress), flush=True)
-        if not args.wait or progress["done"] >= progress["total"]:
+        if not args.wait or progress["done"] >= progress["total"] or progress["halted"]:
             break
         time.sleep(args.every)
     if args.json:
         emit(progress, as_json=True)
     else:
-        rows = [[j["target"], j["renewal"], j["state"], j["stage"]] for j in progress["jobs"]]
-        print(table(rows, ["target", "renewal", "state", "stage"]))
+        rows = [
+            [j["wave"], j["target"], j["renewal"], j["state"], j["stage"]] for j in progress["jobs"]
+        ]
+        print(table(rows, ["wave", "target", "renewal", "state", "stage"]))
+        if progress["halted"]:
+            print(
+                f"halted: wave {progress['wave']} has a failure; look, then"
+                f" `twoway migrate --instance {args.instance} --ca {progress['ca']}"
+                f" --batch {batch} --continue` (or --stop)",
+                file=sys.stderr,
+            )
     failed = progress["counts"].get("failed", 0) + progress["counts"].get("cancelled", 0)
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else 0
