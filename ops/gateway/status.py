@@ -19,6 +19,7 @@ from workers.errors import (
     ReplayRefused,
     RequestInvalid,
     StateConflict,
+    TakeOverRefused,
     TooManyRefusals,
     TransientError,
     TwowayError,
@@ -36,6 +37,8 @@ _STATUS: list[tuple[type[TwowayError], int]] = [
     (ReplayRefused, 409),
     (IdempotencyConflict, 409),
     (StateConflict, 409),
+    # what the instance holds (a message on another profile) conflicts with the request
+    (TakeOverRefused, 409),
     (CertificateRejected, 422),
     (RequestInvalid, 400),
     (PermanentError, 422),
