@@ -1,7 +1,8 @@
 """The CLI's exit codes are docs/api.md's table: every code there is a constant of
 ops/cli/client.py and back; one rule maps the gateway's answers and the CLI's own errors
 to them. Each refusal below runs as a real ``twoway`` process against a running stack
-and ends in one line on stderr."""
+and ends in one line on stderr; ``cancel`` says when a job's records stay on the
+instance, and how to remove them."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ import pytest
 
 from messages import JobState, KeyType
 from ops.cli import client
-from ops.cli.client import EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE, exit_code
+from ops.cli.client import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, exit_code
 from ops.dev.stack import RunningStack, Stack, StackOptions
+from ops.dev.thirdparty import ThirdPartyServer
 from ops.gateway.status import status_for
+from ops.views.jobview import follow
 from tests.factories import OpensslCa
 from tests.ops.gateway.test_ca_callback import csr_of, expired_certificate, paused_job
 from workers import errors
@@ -75,6 +78,13 @@ def test_an_error_has_the_code_of_the_gateways_answer_to_it(
 def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def stranger() -> Iterator[ThirdPartyServer]:
+    """A third party that trusts no client certificate: a job waits at enable for it."""
+    with ThirdPartyServer([]) as server:
+        yield server
 
 
 def twoway(stack: RunningStack, *args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -149,3 +159,47 @@ def unique_job(stack: RunningStack, tag: str, **changes: Any) -> dict[str, Any]:
         "protocol_profile": {"name": f"mauth{tag}", "port": stack.third_party.port},
     }
     return stack.example_job(KeyType.EC256, **{**mine, **changes})
+
+
+def test_cancel_says_when_records_stay_on_the_instance_and_how_to_remove_them(
+    stack: RunningStack, stranger: ThirdPartyServer
+) -> None:
+    tag = secrets.token_hex(4)
+    stack.sandbox.add_rest_message(f"Stranger {tag}", stranger.url)
+    job, _ = stack.app.submit(
+        unique_job(
+            stack,
+            tag,
+            target={"kind": "rest", "name": f"Stranger {tag}"},
+            server_certificate={"pem": stranger.server_certificate_pem.decode()},
+            protocol_profile={"name": f"mauth{tag}", "port": stranger.port},
+        )
+    )
+    waits = follow(
+        stack.app.store,
+        job.id,
+        lambda _: None,
+        timeout=120,
+        until=lambda j: j.state is JobState.WAITING_FOR_THIRD_PARTY or j.terminal,
+    )
+    assert waits.state is JobState.WAITING_FOR_THIRD_PARTY, waits.error
+    done = twoway(stack, "cancel", job.id, "--reason", "the partner went elsewhere")
+    assert done.returncode == EXIT_OK, done.stderr
+    said = done.stdout.splitlines()
+    assert said[0] == f"job {job.id}: cancelled"
+    assert "its records stay on instance 'sandbox'" in said[1]
+    assert f"twoway rollback {job.id} --reason" in said[1]
+    again = twoway(stack, "cancel", job.id, "--reason", "asked twice", "--json")
+    answer = json.loads(again.stdout)
+    assert {r["what"] for r in answer["left_on_instance"]} == {"keystore", "trust", "profile"}
+    assert f"twoway rollback {job.id} --reason" in answer["next_step"]
+
+
+def test_cancel_of_a_job_with_nothing_on_the_instance_says_nothing_more(
+    stack: RunningStack,
+) -> None:
+    job_id = paused_job(stack)  # waits for its CA: nothing made on the instance yet
+    done = twoway(stack, "cancel", job_id, "--reason", "not needed")
+    assert (done.returncode, done.stdout) == (EXIT_OK, f"job {job_id}: cancelled\n"), done.stderr
+    answer = json.loads(twoway(stack, "cancel", job_id, "--reason", "again", "--json").stdout)
+    assert answer["left_on_instance"] == [] and answer["next_step"] is None
