@@ -6,8 +6,11 @@ current context of the context file (``TWOWAY_CONTEXT``, default
 written by ``twoway login URL --token T`` and by ``twoway up``.
 
 Every failure becomes a ``CliError`` whose ``code`` is one of the exit codes below (the
-table in docs/api.md), with the API's ``{"error", "message", "hint"}``. This module imports
-nothing heavy at import time: ``twoway --help`` must start fast.
+table in docs/api.md, which a test holds to these constants), with the API's ``{"error",
+"message", "hint"}``. One rule, :func:`exit_code`, turns a refusal into its code: the
+gateway's answers (:func:`send`), and errors raised in the CLI's own process, by the
+status the gateway gives them (ops/cli/main.py). This module imports nothing heavy at
+import time: ``twoway --help`` must start fast.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "EXIT_EXPIRING",
     "EXIT_FAILED",
     "EXIT_NOT_FOUND",
     "EXIT_OK",
@@ -29,8 +33,11 @@ __all__ = [
     "Context",
     "Gateway",
     "context_path",
+    "exit_code",
     "read_input",
+    "refusal",
     "resolve",
+    "send",
     "write_context",
 ]
 
@@ -38,9 +45,10 @@ EXIT_OK = 0  # done; a job that was waited for succeeded (or is paused for a per
 EXIT_FAILED = 1  # the job failed or was cancelled
 EXIT_USAGE = 2  # bad command line, input file or request (fix it and ask again)
 EXIT_NOT_FOUND = 3  # no such job (or other thing)
-EXIT_REFUSED = 4  # refused: conflict with the job's state, invalid request, no permission
+EXIT_REFUSED = 4  # refused: a conflict, a certificate that fails its checks, no permission
 EXIT_TIMED_OUT = 5  # --wait ended before the job did
 EXIT_UNREACHABLE = 6  # cannot reach the gateway, or it failed (5xx)
+EXIT_EXPIRING = 7  # `dead-letters list` found messages close to RabbitMQ's expiry: act now
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -115,14 +123,58 @@ def resolve(url: str | None = None, token: str | None = None) -> Context:
     return Context(str(url).rstrip("/"), str(token))
 
 
-def _code_for(status: int, error: str) -> int:
-    if status == 400 or (status == 422 and error == "RequestInvalid"):
+# Kinds of error that mean "the request or the set-up as given is wrong: fix it", whatever
+# status carries them (a body the gateway's validation refused is a 422 RequestInvalid).
+_USAGE_KINDS = frozenset({"RequestInvalid", "ConfigError"})
+
+
+def exit_code(status: int, error: str) -> int:
+    """The exit code of a refusal: ``status`` is the gateway's HTTP status (for an error
+    raised in the CLI's own process, the status the gateway would answer it with), and
+    ``error`` the kind of error. 409 (a conflict), 422 (a certificate or request that
+    fails its checks), 401/403 (the token) and 429 are refusals: 4."""
+    if status == 400 or error in _USAGE_KINDS:
         return EXIT_USAGE  # the request as given is wrong: fix it
     if status == 404:
         return EXIT_NOT_FOUND
     if status >= 500:
         return EXIT_UNREACHABLE
     return EXIT_REFUSED
+
+
+def refusal(answer: Any) -> CliError:
+    """An HTTP answer of 400 or more as the CLI's error, with the API's message and hint."""
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    error = str(body.get("error") or f"HTTP{answer.status_code}")
+    return CliError(
+        exit_code(answer.status_code, error),
+        error,
+        str(body.get("message") or f"the gateway answered {answer.status_code}"),
+        str(body.get("hint") or ""),
+    )
+
+
+def send(session: Any, method: str, url: str, *, timeout: float, where: str, **kwargs: Any) -> Any:
+    """One HTTP call to the gateway; its answer, or a CliError (``where`` says how the
+    operator named the URL, for the hint when it cannot be reached)."""
+    import requests
+
+    try:
+        answer = session.request(method, url, timeout=timeout, **kwargs)
+    except requests.RequestException as exc:
+        raise CliError(
+            EXIT_UNREACHABLE,
+            "GatewayUnreachable",
+            f"cannot reach the gateway at {url}: {type(exc).__name__}",
+            f"is it running? check {where}",
+        ) from None
+    if answer.status_code >= 400:
+        raise refusal(answer)
+    return answer
 
 
 class Gateway:
@@ -138,38 +190,17 @@ class Gateway:
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """The answer's JSON (or bytes for a non-JSON answer); a CliError for a refusal."""
-        import requests
-
-        try:
-            answer = self._session.request(
-                method, self.context.url + path, timeout=self.timeout_s, **kwargs
-            )
-        except requests.RequestException as exc:
-            raise CliError(
-                EXIT_UNREACHABLE,
-                "GatewayUnreachable",
-                f"cannot reach the gateway at {self.context.url}: {type(exc).__name__}",
-                "is it running? check --url, TWOWAY_URL or the context file",
-            ) from None
-        if answer.status_code >= 400:
-            raise self._refusal(answer)
+        answer = send(
+            self._session,
+            method,
+            self.context.url + path,
+            timeout=self.timeout_s,
+            where="--url, TWOWAY_URL or the context file",
+            **kwargs,
+        )
         if answer.headers.get("content-type", "").startswith("application/json"):
             return answer.json()
         return answer.content
-
-    def _refusal(self, answer: Any) -> CliError:
-        try:
-            body = answer.json()
-        except ValueError:
-            body = {}
-        body = body if isinstance(body, dict) else {}
-        error = str(body.get("error") or f"HTTP{answer.status_code}")
-        return CliError(
-            _code_for(answer.status_code, error),
-            error,
-            str(body.get("message") or f"the gateway answered {answer.status_code}"),
-            str(body.get("hint") or ""),
-        )
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -3,7 +3,7 @@
 Starting must be fast: nothing here (nor in a command module's top level) imports the
 store, SQLAlchemy, FastAPI or pydantic models; each command imports what it needs when
 it runs. Errors end as one line on stderr (``{"error", "message", "hint"}`` with --json)
-and an exit code from ops/cli/client.py's table.
+and an exit code from ops/cli/client.py's table, by its one rule (``exit_code``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from ops.cli.client import EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
+from ops.cli.client import EXIT_USAGE, CliError, exit_code
 from ops.cli.commands import MODULES
 
 __all__ = ["build_parser", "main"]
@@ -54,20 +54,18 @@ def _unknown(extra: list[str], parser: argparse.ArgumentParser) -> str:
     return f"unrecognized arguments: {' '.join(extra)}{hint}"
 
 
-def _local_error(exc: Exception) -> CliError:
-    """A twoway error raised here (a local command) as the CLI's error, by kind."""
-    from workers.errors import JobNotFound, PermanentError, RequestInvalid, TransientError
+def _local_error(exc: Exception) -> CliError | None:
+    """A twoway error raised here (a local command) as the CLI's error: its exit code is
+    the one the gateway's answer to it would give (one rule: ``exit_code``). None for an
+    exception that is not a twoway error."""
+    from ops.gateway.status import status_for
+    from workers.errors import TwowayError
 
+    if not isinstance(exc, TwowayError):
+        return None
     kind = type(exc).__name__
     message, hint = getattr(exc, "message", str(exc)), getattr(exc, "hint", "")
-    if isinstance(exc, JobNotFound):
-        return CliError(EXIT_NOT_FOUND, kind, message, hint)
-    if isinstance(exc, RequestInvalid):
-        return CliError(EXIT_USAGE, kind, message, hint)
-    if isinstance(exc, TransientError):
-        return CliError(EXIT_UNREACHABLE, kind, message, hint)
-    code = EXIT_REFUSED if isinstance(exc, PermanentError) else EXIT_USAGE
-    return CliError(code, kind, message, hint)
+    return CliError(exit_code(status_for(exc), kind), kind, message, hint)
 
 
 def _address_in_use(args: argparse.Namespace) -> CliError:
@@ -110,9 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return _report(args.command, _address_in_use(args), as_json)
     except Exception as exc:
-        if "workers.errors" in sys.modules and isinstance(
-            exc, sys.modules["workers.errors"].TwowayError
-        ):
-            return _report(args.command, _local_error(exc), as_json)
-        raise
+        local = _local_error(exc)
+        if local is None:
+            raise
+        return _report(args.command, local, as_json)
     return status

@@ -1,11 +1,11 @@
 """The HTTP gateway (FastAPI), versioned under /v1.
 
-``create_gateway(app)`` assembles the routers listed in ``ROUTERS``; each router module
-owns one surface (jobs, CA callbacks, ...) and reaches the pipeline through
+``ops.gateway.app.create_gateway(app)`` assembles the routers listed in ``ROUTERS``; each
+router module owns one surface (jobs, CA callbacks, ...) and reaches the pipeline through
 ``request.app.state.twoway`` (an :class:`ops.gateway.state.GatewayState`).
+
+The package itself imports nothing: the CLI reads :mod:`ops.gateway.status` (which error
+answers with which status) without starting FastAPI.
 """
 
-from ops.gateway.app import create_gateway
-from ops.gateway.state import GatewayState
-
-__all__ = ["GatewayState", "create_gateway"]
+__all__: list[str] = []

@@ -1,5 +1,6 @@
-"""One mapping from twoway's error tree to HTTP answers: status, and a body that says
-what is wrong and what to do (never a secret, never a traceback)."""
+"""One mapping from twoway's error tree to HTTP answers: the status (the table is in
+:mod:`ops.gateway.status`), and a body that says what is wrong and what to do (never a
+secret, never a traceback)."""
 
 from __future__ import annotations
 
@@ -13,22 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ops.gateway.auth import refusal_before_validation
-from workers.errors import (
-    AuthenticationFailed,
-    CertificateRejected,
-    ConfigError,
-    IdempotencyConflict,
-    InstanceNotFound,
-    JobNotFound,
-    PermanentError,
-    PermissionDenied,
-    ReplayRefused,
-    RequestInvalid,
-    StateConflict,
-    TooManyRefusals,
-    TransientError,
-    TwowayError,
-)
+from ops.gateway.status import status_for
+from workers.errors import AuthenticationFailed, TwowayError
 from workers.logs import redact_text
 
 __all__ = ["ERROR_BODY", "error_responses", "install_error_handlers", "status_for"]
@@ -40,30 +27,6 @@ ERROR_BODY: dict[str, Any] = {"description": "what is wrong and what to do: {err
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """A route's ``responses=``: each status answers with :data:`ERROR_BODY`."""
     return dict.fromkeys(statuses, ERROR_BODY)
-
-
-_STATUS: list[tuple[type[TwowayError], int]] = [
-    (JobNotFound, 404),
-    (InstanceNotFound, 404),
-    (AuthenticationFailed, 401),
-    (PermissionDenied, 403),
-    (TooManyRefusals, 429),
-    (ReplayRefused, 409),
-    (IdempotencyConflict, 409),
-    (StateConflict, 409),
-    (CertificateRejected, 422),
-    (RequestInvalid, 400),
-    (PermanentError, 422),
-    (TransientError, 503),
-    (ConfigError, 500),
-]
-
-
-def status_for(exc: TwowayError) -> int:
-    for kind, status in _STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 500
 
 
 def _body(exc: TwowayError) -> dict[str, object]:

@@ -18,6 +18,7 @@ from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
 from workers.levers.reasons import MAX_REASON
 from workers.levers.replay import cancel, replay
+from workers.levers.undo import left_on_instance
 
 __all__ = ["CancelBody", "JobCreated", "ReplayBody", "router"]
 
@@ -97,7 +98,8 @@ def replay_job(
 
 @router.post(
     "/{job_id}/cancel",
-    summary="Cancel an unfinished job (a cancelled one is returned as it is)",
+    summary="Cancel an unfinished job (a cancelled one is returned as it is); left_on_instance"
+    " lists what its stages made or changed on the instance, which stays until a rollback",
     responses=error_responses(404, 409),
 )
 def cancel_job(
@@ -107,4 +109,5 @@ def cancel_job(
     job_id: str = JOB_ID,
 ) -> dict[str, Any]:
     store = state_of(request).app.store
-    return cancel(store, job_id, reason=body.reason, actor=actor_of(token)).summary()
+    job = cancel(store, job_id, reason=body.reason, actor=actor_of(token))
+    return {**job.summary(), "left_on_instance": left_on_instance(store.history(job_id))}

@@ -9,7 +9,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ops.console import install_console
-from ops.gateway import GatewayState, create_gateway
+from ops.gateway.app import create_gateway
+from ops.gateway.state import GatewayState
 from workers.app import App
 
 __all__ = ["create_service"]

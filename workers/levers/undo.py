@@ -33,7 +33,7 @@ from workers.stages.upload_keystore import job_marker
 from workers.store import JobRecord
 from workers.store.artifacts import Artifact
 
-__all__ = ["RollbackStep", "Undo", "rolled_back_after_last_run"]
+__all__ = ["RollbackStep", "Undo", "left_on_instance", "rolled_back_after_last_run"]
 
 Action = Literal["restored", "pointed_back", "deactivated", "deleted", "kept"]
 
@@ -61,6 +61,32 @@ def rolled_back_after_last_run(events: list[Any]) -> Any | None:
     return last
 
 
+def _records_noted(events: list[Any]) -> list[dict[str, Any]]:
+    """What the job's stages noted making or changing on the instance (``instance_record``:
+    keystore, trust, profile), the facts the steps below fall back on."""
+    return [e.detail for e in events if e.kind == "instance_record"]
+
+
+def left_on_instance(events: list[Any]) -> list[dict[str, str]]:
+    """What of the job stays on its instance until it is rolled back, by its history: the
+    records its stages noted (a trust record only if the job created it) and the message
+    ``enable`` switched. Cancelling a job leaves them; empty when there is nothing to undo
+    (none made, or rolled back since)."""
+    if rolled_back_after_last_run(events) is not None:
+        return []
+    left: dict[tuple[str, str], dict[str, str]] = {}
+    for detail in _records_noted(events):
+        if detail.get("what") != "trust" or detail.get("created"):
+            what, sys_id = str(detail.get("what")), str(detail.get("sys_id"))
+            left[what, sys_id] = {"what": what, "table": str(detail.get("table")), "sys_id": sys_id}
+    for event in events:
+        if event.kind == "mutual_auth_enabled":
+            sys_id = str(event.detail.get("sys_id"))
+            table = str(event.detail.get("table"))
+            left["message", sys_id] = {"what": "message", "table": table, "sys_id": sys_id}
+    return list(left.values())
+
+
 class Undo:
     """Runs the four steps for ``job``; ``record`` is called with each step as it is done."""
 
@@ -70,8 +96,7 @@ class Undo:
         self.instance = deps.instances.get(job.request.instance)
         self._record = record
         self.steps: list[RollbackStep] = []
-        history = deps.store.history(job.id)
-        self._made = [e.detail for e in history if e.kind == "instance_record"]
+        self._made = _records_noted(deps.store.history(job.id))
 
     def run(self) -> list[RollbackStep]:
         keystores = self.instance.keystore_records(job_marker(self.job.id))

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ops.cli.client import EXIT_USAGE, CliError, read_input
+from ops.cli.client import EXIT_USAGE, CliError, read_input, send
 from ops.cli.commands.remote import add_remote, seconds
 from ops.cli.output import emit
 
@@ -114,14 +114,17 @@ def _ca_callback(args: argparse.Namespace) -> int:
         ) from exc
     certificate, chain = _certificate_and_chain(args)
     body = json.dumps({"certificate": certificate.decode(), "chain": chain.decode()}).encode()
-    answer = requests.post(
+    answer = send(
+        requests.Session(),
+        "POST",
         url,
         data=body,
         headers=signed_headers(secret.encode(), body, job_id=job_id_in(url)),
         timeout=30,
-    )
+        where=f"the url in {args.callback}",
+    )  # a refusal raises, with its exit code by the CLI's one rule
     print(f"{answer.status_code} {answer.text}")
-    return 0 if answer.status_code == 202 else 1
+    return 0
 
 
 def _poller(args: argparse.Namespace) -> int:

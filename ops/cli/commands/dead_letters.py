@@ -7,13 +7,18 @@ import argparse
 import sys
 from typing import Any
 
-from ops.cli.client import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
+from ops.cli.client import (
+    EXIT_EXPIRING,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    CliError,
+)
 from ops.cli.commands.remote import add_remote, gateway, positive, seconds
 from ops.cli.output import emit, table
 
-__all__ = ["EXIT_EXPIRING", "register"]
-
-EXIT_EXPIRING = 7  # `list` found messages close to RabbitMQ's expiry: act now
+__all__ = ["register"]
 
 
 def register(sub: Any) -> None:

@@ -66,5 +66,23 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _cancel(args: argparse.Namespace) -> int:
     job = gateway(args).post(f"/v1/jobs/{args.job_id}/cancel", {"reason": args.reason})
-    emit(job if args.json else f"job {job['job_id']}: {job['state']}", as_json=args.json)
+    step = _records_stay(job)
+    if args.json:
+        emit({**job, "next_step": step}, as_json=True)
+        return 0
+    print(f"job {job['job_id']}: {job['state']}")
+    if step:
+        print(step)
     return 0
+
+
+def _records_stay(job: dict[str, Any]) -> str | None:
+    """What to do about the records a cancelled job left on its instance (None: none)."""
+    left = job.get("left_on_instance") or []
+    if not left:
+        return None
+    named = ", ".join(f"{r['what']} {r['sys_id']}" for r in left)
+    return (
+        f"its records stay on instance {job['instance']!r} ({named}): twoway rollback"
+        f" {job['job_id']} --reason REASON removes them"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ops.cli.client import EXIT_NOT_FOUND, CliError
 from ops.cli.output import emit, table
 
 __all__ = ["register"]
@@ -73,11 +74,16 @@ def _revoke(args: argparse.Namespace) -> int:
     from ops.service.environment import open_store
 
     revoked = open_store().tokens.revoke(args.token)
+    if not revoked:
+        raise CliError(
+            EXIT_NOT_FOUND,
+            "TokenNotFound",
+            f"no active token with id or name {args.token!r}",
+            "twoway tokens list shows the active ones (--all: revoked ones too)",
+        )
     if args.json:
         emit([record.summary() for record in revoked], as_json=True)
-    elif revoked:
-        for record in revoked:
-            print(f"revoked token {record.id} ({record.role}) of {record.name!r}")
-    else:
-        print(f"no active token with id or name {args.token!r}")
-    return 0 if revoked else 1
+        return 0
+    for record in revoked:
+        print(f"revoked token {record.id} ({record.role}) of {record.name!r}")
+    return 0

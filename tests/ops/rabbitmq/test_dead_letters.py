@@ -17,8 +17,7 @@ import pytest
 from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL
 
 from messages import JobRequest, JobState, Stage
-from ops.cli.client import EXIT_REFUSED
-from ops.cli.commands.dead_letters import EXIT_EXPIRING
+from ops.cli.client import EXIT_EXPIRING, EXIT_REFUSED
 from ops.cli.main import main
 from ops.rabbitmq.dead_letters import DeadLetter, DeadLetters
 from ops.service.server import GatewayServer
