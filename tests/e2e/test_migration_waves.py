@@ -4,6 +4,10 @@ batch until an operator continues it or stops what is still queued."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -117,9 +121,18 @@ def test_a_cancelled_renewal_halts_the_batch_until_an_operator_continues_or_stop
     assert again.status_code == 409  # wave 1 is running: the next one starts by itself
     print("continue again:", again.json())
 
-    stopped = api.post(f"/v1/instances/sandbox/migrations/{batch}/stop", json={"reason": "enough"})
-    assert stopped.status_code == 200, stopped.text
-    after = stopped.json()
+    env = {**os.environ, "TWOWAY_URL": stack.gateway.url, "TWOWAY_TOKEN": stack.token}
+    command = [sys.executable, "-m", "ops", "migrate", "--instance", "sandbox", "--ca", "local"]
+    usage = subprocess.run([*command, "--stop"], env=env, capture_output=True, text=True)
+    assert usage.returncode == 2 and "--batch" in usage.stderr, usage.stderr
+    stopped = subprocess.run(
+        [*command, "--batch", batch, "--stop", "--reason", "enough", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert stopped.returncode == 1, stopped.stderr  # the table: the batch has a cancelled one
+    after = json.loads(stopped.stdout)
     print("stopped:", after["counts"])
     withdrawn = [j for j in after["jobs"] if j["state"] == "withdrawn"]
     assert len(withdrawn) == len(after["jobs"]) - 2 and "enough" in withdrawn[0]["note"]
