@@ -203,3 +203,29 @@ def test_a_job_waiting_for_the_third_party_is_shown_and_goes_on_when_told(
         assert resumed.detail["reason"] == "ticket 7 closed"
     finally:
         strict.stop()
+
+
+def test_a_job_resumed_through_the_api_shows_wait_for_ca_done(stack: RunningStack) -> None:
+    """``twoway resume`` (the API's resume route) completes wait-for-ca: the job page
+    shows it done, with the time the job waited, not pending."""
+    from tests.e2e.conftest import wait_all
+    from tests.workers.levers.test_resume_and_poll import issue, paused
+    from workers.pki import Authority, cert_to_pem
+
+    authority = Authority.new_root("console resume root")
+    stack.third_party.trust(cert_to_pem(authority.root))  # the partner takes what it signs
+    job_id = paused(stack)
+    certificate, chain = issue(stack, authority, job_id)
+    answer = client(stack).post(
+        f"/v1/jobs/{job_id}/resume",
+        headers={"Authorization": f"Bearer {stack.token}"},
+        json={"certificate": certificate.decode(), "chain": chain.decode()},
+    )
+    assert answer.status_code == 200, answer.text
+    wait_all(stack, [job_id], timeout=60)
+    page = signed_in(stack).get(f"/ui/jobs/{job_id}").text
+    stages = r'<li class="stage stage-([a-z]+)">\s*<span class="dot"[^>]*></span>\s*'
+    states = {
+        name: state for state, name in re.findall(stages + r'<span class="name">([a-z-]+)', page)
+    }
+    assert len(states) == 9 and set(states.values()) == {"done"}, states
