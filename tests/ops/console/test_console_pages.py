@@ -229,3 +229,42 @@ def test_a_job_resumed_through_the_api_shows_wait_for_ca_done(stack: RunningStac
         name: state for state, name in re.findall(stages + r'<span class="name">([a-z-]+)', page)
     }
     assert len(states) == 9 and set(states.values()) == {"done"}, states
+
+
+def test_values_before_a_take_over_name_the_profile_as_plan_does(stack: RunningStack) -> None:
+    """A job that takes over a live message keeps what it found; the job page names the
+    profile the message used (as ``twoway plan`` does), not only its sys_id."""
+    from tests.e2e.conftest import wait_all
+
+    live = stack.sandbox.add_live_rest_message(
+        "Console Live API", stack.third_party.url, protocol="mauthconsolelive"
+    )
+    job, _ = stack.app.submit(
+        stack.example_job(
+            replace=True,
+            target={"kind": "rest", "name": "Console Live API"},
+            keystore={"record_name": "twoway console live", "alias": "twoway"},
+            protocol_profile={"name": "mauthconsolenew", "port": stack.third_party.port},
+        )
+    )
+    wait_all(stack, [job.id], timeout=60)
+    assert stack.app.store.get_job(job.id).state.value == "succeeded"
+    page = signed_in(stack).get(f"/ui/jobs/{job.id}").text
+    before = page[page.index("Values before the job") :]
+    before = before[: before.index("</table>")]
+    rows = re.findall(r"<td>protocol_name</td><td>(.*?)</td>", before)
+    assert rows and all("mauthconsolelive" in row for row in rows), rows
+    assert all(live.profile_sys_id in row for row in rows), rows  # and which record it is
+
+
+def test_a_profile_kept_without_its_name_shows_as_a_sys_id_so_marked() -> None:
+    """Values kept before names were (no ``previous_profile_names``): the sys_id is shown,
+    marked as one whose name is not on record; other values as they are."""
+    from ops.console.views import instance_holds
+
+    profile = "a" * 32
+    kept = {"b" * 32: {"protocol_name": profile, "use_mutual_auth": "true"}}
+    holds = instance_holds({"history": []}, {"previous_values": (json.dumps(kept).encode(), False)})
+    shown = holds["previous_values"]["b" * 32]
+    assert shown["protocol_name"] == {"value": None, "sys_id": profile}
+    assert shown["use_mutual_auth"] == {"value": "true", "sys_id": None}
