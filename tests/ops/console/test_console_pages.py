@@ -4,6 +4,7 @@ RabbitMQ."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -24,6 +25,13 @@ from tests.ops.rabbitmq.test_dead_letters import bury, failed_job
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def on_rabbitmq() -> Iterator[RunningStack]:
+    """A stack whose stages run on RabbitMQ (no worker processes: none is needed here)."""
+    with Stack(StackOptions(broker="rabbitmq", worker_processes=0)) as running:
         yield running
         delete_queues(AMQP_URL, stage_queue_names(running.queues))
 
@@ -144,7 +152,8 @@ def test_the_list_filters_by_target_and_the_json_route_serves_rows(stack: Runnin
     assert page.status_code == 400 and "is not a job state" in page.text
 
 
-def test_dead_letters_are_listed_and_requeued_with_a_reason(stack: RunningStack) -> None:
+def test_dead_letters_are_listed_and_requeued_with_a_reason(on_rabbitmq: RunningStack) -> None:
+    stack = on_rabbitmq
     dead = DeadLetters(AMQP_URL, stack.app.runtime.routes, stack.app.store)
     job_id = failed_job(stack.app.store)
     message_id = bury(dead, Stage.ENABLE, job_id)
@@ -159,6 +168,21 @@ def test_dead_letters_are_listed_and_requeued_with_a_reason(stack: RunningStack)
     revived = [e for e in stack.app.store.history(job_id) if e.kind == "dead_letter_replayed"]
     assert revived[0].detail["reason"] == "instance is back"
     assert revived[0].detail["actor"].startswith("token:twoway up")
+
+
+def test_on_the_stub_broker_the_dead_letters_page_says_what_the_api_says(
+    stack: RunningStack,
+) -> None:
+    """No RabbitMQ, no dead letters kept: the API answers 409, and the page says why in
+    the API's words instead of "No dead letters"."""
+    api = client(stack).get("/v1/dead-letters", headers={"Authorization": f"Bearer {stack.token}"})
+    assert api.status_code == 409, api.text
+    said = api.json()
+    page = signed_in(stack).get("/ui/dead-letters")
+    assert page.status_code == 200
+    assert html.escape(said["message"], quote=False) in page.text, page.text
+    assert html.escape(said["hint"], quote=False) in page.text
+    assert "No dead letters" not in page.text and "RabbitMQ" in said["message"]
 
 
 def test_a_job_waiting_for_the_third_party_is_shown_and_goes_on_when_told(
