@@ -24,8 +24,8 @@ from ops.console.jobs import PAGE
 from ops.console.views import waiting_list
 from ops.gateway.auth import actor_of
 from ops.gateway.jobs_list import decode_cursor, encode_cursor
-from ops.rabbitmq.dead_letters import DeadLetters
-from workers.errors import TwowayError
+from ops.rabbitmq.dead_letters import DeadLetters, dead_letters_of
+from workers.errors import StateConflict, TwowayError
 from workers.levers.reasons import MAX_REASON, check_reason
 from workers.levers.renewal import STATES, inventory_page
 
@@ -94,8 +94,7 @@ def certificates_page(
 
 
 def _dead_letters(request: Request) -> DeadLetters:
-    app = app_of(request)
-    return DeadLetters(app.settings.broker_url, app.runtime.routes, app.store)
+    return dead_letters_of(app_of(request))
 
 
 @router.get("/dead-letters")
@@ -104,13 +103,15 @@ def dead_letters_page(request: Request, done: str | None = None) -> Response:
         session = require_session(request)
     except Refused:
         return signin_redirect(request)
-    now, error = datetime.now(UTC), None
+    now, error, kept_nowhere = datetime.now(UTC), None, None
     try:
         letters = [letter.summary(now) for letter in _dead_letters(request).peek()]
+    except StateConflict as exc:  # what the API answers (409) on the stub broker
+        letters, kept_nowhere = [], {"message": exc.message, "hint": exc.hint}
     except _BROKER_DOWN as exc:
         letters, error = [], f"the broker cannot be read ({type(exc).__name__})"
-    context = {"letters": letters, "error": error, "done": done == "1"}
-    return render(request, "dead_letters.html", context, session=session)
+    context = {"letters": letters, "error": error, "kept_nowhere": kept_nowhere}
+    return render(request, "dead_letters.html", context | {"done": done == "1"}, session=session)
 
 
 @router.post("/dead-letters/requeue")

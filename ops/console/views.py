@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 WAITING_PREFIX = "waiting_for_"
+_SYS_ID = re.compile(r"[0-9a-f]{32}")  # a ServiceNow record's id, as a value shows it
 _DONE, _FAILED = "done", "failed"
 # What replaying these stages with force makes anew (the API's ``force``, workers.levers.replay).
 _ANEW = {
@@ -110,12 +112,33 @@ def instance_holds(view: dict[str, Any], stored: dict[str, tuple[bytes, bool]]) 
         for e in view["history"]
         if e["kind"] == "instance_record"
     ]
-    previous: dict[str, dict[str, str]] = {}
-    raw, sealed = stored.get(Artifact.PREVIOUS_VALUES, (b"", True))
-    if raw and not sealed:
-        loaded = json.loads(raw)
-        previous = {str(k): {str(f): str(v) for f, v in vs.items()} for k, vs in loaded.items()}
+    values = _clear_json(stored, Artifact.PREVIOUS_VALUES)
+    names = _clear_json(stored, Artifact.PREVIOUS_PROFILE_NAMES)
+    previous = {
+        str(sys_id): {
+            str(field): _shown(str(value), names.get(sys_id, {}).get(field))
+            for field, value in fields.items()
+        }
+        for sys_id, fields in values.items()
+    }
     return {"records": records, "previous_values": previous}
+
+
+def _clear_json(stored: dict[str, tuple[bytes, bool]], artifact: Artifact) -> dict[str, Any]:
+    """An artifact stored in the clear, as JSON ({} if absent or sealed: a secret)."""
+    raw, sealed = stored.get(artifact, (b"", True))
+    loaded = json.loads(raw) if raw and not sealed else {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _shown(value: str, name: str | None) -> dict[str, str | None]:
+    """A value before the job, for people: a profile by the name ``plan`` shows (the
+    enable stage read it), any other sys_id marked as one whose name is not on record."""
+    if name:
+        return {"value": name, "sys_id": value}
+    if _SYS_ID.fullmatch(value):
+        return {"value": None, "sys_id": value}
+    return {"value": value, "sys_id": None}
 
 
 def replay_choices(app: App, job: JobRecord) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from ops.gateway.auth import OperatorToken, ReadToken, actor_of
 from ops.gateway.errors import error_responses
 from ops.gateway.jobs_read import JOB_ID
 from ops.gateway.state import state_of
-from workers.errors import RequestInvalid, StateConflict
+from workers.errors import RequestInvalid
 from workers.levers.reasons import MAX_REASON
 from workers.pki import MAX_CERTIFICATE_PEM, MAX_CHAIN_PEM
 
@@ -91,17 +91,9 @@ def rollback_job(
 
 
 def _dead_letters(request: Request) -> Any:
-    from dramatiq.brokers.stub import StubBroker
+    from ops.rabbitmq.dead_letters import dead_letters_of
 
-    from ops.rabbitmq.dead_letters import DeadLetters
-
-    app = state_of(request).app
-    if isinstance(app.broker, StubBroker):
-        raise StateConflict(
-            "this gateway runs on the in-process stub broker, which keeps no dead letters",
-            hint="run on RabbitMQ (twoway up --broker rabbitmq) to keep and replay them",
-        )
-    return DeadLetters(app.settings.broker_url, app.runtime.routes, app.store)
+    return dead_letters_of(state_of(request).app)
 
 
 @router.get("/v1/dead-letters", summary="Messages that exhausted their retries")

@@ -10,6 +10,9 @@ Replaying moves a message back to its stage's queue with its retry count reset, 
 the job is revived in the store (failed -> running at that stage, with who and why);
 purging drops messages, noting it in each job's history. Both act only on the messages
 selected (by stage, job or message id), and ack one only after its work is done.
+
+:func:`dead_letters_of` is the one rule for where an app's dead letters are: the API and
+the console both ask it, so on the stub broker both say the same.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 import pika
 import pika.exceptions
 from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL
+from dramatiq.brokers.stub import StubBroker
 from pika.adapters.blocking_connection import BlockingChannel
 
 from messages import JobState, Stage
@@ -33,7 +37,10 @@ from workers.logs import redact_text
 from workers.machinery.pipeline import Routes
 from workers.store import Store
 
-__all__ = ["DeadLetter", "DeadLetters", "Outcome"]
+if TYPE_CHECKING:
+    from workers.app import App
+
+__all__ = ["DeadLetter", "DeadLetters", "Outcome", "dead_letters_of"]
 
 _RESET = frozenset({"retries", "traceback", "requeue_timestamp", "eta"})
 
@@ -93,6 +100,18 @@ def _last_line(traceback: object) -> str:
         if line.strip() and not line[0].isspace() and not line.startswith(skip)
     ]
     return redact_text(lines[-1])[:500] if lines else ""
+
+
+def dead_letters_of(app: App) -> DeadLetters:
+    """The app's dead letters, in RabbitMQ; ``StateConflict`` on the in-process stub
+    broker, which keeps none (a failed message there is gone, its job failed)."""
+    if isinstance(app.broker, StubBroker):
+        raise StateConflict(
+            "dead letters live in RabbitMQ, and this stack runs on the in-process stub broker,"
+            " which keeps none",
+            hint="run on RabbitMQ (twoway up --broker rabbitmq) to keep and replay them",
+        )
+    return DeadLetters(app.settings.broker_url, app.runtime.routes, app.store)
 
 
 class DeadLetters:

@@ -6,14 +6,16 @@ key, chain to a root, validity and the CA profile's minimum, clientAuth, subject
 DNS names). A rejection is written into the job's history and raised; the job keeps
 waiting and nothing else changes. An accepted certificate is stored together with the
 compare-and-set that moves the job on, in one transaction: of two concurrent resumes
-exactly one wins, the other gets ``StateConflict``. Then ``import-chain`` is sent.
+exactly one wins, the other gets ``StateConflict``. The same transaction records
+``wait-for-ca`` as completed (its duration: the time the job waited), so it is recorded
+once however often a resume is repeated. Then ``import-chain`` is sent.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -22,6 +24,8 @@ from messages import CertificateIssued, JobState, Stage
 from workers import pki
 from workers.app import App
 from workers.errors import CertificateRejected, PermanentError, RequestInvalid, StateConflict
+from workers.levers.waiting import wait_began
+from workers.machinery.stage_run import completed_detail
 from workers.store import JobRecord
 from workers.store.artifacts import Artifact
 from workers.store.rewind import rewind
@@ -61,6 +65,7 @@ def resume_with_certificate(
     issued = CertificateIssued(
         job_id=job.id, certificate_sha256=hashlib.sha256(certificate).hexdigest()
     )
+    waited_ms = round((datetime.now(UTC) - wait_began(job)).total_seconds() * 1000, 1)
     resumed = store.transition(
         job.id,
         kind="ca_resumed",
@@ -71,6 +76,7 @@ def resume_with_certificate(
         output=(Stage.WAIT_FOR_CA, issued.model_dump_json()),
         detail={"source": source, "actor": actor, **_facts(job, chain, certificate)},
         within=_then(claim, rewind(job.id, outputs=(), write=_artifacts(certificate, chain))),
+        notes=[("stage_completed", completed_detail(issued, waited_ms))],
     )
     following = app.runtime.routes[Stage.WAIT_FOR_CA].next_stage
     assert following is not None, "wait-for-ca is never the last stage"

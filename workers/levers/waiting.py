@@ -11,7 +11,7 @@ from messages import JobState
 from workers.config import PipelineConfig
 from workers.store import JobRecord, Store
 
-__all__ = ["WaitingJob", "wait_deadline", "waiting_jobs", "waiting_page"]
+__all__ = ["WaitingJob", "wait_began", "wait_deadline", "waiting_jobs", "waiting_page"]
 
 _PAGE = 500
 
@@ -95,9 +95,13 @@ def wait_deadline(
     return since + timedelta(days=limit) if limit is not None else None
 
 
+def wait_began(job: JobRecord) -> datetime:
+    """When a waiting job's wait began: only the transition into a wait moves a waiting
+    job's ``updated_at`` (history notes, such as a refused callback, do not)."""
+    return job.updated_at
+
+
 def _describe(store: Store, config: PipelineConfig, job: JobRecord) -> WaitingJob:
-    # Only the transition into a wait moves a waiting job's updated_at (history notes,
-    # such as a refused callback, do not): it is when the wait began.
-    since = job.updated_at
+    since = wait_began(job)
     deadline = wait_deadline(config, job, job.state, since)
     return WaitingJob(job=job, profile=job.request.ca.profile, since=since, deadline=deadline)

@@ -37,7 +37,7 @@ from workers.machinery.deps import Deps
 from workers.machinery.pipeline import Route
 from workers.store import JobRecord, Note
 
-__all__ = ["StageRun", "error_detail"]
+__all__ = ["StageRun", "completed_detail", "error_detail"]
 
 _log = structlog.get_logger("twoway.runtime")
 
@@ -122,7 +122,7 @@ class StageRun:
                 kind="stage_completed",
                 expect={JobState.RUNNING},
                 output=(stage, result.model_dump_json()),
-                detail={"duration_ms": self.duration_ms, **_facts(result)},
+                detail=completed_detail(result, self.duration_ms),
                 within=self._closing(ctx),
                 notes=ctx.notes,
             )
@@ -176,5 +176,7 @@ class StageRun:
         self.deps.metrics.observe_stage(self.route.stage, outcome, self.duration_ms / 1000)
 
 
-def _facts(message: StageMessage) -> dict[str, Any]:
-    return message.model_dump(mode="json", exclude={"job_id", "schema_version"})
+def completed_detail(result: StageMessage, duration_ms: float) -> dict[str, Any]:
+    """A ``stage_completed`` event's detail: how long the stage took, and what it made."""
+    facts = result.model_dump(mode="json", exclude={"job_id", "schema_version"})
+    return {"duration_ms": duration_ms, **facts}

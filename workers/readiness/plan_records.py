@@ -26,7 +26,6 @@ from workers.servicenow.survey import (
     keystore_record_type,
     method_names,
     mutual_auth_refusals,
-    profile_names,
 )
 
 __all__ = ["Records", "plan_records", "server_sha256"]
@@ -217,13 +216,10 @@ def _message(request: JobRequest, instance: Instance, target: TargetRef, records
                 )
             )
         )
-    columns = {sys_id: instance.mutual_columns(target, sys_id) for sys_id in state}
-    profiles = profile_names(
-        instance.client, {row.get(columns[s][1], "") for s, row in state.items()}
-    )
+    profiles = instance.profiles_used(target, state)
     for sys_id, row in state.items():
-        mutual, profile = columns[sys_id]
-        now_profile = profiles.get(row.get(profile, ""), "")
+        mutual = instance.mutual_columns(target, sys_id)[0]
+        profile, now_profile = profiles[sys_id]
         fields = tuple(
             FieldChange(field=column, before=before, after=after)
             for column, before, after in (

@@ -44,6 +44,7 @@ from workers.servicenow.models import (
     TargetRef,
     TrustRecord,
 )
+from workers.servicenow.survey import profiles_used
 
 __all__ = ["Instance"]
 
@@ -122,6 +123,13 @@ class Instance:
     def read_mutual_auth(self, target: TargetRef) -> dict[str, dict[str, str]]:
         """What to keep before ``enable_mutual_auth``, to give to ``restore_mutual_auth``."""
         return read_mutual_auth(self.client, self.facts, target)
+
+    def profiles_used(
+        self, target: TargetRef, state: Mapping[str, Mapping[str, str]]
+    ) -> dict[str, tuple[str, str]]:
+        """Per record of ``state`` (``read_mutual_auth``'s): its profile column and the
+        protocol name of the profile it uses (what ``plan`` shows)."""
+        return profiles_used(self.client, state, lambda s: self.mutual_columns(target, s)[1])
 
     def enable_mutual_auth(self, target: TargetRef, profile_sys_id: str) -> None:
         """Runbook step 7: mutual auth with the profile on the message and every method."""

@@ -4,6 +4,7 @@ what the integration user may do. Nothing here writes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from workers.servicenow._common import CERTIFICATE, PROFILE, text
@@ -20,6 +21,7 @@ __all__ = [
     "method_names",
     "mutual_auth_refusals",
     "profile_names",
+    "profiles_used",
     "user_roles",
 ]
 
@@ -47,6 +49,19 @@ def profile_names(client: ServiceNowClient, sys_ids: set[str]) -> dict[str, str]
         row = client.get(PROFILE, sys_id, fields=("sys_id", "protocol"))
         names[sys_id] = text(row.get("protocol")) if row else f"{sys_id} (deleted)"
     return names
+
+
+def profiles_used(
+    client: ServiceNowClient,
+    state: Mapping[str, Mapping[str, str]],
+    profile_column: Callable[[str], str],
+) -> dict[str, tuple[str, str]]:
+    """For each record of ``state`` (``read_mutual_auth``'s sys_id -> values): its
+    protocol-profile column and the protocol name of the profile it uses ("" for none,
+    ``"<sys_id> (deleted)"`` for one that is gone)."""
+    columns = {sys_id: profile_column(sys_id) for sys_id in state}
+    names = profile_names(client, {state[s].get(c, "") for s, c in columns.items()})
+    return {s: (c, names.get(state[s].get(c, ""), "")) for s, c in columns.items()}
 
 
 def user_roles(client: ServiceNowClient, user_name: str) -> tuple[str, ...] | None:

@@ -9,9 +9,10 @@ answers that it does not accept our certificate yet, the job pauses in
 must install; the poller re-probes, and an operator or the request workflow can say it
 is installed. A rotated profile that messages already use is pointed at the new keystore
 here, after the proof, not in ``create-profile``. The values found first are kept for
-rollback. A renewal proves and switches in ``verify`` instead; a renewal whose new
-certificate has another issuer (a migration) proves here too, and waits for the third
-party when it refuses.
+rollback, with the names of the profiles they use (read as ``plan`` reads them). A
+renewal proves and switches in ``verify`` instead; a renewal whose new certificate has
+another issuer (a migration) proves here too, and waits for the third party when it
+refuses.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ def enable(msg: ProfileCreated, ctx: StageContext) -> MutualAuthEnabled | Paused
     target = find_target(ctx)
     if ctx.artifact(Artifact.PREVIOUS_VALUES) is None:  # the first run sees the values before us
         previous = instance.read_mutual_auth(target)
-        ctx.keep(Artifact.PREVIOUS_VALUES, json.dumps(previous, sort_keys=True).encode())
+        ctx.keep_all(
+            {
+                Artifact.PREVIOUS_VALUES: json.dumps(previous, sort_keys=True).encode(),
+                Artifact.PREVIOUS_PROFILE_NAMES: _named(instance.profiles_used(target, previous)),
+            }
+        )
     if ctx.job.renews is None or changes_ca(ctx):
         paused = _prove_or_wait(ctx, target)
         if paused is not None:
@@ -58,6 +64,13 @@ def enable(msg: ProfileCreated, ctx: StageContext) -> MutualAuthEnabled | Paused
         target_sys_id=target.sys_id,
         method_sys_ids=list(target.method_sys_ids),
     )
+
+
+def _named(profiles: dict[str, tuple[str, str]]) -> bytes:
+    """The profiles the previous values name, by name (``{sys_id: {column: name}}``), for
+    people: the values themselves hold only the profiles' sys_ids."""
+    named = {s: {column: name} for s, (column, name) in profiles.items() if name}
+    return json.dumps(named, sort_keys=True).encode()
 
 
 def changes_ca(ctx: StageContext) -> bool:

@@ -44,6 +44,7 @@ class Artifact(StrEnum):
     PROFILE_BEFORE = "profile_before"  # create-profile: the instance before the job
     TRUST_BEFORE = "trust_before"  # register-trust: the instance before the job
     PREVIOUS_VALUES = "previous_values"  # enable: the message and methods before the job
+    PREVIOUS_PROFILE_NAMES = "previous_profile_names"  # enable: the profiles they used, named
 
 
 class Artifacts:

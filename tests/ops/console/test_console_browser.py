@@ -237,6 +237,42 @@ def test_the_job_page_fits_a_narrow_window_and_answers_the_keyboard(
         browser.set_window_size(1280, 900)
 
 
+_FITS = """
+const table = document.getElementById('jobs');
+const link = document.querySelector(`tr[data-job='${arguments[0]}'] a`).getBoundingClientRect();
+return {
+  page: document.documentElement.scrollWidth, window: window.innerWidth,
+  table: table.scrollWidth, box: table.parentElement.clientWidth,
+  link: [link.left, link.right, link.width],
+};
+"""
+
+
+def test_the_jobs_list_fits_a_420_px_window(up: dict[str, Any], browser: WebDriver) -> None:
+    """At 420 px nothing of the list hides to the right: the page does not scroll
+    sideways, each job's row fits its box, and its link leads to the job."""
+    as_operator(browser, up)
+    job_id = submit(up)
+    browser.set_window_size(420, 800)
+    try:
+        browser.get(f"{up['console']}/jobs")
+        fits = browser.execute_script(_FITS, job_id)
+        assert fits["window"] <= 420, fits  # the window is as narrow as asked
+        assert fits["page"] <= fits["window"], f"the page scrolls sideways: {fits}"
+        assert fits["table"] <= fits["box"], f"columns hide to the right of the list: {fits}"
+        left, right, width = fits["link"]
+        assert width > 0 and left >= 0 and right <= fits["window"], fits
+        row = browser.find_element(By.CSS_SELECTOR, f"tr[data-job='{job_id}']").text
+        assert "Payments API" in row and "sandbox" in row, row
+        OUT.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(OUT / "console-jobs-narrow.png"))
+        link = browser.find_element(By.CSS_SELECTOR, f"tr[data-job='{job_id}'] a")
+        browser.get(link.get_attribute("href"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == f"Job {job_id}"
+    finally:
+        browser.set_window_size(1280, 900)
+
+
 def test_resume_a_manual_ca_job_by_uploading_its_certificate(
     up: dict[str, Any], browser: WebDriver, tmp_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ RabbitMQ."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -24,6 +25,13 @@ from tests.ops.rabbitmq.test_dead_letters import bury, failed_job
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
     with Stack(StackOptions(broker="stub")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def on_rabbitmq() -> Iterator[RunningStack]:
+    """A stack whose stages run on RabbitMQ (no worker processes: none is needed here)."""
+    with Stack(StackOptions(broker="rabbitmq", worker_processes=0)) as running:
         yield running
         delete_queues(AMQP_URL, stage_queue_names(running.queues))
 
@@ -144,7 +152,8 @@ def test_the_list_filters_by_target_and_the_json_route_serves_rows(stack: Runnin
     assert page.status_code == 400 and "is not a job state" in page.text
 
 
-def test_dead_letters_are_listed_and_requeued_with_a_reason(stack: RunningStack) -> None:
+def test_dead_letters_are_listed_and_requeued_with_a_reason(on_rabbitmq: RunningStack) -> None:
+    stack = on_rabbitmq
     dead = DeadLetters(AMQP_URL, stack.app.runtime.routes, stack.app.store)
     job_id = failed_job(stack.app.store)
     message_id = bury(dead, Stage.ENABLE, job_id)
@@ -159,6 +168,21 @@ def test_dead_letters_are_listed_and_requeued_with_a_reason(stack: RunningStack)
     revived = [e for e in stack.app.store.history(job_id) if e.kind == "dead_letter_replayed"]
     assert revived[0].detail["reason"] == "instance is back"
     assert revived[0].detail["actor"].startswith("token:twoway up")
+
+
+def test_on_the_stub_broker_the_dead_letters_page_says_what_the_api_says(
+    stack: RunningStack,
+) -> None:
+    """No RabbitMQ, no dead letters kept: the API answers 409, and the page says why in
+    the API's words instead of "No dead letters"."""
+    api = client(stack).get("/v1/dead-letters", headers={"Authorization": f"Bearer {stack.token}"})
+    assert api.status_code == 409, api.text
+    said = api.json()
+    page = signed_in(stack).get("/ui/dead-letters")
+    assert page.status_code == 200
+    assert html.escape(said["message"], quote=False) in page.text, page.text
+    assert html.escape(said["hint"], quote=False) in page.text
+    assert "No dead letters" not in page.text and "RabbitMQ" in said["message"]
 
 
 def test_a_job_waiting_for_the_third_party_is_shown_and_goes_on_when_told(
@@ -203,3 +227,68 @@ def test_a_job_waiting_for_the_third_party_is_shown_and_goes_on_when_told(
         assert resumed.detail["reason"] == "ticket 7 closed"
     finally:
         strict.stop()
+
+
+def test_a_job_resumed_through_the_api_shows_wait_for_ca_done(stack: RunningStack) -> None:
+    """``twoway resume`` (the API's resume route) completes wait-for-ca: the job page
+    shows it done, with the time the job waited, not pending."""
+    from tests.e2e.conftest import wait_all
+    from tests.workers.levers.test_resume_and_poll import issue, paused
+    from workers.pki import Authority, cert_to_pem
+
+    authority = Authority.new_root("console resume root")
+    stack.third_party.trust(cert_to_pem(authority.root))  # the partner takes what it signs
+    job_id = paused(stack)
+    certificate, chain = issue(stack, authority, job_id)
+    answer = client(stack).post(
+        f"/v1/jobs/{job_id}/resume",
+        headers={"Authorization": f"Bearer {stack.token}"},
+        json={"certificate": certificate.decode(), "chain": chain.decode()},
+    )
+    assert answer.status_code == 200, answer.text
+    wait_all(stack, [job_id], timeout=60)
+    page = signed_in(stack).get(f"/ui/jobs/{job_id}").text
+    stages = r'<li class="stage stage-([a-z]+)">\s*<span class="dot"[^>]*></span>\s*'
+    states = {
+        name: state for state, name in re.findall(stages + r'<span class="name">([a-z-]+)', page)
+    }
+    assert len(states) == 9 and set(states.values()) == {"done"}, states
+
+
+def test_values_before_a_take_over_name_the_profile_as_plan_does(stack: RunningStack) -> None:
+    """A job that takes over a live message keeps what it found; the job page names the
+    profile the message used (as ``twoway plan`` does), not only its sys_id."""
+    from tests.e2e.conftest import wait_all
+
+    live = stack.sandbox.add_live_rest_message(
+        "Console Live API", stack.third_party.url, protocol="mauthconsolelive"
+    )
+    job, _ = stack.app.submit(
+        stack.example_job(
+            replace=True,
+            target={"kind": "rest", "name": "Console Live API"},
+            keystore={"record_name": "twoway console live", "alias": "twoway"},
+            protocol_profile={"name": "mauthconsolenew", "port": stack.third_party.port},
+        )
+    )
+    wait_all(stack, [job.id], timeout=60)
+    assert stack.app.store.get_job(job.id).state.value == "succeeded"
+    page = signed_in(stack).get(f"/ui/jobs/{job.id}").text
+    before = page[page.index("Values before the job") :]
+    before = before[: before.index("</table>")]
+    rows = re.findall(r"<td>protocol_name</td><td>(.*?)</td>", before)
+    assert rows and all("mauthconsolelive" in row for row in rows), rows
+    assert all(live.profile_sys_id in row for row in rows), rows  # and which record it is
+
+
+def test_a_profile_kept_without_its_name_shows_as_a_sys_id_so_marked() -> None:
+    """Values kept before names were (no ``previous_profile_names``): the sys_id is shown,
+    marked as one whose name is not on record; other values as they are."""
+    from ops.console.views import instance_holds
+
+    profile = "a" * 32
+    kept = {"b" * 32: {"protocol_name": profile, "use_mutual_auth": "true"}}
+    holds = instance_holds({"history": []}, {"previous_values": (json.dumps(kept).encode(), False)})
+    shown = holds["previous_values"]["b" * 32]
+    assert shown["protocol_name"] == {"value": None, "sys_id": profile}
+    assert shown["use_mutual_auth"] == {"value": "true", "sys_id": None}

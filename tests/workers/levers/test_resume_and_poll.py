@@ -3,7 +3,10 @@ concurrent resumes, and the poller (pollable CAs, max_wait_days) on a running st
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,9 +15,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from messages import JobState
+from messages import JobState, Stage
 from ops.dev.stack import RunningStack, Stack, StackOptions
-from ops.views.jobview import follow
+from ops.views.jobview import follow, summarise
 from workers.ca import Issued, Pending
 from workers.config import ManualCaProfile, load_config
 from workers.errors import CertificateRejected, ReplayRefused, StateConflict
@@ -185,6 +188,32 @@ def test_of_two_concurrent_resumes_exactly_one_wins(
     assert stored in [certificate for certificate, _ in certificates]
     with pytest.raises(StateConflict, match="is succeeded, not waiting for its CA"):
         resume_with_certificate(stack.app, job_id, *certificates[0], source="t", actor="t")
+
+
+def test_a_resume_completes_wait_for_ca_once_with_the_time_the_job_waited(
+    stack: RunningStack, authority: Authority
+) -> None:
+    """wait-for-ca paused; the resume completes it: one ``stage_completed`` whose duration
+    is the time the job waited, however often the resume or the stage's message comes
+    again (at-least-once delivery), and the job's stage durations include it."""
+    store, job_id = stack.app.store, paused(stack)
+    time.sleep(0.5)  # a wait long enough to tell from a run of the stage
+    certificate, chain = issue(stack, authority, job_id)
+    resume_with_certificate(stack.app, job_id, certificate, chain, source="test", actor="t")
+    with pytest.raises(StateConflict):  # an operator who runs it twice
+        resume_with_certificate(stack.app, job_id, certificate, chain, source="test", actor="t")
+    final = follow(store, job_id, lambda _: None, timeout=60)
+    assert final.state is JobState.SUCCEEDED, final.error
+    made = store.progress.get_output(job_id, Stage.CSR)
+    assert made is not None
+    stack.app.runtime.handle(Stage.WAIT_FOR_CA, json.loads(made.message))  # redelivered
+    history = store.history(job_id)
+    [pause] = [e for e in history if e.kind == "waiting_for_ca"]
+    [done] = [e for e in history if e.kind == "stage_completed" and e.stage is Stage.WAIT_FOR_CA]
+    waited_ms = (done.at - pause.at).total_seconds() * 1000
+    assert 500 <= done.detail["duration_ms"] <= waited_ms + 1, (done.detail, waited_ms)
+    assert done.detail["certificate_sha256"] == hashlib.sha256(certificate).hexdigest()
+    assert "wait-for-ca" in summarise(store, final)["stage_durations_ms"]
 
 
 def test_a_signature_already_used_undoes_the_resume_it_was_claimed_with(
