@@ -12,6 +12,7 @@ from ops.console.common import Refused, app_of, refusal, render, require_session
 from ops.console.session import Session
 from ops.console.views import instance_holds, is_waiting, job_view, replay_choices, timeline
 from workers.errors import StateConflict, TwowayError
+from workers.levers.undo import left_on_instance
 
 __all__ = ["JOB_ID", "job_page", "router"]
 
@@ -47,8 +48,10 @@ def job_page(
     view = job_view(app, job)
     stored = app.store.artifacts.stored_for(job.id)  # what exists, in one query
     artifacts = {name: art in stored for name, (art, *_) in _FILES.items()}
+    stays = job.state is JobState.CANCELLED or not job.terminal
     context = {
         "job": view,
+        "left_on_instance": left_on_instance(app.store.history(job.id)) if stays else [],
         "timeline": timeline(app, view),
         "holds": instance_holds(view, stored),
         "replay_stages": replay_choices(app, job),

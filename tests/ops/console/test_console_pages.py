@@ -292,3 +292,49 @@ def test_a_profile_kept_without_its_name_shows_as_a_sys_id_so_marked() -> None:
     shown = holds["previous_values"]["b" * 32]
     assert shown["protocol_name"] == {"value": None, "sys_id": profile}
     assert shown["use_mutual_auth"] == {"value": "true", "sys_id": None}
+
+
+def test_cancel_says_what_stays_on_the_instance_and_that_rollback_removes_it(
+    stack: RunningStack,
+) -> None:
+    """A job that made records: the cancel form warns, and once cancelled the page names
+    what stays until a rollback. A job that made nothing: no such words."""
+    from ops.dev.thirdparty import ThirdPartyServer
+    from tests.e2e.conftest import wait_all
+
+    strict = ThirdPartyServer([]).start()  # never installs ours: the job waits, records made
+    try:
+        stack.sandbox.add_rest_message("Console Cancel API", strict.url)
+        job, _ = stack.app.submit(
+            stack.example_job(
+                target={"kind": "rest", "name": "Console Cancel API"},
+                keystore={"record_name": "twoway console cancel", "alias": "twoway"},
+                server_certificate={"pem": strict.server_certificate_pem.decode()},
+                protocol_profile={"name": "mauthconsolecancel", "port": strict.port},
+            )
+        )
+        wait_all(stack, [job.id], timeout=60)
+        browser = signed_in(stack)
+        page = browser.get(f"/ui/jobs/{job.id}").text
+        assert 'id="cancel-leaves"' in page and "roll back to remove it" in page
+        done = browser.post(
+            f"/ui/jobs/{job.id}/cancel", data={"csrf": csrf_of(page), "reason": "partner left"}
+        )
+        assert done.status_code == 303, done.text
+        after = browser.get(done.headers["location"]).text
+        [keystore] = [
+            e.detail["sys_id"]
+            for e in stack.app.store.history(job.id)
+            if e.kind == "instance_record" and e.detail.get("what") == "keystore"
+        ]
+        found = re.search(r'<p class="notice" id="left-on-instance">(.*?)</p>', after, re.S)
+        assert found, "the cancelled job's page does not say what stays"
+        print("left on instance:", html.unescape(re.sub(r"<[^>]+>", "", found.group(1))))
+        assert keystore in found.group(1) and "rolled back" in found.group(1)
+    finally:
+        strict.stop()
+
+    nothing, _ = stack.app.submit(stack.example_job(ca={"profile": "manual"}))
+    wait_all(stack, [nothing.id], timeout=60)
+    page = signed_in(stack).get(f"/ui/jobs/{nothing.id}").text
+    assert 'id="cancel-leaves"' not in page
