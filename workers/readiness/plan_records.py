@@ -221,6 +221,7 @@ def _message(request: JobRequest, instance: Instance, target: TargetRef, records
     profiles = profile_names(
         instance.client, {row.get(columns[s][1], "") for s, row in state.items()}
     )
+    by_scheme = target.through_scheme(request.protocol_profile.name)  # enable leaves them
     for sys_id, row in state.items():
         mutual, profile = columns[sys_id]
         now_profile = profiles.get(row.get(profile, ""), "")
@@ -230,7 +231,7 @@ def _message(request: JobRequest, instance: Instance, target: TargetRef, records
                 (mutual, row.get(mutual, ""), "true"),
                 (profile, now_profile, request.protocol_profile.name),
             )
-            if before != after
+            if before != after and sys_id not in by_scheme
         )
         record = PlannedRecord(
             what="message" if sys_id == target.sys_id else "method",
@@ -238,6 +239,7 @@ def _message(request: JobRequest, instance: Instance, target: TargetRef, records
             name=names.get(sys_id, sys_id),
             sys_id=sys_id,
             fields=fields,
+            note="on the profile through its endpoint's scheme" if sys_id in by_scheme else "",
         )
         records.add(record, "change" if fields else "reuse")
 

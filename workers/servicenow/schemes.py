@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["custom_scheme", "https_url", "uses_profile_scheme"]
+__all__ = ["called_url", "custom_scheme", "https_url", "uses_profile_scheme"]
 
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
 _PLAIN = frozenset({"http", "https"})
@@ -47,3 +47,9 @@ def https_url(endpoint: str, default_port: int | str | None = None) -> str:
     wanted = port or (int(default) if default.isdigit() and 0 < int(default) < 65536 else 443)
     netloc = host if wanted == 443 else f"{host}:{wanted}"
     return urlunsplit(("https", netloc, parts.path, parts.query, parts.fragment))
+
+
+def called_url(endpoint: str, protocol: str, port: int | str | None) -> str:
+    """What the instance calls for ``endpoint`` when a job's profile is ``protocol`` on
+    ``port``: that port is the default only when the endpoint's scheme names the profile."""
+    return https_url(endpoint, port if uses_profile_scheme(endpoint, protocol) else None)

@@ -17,7 +17,7 @@ from workers import pki
 from workers.errors import PermanentError, VerificationFailed
 from workers.machinery.context import StageContext, sha256_hex
 from workers.servicenow import TargetRef
-from workers.servicenow.schemes import https_url, uses_profile_scheme
+from workers.servicenow.schemes import called_url
 from workers.stages.import_chain import server_certificate_der
 from workers.store.artifacts import Artifact
 
@@ -59,7 +59,7 @@ def call_url(ctx: StageContext, endpoint: str) -> str:
     """The URL the instance calls for ``endpoint``: ``<profile>://host/path`` is https to
     host, on its port or the profile's (workers/servicenow/schemes.py)."""
     spec = ctx.request.protocol_profile
-    return https_url(endpoint, spec.port if uses_profile_scheme(endpoint, spec.name) else None)
+    return called_url(endpoint, spec.name, spec.port)
 
 
 def prove_attached(
