@@ -148,7 +148,7 @@ class Undo:
         if before is not None:  # it existed: the job rotated it onto its keystore
             self._point_back(current, before)
             return
-        users = self.instance.profile_users(current.sys_id)
+        users = self.instance.profile_users(current.sys_id, protocol=current.protocol)
         if users:
             note = "still used by " + ", ".join(f"{t} {s}" for t, s in users)
             self._step("kept", "profile", tables.PROFILE, current.sys_id, note)

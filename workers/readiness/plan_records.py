@@ -179,7 +179,7 @@ def _profile(request: JobRequest, instance: Instance, records: Records, keystore
     if refusal is not None:
         records.refusals.append(refusal_of(refusal))
         return
-    users = instance.profile_users(found.sys_id)
+    users = instance.profile_users(found.sys_id, protocol=found.protocol)
     fields = [FieldChange(field="keystore", before=old_keystore, after=new_keystore)]
     if found.default_port != str(spec.port):
         fields.append(

@@ -185,9 +185,10 @@ class Instance:
     def profiles_using(self, keystore_sys_id: str) -> list[str]:
         return profiles_using(self.client, keystore_sys_id)
 
-    def profile_users(self, profile_sys_id: str) -> list[tuple[str, str]]:
-        """(table, sys_id) of the messages, methods and functions using the profile."""
-        return profile_users(self.client, self.facts, profile_sys_id)
+    def profile_users(self, profile_sys_id: str, *, protocol: str = "") -> list[tuple[str, str]]:
+        """(table, sys_id) of the messages, methods and functions using the profile (by
+        their endpoint's scheme too, given the profile's ``protocol``)."""
+        return profile_users(self.client, self.facts, profile_sys_id, protocol=protocol)
 
     def profiles_in_use(self, target: TargetRef) -> list[ProfileInUse]:
         """The profiles the message and its methods use with mutual auth on, now."""

@@ -2,7 +2,9 @@
 ``mauthpayroll://host:port/payroll``, "Use mutual authentication" off): adopted without a
 write, migrated to the local CA with the partner's pause, its profile re-pointed at the
 new keystore while the message and its methods stay exactly as they were; rolled back,
-the profile serves the old keystore again."""
+the profile serves the old keystore again. A first job that rotates such a profile keeps
+it on the old keystore until its own is proven, as for a profile messages use by their
+checkbox."""
 
 from __future__ import annotations
 
@@ -106,3 +108,27 @@ def test_adopt_migrate_and_roll_back_a_message_on_its_scheme() -> None:
         records = {c["sys_id"]: c for c in stack.sandbox.dump()["sys_certificate"]}
         assert new not in records
         assert records[old]["active"] == "true", records[old]
+
+
+def test_a_job_rotating_a_profile_used_by_scheme_only_defers_until_proven() -> None:
+    with Stack(StackOptions(estate=True, renewal_every_s=3600)) as stack:
+        message, profile = _message(stack), _profile(stack)
+        request = {
+            "instance": "sandbox",
+            "target": {"kind": "rest", "name": "Payroll API"},
+            "subject": {"cn": "payroll-client"},
+            "ca": {"profile": "local"},
+            "keystore": {"record_name": "twoway payroll client", "alias": "twoway"},
+            "server_certificate": {"pem": stack.third_party.server_ca_pem.decode()},
+            "protocol_profile": {"name": "mauthpayroll", "port": int(profile["default_port"])},
+            "rotate": True,
+        }
+        job, _ = stack.app.submit(request)
+        assert _wait(stack, job.id, {"succeeded", "failed"}) == "succeeded", (
+            stack.app.store.get_job(job.id).error
+        )
+        kinds = [e.kind for e in stack.app.store.history(job.id)]
+        assert kinds.index("profile_rotation_deferred") < kinds.index("switch_proved")
+        assert _message(stack) == message
+        assert _profile(stack)["keystore"] != profile["keystore"]
+        assert _call(stack, message["message"]["rest_endpoint"]) == 200
