@@ -78,13 +78,14 @@ def _messages(report: dict[str, Any]) -> str:
         [
             m["kind"],
             m["name"],
-            m["protocol"] or m["profile"] or "",
+            m["protocol"] or m["profile"] or (f"none ({m['scheme']})" if m.get("scheme") else ""),
+            m.get("via", "checkbox"),
             _short(m["endpoint"], 40),
             ",".join(m["methods"]),
         ]
         for m in report["messages"]
     ]
-    return table(rows, ["kind", "name", "profile", "endpoint", "methods on mutual auth"])
+    return table(rows, ["kind", "name", "profile", "via", "endpoint", "methods on mutual auth"])
 
 
 def _partners(report: dict[str, Any]) -> str:

@@ -148,6 +148,7 @@ def test_discover_adopt_and_migrate_the_public_ca_integrations(stack: Stack) -> 
         "Shipping API",
         "HR API",
         "Ledger SOAP",
+        "Payroll API",  # on its profile through its endpoint's scheme
     }
     assert writes(stack) == [] and stack.sandbox.dump() == before  # read-only so far
 
@@ -205,7 +206,7 @@ def test_discover_adopt_and_migrate_the_public_ca_integrations(stack: Stack) -> 
     )
     after = {p["protocol"]: p["keystore"] for p in stack.sandbox.dump()["sys_protocol_profile"]}
     untouched = {p["protocol"]: p["keystore"] for p in before["sys_protocol_profile"]}
-    for protocol in ("mauthhr", "mauthledger", "mauthreports", "mauthvendor"):
+    for protocol in ("mauthhr", "mauthledger", "mauthreports", "mauthvendor", "mauthpayroll"):
         assert after[protocol] == untouched[protocol]
     shown = cli(
         stack, "migrate", "--instance", "sandbox", "--ca", "local", "--batch", batch["batch"]

@@ -34,12 +34,14 @@ FIXES = {
     "rsa_above_2048": "renew it with an rsa2048 or EC key (adopt, then renew or migrate)",
     "orphaned_keystore": "deactivate or delete it once nothing needs it",
     "orphaned_trust_cert": "check whether another integration needs it; deactivate it if not",
-    "orphaned_profile": "delete it once nothing needs it (check mauth:// endpoints first)",
+    "orphaned_profile": "delete it once nothing needs it",
     "profile_keystore_missing": f"{_JOB} (a new keystore, proven, then the profile re-pointed)",
     "profile_keystore_inactive": "activate a keystore that loads, or adopt and renew it",
     "profile_keystore_expired": "adopt the integration and renew it now",
     "message_profile_missing": "submit a job for it (it creates the profile and keystore)",
     "message_keystore_missing": f"{_JOB}: its keystore is proven before the profile moves",
+    "scheme_profile_missing": "create the protocol profile its endpoint's scheme names (a job"
+    " with that protocol_profile.name), or correct the endpoint to https://",
     "partner_certificate_expiring": "make sure a Trust Store Cert holds its CA, not its leaf",
 }
 _GONE = {"missing": "is gone", "none": "is not set", "not_a_keystore": "is not a keystore"}
@@ -157,7 +159,7 @@ def _profile(profile: ProfileRecord, keystores: dict[str, CertificateRecord]) ->
         text = f"its keystore {keystore.name!r} holds an expired certificate"
         out.append(_f("profile_keystore_expired", "critical", label, profile.sys_id, text))
     if not profile.used_by:
-        text = "no REST or SOAP message on mutual auth uses this profile"
+        text = "no REST or SOAP message uses it (by its checkbox or its endpoint's scheme)"
         out.append(_f("orphaned_profile", "info", label, profile.sys_id, text))
     return out
 
@@ -165,6 +167,12 @@ def _profile(profile: ProfileRecord, keystores: dict[str, CertificateRecord]) ->
 def _message(message: MessageRecord, profiles: dict[str, ProfileRecord]) -> list[Finding]:
     label = f"{message.kind} {message.name!r}"
     profile = profiles.get(message.profile or "")
+    if profile is None and message.via == "scheme":
+        text = (
+            f"its endpoint's scheme {message.scheme!r} names no protocol profile: the instance"
+            " cannot call it"
+        )
+        return [_f("scheme_profile_missing", "high", label, message.sys_id, text)]
     if profile is None:
         text = "it is on mutual auth with a protocol profile that does not exist"
         return [_f("message_profile_missing", "critical", label, message.sys_id, text)]

@@ -26,6 +26,7 @@ from workers.machinery.deps import InstanceRegistry
 from workers.readiness.platform_problems import platform_problems
 from workers.servicenow.auth import CallRecord
 from workers.servicenow.facts import InstanceFacts, discover
+from workers.servicenow.schemes import custom_scheme, https_url
 
 __all__ = ["discover_estate"]
 
@@ -101,47 +102,64 @@ def _certificates(raw: RawEstate, facts: InstanceFacts) -> list[CertificateRecor
     return sorted(out, key=lambda c: (c.kind, c.name))
 
 
+def _via(
+    endpoints: list[str], ticked: bool, profile: str, by_scheme: dict[str, str]
+) -> dict[str, Any]:
+    """How a message reaches its profile: the checkbox's profile, else the one its
+    endpoint's scheme names (None when the scheme names none)."""
+    scheme = next((s for s in map(custom_scheme, endpoints) if s), None)
+    if ticked:
+        return {"via": "checkbox", "scheme": scheme, "profile": profile or None}
+    return {"via": "scheme", "scheme": scheme, "profile": by_scheme.get(scheme or "")}
+
+
 def _messages(
     raw: RawEstate, facts: InstanceFacts, protocols: dict[str, str]
 ) -> list[MessageRecord]:
+    by_scheme = {protocol.strip().lower(): sys_id for sys_id, protocol in protocols.items()}
     out: list[MessageRecord] = []
     for message in raw.rest_messages:
         sys_id = _t(message["sys_id"])
         methods = [m for m in raw.rest_methods if _t(m.get("rest_message")) == sys_id]
-        profile = _t(message.get("protocol_name")) or next(
-            (_t(m.get("protocol_name")) for m in methods if _t(m.get("protocol_name"))), ""
+        ticked = [m for m in (message, *methods) if _t(m.get("use_mutual_auth")) == "true"]
+        profile = next(
+            (_t(m.get("protocol_name")) for m in ticked if _t(m.get("protocol_name"))), ""
         )
+        endpoints = [_t(m.get("rest_endpoint")) for m in (message, *methods)]
+        via = _via(endpoints, bool(ticked), profile, by_scheme)
         out.append(
             MessageRecord(
                 kind="rest",
                 sys_id=sys_id,
                 name=_t(message.get("name")),
-                endpoint=_t(message.get("rest_endpoint"))
-                or next((_t(m.get("rest_endpoint")) for m in methods), ""),
-                profile=profile or None,
-                protocol=protocols.get(profile),
+                endpoint=next((e for e in endpoints if e), ""),
+                protocol=protocols.get(via["profile"] or ""),
                 on_mutual_auth=_t(message.get("use_mutual_auth")) == "true",
                 methods=sorted(_t(m.get("function_name")) for m in methods),
+                **via,
             )
         )
     parent, columns = facts.soap_function_parent_column or "", facts.soap_function_columns
     for message in raw.soap_messages:
         sys_id = _t(message["sys_id"])
         functions = [f for f in raw.soap_functions if _t(f.get(parent)) == sys_id]
-        profile = _t(message.get(facts.soap_profile_column or "")) or next(
-            (_t(f.get(columns[1])) for f in functions if columns and _t(f.get(columns[1]))), ""
-        )
         on = [f for f in functions if columns and _t(f.get(columns[0])) == "true"]
+        checked = _t(message.get(facts.soap_mutual_auth_column or "")) == "true"
+        profile = _t(message.get(facts.soap_profile_column or "")) if checked else ""
+        profile = profile or next((_t(f.get(columns[1])) for f in on if _t(f.get(columns[1]))), "")
+        endpoints = [_t(f.get("soap_endpoint")) for f in functions]
+        via = _via(endpoints, checked or bool(on), profile, by_scheme)
+        schemed = [f for f in functions if custom_scheme(_t(f.get("soap_endpoint")))]
         out.append(
             MessageRecord(
                 kind="soap",
                 sys_id=sys_id,
                 name=_t(message.get("name")),
-                endpoint=next((_t(f.get("soap_endpoint")) for f in functions), ""),
-                profile=profile or None,
-                protocol=protocols.get(profile),
-                on_mutual_auth=_t(message.get(facts.soap_mutual_auth_column or "")) == "true",
-                methods=sorted(_t(f.get("function_name")) for f in on),
+                endpoint=next((e for e in endpoints if e), ""),
+                protocol=protocols.get(via["profile"] or ""),
+                on_mutual_auth=checked,
+                methods=sorted({_t(f.get("function_name")) for f in (*on, *schemed)}),
+                **via,
             )
         )
     return sorted(out, key=lambda m: (m.kind, m.name))
@@ -210,7 +228,11 @@ def discover_estate(
             trusts[record.sys_id] = cert
     probing = settings.probe_partners if probe is None else probe
     endpoints = [m.endpoint for m in messages if m.endpoint]
-    partners = probe_partners(endpoints, profile.fetch_hosts, trusts) if probing else []
+    ports = {p.sys_id: p.port for p in profiles}
+    calls = {m.endpoint: https_url(m.endpoint, ports.get(m.profile or "")) for m in messages}
+    partners = (
+        probe_partners(endpoints, profile.fetch_hosts, trusts, calls=calls) if probing else []
+    )
     legacy = list(facts.legacy_protocol_properties)
     platform = platform_problems(instances.new_client(name, counter))
     return EstateReport(

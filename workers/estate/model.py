@@ -76,6 +76,10 @@ class MessageRecord(_Model):
     protocol: str | None  # the profile's protocol name, when it exists
     on_mutual_auth: bool  # the message itself (else only some methods/functions)
     methods: list[str] = []  # methods/functions on mutual auth
+    # how it reaches its profile: the "Use mutual authentication" checkbox, or only an
+    # endpoint written <protocol>://host/path (the profile's name as the URL scheme)
+    via: Literal["checkbox", "scheme"] = "checkbox"
+    scheme: str | None = None  # the endpoint's custom scheme, lower case, when it has one
 
 
 class PartnerProbe(_Model):

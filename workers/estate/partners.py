@@ -4,7 +4,7 @@ which Trust Store Certs anchor it. Only endpoints on hosts the instance profile'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -44,11 +44,12 @@ def _host_port(endpoint: str) -> tuple[str, int] | None:
 
 def _probe(
     endpoint: str,
+    url: str,
     allowed: Sequence[str],
     trusts: dict[str, x509.Certificate],
     timeout: float,
 ) -> PartnerProbe:
-    where = _host_port(endpoint)
+    where = _host_port(url)
     if where is None:
         return PartnerProbe(endpoint=endpoint, probed=False, reason="not an https:// URL")
     host, port = where
@@ -70,15 +71,19 @@ def probe_partners(
     allowed: Sequence[str],
     trusts: dict[str, x509.Certificate],
     *,
+    calls: Mapping[str, str] | None = None,
     timeout: float = 5.0,
 ) -> list[PartnerProbe]:
-    """One probe per distinct endpoint (host and port), in the order given."""
+    """One probe per distinct endpoint (host and port), in the order given. ``calls``:
+    the URL the instance calls for an endpoint (``mauth://host`` is https to host,
+    workers/servicenow/schemes.py); an endpoint not in it is called as written."""
     seen: dict[tuple[str, int] | str, PartnerProbe] = {}
     out: list[PartnerProbe] = []
     for endpoint in endpoints:
-        key: tuple[str, int] | str = _host_port(endpoint) or endpoint
+        url = (calls or {}).get(endpoint, endpoint)
+        key: tuple[str, int] | str = _host_port(url) or endpoint
         if key not in seen:
-            seen[key] = _probe(endpoint, allowed, trusts, timeout)
+            seen[key] = _probe(endpoint, url, allowed, trusts, timeout)
         probe = seen[key]
         out.append(
             probe if probe.endpoint == endpoint else probe.model_copy(update={"endpoint": endpoint})

@@ -1,21 +1,23 @@
 """The reads behind discovery: every table of the estate in as few calls as paging allows.
 
 One call per table page (1000 rows), whatever the estate's size: certificates, their
-attachments (one listing for all of them), profiles, REST messages and methods on mutual
-auth, SOAP messages and functions; then one download per attached keystore, spread over
-``max_concurrent_calls`` clients of their own (each call holds one of the instance's call
-slots). Only GETs: discovery writes nothing to the instance.
+attachments (one listing for all of them), profiles, REST messages and methods, SOAP
+messages and functions (all of them, kept when on mutual auth by their checkbox or by an
+custom endpoint scheme, which can only name a protocol profile); then one download per
+attached keystore, spread over ``max_concurrent_calls`` clients of their own (each call
+holds one of the instance's call slots). Only GETs: discovery writes nothing to the instance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from workers.servicenow import ServiceNowClient
 from workers.servicenow.facts import InstanceFacts
+from workers.servicenow.schemes import custom_scheme
 
 __all__ = ["RawEstate", "read_estate"]
 
@@ -32,7 +34,6 @@ _CERT_FIELDS = (
     "issuer",
     "subject",
 )
-_CHUNK = 100  # sys_ids per IN query (URL length)
 # Only what the inventory needs: never a password column, not even an encrypted one.
 _REST_FIELDS = ("sys_id", "name", "rest_endpoint", "use_mutual_auth", "protocol_name")
 _METHOD_FIELDS = (*_REST_FIELDS, "rest_message", "function_name")
@@ -58,61 +59,48 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
-    listed = sorted(set(ids))
-    for start in range(0, len(listed), _CHUNK):
-        yield listed[start : start + _CHUNK]
-
-
-def _by_ids(
-    client: ServiceNowClient, table: str, column: str, ids: Iterable[str], fields: tuple[str, ...]
-) -> list[Row]:
-    rows: list[Row] = []
-    for chunk in _chunks(ids):
-        wanted = set(chunk)
-        found = client.query(table, encoded=f"{column}IN{','.join(chunk)}", fields=fields)
-        rows += [r for r in found if _text(r.get(column)) in wanted]  # invalid parts are ignored
-    return rows
+def _on(row: Row, mutual: str | None, endpoint: str) -> bool:
+    """On mutual auth: its checkbox is ticked, or its endpoint's scheme can only name a
+    protocol profile (workers/servicenow/schemes.py)."""
+    ticked = mutual is not None and _text(row.get(mutual)) == "true"
+    return ticked or custom_scheme(_text(row.get(endpoint))) is not None
 
 
 def _rest(client: ServiceNowClient, raw: RawEstate) -> None:
-    on = {"use_mutual_auth": "true"}
-    raw.rest_messages = client.query("sys_rest_message", on, fields=_REST_FIELDS)
-    raw.rest_methods = client.query("sys_rest_message_fn", on, fields=_METHOD_FIELDS)
-    known = {_text(m["sys_id"]) for m in raw.rest_messages}
-    parents = {_text(m.get("rest_message")) for m in raw.rest_methods} - known - {""}
-    raw.rest_messages += _by_ids(client, "sys_rest_message", "sys_id", parents, _REST_FIELDS)
+    # Every row, filtered here: a scheme is matched case-insensitively, which an encoded
+    # query cannot promise (servicenow-api.md 5: values are case-sensitive).
+    messages = client.query("sys_rest_message", fields=_REST_FIELDS)
+    methods = client.query("sys_rest_message_fn", fields=_METHOD_FIELDS)
+    raw.rest_methods = [m for m in methods if _on(m, "use_mutual_auth", "rest_endpoint")]
+    parents = {_text(m.get("rest_message")) for m in raw.rest_methods}
+    raw.rest_messages = [
+        m
+        for m in messages
+        if _on(m, "use_mutual_auth", "rest_endpoint") or _text(m["sys_id"]) in parents
+    ]
 
 
 def _soap(client: ServiceNowClient, facts: InstanceFacts, raw: RawEstate) -> None:
     column, table = facts.soap_mutual_auth_column, facts.soap_function_table
     parent = facts.soap_function_parent_column
     fields = ("sys_id", "name", *(c for c in (column, facts.soap_profile_column) if c))
-    if column:
-        raw.soap_messages = client.query("sys_soap_message", {column: "true"}, fields=fields)
-    if not (table and parent):
-        return
-    function_fields = (
-        "sys_id",
-        parent,
-        "function_name",
-        "soap_endpoint",
-        *facts.soap_function_columns,
-    )
-    on: list[Row] = []
-    if facts.soap_function_columns:
-        on = client.query(table, {facts.soap_function_columns[0]: "true"}, fields=function_fields)
-    known = {_text(m["sys_id"]) for m in raw.soap_messages}
-    parents = {_text(f.get(parent)) for f in on} - known - {""}
-    raw.soap_messages += _by_ids(client, "sys_soap_message", "sys_id", parents, fields)
+    messages = client.query("sys_soap_message", fields=fields)
+    functions: list[Row] = []
+    if table and parent:
+        function_fields = (
+            "sys_id",
+            parent,
+            "function_name",
+            "soap_endpoint",
+            *facts.soap_function_columns,
+        )
+        functions = client.query(table, fields=function_fields)
+    checkbox = facts.soap_function_columns[0] if facts.soap_function_columns else None
+    parents = {_text(f.get(parent or "")) for f in functions if _on(f, checkbox, "soap_endpoint")}
+    raw.soap_messages = [m for m in messages if _on(m, column, "") or _text(m["sys_id"]) in parents]
     # a SOAP message keeps its endpoint on its functions
     ids = {_text(m["sys_id"]) for m in raw.soap_messages}
-    seen = {_text(f["sys_id"]) for f in on}
-    raw.soap_functions = on + [
-        f
-        for f in _by_ids(client, table, parent, ids, function_fields)
-        if _text(f["sys_id"]) not in seen
-    ]
+    raw.soap_functions = [f for f in functions if _text(f.get(parent or "")) in ids]
 
 
 def _download_all(

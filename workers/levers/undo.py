@@ -6,7 +6,8 @@
    rotated it onto its own keystore, the messages are that job's and are left alone.
 2. The protocol profile: deleted if the job created it (and nothing uses it any more);
    pointed back at its former keystore and port if it existed and the job rotated it
-   (the ``profile_before`` artifact of ``create-profile``).
+   (the ``profile_before`` artifact of ``create-profile``), that keystore activated first
+   when a renewal's ``verify`` retired it (``keystore_deactivated``).
 3. The job's keystore records (found on the instance by the job marker): deactivated
    first (KB1217702), then deleted with their attachment, unless a profile uses them.
 4. The trust record, only if the job created it (``trust_before`` of ``register-trust``)
@@ -96,7 +97,12 @@ class Undo:
         self.instance = deps.instances.get(job.request.instance)
         self._record = record
         self.steps: list[RollbackStep] = []
-        self._made = _records_noted(deps.store.history(job.id))
+        history = deps.store.history(job.id)
+        self._made = _records_noted(history)
+        # the records a renewal's verify retired while they were active
+        self._retired = {
+            str(e.detail["sys_id"]) for e in history if e.kind == "keystore_deactivated"
+        }
 
     def run(self) -> list[RollbackStep]:
         keystores = self.instance.keystore_records(job_marker(self.job.id))
@@ -168,7 +174,7 @@ class Undo:
         if before is not None:  # it existed: the job rotated it onto its keystore
             self._point_back(current, before)
             return
-        users = self.instance.profile_users(current.sys_id)
+        users = self.instance.profile_users(current.sys_id, protocol=current.protocol)
         if users:
             note = "still used by " + ", ".join(f"{t} {s}" for t, s in users)
             self._step("kept", "profile", tables.PROFILE, current.sys_id, note)
@@ -184,6 +190,10 @@ class Undo:
             )
             self._step("kept", "profile", tables.PROFILE, current.sys_id, note)
             return
+        if before.keystore in self._retired:  # active again before the profile points at it
+            self.instance.activate_keystore_record(before.keystore)
+            note = "active again: the renewal had retired it"
+            self._step("restored", "keystore", tables.CERTIFICATE, before.keystore, note)
         self.instance.restore_protocol_profile(
             current.sys_id, keystore=before.keystore, default_port=before.default_port
         )

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from messages import JobRequest
 from workers.errors import VerificationFailed
+from workers.servicenow.schemes import called_url
 
 __all__ = ["endpoint_refusal", "endpoint_unreachable"]
 
@@ -35,7 +36,8 @@ def endpoint_refusal(request: JobRequest, endpoint: str) -> VerificationFailed |
     """The refusal when the endpoint does not answer and the job would prove against it."""
     if not endpoint or not request.enable.prove_first:
         return None
-    why = endpoint_unreachable(endpoint)
+    spec = request.protocol_profile
+    why = endpoint_unreachable(called_url(endpoint, spec.name, spec.port))
     if why is None:
         return None
     return VerificationFailed(

@@ -178,7 +178,7 @@ def _profile(request: JobRequest, instance: Instance, records: Records, keystore
     if refusal is not None:
         records.refusals.append(refusal_of(refusal))
         return
-    users = instance.profile_users(found.sys_id)
+    users = instance.profile_users(found.sys_id, protocol=found.protocol)
     fields = [FieldChange(field="keystore", before=old_keystore, after=new_keystore)]
     if found.default_port != str(spec.port):
         fields.append(
@@ -217,6 +217,7 @@ def _message(request: JobRequest, instance: Instance, target: TargetRef, records
             )
         )
     profiles = instance.profiles_used(target, state)
+    by_scheme = target.through_scheme(request.protocol_profile.name)  # enable leaves them
     for sys_id, row in state.items():
         mutual = instance.mutual_columns(target, sys_id)[0]
         profile, now_profile = profiles[sys_id]
@@ -226,7 +227,7 @@ def _message(request: JobRequest, instance: Instance, target: TargetRef, records
                 (mutual, row.get(mutual, ""), "true"),
                 (profile, now_profile, request.protocol_profile.name),
             )
-            if before != after
+            if before != after and sys_id not in by_scheme
         )
         record = PlannedRecord(
             what="message" if sys_id == target.sys_id else "method",
@@ -234,6 +235,7 @@ def _message(request: JobRequest, instance: Instance, target: TargetRef, records
             name=names.get(sys_id, sys_id),
             sys_id=sys_id,
             fields=fields,
+            note="on the profile through its endpoint's scheme" if sys_id in by_scheme else "",
         )
         records.add(record, "change" if fields else "reuse")
 

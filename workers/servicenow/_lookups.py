@@ -12,6 +12,7 @@ from workers.servicenow._trust import find_trust
 from workers.servicenow.client import ServiceNowClient
 from workers.servicenow.facts import InstanceFacts
 from workers.servicenow.models import ProfileState
+from workers.servicenow.schemes import uses_profile_scheme
 
 __all__ = [
     "find_profile",
@@ -66,9 +67,10 @@ def profiles_using(client: ServiceNowClient, keystore_sys_id: str) -> list[str]:
 
 
 def profile_users(
-    client: ServiceNowClient, facts: InstanceFacts, profile_sys_id: str
+    client: ServiceNowClient, facts: InstanceFacts, profile_sys_id: str, *, protocol: str = ""
 ) -> list[tuple[str, str]]:
-    """(table, sys_id) of every message, method or function that uses the profile."""
+    """(table, sys_id) of every message, method or function that uses the profile: by its
+    profile column, or (given the profile's ``protocol``) by its endpoint's scheme."""
     users = [("sys_rest_message", "protocol_name"), ("sys_rest_message_fn", "protocol_name")]
     if facts.soap_profile_column:
         users.append(("sys_soap_message", facts.soap_profile_column))
@@ -78,4 +80,25 @@ def profile_users(
     for table, column in users:
         rows = client.query(table, {column: profile_sys_id}, fields=("sys_id", column))
         found += [(table, text(r["sys_id"])) for r in rows]
+    return found + [u for u in _scheme_users(client, facts, protocol) if u not in found]
+
+
+def _scheme_users(
+    client: ServiceNowClient, facts: InstanceFacts, protocol: str
+) -> list[tuple[str, str]]:
+    """The rows whose endpoint is ``<protocol>://...`` (workers/servicenow/schemes.py)."""
+    if not protocol:
+        return []
+    endpoints = [("sys_rest_message", "rest_endpoint"), ("sys_rest_message_fn", "rest_endpoint")]
+    if facts.soap_function_table:
+        endpoints.append((facts.soap_function_table, "soap_endpoint"))
+    found = []
+    for table, column in endpoints:
+        encoded = f"{column}STARTSWITH{protocol}://"
+        rows = client.query(table, encoded=encoded, fields=("sys_id", column))
+        found += [
+            (table, text(r["sys_id"]))
+            for r in rows
+            if uses_profile_scheme(text(r.get(column)), protocol)  # what the query matched
+        ]
     return found

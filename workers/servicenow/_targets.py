@@ -61,6 +61,7 @@ def find_target(
         endpoint=next((e for e in endpoints if e), ""),
         method_table=method_table if carries else None,
         method_sys_ids=tuple(sorted(text(r["sys_id"]) for r in method_rows)) if carries else (),
+        row_endpoints={text(r["sys_id"]): _endpoint(r) for r in (rows[0], *method_rows)},
     )
 
 
@@ -96,9 +97,16 @@ def read_mutual_auth(
 
 
 def enable_mutual_auth(
-    client: ServiceNowClient, facts: InstanceFacts, target: TargetRef, profile_sys_id: str
+    client: ServiceNowClient,
+    facts: InstanceFacts,
+    target: TargetRef,
+    profile_sys_id: str,
+    *,
+    protocol: str = "",
 ) -> None:
-    """Mutual auth with the profile on the message and every method; checked after."""
+    """Mutual auth with the profile on the message and every method; checked after. A
+    row whose endpoint's scheme names the profile (``protocol``) is on it already and is
+    left exactly as it is: it works through its scheme, not its checkbox."""
     before = read_mutual_auth(client, facts, target)
     problems = [p for sys_id, row in before.items() for p in _refusals(facts, sys_id, row)]
     if problems:
@@ -106,6 +114,8 @@ def enable_mutual_auth(
             f"mutual auth cannot work on {target.name!r}: " + "; ".join(problems),
             hint="mutual auth needs basic or no authentication and no MID server (4.3)",
         )
+    by_scheme = target.through_scheme(protocol) if protocol else frozenset()
+    before = {k: v for k, v in before.items() if k not in by_scheme}
     for sys_id, row in before.items():
         mutual, profile = mutual_columns(facts, target, sys_id)
         wanted = {mutual: "true", profile: profile_sys_id}
@@ -113,6 +123,8 @@ def enable_mutual_auth(
             client.update(target.table_of(sys_id), sys_id, wanted)
     after = read_mutual_auth(client, facts, target)
     for sys_id, row in after.items():
+        if sys_id in by_scheme:
+            continue
         mutual, profile = mutual_columns(facts, target, sys_id)
         if row.get(mutual) != "true" or row.get(profile) != profile_sys_id:
             raise VerificationFailed(

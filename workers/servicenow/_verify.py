@@ -168,12 +168,14 @@ def _profile_problems(snap: ConfigurationSnapshot, protocol: str | None) -> list
 
 def _target_problems(facts: InstanceFacts, snap: ConfigurationSnapshot) -> list[str]:
     problems = []
+    by_scheme = snap.target.through_scheme(text((snap.profile or {}).get("protocol")))
     for sys_id, row in snap.mutual_auth.items():
         mutual, profile = mutual_columns(facts, snap.target, sys_id)
         where = f"{snap.target.table_of(sys_id)} {sys_id}"
-        if row.get(mutual) != "true":
+        # a row on the profile through its endpoint's scheme needs neither column
+        if sys_id not in by_scheme and row.get(mutual) != "true":
             problems.append(f"{where} does not use mutual authentication")
-        if row.get(profile) != snap.profile_sys_id:
+        if sys_id not in by_scheme and row.get(profile) != snap.profile_sys_id:
             problems.append(f"{where} uses protocol profile {row.get(profile)!r}")
         if row.get("use_mid_server"):
             problems.append(f"{where} runs through a MID server")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from workers.servicenow._common import PROFILE, delete_with_attachments, ignore_missing
+from workers.servicenow._common import PROFILE, delete_with_attachments, ignore_missing, text
 from workers.servicenow._keystore import activate_keystore_record, ensure_keystore_record
 from workers.servicenow._live import profile_in_use, profiles_in_use
 from workers.servicenow._lookups import (
@@ -131,9 +131,12 @@ class Instance:
         protocol name of the profile it uses (what ``plan`` shows)."""
         return profiles_used(self.client, state, lambda s: self.mutual_columns(target, s)[1])
 
-    def enable_mutual_auth(self, target: TargetRef, profile_sys_id: str) -> None:
-        """Runbook step 7: mutual auth with the profile on the message and every method."""
-        enable_mutual_auth(self.client, self.facts, target, profile_sys_id)
+    def enable_mutual_auth(
+        self, target: TargetRef, profile_sys_id: str, *, protocol: str = ""
+    ) -> None:
+        """Runbook step 7: mutual auth with the profile on the message and every method
+        (those whose endpoint's scheme names the profile ``protocol`` are left as they are)."""
+        enable_mutual_auth(self.client, self.facts, target, profile_sys_id, protocol=protocol)
 
     def restore_mutual_auth(
         self, target: TargetRef, previous: Mapping[str, Mapping[str, str]]
@@ -190,9 +193,10 @@ class Instance:
     def profiles_using(self, keystore_sys_id: str) -> list[str]:
         return profiles_using(self.client, keystore_sys_id)
 
-    def profile_users(self, profile_sys_id: str) -> list[tuple[str, str]]:
-        """(table, sys_id) of the messages, methods and functions using the profile."""
-        return profile_users(self.client, self.facts, profile_sys_id)
+    def profile_users(self, profile_sys_id: str, *, protocol: str = "") -> list[tuple[str, str]]:
+        """(table, sys_id) of the messages, methods and functions using the profile (by
+        their endpoint's scheme too, given the profile's ``protocol``)."""
+        return profile_users(self.client, self.facts, profile_sys_id, protocol=protocol)
 
     def profiles_in_use(self, target: TargetRef) -> list[ProfileInUse]:
         """The profiles the message and its methods use with mutual auth on, now."""
@@ -208,6 +212,11 @@ class Instance:
 
     def record_exists(self, table: str, sys_id: str) -> bool:
         return self.client.get(table, sys_id, fields=("sys_id",)) is not None
+
+    def record_active(self, table: str, sys_id: str) -> bool:
+        """The record exists and its ``active`` is true."""
+        row = self.client.get(table, sys_id, fields=("sys_id", "active"))
+        return row is not None and text(row.get("active")) == "true"
 
     def restore_protocol_profile(self, sys_id: str, *, keystore: str, default_port: str) -> None:
         """Rollback: point a profile that existed before a job back where it was."""

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from workers.servicenow.schemes import uses_profile_scheme
+
 __all__ = [
     "ConfigurationSnapshot",
     "KeystoreRecord",
@@ -31,6 +33,17 @@ class TargetRef(_Frozen):
     endpoint: str
     method_table: str | None
     method_sys_ids: tuple[str, ...] = ()
+    row_endpoints: dict[str, str] = {}  # sys_id -> its own endpoint ("" when it has none)
+
+    def endpoint_of(self, sys_id: str) -> str:
+        """The endpoint the message or method calls: its own, else the message's."""
+        return self.row_endpoints.get(sys_id) or self.endpoint
+
+    def through_scheme(self, protocol: str) -> frozenset[str]:
+        """The message and methods whose endpoint's scheme names profile ``protocol``:
+        they are on it whatever their mutual-auth checkbox says (servicenow-api.md 6.5)."""
+        rows = (self.sys_id, *self.method_sys_ids)
+        return frozenset(r for r in rows if uses_profile_scheme(self.endpoint_of(r), protocol))
 
     def table_of(self, sys_id: str) -> str:
         """The table holding ``sys_id``: the message's, or its methods'."""

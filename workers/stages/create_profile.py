@@ -61,7 +61,7 @@ def _rotation_deferred(msg: TrustRegistered, ctx: StageContext) -> bool:
     found = instance.find_protocol_profile(ctx.request.protocol_profile.name)
     if found is None or found.keystore == msg.keystore_sys_id:
         return False
-    users = instance.profile_users(found.sys_id)
+    users = instance.profile_users(found.sys_id, protocol=found.protocol)
     if users:
         ctx.note(
             "profile_rotation_deferred",

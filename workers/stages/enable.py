@@ -8,11 +8,12 @@ answers that it does not accept our certificate yet, the job pauses in
 ``waiting_for_third_party`` with the message untouched: the event names what the partner
 must install; the poller re-probes, and an operator or the request workflow can say it
 is installed. A rotated profile that messages already use is pointed at the new keystore
-here, after the proof, not in ``create-profile``. The values found first are kept for
-rollback, with the names of the profiles they use (read as ``plan`` reads them). A
-renewal proves and switches in ``verify`` instead; a renewal whose new certificate has
-another issuer (a migration) proves here too, and waits for the third party when it
-refuses.
+here, after the proof, not in ``create-profile``. A message (or method) whose endpoint's
+scheme names the profile (``mauth://host``) is on it already and is not written. The
+values found first are kept for rollback, with the names of the profiles they use (read
+as ``plan`` reads them). A renewal proves and switches in ``verify`` instead; a renewal
+whose new certificate has another issuer (a migration) proves here too, and waits for the
+third party when it refuses.
 """
 
 from __future__ import annotations
@@ -50,12 +51,13 @@ def enable(msg: ProfileCreated, ctx: StageContext) -> MutualAuthEnabled | Paused
             return paused
     if ctx.job.renews is None:
         _point_rotated_profile(msg, ctx)
-    instance.enable_mutual_auth(target, msg.profile_sys_id)
+    instance.enable_mutual_auth(target, msg.profile_sys_id, protocol=msg.protocol)
     ctx.note(
         "mutual_auth_enabled",
         table=target.table,
         sys_id=target.sys_id,
         methods=list(target.method_sys_ids),
+        through_scheme=sorted(target.through_scheme(msg.protocol)),  # left as they are
     )
     return MutualAuthEnabled(
         job_id=msg.job_id,

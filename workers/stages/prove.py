@@ -17,10 +17,18 @@ from workers import pki
 from workers.errors import PermanentError, VerificationFailed
 from workers.machinery.context import StageContext, sha256_hex
 from workers.servicenow import TargetRef
+from workers.servicenow.schemes import called_url
 from workers.stages.import_chain import server_certificate_der
 from workers.store.artifacts import Artifact
 
-__all__ = ["find_target", "handshake", "partner_refused", "prove_attached", "prove_stored"]
+__all__ = [
+    "call_url",
+    "find_target",
+    "handshake",
+    "partner_refused",
+    "prove_attached",
+    "prove_stored",
+]
 
 
 def find_target(ctx: StageContext) -> TargetRef:
@@ -40,11 +48,18 @@ def handshake(ctx: StageContext, keystore: bytes, endpoint: str) -> pki.Handshak
     spec = ctx.request.keystore
     contents = pki.open_keystore(spec.format, keystore, password, spec.alias)
     return pki.mtls_request(
-        endpoint,
+        call_url(ctx, endpoint),
         private_key_pem=contents.private_key_pem,
         chain=contents.chain,
         trust=pki.parse_certificates(server_certificate_der(ctx)),
     )
+
+
+def call_url(ctx: StageContext, endpoint: str) -> str:
+    """The URL the instance calls for ``endpoint``: ``<profile>://host/path`` is https to
+    host, on its port or the profile's (workers/servicenow/schemes.py)."""
+    spec = ctx.request.protocol_profile
+    return called_url(endpoint, spec.name, spec.port)
 
 
 def prove_attached(

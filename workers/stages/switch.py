@@ -54,7 +54,7 @@ def verify_and_switch(
         ctx.note_on_renewed("renewal_failed", renewal=ctx.job.id)
         raise
     if old.keystore_sys_id != new.keystore_sys_id:
-        ctx.instance().deactivate_record(tables.CERTIFICATE, old.keystore_sys_id)
+        _retire(ctx, old.keystore_sys_id)
     ctx.note_on_renewed(
         "keystore_retired",
         sys_id=old.keystore_sys_id,
@@ -62,6 +62,17 @@ def verify_and_switch(
         by=ctx.job.id,
     )
     return verified
+
+
+def _retire(ctx: StageContext, sys_id: str) -> None:
+    """Deactivate the record the profile served before; when it was active, say so on
+    this job, so that rolling the renewal back activates it before the profile points at
+    it again (workers/levers/undo.py)."""
+    instance = ctx.instance()
+    was_active = instance.record_active(tables.CERTIFICATE, sys_id)
+    instance.deactivate_record(tables.CERTIFICATE, sys_id)
+    if was_active:
+        ctx.note("keystore_deactivated", sys_id=sys_id)
 
 
 def _prove_before_switch(ctx: StageContext, new: KeystoreUploaded, handshake: Handshake) -> None:

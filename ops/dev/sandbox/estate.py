@@ -12,6 +12,9 @@
 - "Reports API" on ``mauthreports``, whose keystore record is gone;
 - "Vendor API" on ``mauthvendor``, a PKCS12 Key Store record (when the instance's type
   choices have one);
+- "Payroll API" (REST) on ``mauthpayroll`` only through its endpoint's scheme
+  (``mauthpayroll://<the payments partner's host:port>/payroll``, "Use mutual
+  authentication" not ticked), keystore from the corporate CA;
 - an unused keystore record, an orphaned Trust Store Cert, the payments partner's CA as a
   Trust Store Cert, the rotating partner's (then current) leaf pinned as a Trust Store
   Cert, and a legacy ``glide.httpclient.protocol.mauthbilling.class`` property.
@@ -69,6 +72,11 @@ def _rest(store: SandboxStore, estate: Estate, name: str, endpoint: str, profile
     estate.messages[name] = message
 
 
+def _rest_by_scheme(store: SandboxStore, estate: Estate, name: str, endpoint: str) -> None:
+    """A message that reaches its profile only through its endpoint's scheme."""
+    estate.messages[name] = add_rest_message(store, name, endpoint, ("get", "post"))
+
+
 def _keystore(
     store: SandboxStore,
     estate: Estate,
@@ -104,8 +112,12 @@ def _trust(store: SandboxStore, estate: Estate, name: str, pem: str) -> None:
 
 
 def _port(endpoint: str) -> str:
-    tail = endpoint.split("://", 1)[-1].split("/", 1)[0]
+    tail = _netloc(endpoint)
     return tail.rsplit(":", 1)[1] if ":" in tail else "443"
+
+
+def _netloc(endpoint: str) -> str:
+    return endpoint.split("://", 1)[-1].split("/", 1)[0]
 
 
 def _soap_on_mutual_auth(store: SandboxStore, estate: Estate, profile: str) -> None:
@@ -169,6 +181,10 @@ def add_estate(store: SandboxStore, where: EstateEndpoints | None = None) -> Est
         where.partner,
         _profile(store, estate, "mauthvendor", keystore, partner_port),
     )
+    payroll = corporate.issue("payroll-client", days=(-60, 305))
+    keystore = _keystore(store, estate, "payroll client", payroll)
+    _profile(store, estate, "mauthpayroll", keystore, port)
+    _rest_by_scheme(store, estate, "Payroll API", f"mauthpayroll://{_netloc(where.main)}/payroll")
     _keystore(store, estate, "unused keystore 2023", corporate.issue("old-client", days=(-700, 30)))
     main_ca = where.main_ca_pem or HandCa("Payments Partner CA", "Payments Partner").pem.decode()
     _trust(store, estate, "payments partner CA", main_ca)

@@ -69,10 +69,15 @@ def test_cli_discover_prints_the_table_and_the_findings(stack: Stack) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "KEYSTORES AND TRUST STORE CERTS" in shown.stdout and "FINDINGS" in shown.stdout
     assert "public_ca_client_certificate" in shown.stdout
+    lines = shown.stdout.splitlines()
+    [payroll] = [line for line in lines if line.startswith("rest") and "Payroll API" in line]
+    assert "mauthpayroll" in payroll and " scheme " in payroll  # on its profile by its scheme
     as_json = subprocess.run(
         [*command, "--json"], env=env, capture_output=True, text=True, timeout=120
     )
-    assert json.loads(as_json.stdout)["legacy_properties"]
+    found = json.loads(as_json.stdout)
+    assert found["legacy_properties"]
+    assert {m["name"]: m["via"] for m in found["messages"]}["Payroll API"] == "scheme"
 
 
 def test_console_estate_page(stack: Stack) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from ops.dev.sandbox import Pacing
+from ops.dev.sandbox.seed import SYSTEM_USER, add_rest_message
 from ops.dev.stack import Stack, StackOptions
 from workers.estate.inventory import discover_estate
 from workers.estate.model import EstateReport
@@ -50,6 +51,7 @@ def test_every_record(report: EstateReport) -> None:
         "Reports API": "rest",
         "Shipping API": "rest",
         "Vendor API": "rest",
+        "Payroll API": "rest",  # on its profile through its endpoint's scheme only
         "Ledger SOAP": "soap",
     }
     states = {p.protocol: p.keystore_state for p in report.profiles}
@@ -97,3 +99,49 @@ def test_thresholds_are_configurable(stack: Stack) -> None:
     )
     assert "expiring" not in {f.code for f in found.findings}  # 12 and 30 days are not < 5
     assert found.partners == []
+
+
+def test_a_message_on_its_profile_through_the_endpoint_scheme(
+    stack: Stack, report: EstateReport
+) -> None:
+    """Payroll API's checkbox is off; ``mauthpayroll://host:port/payroll`` is https to the
+    payments partner with mutual auth through profile mauthpayroll."""
+    [payroll] = [m for m in report.messages if m.name == "Payroll API"]
+    assert (
+        stack.sandbox.store.find("sys_rest_message", "name", "Payroll API")[0]["use_mutual_auth"]
+        == "false"
+    )
+    [profile] = [p for p in report.profiles if p.protocol == "mauthpayroll"]
+    assert (payroll.via, payroll.scheme, payroll.protocol) == (
+        "scheme",
+        "mauthpayroll",
+        "mauthpayroll",
+    )
+    assert payroll.profile == profile.sys_id and payroll.methods == ["get", "post"]
+    assert profile.used_by == ["rest:Payroll API"]
+    assert _codes(report, "profile 'mauthpayroll'") == set()  # not an orphaned_profile
+    assert all(f.code != "orphaned_profile" for f in report.findings)
+    assert {m.via for m in report.messages if m.name != "Payroll API"} == {"checkbox"}
+    [probe] = [p for p in report.partners if p.endpoint == payroll.endpoint]
+    assert probe.probed and probe.presented is not None, probe.reason
+    assert probe.presented.sha256 == next(
+        p.presented.sha256 for p in report.partners if p.endpoint == stack.third_party.url
+    )  # the payments partner, reached over https at the endpoint's host and port
+    assert probe.trusted_by  # anchored by the payments partner's CA
+
+
+def test_a_scheme_that_names_no_profile_is_a_finding(stack: Stack) -> None:
+    store = stack.sandbox.store
+    endpoint = "MAUTHGONE://payroll.partner.example/api"  # compared case-insensitively
+    sys_id = add_rest_message(store, "Payroll old API", endpoint, ("get",))
+    try:
+        found = discover_estate("sandbox", stack.app.config, stack.app.deps.instances, probe=False)
+    finally:
+        for method in store.find("sys_rest_message_fn", "rest_message", sys_id):
+            store.delete("sys_rest_message_fn", method["sys_id"], SYSTEM_USER)
+        store.delete("sys_rest_message", sys_id, SYSTEM_USER)
+    [message] = [m for m in found.messages if m.name == "Payroll old API"]
+    assert (message.via, message.scheme, message.profile) == ("scheme", "mauthgone", None)
+    [finding] = [f for f in found.findings if f.record == "rest 'Payroll old API'"]
+    assert (finding.code, finding.severity) == ("scheme_profile_missing", "high")
+    assert "mauthgone" in finding.message and "https://" in finding.fix

@@ -36,7 +36,8 @@ def test_adopted_ones_are_managed_with_their_not_after(
     stack: Stack, adopted: AdoptionResult
 ) -> None:
     names = {a["name"] for a in adopted.adopted}
-    assert names == {"Billing API", "Shipping API", "Ledger SOAP", "HR API"}
+    # Payroll API: on its profile through its endpoint's scheme (mauthpayroll://)
+    assert names == {"Billing API", "Shipping API", "Ledger SOAP", "HR API", "Payroll API"}
     by_target = {c.target: c for c in inventory(stack.app)}
     assert by_target["Ledger SOAP"].state == "expired"
     assert by_target["Shipping API"].state == "due"  # 12 days left of a year

@@ -146,3 +146,20 @@ def test_an_endpoint_twoway_cannot_reach_is_not_ready_with_prove_first(tmp_path:
         )
         assert unproven.ready, unproven.refusals
         assert writes(srv) == []
+
+
+def test_a_message_on_the_profile_through_its_scheme_is_left_as_it_is(tmp_path: Path) -> None:
+    """``mauthpay2://host/api`` is https to host on the profile's port, through the job's
+    profile: its rows need no change, and the endpoint answers on that port."""
+    from ops.dev.thirdparty import ThirdPartyServer
+
+    with ThirdPartyServer([]) as partner:
+        endpoint = f"mauthpay2://{partner.hostnames[0]}/api"  # no port: the profile's
+        with sandbox_registry(seed_endpoint=endpoint) as (srv, config, instances):
+            request = job(protocol_profile={"name": "mauthpay2", "port": partner.port})
+            plan = plan_job(request, config, instances, state_dir=tmp_path)
+            assert plan.ready, plan.refusals
+            assert [r.what for r in plan.changes] == []
+            rows = [r for r in plan.reuses if r.what in ("message", "method")]
+            assert len(rows) == 4 and all("scheme" in r.note for r in rows)
+            assert writes(srv) == []
