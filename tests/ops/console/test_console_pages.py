@@ -334,7 +334,9 @@ def test_cancel_says_what_stays_on_the_instance_and_that_rollback_removes_it(
     finally:
         strict.stop()
 
-    nothing, _ = stack.app.submit(stack.example_job(ca={"profile": "manual"}))
+    from tests.ops.gateway.conftest import fresh_job
+
+    nothing, _ = stack.app.submit({**fresh_job(stack), "ca": {"profile": "manual"}})
     wait_all(stack, [nothing.id], timeout=60)
     page = signed_in(stack).get(f"/ui/jobs/{nothing.id}").text
     assert 'id="cancel-leaves"' not in page
