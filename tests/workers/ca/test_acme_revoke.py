@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import ssl
 import urllib.request
+from collections.abc import Iterator
 
+import pytest
 from cryptography import x509
 
 from tests.acme_servers import Pebble
@@ -14,6 +16,16 @@ from tests.workers.ca.test_acme_ca import adapter, csr
 from workers.ca import Issued
 from workers.ca.base import RevocableCa
 from workers.store import Store
+
+
+@pytest.fixture(scope="module")
+def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
+    """This module counts pebble's requests: its own pebble, which takes every good nonce
+    (by default pebble refuses 5 % of them, and the client's badNonce retry is one more
+    request; test_acme_ca covers that retry)."""
+    server = Pebble(tmp_path_factory.mktemp("pebble"), env={"PEBBLE_WFE_NONCEREJECT": "0"})
+    yield server.start()
+    server.stop()
 
 
 def pebble_status(pebble: Pebble, serial: int) -> dict[str, object]:
