@@ -183,8 +183,9 @@ def test_validation_still_running_pauses_and_the_poll_goes_on_with_that_challeng
     tmp_path: Path, store: Store
 ) -> None:
     # pebble's VA sleeping 0-5 s before each of its three validations: the run does not
-    # wait for it (all three drawing 0 s, 1 in 216, would let the first run finish)
-    slow = {"PEBBLE_VA_NOSLEEP": "", "PEBBLE_VA_SLEEPTIME": "6"}
+    # wait for it (all three drawing 0 s, 1 in 216, would let the first run finish); every
+    # good nonce taken, since the challenge's requests are counted (a badNonce retry is one)
+    slow = {"PEBBLE_VA_NOSLEEP": "", "PEBBLE_VA_SLEEPTIME": "6", "PEBBLE_WFE_NONCEREJECT": "0"}
     server = Pebble(tmp_path / "slow-va", env=slow).start()
     try:
         ca = make_acme_ca("slow", profile(server, validation_wait_s=0), store.acme, environ={})
