@@ -5,8 +5,8 @@ read timeout, and reset connections; of the faulted writes about half are carrie
 before their answer is lost. All jobs must succeed, the instance must hold exactly one
 of each record per job, and the histories must show the retries and waits it took.
 
-Client timeouts and the stages' retry backoff are tuned for the test through
-configuration only: a 1 s read timeout against 1.2 s slow answers, and a stage backoff
+Client timeouts, the stages' retry backoff and the instance's call slots are tuned for
+the test through configuration only: a 1 s read timeout against 1.2 s slow answers, and a stage backoff
 of at least 1 s, so a write that lands after the client gave up is found by the next
 attempt instead of being made twice.
 """
@@ -51,6 +51,9 @@ def faulty_stack() -> Iterator[RunningStack]:
         worker_threads=8,
         config=base.model_copy(update={"broker": broker}),
         instance_timeouts=(2.0, 1.0),
+        # 16 threads against the default 4 call slots spent most of 4.5 minutes waiting
+        # for a slot (test_instance_concurrency tests the limit; this one the faults)
+        max_concurrent_calls=16,
     )
     with Stack(options) as stack:
         yield stack
