@@ -122,7 +122,7 @@ class LinkedBroker(RabbitmqBroker):
         while self.link.wait_until_up(self._probe):
             try:
                 with quiet_pika():
-                    return _LinkedConsumer(self, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+                    return _LinkedConsumer(self, queue_name, prefetch, timeout)
             except ConnectionClosed as exc:
                 self.link.lost(exc)
         return _Idle()
@@ -144,14 +144,32 @@ class LinkedBroker(RabbitmqBroker):
 
 
 class _LinkedConsumer(_RabbitmqConsumer):
-    """dramatiq's consumer, whose lost connection ends it quietly (see the module)."""
+    """dramatiq's consumer, whose lost connection ends it quietly (see the module), and
+    which settles only the messages it delivered itself.
+
+    Delivery tags count from 1 on every channel: a worker thread that finishes a message
+    of the lost connection after the reconnect would otherwise ack whichever new message
+    got the same tag (RabbitMQ delivers the old one again anyway).
+    """
 
     broker: LinkedBroker
+
+    def __init__(self, broker: LinkedBroker, queue_name: str, prefetch: int, timeout: int):
+        super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        self._delivered: dict[int, MessageProxy] = {}
+
+    def ack(self, message: MessageProxy) -> None:
+        if self._delivered.pop(message._tag, None) is message:
+            super().ack(message)  # type: ignore[no-untyped-call]
+
+    def nack(self, message: MessageProxy) -> None:
+        if self._delivered.pop(message._tag, None) is message:
+            super().nack(message)  # type: ignore[no-untyped-call]
 
     def __next__(self) -> MessageProxy | None:
         try:
             with quiet_pika():
-                return super().__next__()  # type: ignore[no-untyped-call,no-any-return]
+                message = super().__next__()  # type: ignore[no-untyped-call]
         except ConnectionClosed as exc:
             self.broker.link.lost(exc)
             thread = threading.current_thread()
@@ -160,6 +178,9 @@ class _LinkedConsumer(_RabbitmqConsumer):
                 # connection are delivered again, not re-sent from memory.
                 thread.delay_queue = PriorityQueue()
             raise StopIteration from None
+        if message is not None:
+            self._delivered[message._tag] = message
+        return message  # type: ignore[no-any-return]
 
     def close(self) -> None:
         with quiet_pika():

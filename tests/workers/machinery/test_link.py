@@ -4,13 +4,20 @@ stops is let go. The same link in a real outage: tests/ops/rabbitmq/test_worker_
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from typing import Any
 
+import pytest
 import structlog
+from dramatiq import Message
 
-from workers.machinery.link import MAX_RETRY_S, BrokerLink
+from ops.rabbitmq.chores import delete_queues, queue_depths, stage_queue_names
+from tests.conftest import AMQP_URL
+from tests.ops.rabbitmq.cut_proxy import CutProxy
+from workers.machinery.link import MAX_RETRY_S, BrokerLink, LinkedBroker
+from workers.machinery.nodes import broker_urls
 
 
 def test_one_thread_probes_with_doubling_capped_delays_and_all_resume() -> None:
@@ -52,3 +59,42 @@ def test_a_stopping_worker_stops_waiting() -> None:
     link.stop()
     waiting.join(30)
     assert answers == [False]
+
+
+def _next_message(consumer: Any) -> Any:
+    while (message := next(consumer)) is None:
+        pass
+    return message
+
+
+def test_a_message_of_a_lost_connection_is_not_settled_on_the_new_one() -> None:
+    """Real RabbitMQ behind a proxy that is cut: the new channel's tags start at 1 again,
+    so the old message's ack would have acked a new one (dramatiq's own consumer does)."""
+    queue = f"twoway-test-{secrets.token_hex(4)}"
+    proxy = CutProxy()
+    broker = LinkedBroker(url=broker_urls(proxy.url), confirm_delivery=True)
+    try:
+        broker.declare_queue(queue, ensure=True)
+        for n in range(2):
+            broker.enqueue(
+                Message(queue_name=queue, actor_name="a", args=(n,), kwargs={}, options={})
+            )
+        first = broker.consume(queue, prefetch=1, timeout=200)
+        old = _next_message(first)
+        proxy.cut()
+        with pytest.raises(StopIteration):
+            _next_message(first)  # the loss ends the consumer, it does not raise
+        proxy.restore()
+        second = broker.consume(queue, prefetch=1, timeout=200)  # waits for the link
+        new = _next_message(second)
+        assert new._tag == old._tag  # the collision this guards against
+        second.ack(old)  # settles nothing: it came over the lost connection
+        second.close()
+        deadline = time.monotonic() + 10  # RabbitMQ requeues the unacked one on the close
+        while queue_depths(AMQP_URL, [queue])[queue] < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert queue_depths(AMQP_URL, [queue]) == {queue: 2}
+    finally:
+        broker.close()
+        proxy.close()
+        delete_queues(AMQP_URL, stage_queue_names([queue]))
