@@ -13,12 +13,21 @@ import re
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["MASK", "configure_logging", "get_logger", "redact", "redact_text", "register_secret"]
+__all__ = [
+    "MASK",
+    "configure_logging",
+    "get_logger",
+    "quiet_pika",
+    "redact",
+    "redact_text",
+    "register_secret",
+]
 
 MASK = "[redacted]"
 _SECRET_KEYS = re.compile(
@@ -115,6 +124,30 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return {key: _clean(key, value) for key, value in event_dict.items()}
 
 
+_quiet = threading.local()
+
+
+@contextmanager
+def quiet_pika() -> Iterator[None]:
+    """Drop pika's own log lines from this thread while inside (nested is fine).
+
+    For connections whose failure twoway reports itself, once: closing connections the
+    broker already dropped at shutdown, and losing or re-opening consumer connections
+    during an outage (machinery/link.py). pika would log each of these with several
+    ERROR lines and a traceback per connection; other threads are not affected.
+    """
+    depth = getattr(_quiet, "depth", 0)
+    _quiet.depth = depth + 1
+    try:
+        yield
+    finally:
+        _quiet.depth = depth
+
+
+def _not_quieted(record: logging.LogRecord) -> bool:
+    return not (getattr(_quiet, "depth", 0) and record.name.startswith("pika"))
+
+
 def configure_logging(
     *, json: bool | None = None, level: str = "INFO", stream: TextIO | None = None
 ) -> None:
@@ -152,6 +185,7 @@ def configure_logging(
             ],
         )
     )
+    handler.addFilter(_not_quieted)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -7,7 +7,8 @@
   middleware, on a port of its own (``twoway worker --metrics-port``). That endpoint has
   no token, so it listens on loopback unless told otherwise (``--metrics-host``) and
   carries no per-job label (job ids and certificate serials are for a ``read`` token, on
-  the gateway's ``/metrics``).
+  the gateway's ``/metrics``). ``twoway_worker_broker_connected`` is 0 while the
+  worker's link to RabbitMQ is down (workers/machinery/link.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Iterator
 import pika
 import pika.exceptions
 import structlog
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
@@ -25,6 +26,7 @@ from prometheus_client.registry import Collector
 from ops.rabbitmq.connection import open_connection
 from ops.rabbitmq.dead_letters import DeadLetters
 from workers.app import App
+from workers.machinery.link import BrokerLink
 
 __all__ = [
     "PER_JOB_LABELS",
@@ -114,6 +116,13 @@ def serve_worker_metrics(app: App, port: int, host: str = "127.0.0.1") -> None:
     # our worker is not forked by dramatiq's CLI, which would run this hook
     middleware.after_process_boot(app.broker)  # type: ignore[no-untyped-call]
     registry = app.deps.metrics.registry
+    link = getattr(app.broker, "link", None)
+    if isinstance(link, BrokerLink):  # readiness: 0 while the broker is away
+        Gauge(
+            "twoway_worker_broker_connected",
+            "1 while this worker's consumers are connected to RabbitMQ, 0 while it is away.",
+            registry=registry,
+        ).set_function(lambda: float(link.up))
     for value in vars(middleware).values():
         if isinstance(value, MetricWrapperBase):
             registry.register(value)

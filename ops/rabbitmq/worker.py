@@ -77,4 +77,5 @@ def run_worker(
         lever.stop()
     worker.stop(timeout=10_000)
     app.close()
+    log.info("worker_stopped")
     return 0

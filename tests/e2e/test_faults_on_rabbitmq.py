@@ -6,9 +6,9 @@ before their answer is lost. All jobs must succeed, the instance must hold exact
 of each record per job, and the histories must show the retries and waits it took.
 
 Client timeouts, the stages' retry backoff and the instance's call slots are tuned for
-the test through configuration only: a 1 s read timeout against 1.2 s slow answers, and a stage backoff
-of at least 1 s, so a write that lands after the client gave up is found by the next
-attempt instead of being made twice.
+the test through configuration only: a 1 s read timeout against 1.2 s slow answers, and a
+stage backoff of at least 1 s, so a write that lands after the client gave up is found by
+the next attempt instead of being made twice.
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 
 import structlog
 
 from workers import logs
-from workers.logs import MASK, configure_logging, redact_text, register_secret
+from workers.logs import MASK, configure_logging, quiet_pika, redact_text, register_secret
 
 KEY = (
     "-----BEGIN PRIVATE KEY-----\n"
@@ -77,3 +78,21 @@ def test_the_acting_token_s_name_is_shown_but_a_token_is_not() -> None:
     assert redact_text(actor) == actor
     leaked = "token:twoway_0123abcd_s3cr3tvalue TOKEN:hunter22 token: hunter22"
     assert "s3cr3t" not in redact_text(leaked) and "hunter22" not in redact_text(leaked)
+
+
+def test_quiet_pika_drops_pika_lines_of_this_thread_only() -> None:
+    out = io.StringIO()
+    configure_logging(json=True, stream=out)
+    pika_log = logging.getLogger("pika.adapters.blocking_connection")
+    with quiet_pika():
+        pika_log.error("connection lost in this thread")
+        logging.getLogger("dramatiq").warning("not pika")
+        other = threading.Thread(target=pika_log.error, args=("lost in another thread",))
+        other.start()
+        other.join()
+    pika_log.error("lost after")
+    assert [line["event"] for line in lines(out)] == [
+        "not pika",
+        "lost in another thread",
+        "lost after",
+    ]

@@ -23,6 +23,7 @@ from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import CurrentMessage, Middleware
 
 from workers.errors import ConfigError
+from workers.machinery.link import LinkedBroker
 from workers.machinery.nodes import broker_urls, queue_type_conflict
 
 __all__ = ["BrokerKind", "ensure_queues", "make_broker"]
@@ -41,7 +42,7 @@ def make_broker(
     """
     broker: dramatiq.Broker
     if kind == "rabbitmq":
-        broker = RabbitmqBroker(url=broker_urls(url or ""), confirm_delivery=True)
+        broker = LinkedBroker(url=broker_urls(url or ""), confirm_delivery=True)
     elif kind == "stub":
         broker = StubBroker()
         broker.emit_after("process_boot")
@@ -55,15 +56,23 @@ def make_broker(
 
 
 def ensure_queues(broker: dramatiq.Broker, queues: Iterable[str]) -> None:
-    """Declare the queues now (not at the first message), failing clearly on a type clash."""
-    for queue in queues:
-        try:
+    """Declare the queues now (not at the first message), failing clearly on a type clash.
+
+    The connection this opens is closed before returning: the calling thread (a worker's
+    main thread) publishes nothing afterwards, so nothing would answer its heartbeats and
+    RabbitMQ would drop it, which pika reports as errors when it is finally closed.
+    """
+    try:
+        for queue in queues:
             if isinstance(broker, RabbitmqBroker):
                 broker.declare_queue(queue, ensure=True)
             else:
                 broker.declare_queue(queue)
-        except BrokerConnectionError as exc:
-            conflict = queue_type_conflict(exc)
-            if conflict is None:
-                raise
-            raise conflict from exc
+    except BrokerConnectionError as exc:
+        conflict = queue_type_conflict(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
+    finally:
+        if isinstance(broker, RabbitmqBroker):
+            del broker.connection
