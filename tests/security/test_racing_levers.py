@@ -1,7 +1,8 @@
 """Racing levers: a rollback and a replay of one job sent together, over the API, many
 rounds and in both orders. Whoever claims the job first has it; the other is refused
 (409) and changes nothing; a rollback that undid records never answers as if it had not,
-and nothing the rollback removed comes back afterwards.
+and nothing the rollback removed comes back afterwards. Both act only when the first had
+ended before the second arrived (a replay of verify takes about 30 ms, the longest delay).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def test_a_rollback_and_a_replay_sent_together_never_both_act(
 ) -> None:
     """rollback racing replay (many rounds, both orders): one claims, the other is refused"""
     instance = stack.app.deps.instances.get("sandbox")
-    tally: dict[str, int] = {"rollback won": 0, "replay won": 0}
+    tally = {"rollback won": 0, "replay won": 0, "one after the other": 0}
     for n in range(ROUNDS):
         job_id, stage = _job(stack, api, case)
         answers = _race(api, stack.token, job_id, stage, first, DELAYS[n % len(DELAYS)])
@@ -105,9 +106,16 @@ def test_a_rollback_and_a_replay_sent_together_never_both_act(
         history = kinds(stack, job_id)
         keystores = instance.keystore_records(job_marker(job_id))
         seen: dict[str, Any] = {"round": n, "codes": codes, "history": history}
-        rolled = codes["rollback"] == 200
-        assert rolled != (codes["replay"] == 202), seen  # exactly one lever acts
+        rolled, replayed = codes["rollback"] == 200, codes["replay"] == 202
+        assert rolled or replayed, seen
         assert all(code in (200, 202, 409) for code in codes.values()), seen
+        if rolled and replayed:
+            # Both may act only one after the other: the replayed run had ended (a short
+            # one can, within the later lever's delay) before the rollback claimed the job.
+            tally["one after the other"] += 1
+            asked, claimed = history.index("replay_requested"), history.index("rollback_started")
+            ended = {"job_succeeded", "job_failed"} & set(history[asked:claimed])
+            assert asked < claimed and ended, seen
         if rolled:
             tally["rollback won"] += 1
             assert "rolled_back" in history and stack.app.store.get_job(job_id).state is (
@@ -116,7 +124,7 @@ def test_a_rollback_and_a_replay_sent_together_never_both_act(
             claimed = history.index("rollback_started")
             assert "stage_started" not in history[claimed:], seen  # nothing ran after the claim
             assert keystores == [], seen  # and nothing came back
-        else:
+        else:  # the replay holds the job: the rollback was refused and changed nothing
             tally["replay won"] += 1
             assert answers["rollback"].json()["error"] == "StateConflict", seen
             assert "undone" not in history and "rollback_started" not in history, seen
