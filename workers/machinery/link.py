@@ -12,7 +12,9 @@ logs a CRITICAL line, an INFO line and six pika ERROR lines: about a thousand li
   at a time opens a connection, 1, 2, 4 ... up to 30 s apart, one ``broker_unreachable``
   warning per attempt; on success ``broker_reconnected`` (info) and every consumer
   thread connects again at once;
-- a worker that stops meanwhile gets an idle consumer, so its threads end.
+- a worker that stops meanwhile gets an idle consumer, so its threads end;
+- a publish on a connection the broker dropped while the worker was idle is published
+  again on a new one without pika's error lines (``enqueue``).
 
 Messages in flight on a lost connection were not acknowledged: RabbitMQ delivers them
 again. ``BrokerLink.up`` is what the worker's metrics port reports
@@ -31,6 +33,7 @@ import structlog
 from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.errors import ConnectionClosed
+from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 from dramatiq.worker import ConsumerThread
 
@@ -126,6 +129,16 @@ class LinkedBroker(RabbitmqBroker):
             except ConnectionClosed as exc:
                 self.link.lost(exc)
         return _Idle()
+
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
+        """Publish as dramatiq does. A thread's publisher connection sits unattended between
+        messages, misses its heartbeats and is dropped by the broker when the worker was
+        idle a while: the first publish on it fails, and dramatiq opens a new connection
+        and publishes again (up to 6 attempts). That is no failure, so pika's error lines
+        for the dropped connection are not logged; when every attempt fails,
+        ConnectionClosed reaches the caller (``send_or_defer``) as before."""
+        with quiet_pika():
+            return super().enqueue(message, delay=delay)
 
     def close(self) -> None:
         """Close every connection; one the broker dropped while it sat idle (a publisher's,

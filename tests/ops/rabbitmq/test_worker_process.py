@@ -147,3 +147,41 @@ def test_a_broker_outage_is_ridden_out_with_backoff_and_reported(
     assert len(during) <= 40  # 18 consumer threads say once that they restart (dramatiq)
     assert len(worker.events("broker_reconnected")) == 1
     assert code == 0, stderr
+
+
+def test_publishing_after_an_idle_spell_logs_nothing_above_info(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """Each worker thread publishes the next stage's message on a connection of its own,
+    which nothing attends between messages: after an idle spell past two missed heartbeats
+    (6 s here, 20 s by default) RabbitMQ has dropped it. The next publish fails once and
+    dramatiq publishes again on a new connection; pika used to log three ERROR lines per
+    thread for the dropped one."""
+    worker = _Worker(stack, tmp_path, f"{AMQP_URL}?heartbeat=3")
+    headers = {"Authorization": f"Bearer {stack.token}"}
+
+    def run_a_job() -> None:
+        from tests.ops.gateway.conftest import fresh_job
+
+        accepted = httpx.post(
+            f"{stack.gateway.url}/v1/jobs", json=fresh_job(stack), headers=headers, timeout=30
+        )
+        assert accepted.status_code == 202, accepted.text
+        url = f"{stack.gateway.url}/v1/jobs/{accepted.json()['job_id']}"
+        _wait_for(
+            "the job",
+            lambda: httpx.get(url, headers=headers, timeout=10).json()["state"] == "succeeded",
+        )
+
+    try:
+        run_a_job()  # every thread has published: each holds a publisher connection
+        time.sleep(12)  # idle past two missed heartbeats: RabbitMQ drops them
+        started = time.monotonic()
+        run_a_job()
+        print(f"\nthe job after 12 s idle took {time.monotonic() - started:.1f} s")
+    finally:
+        code, stderr = worker.stop()
+    lines = worker.lines()
+    loud = [line for line in lines if line["level"] in _LOUD or "exception" in line]
+    assert loud == [], loud[:3]
+    assert code == 0, stderr
